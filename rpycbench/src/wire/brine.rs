@@ -1,0 +1,457 @@
+//! Brine, RPyC's value serializer (PROTOCOL.md §4): a canonical encoder that makes
+//! exactly the choices CPython makes, and a strict decoder.
+//!
+//! The encoder writes into a caller's buffer so the send path can reuse one buffer per
+//! connection. The decoder is a cursor ([`Reader`]) so the message layer can walk the
+//! envelope without building intermediate tuples.
+
+use super::error::{DecodeError, EncodeError};
+use super::{Limits, Value};
+use num_bigint::BigInt;
+
+/// Tag bytes (PROTOCOL.md §4.1); the names follow the spec's table.
+#[allow(missing_docs)]
+pub mod tag {
+    pub const NONE: u8 = 0x00;
+    pub const EMPTY_BYTES: u8 = 0x01;
+    pub const EMPTY_TUPLE: u8 = 0x02;
+    pub const TRUE: u8 = 0x03;
+    pub const FALSE: u8 = 0x04;
+    pub const NOT_IMPLEMENTED: u8 = 0x05;
+    pub const ELLIPSIS: u8 = 0x06;
+    pub const UNICODE: u8 = 0x08;
+    pub const BYTES1: u8 = 0x0a;
+    pub const BYTES_L1: u8 = 0x0e;
+    pub const BYTES_L4: u8 = 0x0f;
+    pub const TUPLE1: u8 = 0x10;
+    pub const TUPLE_L1: u8 = 0x14;
+    pub const TUPLE_L4: u8 = 0x15;
+    pub const INT_L1: u8 = 0x16;
+    pub const INT_L4: u8 = 0x17;
+    pub const FLOAT: u8 = 0x18;
+    pub const SLICE: u8 = 0x19;
+    pub const FROZENSET: u8 = 0x1a;
+    pub const COMPLEX: u8 = 0x1b;
+    /// First single-byte integer tag: `tag - 0x50` is the value, −48 … 159.
+    pub const SMALL_INT_FIRST: u8 = 0x20;
+    pub const SMALL_INT_LAST: u8 = 0xef;
+}
+
+/// CPython ≥ 3.11 refuses int↔str conversions beyond this many digits.
+pub const MAX_INT_DIGITS: usize = 4300;
+
+/// Encodes `value` and appends it to `out`.
+pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match value {
+        Value::None => out.push(tag::NONE),
+        Value::Bool(true) => out.push(tag::TRUE),
+        Value::Bool(false) => out.push(tag::FALSE),
+        Value::Int(i) => write_int(*i, out),
+        Value::BigInt(i) => write_bigint(i, out)?,
+        Value::Float(x) => write_float(*x, out),
+        Value::Complex(re, im) => {
+            out.push(tag::COMPLEX);
+            out.extend_from_slice(&re.to_be_bytes());
+            out.extend_from_slice(&im.to_be_bytes());
+        }
+        Value::Bytes(b) => write_bytes(b, out)?,
+        Value::Str(s) => write_str(s, out)?,
+        Value::Tuple(items) => {
+            write_tuple_header(items.len(), out)?;
+            for v in items {
+                encode(v, out)?;
+            }
+        }
+        Value::FrozenSet(items) => {
+            out.push(tag::FROZENSET);
+            encode_tuple_of(items, out)?;
+        }
+        Value::Slice(parts) => {
+            out.push(tag::SLICE);
+            encode_tuple_of(parts.as_slice(), out)?;
+        }
+        Value::Ellipsis => out.push(tag::ELLIPSIS),
+        Value::NotImplemented => out.push(tag::NOT_IMPLEMENTED),
+    }
+    Ok(())
+}
+
+/// Encodes `value` into a fresh buffer.
+pub fn to_vec(value: &Value) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode(value, &mut out)?;
+    Ok(out)
+}
+
+fn encode_tuple_of(items: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    write_tuple_header(items.len(), out)?;
+    items.iter().try_for_each(|v| encode(v, out))
+}
+
+/// Writes an `int` the way CPython does: one byte for −48 … 159, decimal text otherwise.
+pub fn write_int(i: i64, out: &mut Vec<u8>) {
+    if (-48..=159).contains(&i) {
+        out.push((i + 0x50) as u8);
+    } else {
+        // An i64 has at most 20 characters, so the short form always applies.
+        let mut buf = itoa::Buffer::new();
+        let text = buf.format(i);
+        out.push(tag::INT_L1);
+        out.push(text.len() as u8);
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+fn write_bigint(i: &BigInt, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let text = i.to_str_radix(10);
+    let digits = text.trim_start_matches('-').len();
+    if digits > MAX_INT_DIGITS {
+        return Err(EncodeError::IntTooLarge { digits });
+    }
+    if text.len() < 256 {
+        out.push(tag::INT_L1);
+        out.push(text.len() as u8);
+    } else {
+        out.push(tag::INT_L4);
+        out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    }
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+/// Writes a `float` (`-0.0` and NaN payloads are kept bit for bit).
+pub fn write_float(x: f64, out: &mut Vec<u8>) {
+    out.push(tag::FLOAT);
+    out.extend_from_slice(&x.to_be_bytes());
+}
+
+/// Writes a `bytes` object with the length class CPython picks.
+pub fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match b.len() {
+        0 => out.push(tag::EMPTY_BYTES),
+        n @ 1..=4 => out.push(tag::BYTES1 + (n as u8 - 1)),
+        n @ 5..=255 => out.extend_from_slice(&[tag::BYTES_L1, n as u8]),
+        n => {
+            let n = u32::try_from(n).map_err(|_| EncodeError::TooLong { what: "bytes", len: n })?;
+            out.push(tag::BYTES_L4);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(b);
+    Ok(())
+}
+
+/// Writes a `str`: the UNICODE tag around the bytes of its UTF-8 form.
+pub fn write_str(s: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    out.push(tag::UNICODE);
+    write_bytes(s.as_bytes(), out)
+}
+
+/// Writes the header of a tuple of `n` elements; the caller writes the elements.
+pub fn write_tuple_header(n: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match n {
+        0 => out.push(tag::EMPTY_TUPLE),
+        1..=4 => out.push(tag::TUPLE1 + (n as u8 - 1)),
+        5..=255 => out.extend_from_slice(&[tag::TUPLE_L1, n as u8]),
+        _ => {
+            let n = u32::try_from(n).map_err(|_| EncodeError::TooLong { what: "tuple", len: n })?;
+            out.push(tag::TUPLE_L4);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Decodes exactly one value from `data`; trailing bytes are an error.
+pub fn decode(data: &[u8], limits: &Limits) -> Result<Value, DecodeError> {
+    let mut r = Reader::new(data, limits);
+    let v = r.value()?;
+    r.finish()?;
+    Ok(v)
+}
+
+/// A strict brine decoding cursor over a byte slice.
+///
+/// Strict means: only the tags of PROTOCOL.md §4.1, exact lengths, the length class and
+/// digit text a Python sender would choose, and valid UTF-8. Python's own loader accepts
+/// more (see the `load_lenient` vectors), but no Python peer ever produces it.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    depth: u32,
+    max_depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `data`.
+    pub fn new(data: &'a [u8], limits: &Limits) -> Self {
+        Reader { data, pos: 0, depth: 0, max_depth: limits.max_depth }
+    }
+
+    /// The current offset into the input.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Fails unless every byte has been consumed.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.data.len() - self.pos {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes { offset: self.pos, extra }),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let rest = &self.data[self.pos..];
+        if rest.len() < n {
+            return Err(DecodeError::Truncated { offset: self.pos, needed: n - rest.len() });
+        }
+        self.pos += n;
+        Ok(&rest[..n])
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<usize, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
+    fn f64(&mut self) -> Result<f64, DecodeError> {
+        let b = self.take(8)?;
+        Ok(f64::from_be_bytes(b.try_into().expect("take(8) returns 8 bytes")))
+    }
+
+    fn non_canonical(&self, at: usize, what: &'static str) -> DecodeError {
+        DecodeError::NonCanonical { offset: at, what }
+    }
+
+    /// Bytes not yet consumed.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    /// Runs `f` one nesting level deeper, failing past the depth limit.
+    pub fn descend<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+        if self.depth >= self.max_depth {
+            return Err(DecodeError::TooDeep { limit: self.max_depth });
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// Decodes the next value.
+    pub fn value(&mut self) -> Result<Value, DecodeError> {
+        let at = self.pos;
+        let t = self.byte()?;
+        Ok(match t {
+            tag::NONE => Value::None,
+            tag::TRUE => Value::Bool(true),
+            tag::FALSE => Value::Bool(false),
+            tag::NOT_IMPLEMENTED => Value::NotImplemented,
+            tag::ELLIPSIS => Value::Ellipsis,
+            tag::SMALL_INT_FIRST..=tag::SMALL_INT_LAST => Value::Int(i64::from(t) - 0x50),
+            tag::INT_L1 | tag::INT_L4 => self.int_text(t, at)?,
+            tag::FLOAT => Value::Float(self.f64()?),
+            tag::COMPLEX => Value::Complex(self.f64()?, self.f64()?),
+            tag::EMPTY_BYTES | tag::BYTES1..=tag::BYTES_L4 => Value::Bytes(self.bytes_body(t, at)?.to_vec()),
+            tag::UNICODE => Value::Str(self.str_body(at)?.to_owned()),
+            tag::EMPTY_TUPLE | tag::TUPLE1..=tag::TUPLE_L4 => {
+                let n = self.tuple_len_body(t, at)?;
+                Value::Tuple(self.descend(|r| r.elements(n))?)
+            }
+            tag::FROZENSET => Value::FrozenSet(self.descend(|r| {
+                let inner = r.pos;
+                let n = r
+                    .tuple_len()
+                    .map_err(|_| DecodeError::Malformed { offset: inner, what: "frozenset (not a tuple)" })?;
+                r.elements(n)
+            })?),
+            tag::SLICE => {
+                let parts = self.descend(|r| {
+                    let inner = r.pos;
+                    match r.tuple_len() {
+                        Ok(3) => r.elements(3),
+                        _ => Err(DecodeError::Malformed { offset: inner, what: "slice (not a 3-tuple)" }),
+                    }
+                })?;
+                let [a, b, c]: [Value; 3] = parts.try_into().expect("elements(3) returns 3 values");
+                Value::Slice(Box::new([a, b, c]))
+            }
+            _ => return Err(DecodeError::UnknownTag { tag: t, offset: at }),
+        })
+    }
+
+    fn elements(&mut self, n: usize) -> Result<Vec<Value>, DecodeError> {
+        // Each element takes at least one byte, so the remaining input bounds the
+        // allocation whatever the announced count says.
+        let mut items = Vec::with_capacity(n.min(self.data.len() - self.pos));
+        for _ in 0..n {
+            items.push(self.value()?);
+        }
+        Ok(items)
+    }
+
+    /// Reads a tuple header and returns its element count; the caller reads the elements.
+    pub fn tuple_len(&mut self) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let t = self.byte()?;
+        match t {
+            tag::EMPTY_TUPLE | tag::TUPLE1..=tag::TUPLE_L4 => self.tuple_len_body(t, at),
+            _ => Err(DecodeError::Malformed { offset: at, what: "tuple" }),
+        }
+    }
+
+    fn tuple_len_body(&mut self, t: u8, at: usize) -> Result<usize, DecodeError> {
+        Ok(match t {
+            tag::EMPTY_TUPLE => 0,
+            tag::TUPLE_L1 => match self.byte()? as usize {
+                n @ 5..=255 => n,
+                _ => return Err(self.non_canonical(at, "TUPLE_L1 for fewer than 5 elements")),
+            },
+            tag::TUPLE_L4 => match self.u32()? {
+                n if n >= 256 => n,
+                _ => return Err(self.non_canonical(at, "TUPLE_L4 for fewer than 256 elements")),
+            },
+            t => usize::from(t - tag::TUPLE1 + 1),
+        })
+    }
+
+    /// Reads a tuple header that must announce exactly `n` elements.
+    pub fn expect_tuple(&mut self, n: usize, what: &'static str) -> Result<(), DecodeError> {
+        let at = self.pos;
+        match self.tuple_len() {
+            Ok(len) if len == n => Ok(()),
+            _ => Err(DecodeError::Malformed { offset: at, what }),
+        }
+    }
+
+    fn bytes_body(&mut self, t: u8, at: usize) -> Result<&'a [u8], DecodeError> {
+        let n = match t {
+            tag::EMPTY_BYTES => 0,
+            tag::BYTES_L1 => match self.byte()? as usize {
+                n @ 5..=255 => n,
+                _ => return Err(self.non_canonical(at, "BYTES_L1 for fewer than 5 bytes")),
+            },
+            tag::BYTES_L4 => match self.u32()? {
+                n if n >= 256 => n,
+                _ => return Err(self.non_canonical(at, "BYTES_L4 for fewer than 256 bytes")),
+            },
+            t => usize::from(t - tag::BYTES1 + 1),
+        };
+        self.take(n)
+    }
+
+    /// Reads the body of a str (after its UNICODE tag), borrowing from the input.
+    fn str_body(&mut self, at: usize) -> Result<&'a str, DecodeError> {
+        let inner = self.pos;
+        let t = self.byte()?;
+        if !(t == tag::EMPTY_BYTES || (tag::BYTES1..=tag::BYTES_L4).contains(&t)) {
+            return Err(DecodeError::Malformed { offset: at, what: "str (UNICODE must wrap bytes)" });
+        }
+        let raw = self.bytes_body(t, inner)?;
+        std::str::from_utf8(raw).map_err(|_| DecodeError::BadUtf8 { offset: at })
+    }
+
+    /// Reads a `str` value, borrowing it from the input (no allocation).
+    pub fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let at = self.pos;
+        match self.byte()? {
+            tag::UNICODE => self.str_body(at),
+            _ => Err(DecodeError::Malformed { offset: at, what: "str" }),
+        }
+    }
+
+    /// Reads an `int` that must fit in 64 bits (sequence numbers, handler ids, labels,
+    /// object ids).
+    pub fn i64(&mut self) -> Result<i64, DecodeError> {
+        let at = self.pos;
+        let t = self.byte()?;
+        match t {
+            tag::SMALL_INT_FIRST..=tag::SMALL_INT_LAST => Ok(i64::from(t) - 0x50),
+            tag::INT_L1 | tag::INT_L4 => match self.int_text(t, at)? {
+                Value::Int(i) => Ok(i),
+                _ => Err(DecodeError::BadInt { offset: at, what: "out of the 64-bit range" }),
+            },
+            _ => Err(DecodeError::Malformed { offset: at, what: "int" }),
+        }
+    }
+
+    fn int_text(&mut self, t: u8, at: usize) -> Result<Value, DecodeError> {
+        let n = if t == tag::INT_L1 { self.byte()? as usize } else { self.u32()? };
+        if t == tag::INT_L4 && n < 256 {
+            return Err(self.non_canonical(at, "INT_L4 for fewer than 256 digits"));
+        }
+        let text = self.take(n)?;
+        let digits = text.strip_prefix(b"-").unwrap_or(text);
+        let bad = |what| DecodeError::BadInt { offset: at, what };
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(bad("digits must match -?[0-9]+"));
+        }
+        if digits.len() > MAX_INT_DIGITS {
+            return Err(bad("more than 4300 digits"));
+        }
+        if (digits[0] == b'0' && digits.len() > 1) || text == b"-0" {
+            return Err(self.non_canonical(at, "leading zero in int"));
+        }
+        let value = if digits.len() <= 18 {
+            // Up to 18 digits always fits an i64: parse without allocating.
+            let mag = digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+            Value::Int(if text[0] == b'-' { -mag } else { mag })
+        } else {
+            // parse_bytes accepts what we validated above, so None cannot happen.
+            Value::from(BigInt::parse_bytes(text, 10).ok_or(bad("unparsable digits"))?)
+        };
+        if matches!(value, Value::Int(i) if (-48..=159).contains(&i)) {
+            return Err(self.non_canonical(at, "small int written as text"));
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(v: &Value) -> String {
+        to_vec(v).unwrap().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn worked_example_from_the_spec() {
+        let v = Value::from((1, ("a", Value::Bytes(b"b".to_vec()), (Value::None, true)), 2.5));
+        assert_eq!(hex(&v), "125112080a610a62110003184004000000000000");
+        assert_eq!(decode(&to_vec(&v).unwrap(), &Limits::DEFAULT).unwrap(), v);
+    }
+
+    #[test]
+    fn int_boundaries() {
+        assert_eq!(hex(&Value::Int(-48)), "20");
+        assert_eq!(hex(&Value::Int(159)), "ef");
+        assert_eq!(hex(&Value::Int(160)), "1603313630");
+        assert_eq!(hex(&Value::Int(-49)), "16032d3439");
+        let big = Value::from(BigInt::from(1u8) << 64);
+        assert!(matches!(big, Value::BigInt(_)));
+        assert_eq!(decode(&to_vec(&big).unwrap(), &Limits::DEFAULT).unwrap(), big);
+        assert_eq!(decode(&to_vec(&Value::Int(i64::MIN)).unwrap(), &Limits::DEFAULT).unwrap(), Value::Int(i64::MIN));
+    }
+
+    #[test]
+    fn strict_rejections() {
+        let l = Limits::DEFAULT;
+        assert!(matches!(decode(&[0x16, 0x02, b'5', b'0'], &l), Err(DecodeError::NonCanonical { .. })));
+        assert!(matches!(decode(&[0x16, 0x03, b'0', b'0', b'7'], &l), Err(DecodeError::NonCanonical { .. })));
+        assert!(matches!(decode(&[0x50, 0x50], &l), Err(DecodeError::TrailingBytes { .. })));
+        assert!(matches!(decode(&[0x15, 0xff, 0xff, 0xff, 0xff], &l), Err(DecodeError::Truncated { .. })));
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = vec![tag::TUPLE1; 10_000];
+        assert_eq!(decode(&deep, &Limits::DEFAULT), Err(DecodeError::TooDeep { limit: 128 }));
+    }
+}

@@ -1,0 +1,24 @@
+//! The RPyC 6.0.2 wire format, as pure functions over bytes: brine values, frames,
+//! the message envelope, boxing and exception payloads.
+//!
+//! Nothing here touches a socket or a thread, so the same code serves the client, the
+//! servers, the profiling relay and the fuzzers. [`Limits`] bound everything a peer
+//! can make us allocate.
+
+pub mod boxing;
+pub mod brine;
+mod error;
+pub mod frame;
+mod limits;
+pub mod message;
+mod repr;
+mod value;
+pub mod vinegar;
+
+pub use boxing::{Boxed, IdPack};
+pub use error::{DecodeError, EncodeError, FrameError};
+pub use frame::{Compression, Frame, FrameDecoder, FrameEncoder};
+pub use limits::Limits;
+pub use message::{Handler, Message, MessageError};
+pub use value::Value;
+pub use vinegar::{ExceptionPayload, RemoteException};
