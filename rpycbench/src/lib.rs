@@ -1,4 +1,10 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
 
+pub mod client;
+mod error;
 pub mod wire;
+
+pub use client::Connection;
+pub use error::{Error, ProtocolError, Result};
+pub use wire::Value;

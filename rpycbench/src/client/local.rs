@@ -1,0 +1,278 @@
+//! Objects that live on this side and are lent to the peer by reference: callbacks,
+//! sequences, and (for servers) the service root and everything it returns.
+
+use super::object::{Args, Object};
+use super::Connection;
+use crate::error::{Error, Result};
+use crate::wire::{IdPack, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// An object the peer can operate on through requests (PROTOCOL.md §7).
+///
+/// Each method answers one handler; the defaults answer as a Python object without
+/// that capability would, so an implementation only writes what it supports. Every
+/// method gets the connection so that it can call back into the peer.
+pub trait LocalObject: Send + Sync + 'static {
+    /// The `name_pack` of the id_pack, `"<module>.<type>"`. A Python peer sends INSPECT
+    /// for names that are not built-in (PROTOCOL.md §6.4), so callables are cheapest as
+    /// `"builtins.function"` or `"builtins.method"`.
+    fn type_name(&self) -> &str;
+
+    /// GETATTR: read attribute `name`.
+    fn getattr(&self, conn: &mut Connection, name: &str) -> Result<Object> {
+        let _ = conn;
+        Err(Error::raise("AttributeError", format!("'{}' object has no attribute '{name}'", self.type_name())))
+    }
+
+    /// SETATTR: refused by default, as a Python service refuses it.
+    fn setattr(&self, conn: &mut Connection, name: &str, value: Object) -> Result<()> {
+        let _ = (conn, value);
+        Err(Error::raise("AttributeError", format!("cannot set attribute '{name}': access denied")))
+    }
+
+    /// DELATTR: refused by default.
+    fn delattr(&self, conn: &mut Connection, name: &str) -> Result<()> {
+        let _ = conn;
+        Err(Error::raise("AttributeError", format!("cannot delete attribute '{name}': access denied")))
+    }
+
+    /// CALL: call the object itself.
+    fn call(&self, conn: &mut Connection, args: Args) -> Result<Object> {
+        let _ = (conn, args);
+        Err(Error::raise("TypeError", format!("'{}' object is not callable", self.type_name())))
+    }
+
+    /// CALLATTR: call method `name` (one round trip). The default reads the attribute
+    /// and calls it, which is what a Python owner does.
+    fn call_method(&self, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
+        match self.getattr(conn, name)? {
+            Object::Local(method) => method.object().call(conn, args),
+            other => Err(Error::raise("TypeError", format!("'{}' is not callable", other.describe()))),
+        }
+    }
+
+    /// REPR.
+    fn repr(&self) -> String {
+        format!("<{} object>", self.type_name())
+    }
+
+    /// STR (defaults to the repr, as in Python).
+    fn str(&self) -> String {
+        self.repr()
+    }
+
+    /// DIR: the attribute names to list.
+    fn dir(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// HASH: `None` hashes by identity.
+    fn hash(&self) -> Option<i64> {
+        None
+    }
+
+    /// CMP: `op` is `"__eq__"`, `"__lt__"`, …; `NotImplemented` lets Python fall back.
+    fn compare(&self, op: &str, other: &Object) -> Result<Object> {
+        let _ = (op, other);
+        Ok(Object::Value(Value::NotImplemented))
+    }
+
+    /// The special methods to list in the INSPECT reply (`"__len__"`, `"__iter__"`, …):
+    /// a Python proxy forwards only those to us.
+    fn special_methods(&self) -> &[&'static str] {
+        &[]
+    }
+}
+
+/// A shared handle to a [`LocalObject`].
+#[derive(Clone)]
+pub struct LocalRef(Arc<dyn LocalObject>);
+
+impl LocalRef {
+    /// Wraps an object.
+    pub fn new(obj: Arc<dyn LocalObject>) -> Self {
+        LocalRef(obj)
+    }
+
+    /// The object.
+    pub fn object(&self) -> &dyn LocalObject {
+        &*self.0
+    }
+
+    /// Its type name.
+    pub fn type_name(&self) -> &str {
+        self.0.type_name()
+    }
+
+    /// Whether both handles name the same object.
+    pub fn ptr_eq(&self, other: &LocalRef) -> bool {
+        self.addr() == other.addr()
+    }
+
+    fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+}
+
+impl fmt::Debug for LocalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LocalRef({})", self.type_name())
+    }
+}
+
+type CallbackFn = dyn Fn(&mut Connection, Args) -> Result<Object> + Send + Sync;
+
+/// A Rust closure exported as a Python `function`.
+pub(crate) struct Callback(Box<CallbackFn>);
+
+impl Callback {
+    pub(crate) fn new(f: impl Fn(&mut Connection, Args) -> Result<Object> + Send + Sync + 'static) -> Self {
+        Callback(Box::new(f))
+    }
+}
+
+impl LocalObject for Callback {
+    fn type_name(&self) -> &str {
+        "builtins.function"
+    }
+    fn call(&self, conn: &mut Connection, args: Args) -> Result<Object> {
+        (self.0)(conn, args)
+    }
+    fn repr(&self) -> String {
+        "<function rpycbench callback>".into()
+    }
+    fn special_methods(&self) -> &[&'static str] {
+        &["__call__"]
+    }
+}
+
+/// A sequence exported as a Python `list`: `len()`, indexing and iteration.
+pub(crate) struct LocalList(Arc<Vec<Object>>);
+
+impl LocalList {
+    pub(crate) fn new(items: Vec<Object>) -> Self {
+        LocalList(Arc::new(items))
+    }
+}
+
+/// Python's index rules: negative counts from the end.
+fn python_index(len: usize, i: i64) -> Option<usize> {
+    let i = if i < 0 { i + len as i64 } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+impl LocalObject for LocalList {
+    fn type_name(&self) -> &str {
+        "builtins.list"
+    }
+    fn call_method(&self, _conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
+        match name {
+            "__len__" => Ok(self.0.len().into()),
+            "__getitem__" => {
+                let i: i64 = args.arg(0)?;
+                python_index(self.0.len(), i)
+                    .map(|i| self.0[i].clone())
+                    .ok_or_else(|| Error::raise("IndexError", "list index out of range"))
+            }
+            "__iter__" => Ok(Object::local(Arc::new(LocalIter { items: self.0.clone(), next: Mutex::new(0) }))),
+            _ => Err(Error::raise("AttributeError", format!("'list' object has no attribute '{name}'"))),
+        }
+    }
+    fn repr(&self) -> String {
+        let items: Vec<String> = self.0.iter().map(Object::describe).collect();
+        format!("[{}]", items.join(", "))
+    }
+    fn special_methods(&self) -> &[&'static str] {
+        &["__len__", "__getitem__", "__iter__"]
+    }
+}
+
+/// The iterator of a [`LocalList`] (`builtins.list_iterator`).
+struct LocalIter {
+    items: Arc<Vec<Object>>,
+    next: Mutex<usize>,
+}
+
+impl LocalObject for LocalIter {
+    fn type_name(&self) -> &str {
+        "builtins.list_iterator"
+    }
+    fn call_method(&self, _conn: &mut Connection, name: &str, _args: Args) -> Result<Object> {
+        match name {
+            "__next__" => {
+                // A poisoned lock means a panic elsewhere mid-update; the index is still sane.
+                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+                let item = self.items.get(*next).cloned().ok_or_else(|| Error::raise("StopIteration", ""))?;
+                *next += 1;
+                Ok(item)
+            }
+            _ => Err(Error::raise("AttributeError", format!("'list_iterator' object has no attribute '{name}'"))),
+        }
+    }
+    fn special_methods(&self) -> &[&'static str] {
+        &["__next__", "__iter__"]
+    }
+}
+
+/// Objects this side has lent to the peer, by object id, with Python's refcounting
+/// (PROTOCOL.md §6.3): each export adds one, a DEL subtracts its count.
+pub(crate) struct ExportTable {
+    by_id: HashMap<i64, Exported>,
+    by_addr: HashMap<usize, i64>,
+    next_id: i64,
+}
+
+struct Exported {
+    obj: LocalRef,
+    count: u64,
+}
+
+impl ExportTable {
+    pub(crate) fn new() -> Self {
+        // Ids start above zero: object_id 0 means "a class" to a Python peer.
+        ExportTable { by_id: HashMap::new(), by_addr: HashMap::new(), next_id: 1 }
+    }
+
+    /// Lends `obj` (again) and returns its id_pack.
+    pub(crate) fn export(&mut self, obj: &LocalRef) -> IdPack {
+        let id = *self.by_addr.entry(obj.addr()).or_insert_with(|| {
+            let id = self.next_id;
+            self.next_id += 1;
+            id
+        });
+        self.by_id.entry(id).or_insert_with(|| Exported { obj: obj.clone(), count: 0 }).count += 1;
+        IdPack::new(obj.type_name(), class_id(obj.type_name()), id)
+    }
+
+    /// The object an id_pack names, if it is still lent.
+    pub(crate) fn get(&self, id: &IdPack) -> Option<LocalRef> {
+        self.by_id.get(&id.object_id).filter(|e| *e.obj.type_name() == *id.name).map(|e| e.obj.clone())
+    }
+
+    /// Handles DEL: forgets the object once the peer returned every reference.
+    pub(crate) fn release(&mut self, id: &IdPack, count: u64) {
+        if let Some(e) = self.by_id.get_mut(&id.object_id) {
+            if e.count <= count {
+                let addr = e.obj.addr();
+                self.by_id.remove(&id.object_id);
+                self.by_addr.remove(&addr);
+            } else {
+                e.count -= count;
+            }
+        }
+    }
+
+    /// How many objects are currently lent.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// A stable class id per type name (FNV-1a), positive and below 2^47 like the
+/// addresses CPython uses, so objects of one type share it as Python expects.
+fn class_id(type_name: &str) -> i64 {
+    let h = type_name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (h & 0x7fff_ffff_ffff) as i64
+}

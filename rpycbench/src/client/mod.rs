@@ -1,0 +1,22 @@
+//! A blocking RPyC client: connect, call service methods in one round trip, use remote
+//! objects through proxies, lend callbacks and sequences to the peer, pipeline
+//! asynchronous requests, and count everything that crosses the wire.
+//!
+//! The same [`Connection`] is the serving side of the built-in servers: the protocol
+//! is symmetric, so answering requests ([`LocalObject`]) lives here too.
+
+mod connection;
+mod counters;
+mod dispatch;
+mod local;
+mod object;
+mod ops;
+mod outgoing;
+mod remote;
+
+pub use connection::{Config, Connection};
+pub use counters::{HandlerCounts, WireCounters};
+pub use local::{LocalObject, LocalRef};
+pub use object::{Args, FromObject, IntoArgs, Kwargs, Object};
+pub use ops::{AsyncReply, CmpOp, RemoteIter};
+pub use remote::RemoteRef;
