@@ -1,8 +1,10 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client;
 mod error;
+pub mod server;
 pub mod wire;
 
 pub use client::Connection;

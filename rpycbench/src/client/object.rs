@@ -216,6 +216,15 @@ impl Args {
         }
     }
 
+    /// The parameter at position `i` or named `name`, as Python binds
+    /// `def f(x, name=default)`: `None` when neither was passed.
+    pub fn param<T: FromObject>(&self, i: usize, name: &str) -> Result<Option<T>> {
+        match self.positional.get(i) {
+            Some(o) => o.clone().extract().map(Some),
+            None => self.kwarg(name),
+        }
+    }
+
     /// Keyword argument `name`, converted, if given.
     pub fn kwarg<T: FromObject>(&self, name: &str) -> Result<Option<T>> {
         self.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone().extract()).transpose()

@@ -1,0 +1,80 @@
+//! Servers to benchmark against: native threaded and forking RPyC servers serving a
+//! Rust [`Service`], Python-backed servers running real `rpyc`, the built-in benchmark
+//! service, and [`ServerSpec`]/[`ServerHandle`] to run any of them as a separate process.
+
+mod builtin;
+mod mode;
+mod native;
+mod objects;
+mod process;
+mod python;
+mod service;
+
+pub use builtin::{cpu_work, BenchmarkService};
+pub use mode::{ServerMode, UnknownMode};
+pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
+pub use objects::{lend, AttrObject, LocalDict};
+pub use process::{current_exe_serves, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
+pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
+pub use service::Service;
+
+use crate::client::Config;
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Why `serve` could not run a native server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Something already listens on the address.
+    #[error("cannot listen on {addr}: address already in use")]
+    PortInUse {
+        /// The address asked for.
+        addr: String,
+    },
+    /// Binding or serving failed otherwise.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A Python mode was given to [`serve_native`].
+    #[error("{0} is not a native mode")]
+    NotNative(ServerMode),
+}
+
+/// Runs a native server in this process: binds, prints `listening on HOST:PORT`, and
+/// serves until SIGTERM or SIGINT. What `rpycbench serve --mode threaded|forking` runs.
+pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions) -> Result<(), ServeError> {
+    let addr = format!("{host}:{port}");
+    let io = |source: std::io::Error| ServeError::Io { addr: addr.clone(), source };
+    let listener = TcpListener::bind((host, port)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => ServeError::PortInUse { addr: addr.clone() },
+        _ => io(e),
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // A flag, not a handler thread: the forking server must stay single-threaded.
+        signal_hook::flag::register(signal, stop.clone()).map_err(io)?;
+    }
+    let local = listener.local_addr().map_err(io)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {local}").and_then(|()| out.flush()).map_err(io)?;
+    drop(out);
+    match mode {
+        ServerMode::Threaded => serve_threaded(listener, opts, &stop).map_err(io),
+        ServerMode::Forking => serve_forking(listener, opts, &stop).map_err(io),
+        other => Err(ServeError::NotNative(other)),
+    }
+}
+
+impl ServeOptions {
+    /// The built-in benchmark service with default connection settings.
+    pub fn builtin() -> Self {
+        let service: Arc<dyn Service> = Arc::new(BenchmarkService);
+        ServeOptions { service: Arc::new(move || service.clone()), config: Config::default(), max_connections: None }
+    }
+}

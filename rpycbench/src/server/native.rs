@@ -1,0 +1,170 @@
+//! The native accept loops: a thread per connection, or a forked process per
+//! connection. Both run inside a dedicated server process (`rpycbench serve`).
+
+use super::service::{Service, ServiceRoot};
+use crate::client::{Config, Connection, LocalRef};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::collections::HashSet;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Makes one service instance per connection, as Python's servers do when given a class.
+pub type ServiceFactory = Arc<dyn Fn() -> Arc<dyn Service> + Send + Sync>;
+
+/// How a native server treats its connections.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// The service each connection gets.
+    pub service: ServiceFactory,
+    /// The connections' configuration (limits, timeouts for callbacks).
+    pub config: Config,
+    /// Connections served at once; further ones are accepted and closed at once, so a
+    /// benchmark can study a server at its limit. `None` is unlimited.
+    pub max_connections: Option<usize>,
+}
+
+/// How often the accept loop looks at the stop flag. A connection wakes it at once.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Waits until a connection is ready to accept, or the poll interval passes.
+fn readable(listener: &TcpListener) -> io::Result<bool> {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(STOP_POLL.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    match poll(&mut fds, timeout) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::errno::Errno::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Accepts one connection if one is pending.
+fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
+    if !readable(listener)? {
+        return Ok(None);
+    }
+    match listener.accept() {
+        Ok((stream, _)) => {
+            // Accepted sockets must block; the listener itself does not.
+            stream.set_nonblocking(false)?;
+            Ok(Some(stream))
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) => {
+            // Out of descriptors: back off instead of spinning; the backlog waits.
+            eprintln!("rpycbench server: accept failed ({e}); retrying");
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn serve_connection(stream: TcpStream, opts: &ServeOptions) {
+    let mut conn = match Connection::from_stream(stream, opts.config.clone()) {
+        Ok(c) => c,
+        Err(e) => return eprintln!("rpycbench server: {e}"),
+    };
+    conn.set_service(LocalRef::new(Arc::new(ServiceRoot((opts.service)()))));
+    if let Err(e) = conn.serve_until_closed() {
+        // A broken or hostile client ends only its own connection.
+        eprintln!("rpycbench server: connection from {} ended: {e}", conn.peer());
+    }
+}
+
+/// Serves with one thread per connection until `stop` is set.
+pub fn serve_threaded(listener: TcpListener, opts: ServeOptions, stop: &AtomicBool) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let live = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::Relaxed) {
+        let Some(stream) = accept(&listener)? else { continue };
+        if opts.max_connections.is_some_and(|max| live.load(Ordering::Acquire) >= max) {
+            drop(stream);
+            continue;
+        }
+        live.fetch_add(1, Ordering::AcqRel);
+        let (opts, live) = (opts.clone(), live.clone());
+        let spawned = std::thread::Builder::new().name("rpyc-conn".into()).spawn(move || {
+            serve_connection(stream, &opts);
+            live.fetch_sub(1, Ordering::AcqRel);
+        });
+        if let Err(e) = spawned {
+            eprintln!("rpycbench server: cannot start a connection thread: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Serves with one forked process per connection until `stop` is set, then stops and
+/// reaps every child.
+///
+/// Must run in a process with a single thread: `fork` copies only the calling thread,
+/// so a lock held by another thread would stay locked forever in the child. That is
+/// why servers run in their own process, never inside the multi-threaded harness.
+pub fn serve_forking(listener: TcpListener, opts: ServeOptions, stop: &AtomicBool) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let mut children: HashSet<Pid> = HashSet::new();
+    while !stop.load(Ordering::Relaxed) {
+        reap(&mut children, false);
+        let Some(stream) = accept(&listener)? else { continue };
+        if opts.max_connections.is_some_and(|max| children.len() >= max) {
+            drop(stream);
+            continue;
+        }
+        // SAFETY: the forking server process is single-threaded (see above), so the
+        // child starts with consistent memory; it only serves and then _exits.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                drop(listener);
+                // SAFETY: resetting dispositions and prctl are async-signal-safe, and
+                // _exit skips the parent's atexit handlers and buffered output.
+                unsafe {
+                    libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
+                    // A child must not outlive its server, even if the server is killed.
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                }
+                serve_connection(stream, &opts);
+                unsafe { libc::_exit(0) }
+            }
+            Ok(ForkResult::Parent { child }) => {
+                children.insert(child);
+            }
+            Err(e) => eprintln!("rpycbench server: fork failed: {e}"),
+        }
+    }
+    for &child in &children {
+        let _ = kill(child, Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !children.is_empty() && Instant::now() < deadline {
+        reap(&mut children, false);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for &child in &children {
+        let _ = kill(child, Signal::SIGKILL);
+    }
+    reap(&mut children, true);
+    Ok(())
+}
+
+/// Collects exited children (all of them when `block` is set).
+fn reap(children: &mut HashSet<Pid>, block: bool) {
+    let flags = if block { None } else { Some(WaitPidFlag::WNOHANG) };
+    while !children.is_empty() {
+        match waitpid(None, flags) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(status) => {
+                if let Some(pid) = status.pid() {
+                    children.remove(&pid);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Starting and stopping server processes from Rust: each server is a separate process
+//! in its own session, ready only once it has said `listening on HOST:PORT`.
+
+use super::python::{PythonError, PythonServerSpec};
+use super::ServerMode;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Set in the environment of native server processes, so a binary that hosts its own
+/// servers (a benchmark harness) knows to serve instead of running its main job.
+pub const SERVE_CHILD_ENV: &str = "RPYCBENCH_SERVE_CHILD";
+
+static CURRENT_EXE_SERVES: AtomicBool = AtomicBool::new(false);
+
+/// Declares that the running binary handles `serve` itself (the `rpycbench` command and
+/// harness binaries call this), so native servers are started from it.
+#[doc(hidden)]
+pub fn current_exe_serves() {
+    CURRENT_EXE_SERVES.store(true, Ordering::Relaxed);
+}
+
+/// Why a server could not be started or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Native servers run in an `rpycbench` process, and none was found.
+    #[error("cannot find the rpycbench binary to run a native server: build it (cargo build -p rpycbench), install it (cargo install rpycbench), or set RPYCBENCH_BIN")]
+    BinaryNotFound,
+    /// The process could not be spawned.
+    #[error("cannot start {}: {source}", program.display())]
+    Spawn {
+        /// What was run.
+        program: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The Python server could not be prepared.
+    #[error(transparent)]
+    Python(#[from] PythonError),
+    /// The server exited before it was ready.
+    #[error("the {mode} server exited before it was ready ({status}); its stderr:\n{stderr}")]
+    Exited {
+        /// The mode that failed.
+        mode: ServerMode,
+        /// How it exited.
+        status: String,
+        /// What it printed.
+        stderr: String,
+    },
+    /// The server did not say `listening on …` in time.
+    #[error("the {mode} server was not ready within {after:?}; its stderr:\n{stderr}")]
+    StartTimeout {
+        /// The mode that failed.
+        mode: ServerMode,
+        /// The timeout.
+        after: Duration,
+        /// What it printed.
+        stderr: String,
+    },
+    /// The readiness line did not name an address.
+    #[error("the {mode} server printed {line:?} instead of `listening on HOST:PORT`")]
+    Readiness {
+        /// The mode.
+        mode: ServerMode,
+        /// The line it printed.
+        line: String,
+    },
+}
+
+/// What server to start, and how.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    /// The server model.
+    pub mode: ServerMode,
+    /// Address to bind (default `127.0.0.1`).
+    pub host: String,
+    /// Port to bind (default 0: an ephemeral port).
+    pub port: u16,
+    /// Connections served at once; `None` is unlimited.
+    pub max_connections: Option<usize>,
+    /// Interpreter, service and import path of Python-backed modes.
+    pub python: PythonServerSpec,
+    /// The `rpycbench` binary for native modes (default: found automatically).
+    pub binary: Option<PathBuf>,
+    /// How long the server may take to become ready (default 20 s).
+    pub startup_timeout: Duration,
+}
+
+impl ServerSpec {
+    /// A server of `mode` on 127.0.0.1 and an ephemeral port.
+    pub fn new(mode: ServerMode) -> Self {
+        ServerSpec {
+            mode,
+            host: "127.0.0.1".into(),
+            port: 0,
+            max_connections: None,
+            python: PythonServerSpec::default(),
+            binary: None,
+            startup_timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// Limits the connections served at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// Sets the Python interpreter, service and import path.
+    pub fn python(mut self, python: PythonServerSpec) -> Self {
+        self.python = python;
+        self
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&self) -> Result<ServerHandle, ServerError> {
+        let mut cmd = if self.mode.is_python() {
+            let py = PythonServerSpec { max_connections: self.max_connections, ..self.python.clone() };
+            py.command(self.mode, &self.host, self.port)?
+        } else {
+            let mut cmd = Command::new(resolve_binary(self.binary.as_deref())?);
+            cmd.args(["serve", "--mode", self.mode.name(), "--host", &self.host, "--port", &self.port.to_string()]);
+            if let Some(max) = self.max_connections {
+                cmd.args(["--max-connections", &max.to_string()]);
+            }
+            cmd.env(SERVE_CHILD_ENV, "1");
+            cmd
+        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: setsid is async-signal-safe, the only thing run between fork and exec.
+        // Its own session keeps the server out of the client's autogroup (LESSONS.md 5)
+        // and lets us find and stop its whole process tree.
+        unsafe {
+            cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+        }
+        let program = PathBuf::from(cmd.get_program());
+        let child = cmd.spawn().map_err(|source| ServerError::Spawn { program, source })?;
+        ServerHandle::wait_ready(child, self.mode, self.startup_timeout)
+    }
+}
+
+/// A running server process. Stopped on [`stop`](Self::stop) or drop.
+pub struct ServerHandle {
+    child: Child,
+    addr: SocketAddr,
+    mode: ServerMode,
+    stderr: Arc<Mutex<String>>,
+    stopped: bool,
+}
+
+/// Keeps the last part of the server's stderr for error reports.
+const STDERR_KEEP: usize = 64 << 10;
+
+impl ServerHandle {
+    fn wait_ready(mut child: Child, mode: ServerMode, timeout: Duration) -> Result<ServerHandle, ServerError> {
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(pipe) = child.stderr.take() {
+            let keep = stderr.clone();
+            std::thread::spawn(move || drain_stderr(pipe, &keep));
+        }
+        let (tx, rx) = mpsc::channel();
+        if let Some(pipe) = child.stdout.take() {
+            std::thread::spawn(move || {
+                // A user's service may print while importing: the readiness line is the
+                // first that looks like one. Reading on keeps the pipe from filling up.
+                let mut tx = Some(tx);
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if line.starts_with("listening on ") {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(line);
+                        }
+                    }
+                }
+            });
+        }
+        let mut handle = ServerHandle { child, addr: ([127, 0, 0, 1], 0).into(), mode, stderr, stopped: false };
+        let line = match rx.recv_timeout(timeout) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = handle.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                handle.stopped = true;
+                // Give the stderr reader a moment to collect the last words.
+                std::thread::sleep(Duration::from_millis(50));
+                return Err(ServerError::Exited { mode, status, stderr: handle.stderr() });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let stderr = handle.stderr();
+                return Err(ServerError::StartTimeout { mode, after: timeout, stderr });
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.trim().to_socket_addrs().ok())
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| ServerError::Readiness { mode, line: line.clone() })?;
+        handle.addr = addr;
+        Ok(handle)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its mode.
+    pub fn mode(&self) -> ServerMode {
+        self.mode
+    }
+
+    /// The server process's id (its session's leader).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every process of the server: the server and, for forking modes, its children.
+    pub fn pids(&self) -> Vec<u32> {
+        session_members(self.child.id())
+    }
+
+    /// What the server has written to stderr (the last 64 KiB).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 5 s) and everything it started.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> std::io::Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let leader = self.child.id();
+        let _ = kill(Pid::from_raw(leader as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                self.child.wait()?;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Anything left in the session (a child the server failed to reap) goes too.
+        for pid in session_members(leader) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+fn drain_stderr(mut pipe: impl Read, keep: &Mutex<String>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = pipe.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        if let Ok(mut s) = keep.lock() {
+            s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if s.len() > STDERR_KEEP {
+                let cut = s.len() - STDERR_KEEP;
+                let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+                s.drain(..cut);
+            }
+        }
+    }
+}
+
+/// The live processes of session `sid`, read from /proc.
+pub(crate) fn session_members(sid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| proc_session(pid) == Some(sid))
+        .collect()
+}
+
+/// Field 6 of /proc/PID/stat (after the parenthesised command name, which may itself
+/// contain spaces and parentheses). Zombies are not members: they hold no resources.
+fn proc_session(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(2)?.parse().ok()
+}
+
+/// Finds the binary that runs native servers.
+fn resolve_binary(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("RPYCBENCH_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok();
+    if CURRENT_EXE_SERVES.load(Ordering::Relaxed) {
+        if let Some(exe) = exe {
+            return Ok(exe);
+        }
+    }
+    // Test binaries live in target/<profile>/deps; the rpycbench binary one level up.
+    let beside = exe.iter().flat_map(|e| e.ancestors().skip(1).take(2)).map(|d| d.join("rpycbench"));
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("rpycbench")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    beside.chain(on_path).find(|p| p.is_file()).ok_or(ServerError::BinaryNotFound)
+}
