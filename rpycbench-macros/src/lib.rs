@@ -1,4 +1,128 @@
-//! Procedural macros for [`rpycbench`](https://docs.rs/rpycbench).
+//! The `#[rpyc_bench]` attribute of [`rpycbench`](https://docs.rs/rpycbench); use it
+//! through `rpycbench::prelude::*`, which also brings `Connection`, `Value` and `Result`.
 //!
-//! The `#[rpyc_bench]` attribute arrives with the harness; this crate exists now so the
-//! workspace layout is the one every later part builds on.
+//! The crate follows the shape of dtolnay's `linkme`: this file only parses and
+//! dispatches; `args` reads the syntax, `validate` (with `kind`, `server`, `sla` and
+//! `signature`) checks it and fills in defaults, collecting every error, and `expand`
+//! writes the code. Each error is a `syn::Error` on the offending tokens; rustc checks
+//! the types through a typed adapter, so its errors point at the user's code.
+
+mod args;
+mod expand;
+mod kind;
+mod server;
+mod signature;
+mod sla;
+mod validate;
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+
+/// Declares a benchmark, registered with the `rpycbench` harness (`rpycbench::main!()`
+/// in a `[[test]]` target with `harness = false`).
+///
+/// ```ignore
+/// use rpycbench::prelude::*;
+///
+/// #[rpyc_bench(latency, requests = 1000, p99_ms = 100)]
+/// fn ping(conn: &mut Connection) -> rpycbench::Result<()> {
+///     conn.call("ping", ())?;
+///     Ok(())
+/// }
+///
+/// #[rpyc_bench(concurrent, clients = 32, servers = [threaded, forking], p99_ms = 50, min_success_rate = 0.99)]
+/// fn fetch(conn: &mut Connection) -> rpycbench::Result<()> {
+///     conn.call("echo", ("user-1",))?;
+///     Ok(())
+/// }
+///
+/// #[rpyc_bench(bandwidth, direction = upload, sizes = [1024, 1_048_576], min_bandwidth_mbps = 50)]
+/// fn upload(conn: &mut Connection, data: &Value) -> rpycbench::Result<()> {
+///     conn.call("echo", (data.clone(),))?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// The first argument is the **kind**; the others are `name = value` or, for on/off
+/// options, a bare `name`, in any order. Each may appear once. Integers may use `_`
+/// (`1_000_000`); numbers may be integers or decimals.
+///
+/// | kind | function | parameters (default) |
+/// |---|---|---|
+/// | `latency` | `fn f(conn: &mut Connection)` | `requests` (1000), `warmup` (10), `duration_ms` (none; replaces `requests`) |
+/// | `connection` | `fn f(conn: &mut Connection)`, called once per new connection, timed | `connections` (100), `keep_open` (false) |
+/// | `bandwidth` | upload: `fn f(conn: &mut Connection, data: &Value)`; download: `fn f(conn: &mut Connection, size: u64)` | `direction = upload \| download` (required), `sizes` (`[1024, 10240, 102400, 1048576]`), `iterations` (10), `warmup` (1) |
+/// | `transfer` | as `bandwidth`, one whole transfer per call | `direction` (required), `sizes` (`[1048576]`), `chunk_size` (65536), `iterations` (3) |
+/// | `concurrent` | `fn f(conn: &mut Connection)`, one request of one client | `clients` (10), `requests_per_client` (100), `rate` (none: closed loop; a total rate in requests per second makes an open loop), `per_client` (false) |
+///
+/// The function returns `()` or any `Result<T, E>` whose `E` implements `Display`; an
+/// `Err` counts as a failed request. It may not be `async`, `unsafe`, generic over types,
+/// or a method. Sizes are a bracketed list of byte counts: `sizes = [1024, 65536]`.
+///
+/// **Servers.** Without any, the benchmark runs against the native threaded server with
+/// the built-in benchmark service. Each server below becomes its own test, named
+/// `ping[threaded]` and so on; the options combine.
+///
+/// - `servers = [threaded, forking, python_threaded, python_forking]` (also as strings,
+///   `"python-threaded"`), or `server = forking` for one: built-in modes serving the
+///   built-in benchmark service.
+/// - `python_service = "module:Class"`: a Python service, imported from `python_path`
+///   (a directory relative to the crate's `Cargo.toml`, default `"."`), served by
+///   `python_mode = threaded | forking | [threaded, forking]` (default `threaded`).
+/// - `rust_service = path::to::make`: a Rust service of yours, `make` being a
+///   `fn() -> Arc<S>` for an `S: Service` (or `Arc<dyn Service>`), served natively in a
+///   `rust_mode = threaded | forking | [threaded, forking]` server (default `threaded`).
+/// - `external = "ENV_VAR"`: an already running server whose `HOST:PORT` is in that
+///   environment variable, e.g. a staging server.
+///
+/// **SLAs** fail the test when not met. Latency bounds are in milliseconds and apply to
+/// every kind (connection time for `connection`, time per operation for `bandwidth`
+/// and `transfer`): `mean_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `p999_ms`,
+/// `max_ms`. Also, for every kind, `min_success_rate` (0 to 1); for `latency` and
+/// `concurrent`, `min_throughput_rps`, `max_round_trips` and `max_references` (per
+/// request, from the wire); for `bandwidth` and `transfer`, `min_bandwidth_mbps`
+/// (10^6 bytes per second, for the slowest size). An SLA on a statistic the kind does
+/// not measure is a compile error.
+///
+/// **General.** `regression_pct = 10`: the slowdown against a baseline, in percent,
+/// beyond which a significant change fails the test (default: the harness's, 10).
+/// `ignore`: run only with `--ignored` or `--include-ignored`.
+///
+/// ```ignore
+/// #[rpyc_bench(latency, duration_ms = 2_000, python_service = "svc:Svc", python_path = "python",
+///              python_mode = [threaded, forking], external = "STAGING_RPYC", p999_ms = 20,
+///              max_round_trips = 1, regression_pct = 5, ignore)]
+/// fn lookup(conn: &mut Connection) { /* … */ }
+///
+/// #[rpyc_bench(transfer, direction = download, sizes = [10_485_760], chunk_size = 1_048_576,
+///              rust_service = crate::services::make, rust_mode = forking)]
+/// fn fetch_file(conn: &mut Connection, size: u64) -> rpycbench::Result<()> { /* … */ }
+/// ```
+///
+/// Every mistake is a compile error on the offending token that says what is allowed:
+/// an unknown or repeated option, a wrong value, a missing `direction`, an SLA the kind
+/// does not measure, or a signature that does not fit the kind.
+#[proc_macro_attribute]
+pub fn rpyc_bench(args: TokenStream, input: TokenStream) -> TokenStream {
+    let func = match syn::parse::<syn::Item>(input) {
+        Ok(syn::Item::Fn(func)) => func,
+        Ok(other) => {
+            let msg = "#[rpyc_bench] goes on a function, e.g. `fn ping(conn: &mut Connection)`";
+            let error = syn::Error::new_spanned(&other, msg).into_compile_error();
+            return quote::quote!(#error #other).into();
+        }
+        Err(error) => return error.into_compile_error().into(),
+    };
+    let bench = syn::parse::<args::Args>(args).and_then(|args| validate::validate(args, &func));
+    match bench {
+        Ok(bench) => expand::expand(&func, &bench).into(),
+        // The function is kept, so that its uses do not add "cannot find" errors.
+        Err(error) => {
+            let mut out = error.into_compile_error();
+            func.to_tokens(&mut out);
+            out.into()
+        }
+    }
+}

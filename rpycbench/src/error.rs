@@ -76,6 +76,9 @@ pub enum Error {
     /// An operation that this side does not support (e.g. a Python-only handler).
     #[error("{0}")]
     Unsupported(String),
+    /// A benchmark function failed with an error of its own type.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// A frame or message that could not be decoded.

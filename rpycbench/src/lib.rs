@@ -1,12 +1,52 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 mod error;
+pub mod harness;
+pub mod metrics;
+pub mod report;
 pub mod server;
 pub mod wire;
 
 pub use client::Connection;
 pub use error::{Error, ProtocolError, Result};
 pub use wire::Value;
+
+/// What a benchmark file needs: `use rpycbench::prelude::*;`.
+pub mod prelude {
+    pub use crate::bench::{Bandwidth, BenchmarkContext, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+    pub use crate::client::{Args, Connection, Object, RemoteRef};
+    pub use crate::kwargs;
+    pub use crate::server::{ServerMode, Service};
+    pub use crate::{Error, Result, Value};
+    pub use rpycbench_macros::rpyc_bench;
+}
+
+/// Glue for the macros. Not public API: anything here may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::harness::{BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
+    pub use crate::server::ServerMode;
+    pub use inventory;
+
+    /// What a benchmark function may return: `()` or any `Result` whose error displays.
+    pub trait IntoBenchResult {
+        /// Normalizes to the crate's `Result<()>`.
+        fn into_bench_result(self) -> crate::Result<()>;
+    }
+
+    impl IntoBenchResult for () {
+        fn into_bench_result(self) -> crate::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<T, E: std::fmt::Display> IntoBenchResult for std::result::Result<T, E> {
+        fn into_bench_result(self) -> crate::Result<()> {
+            self.map(drop).map_err(|e| crate::Error::Failed(e.to_string()))
+        }
+    }
+}

@@ -1,20 +1,27 @@
 //! The `rpycbench` command.
 
+mod progress;
 mod serve;
+mod suite;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Benchmark, profile and regression-test RPyC services.
 #[derive(Debug, Parser)]
-#[command(name = "rpycbench", version, about)]
+#[command(name = "rpycbench", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// With no command: the suite's options.
+    #[command(flatten)]
+    suite: suite::SuiteArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the RPyC benchmark suite on the built-in servers (the default).
+    Suite(suite::SuiteArgs),
     /// Run a server: native threaded or forking, or a real Python rpyc server.
     Serve(serve::ServeArgs),
 }
@@ -24,7 +31,9 @@ pub fn main() -> ExitCode {
     crate::server::current_exe_serves();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        None => suite::run(cli.suite),
+        Some(Command::Suite(args)) => suite::run(args),
+        Some(Command::Serve(args)) => serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,7 @@
 //! two snapshots.
 
 use crate::wire::Handler;
-use std::ops::Sub;
+use std::ops::{Add, Sub};
 
 /// Requests counted per handler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,6 +33,17 @@ impl HandlerCounts {
     pub(crate) fn bump(&mut self, handler_id: i64) {
         let slot = if (1..=20).contains(&handler_id) { handler_id as usize } else { 0 };
         self.0[slot] += 1;
+    }
+}
+
+impl Add for HandlerCounts {
+    type Output = HandlerCounts;
+    fn add(self, rhs: HandlerCounts) -> HandlerCounts {
+        let mut out = self;
+        for (o, r) in out.0.iter_mut().zip(rhs.0) {
+            *o += r;
+        }
+        out
     }
 }
 
@@ -101,6 +112,27 @@ impl Sub for WireCounters {
             refs_received: self.refs_received.saturating_sub(rhs.refs_received),
             refs_released: self.refs_released.saturating_sub(rhs.refs_released),
             objects_exported: self.objects_exported.saturating_sub(rhs.objects_exported),
+        }
+    }
+}
+
+impl Add for WireCounters {
+    type Output = WireCounters;
+    /// The traffic of two connections together.
+    fn add(self, rhs: WireCounters) -> WireCounters {
+        WireCounters {
+            frames_sent: self.frames_sent + rhs.frames_sent,
+            frames_received: self.frames_received + rhs.frames_received,
+            bytes_sent: self.bytes_sent + rhs.bytes_sent,
+            bytes_received: self.bytes_received + rhs.bytes_received,
+            requests_sent: self.requests_sent + rhs.requests_sent,
+            requests_received: self.requests_received + rhs.requests_received,
+            replies_received: self.replies_received + rhs.replies_received,
+            exceptions_received: self.exceptions_received + rhs.exceptions_received,
+            answers_sent: self.answers_sent + rhs.answers_sent,
+            refs_received: self.refs_received + rhs.refs_received,
+            refs_released: self.refs_released + rhs.refs_released,
+            objects_exported: self.objects_exported + rhs.objects_exported,
         }
     }
 }

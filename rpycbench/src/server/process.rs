@@ -143,7 +143,9 @@ impl ServerSpec {
         }
         let program = PathBuf::from(cmd.get_program());
         let child = cmd.spawn().map_err(|source| ServerError::Spawn { program, source })?;
-        ServerHandle::wait_ready(child, self.mode, self.startup_timeout)
+        let mut handle = ServerHandle::wait_ready(child, self.mode, self.startup_timeout)?;
+        handle.python = self.mode.is_python().then(|| self.python.interpreter());
+        Ok(handle)
     }
 }
 
@@ -154,6 +156,7 @@ pub struct ServerHandle {
     mode: ServerMode,
     stderr: Arc<Mutex<String>>,
     stopped: bool,
+    python: Option<PathBuf>,
 }
 
 /// Keeps the last part of the server's stderr for error reports.
@@ -181,7 +184,8 @@ impl ServerHandle {
                 }
             });
         }
-        let mut handle = ServerHandle { child, addr: ([127, 0, 0, 1], 0).into(), mode, stderr, stopped: false };
+        let mut handle =
+            ServerHandle { child, addr: ([127, 0, 0, 1], 0).into(), mode, stderr, stopped: false, python: None };
         let line = match rx.recv_timeout(timeout) {
             Ok(line) => line,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -213,6 +217,11 @@ impl ServerHandle {
     /// Its mode.
     pub fn mode(&self) -> ServerMode {
         self.mode
+    }
+
+    /// The Python interpreter running it, for Python-backed modes.
+    pub fn python(&self) -> Option<&Path> {
+        self.python.as_deref()
     }
 
     /// The server process's id (its session's leader).

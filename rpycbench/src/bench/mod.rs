@@ -1,0 +1,31 @@
+//! Benchmark kinds and the load driver: latency, connection, bandwidth, transfer and
+//! concurrent (closed and open loop), plus a measuring context for applications.
+//!
+//! Every kind takes a [`Target`] and a request function over a
+//! [`Connection`](crate::Connection), returns a [`BenchResult`](crate::metrics::BenchResult),
+//! and prints nothing. Failures are results, not errors: a run against a dead server
+//! returns a result whose success rate says so.
+
+mod bandwidth;
+mod concurrent;
+mod connection;
+mod context;
+mod latency;
+mod run;
+mod target;
+mod transfer;
+
+pub use bandwidth::{Bandwidth, DEFAULT_SIZES};
+pub use concurrent::{Concurrent, Load};
+pub use connection::ConnectionBench;
+pub use context::BenchmarkContext;
+pub use latency::Latency;
+pub use run::SYSTEM_SAMPLE_INTERVAL;
+pub use target::Target;
+pub use transfer::{BuiltinTransfer, Transfer, TransferOps};
+
+/// The payload of `size` bytes the built-in service's `download` returns too: the block
+/// `0, 1, …, 255` repeated.
+pub fn payload(size: u64) -> Vec<u8> {
+    (0..size).map(|i| i as u8).collect()
+}

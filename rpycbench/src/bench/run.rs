@@ -1,0 +1,207 @@
+//! The pieces every benchmark kind shares: the timed request loop, reconnecting after a
+//! connection dies, system sampling around the measured part, and result assembly.
+
+use super::Target;
+use crate::client::{Connection, WireCounters};
+use crate::error::Result;
+use crate::metrics::{
+    now_rfc3339, BenchKind, BenchResult, ClientResult, LatencyHistogram, LatencyStats, LoadModel, OutcomeCounter,
+    ProcessSet, SizeResult, SystemSampler, WireStats,
+};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How often CPU and memory are sampled during a run.
+pub const SYSTEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A connection that is reopened after a fatal error, so one dropped connection costs
+/// one failed request, not the rest of the run.
+pub(crate) struct Session<'t> {
+    target: &'t Target,
+    conn: Option<Connection>,
+    /// Counters of connections that died, so wire totals survive reconnects.
+    spent: WireCounters,
+}
+
+impl<'t> Session<'t> {
+    pub(crate) fn new(target: &'t Target) -> Self {
+        Session { target, conn: None, spent: WireCounters::default() }
+    }
+
+    /// The connection, opened if needed.
+    pub(crate) fn conn(&mut self) -> Result<&mut Connection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.target.connect()?);
+        }
+        Ok(self.conn.as_mut().expect("opened just above"))
+    }
+
+    /// Runs one request, keeping track of the connection's health.
+    #[inline]
+    pub(crate) fn run<F: FnMut(&mut Connection) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {
+        let result = f(self.conn()?);
+        if let Err(e) = &result {
+            if e.is_connection_fatal() {
+                self.drop_conn();
+            }
+        }
+        result
+    }
+
+    fn drop_conn(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.spent = self.spent + c.counters();
+        }
+    }
+
+    /// Wire counters over every connection this session used.
+    pub(crate) fn counters(&self) -> WireCounters {
+        match &self.conn {
+            Some(c) => self.spent + c.counters(),
+            None => self.spent,
+        }
+    }
+
+    /// Closes the connection (not timed).
+    pub(crate) fn close(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.close();
+        }
+        self.drop_conn();
+    }
+}
+
+/// When to stop a closed loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stop {
+    Requests(u64),
+    Duration(Duration),
+}
+
+/// Runs requests back to back, recording each success's latency.
+///
+/// The loop body is two clock reads and one histogram record around `f`: no
+/// allocation, so the harness adds nothing measurable to what it measures.
+pub(crate) fn closed_loop<F: FnMut(&mut Connection) -> Result<()>>(
+    session: &mut Session<'_>,
+    stop: Stop,
+    f: &mut F,
+    hist: &mut LatencyHistogram,
+    outcomes: &mut OutcomeCounter,
+) {
+    let begin = Instant::now();
+    let mut done = 0u64;
+    loop {
+        match stop {
+            Stop::Requests(n) if done >= n => break,
+            Stop::Duration(d) if begin.elapsed() >= d => break,
+            _ => {}
+        }
+        let t0 = Instant::now();
+        let r = session.run(f);
+        let elapsed = t0.elapsed();
+        match r {
+            Ok(()) => {
+                hist.record(elapsed);
+                outcomes.success();
+            }
+            Err(e) => outcomes.failure(&e.to_string()),
+        }
+        done += 1;
+    }
+}
+
+/// The measured part of a run: its start, its system sampler, and what goes into the
+/// result.
+pub(crate) struct Measurement<'t> {
+    target: &'t Target,
+    started_at: String,
+    start: Instant,
+    sampler: Option<SystemSampler>,
+    pub(crate) params: BTreeMap<String, serde_json::Value>,
+}
+
+impl<'t> Measurement<'t> {
+    /// Starts measuring (and sampling the server and this process when `system`).
+    pub(crate) fn start(target: &'t Target, system: bool) -> Self {
+        let sampler = system.then(|| {
+            SystemSampler::start(SYSTEM_SAMPLE_INTERVAL, target.processes(), ProcessSet::Process(std::process::id()))
+        });
+        Measurement { target, started_at: now_rfc3339(), start: Instant::now(), sampler, params: BTreeMap::new() }
+    }
+
+    /// Records a parameter.
+    pub(crate) fn param(&mut self, key: &str, value: impl serde::Serialize) {
+        self.params.insert(key.to_owned(), serde_json::to_value(value).unwrap_or(serde_json::Value::Null));
+    }
+
+    /// Ends the measured part and builds the result.
+    pub(crate) fn finish(self, name: &str, kind: BenchKind, parts: Parts) -> BenchResult {
+        let wall = parts.wall.unwrap_or_else(|| self.start.elapsed());
+        let system = self.sampler.map(SystemSampler::stop);
+        let outcomes = parts.outcomes.outcomes();
+        let wall_ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);
+        let throughput =
+            parts.latency.as_ref().map(
+                |_| {
+                    if wall_ns == 0 {
+                        0.0
+                    } else {
+                        outcomes.successes as f64 / wall.as_secs_f64()
+                    }
+                },
+            );
+        BenchResult {
+            name: name.to_owned(),
+            kind,
+            server: self.target.info().clone(),
+            params: self.params,
+            environment: self.target.environment(),
+            started_at: self.started_at,
+            wall_time_ns: wall_ns,
+            load_model: parts.load_model,
+            latency: parts.latency,
+            throughput_rps: throughput,
+            outcomes,
+            sizes: parts.sizes,
+            clients: parts.clients,
+            system,
+            wire: parts.wire.map(|(c, n)| WireStats::from_counters(&c, n)),
+        }
+    }
+}
+
+/// The kind-specific parts of a result.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub outcomes: OutcomeCounter,
+    pub latency: Option<LatencyStats>,
+    pub wall: Option<Duration>,
+    pub load_model: Option<LoadModel>,
+    pub sizes: Vec<SizeResult>,
+    pub clients: Option<Vec<ClientResult>>,
+    pub wire: Option<(WireCounters, u64)>,
+}
+
+/// Builds one size's figures from that size's latencies only.
+pub(crate) fn size_result(
+    direction: &str,
+    size: u64,
+    chunk: Option<u64>,
+    hist: &LatencyHistogram,
+    outcomes: &OutcomeCounter,
+) -> SizeResult {
+    let stats = hist.stats();
+    let rate = |ns: u64| if ns == 0 { 0.0 } else { size as f64 / (ns as f64 / 1e9) };
+    // Mean rate = bytes moved / time spent, from the mean latency of the same size.
+    SizeResult {
+        direction: direction.to_owned(),
+        size_bytes: size,
+        chunk_bytes: chunk,
+        mean_bps: rate(stats.mean_ns),
+        median_bps: rate(stats.p50_ns),
+        worst_bps: rate(stats.max_ns),
+        latency: stats,
+        outcomes: outcomes.outcomes(),
+    }
+}

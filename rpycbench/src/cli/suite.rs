@@ -1,0 +1,195 @@
+//! `rpycbench` / `rpycbench suite`: the main job. Starts the built-in servers, runs
+//! connection, latency, bandwidth, concurrent (and optionally transfer) benchmarks
+//! against each, prints a comparison table and writes the results.
+
+use super::progress::Progress;
+use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::metrics::{BenchResult, ResultSet};
+use crate::report::summary_table;
+use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Every knob of the predecessor's command has a counterpart here.
+#[derive(Debug, Args)]
+pub(crate) struct SuiteArgs {
+    /// Address the built-in servers bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port of the native threaded server (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    threaded_port: u16,
+    /// Port of the native forking server (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    forking_port: u16,
+    /// Port of the Python threaded server, with --python.
+    #[arg(long, default_value_t = 0)]
+    python_threaded_port: u16,
+    /// Port of the Python forking server, with --python.
+    #[arg(long, default_value_t = 0)]
+    python_forking_port: u16,
+    /// Skip the native threaded server.
+    #[arg(long)]
+    skip_threaded: bool,
+    /// Skip the native forking server.
+    #[arg(long)]
+    skip_forking: bool,
+    /// Also run the Python-backed servers (python-threaded, python-forking).
+    #[arg(long)]
+    python: bool,
+    /// Python interpreter for --python (default: $RPYCBENCH_PYTHON, else python3).
+    #[arg(long, value_name = "PATH")]
+    python_interpreter: Option<PathBuf>,
+    /// Serial connections for the connection benchmark.
+    #[arg(long, default_value_t = 100)]
+    connections: u64,
+    /// Timed requests for the latency benchmark.
+    #[arg(long, default_value_t = 1000)]
+    requests: u64,
+    /// Unmeasured warm-up requests before timing.
+    #[arg(long, default_value_t = 10)]
+    warmup: u64,
+    /// Parallel clients for the concurrent benchmark.
+    #[arg(long, default_value_t = 10)]
+    clients: u32,
+    /// Requests per client for the concurrent benchmark.
+    #[arg(long, default_value_t = 100)]
+    requests_per_client: u64,
+    /// Open-loop total rate (requests/s) for the concurrent benchmark; closed loop if unset.
+    #[arg(long, value_name = "RATE")]
+    rate: Option<f64>,
+    /// Bandwidth payload sizes in bytes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1024,10240,102400,1048576")]
+    bandwidth_sizes: Vec<u64>,
+    /// Operations per bandwidth payload size.
+    #[arg(long, default_value_t = 10)]
+    bandwidth_iterations: u32,
+    /// Run the binary transfer benchmark (whole and chunked).
+    #[arg(long)]
+    transfers: bool,
+    /// File sizes for --transfers, in bytes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1048576,10485760")]
+    file_sizes: Vec<u64>,
+    /// Chunk size for chunked transfers, in bytes.
+    #[arg(long, default_value_t = 65536)]
+    chunk_size: u64,
+    /// Transfers per file size.
+    #[arg(long, default_value_t = 3)]
+    iterations: u32,
+    /// Directory for results.json and summary.md.
+    #[arg(long, default_value = "rpycbench-results")]
+    out: PathBuf,
+    /// Also write the results JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl SuiteArgs {
+    fn servers(&self) -> Vec<(ServerMode, u16)> {
+        let mut out = Vec::new();
+        if !self.skip_threaded {
+            out.push((ServerMode::Threaded, self.threaded_port));
+        }
+        if !self.skip_forking {
+            out.push((ServerMode::Forking, self.forking_port));
+        }
+        if self.python {
+            out.push((ServerMode::PythonThreaded, self.python_threaded_port));
+            out.push((ServerMode::PythonForking, self.python_forking_port));
+        }
+        out
+    }
+
+    fn phases_per_server(&self) -> u64 {
+        4 + u64::from(self.transfers)
+    }
+}
+
+pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let servers = args.servers();
+    if servers.is_empty() {
+        return Err("every server is skipped: nothing to run".into());
+    }
+    let mut progress = Progress::new(servers.len() as u64 * args.phases_per_server(), args.quiet);
+    let mut results = ResultSet::new();
+    for (mode, port) in servers {
+        let mut spec = ServerSpec::new(mode);
+        spec.host = args.host.clone();
+        spec.port = port;
+        spec.python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
+        progress.message(&format!("starting the {mode} server"));
+        let server = spec.start()?;
+        let target = Target::server(&server);
+        for result in run_phases(&args, mode, &target, &mut progress) {
+            results.push(result);
+        }
+        server.stop()?;
+    }
+    progress.finish();
+    write_outputs(&args, &results)?;
+    if !args.quiet {
+        println!("{}", summary_table(&results));
+        println!("results written to {}", args.out.display());
+    }
+    let failed = results.results.iter().any(|r| r.outcomes.failures > 0);
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn run_phases(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mut Progress) -> Vec<BenchResult> {
+    let mut out = Vec::new();
+    progress.step(&format!("{mode}: connection time ({} connections)", args.connections));
+    out.push(ConnectionBench::new(format!("connection[{mode}]")).connections(args.connections).run(target));
+
+    progress.step(&format!("{mode}: latency ({} requests)", args.requests));
+    out.push(
+        Latency::new(format!("latency[{mode}]"))
+            .requests(args.requests)
+            .warmup(args.warmup)
+            .run(target, |c| c.call("ping", ()).map(drop)),
+    );
+
+    progress.step(&format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()));
+    out.push(
+        Bandwidth::new(format!("bandwidth[{mode}]"))
+            .sizes(args.bandwidth_sizes.clone())
+            .iterations(args.bandwidth_iterations)
+            .run_builtin(target),
+    );
+
+    progress.step(&format!("{mode}: {} concurrent clients", args.clients));
+    let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
+    out.push(
+        Concurrent::new(format!("concurrent[{mode}]"))
+            .clients(args.clients)
+            .requests_per_client(args.requests_per_client)
+            .load(load)
+            .run(target, |c| c.call("ping", ()).map(drop)),
+    );
+
+    if args.transfers {
+        progress.step(&format!("{mode}: transfers"));
+        out.push(
+            Transfer::new(format!("transfer[{mode}]"))
+                .sizes(args.file_sizes.clone())
+                .chunk_size(args.chunk_size)
+                .iterations(args.iterations)
+                .run_builtin(target),
+        );
+    }
+    out
+}
+
+fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    results.save(&args.out.join("results.json"))?;
+    if let Some(path) = &args.json {
+        results.save(path)?;
+    }
+    let summary = summary_table(results);
+    std::fs::write(args.out.join("summary.txt"), summary + "\n")?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The registry of benchmarks declared with `#[rpyc_bench]`: plain `'static` data the
+//! macro builds at compile time and `inventory` collects before `main`, so no central
+//! list exists anywhere.
+//!
+//! This is the contract between `rpycbench-macros` and the harness; the macro only
+//! ever emits `inventory::submit!` of a [`BenchDef`] through the hidden
+//! `rpycbench::__private` path.
+
+use crate::client::Connection;
+use crate::error::Result;
+use crate::server::{ServerMode, Service};
+use crate::Value;
+use std::sync::Arc;
+
+/// One benchmark as declared.
+#[derive(Debug)]
+pub struct BenchDef {
+    /// The function's name; tests are named `name[server]`.
+    pub name: &'static str,
+    /// `module_path!()` of the declaration.
+    pub module_path: &'static str,
+    /// `file!()` and `line!()` of the declaration, for messages.
+    pub file: &'static str,
+    /// Line of the declaration.
+    pub line: u32,
+    /// The benchmark kind and its parameters.
+    pub kind: Kind,
+    /// The servers to run against; empty means the native threaded server with the
+    /// built-in benchmark service.
+    pub servers: &'static [ServerChoice],
+    /// Bounds the run must meet.
+    pub slas: &'static [Sla],
+    /// Relative change (percent) beyond which a significant slowdown against the
+    /// baseline is a regression; `None` uses the global default (10 %).
+    pub regression_pct: Option<f64>,
+    /// Marked `ignore`: run only with `--ignored` / `--include-ignored`.
+    pub ignored: bool,
+    /// The user's function, adapted to return `Result`.
+    pub func: BenchFn,
+}
+
+/// A benchmark kind with its parameters (see [`crate::bench`] for their meaning).
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// [`crate::bench::Latency`].
+    Latency {
+        /// Timed requests.
+        requests: u64,
+        /// Unmeasured requests first.
+        warmup: u64,
+        /// Run for this long instead of `requests`.
+        duration_ms: Option<u64>,
+    },
+    /// [`crate::bench::ConnectionBench`]; the function is called once on each new
+    /// connection, inside the timed part (the first round trip).
+    Connection {
+        /// Connections to open.
+        connections: u64,
+        /// Keep them all open until the end.
+        keep_open: bool,
+    },
+    /// [`crate::bench::Bandwidth`], one direction per function.
+    Bandwidth {
+        /// Payload sizes in bytes.
+        sizes: &'static [u64],
+        /// Operations per size.
+        iterations: u32,
+        /// Unmeasured operations per size.
+        warmup: u32,
+    },
+    /// [`crate::bench::Transfer`] of the built-in service, or whole transfers through
+    /// the function.
+    Transfer {
+        /// File sizes in bytes.
+        sizes: &'static [u64],
+        /// Chunk size.
+        chunk_size: u64,
+        /// Transfers per size.
+        iterations: u32,
+    },
+    /// [`crate::bench::Concurrent`].
+    Concurrent {
+        /// Clients.
+        clients: u32,
+        /// Timed requests per client.
+        requests_per_client: u64,
+        /// Open-loop total rate; `None` is closed loop.
+        rate: Option<f64>,
+        /// Keep per-client statistics.
+        per_client: bool,
+    },
+}
+
+/// Where a benchmark's server comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerChoice {
+    /// A built-in mode serving the built-in benchmark service.
+    Builtin(ServerMode),
+    /// A Python service `module:Class`, found on `path` (relative to the crate's
+    /// manifest directory), in a Python-backed mode.
+    Python {
+        /// `module:Class`.
+        service: &'static str,
+        /// Import path, relative to `CARGO_MANIFEST_DIR`.
+        path: &'static str,
+        /// `ServerMode::PythonThreaded` or `ServerMode::PythonForking`.
+        mode: ServerMode,
+    },
+    /// A Rust [`Service`] of the user's, served natively by the benchmark binary itself
+    /// (re-executed in its own process).
+    Rust {
+        /// A stable name for the service (the factory's path), used to find it again in
+        /// the server process.
+        name: &'static str,
+        /// Makes the service.
+        factory: fn() -> Arc<dyn Service>,
+        /// `ServerMode::Threaded` or `ServerMode::Forking`.
+        mode: ServerMode,
+    },
+    /// An already running server whose `HOST:PORT` is in this environment variable
+    /// (e.g. a staging server). Unset: the benchmark fails with a clear message.
+    External {
+        /// The environment variable's name.
+        env: &'static str,
+    },
+}
+
+/// A bound on one statistic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sla {
+    /// Which statistic.
+    pub stat: Stat,
+    /// The bound, in the statistic's unit.
+    pub bound: f64,
+}
+
+/// Statistics an SLA can bound. Latency bounds are upper bounds in milliseconds (for
+/// connection benchmarks they bound the connection time); the `Min*` ones are lower
+/// bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stat {
+    /// `mean_ms`.
+    MeanMs,
+    /// `p50_ms`.
+    P50Ms,
+    /// `p90_ms`.
+    P90Ms,
+    /// `p95_ms`.
+    P95Ms,
+    /// `p99_ms`.
+    P99Ms,
+    /// `p999_ms`.
+    P999Ms,
+    /// `max_ms`.
+    MaxMs,
+    /// `min_success_rate` (0 … 1).
+    MinSuccessRate,
+    /// `min_throughput_rps` (successful requests per second).
+    MinThroughputRps,
+    /// `min_bandwidth_mbps` (10^6 bytes per second, the slowest size's mean rate).
+    MinBandwidthMbps,
+    /// `max_round_trips` per measured request (from the wire).
+    MaxRoundTrips,
+    /// `max_references` received per measured request (from the wire).
+    MaxReferences,
+}
+
+/// The user's function, adapted to return `Result<()>`.
+#[derive(Clone, Copy)]
+pub enum BenchFn {
+    /// One request (latency, concurrent) or the first use of a connection (connection).
+    Request(fn(&mut Connection) -> Result<()>),
+    /// A bandwidth or transfer upload of the given payload.
+    Upload(fn(&mut Connection, &Value) -> Result<()>),
+    /// A bandwidth or transfer download of the given size.
+    Download(fn(&mut Connection, u64) -> Result<()>),
+}
+
+impl std::fmt::Debug for BenchFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BenchFn::Request(_) => "BenchFn::Request",
+            BenchFn::Upload(_) => "BenchFn::Upload",
+            BenchFn::Download(_) => "BenchFn::Download",
+        })
+    }
+}
+
+inventory::collect!(BenchDef);
+
+/// Every registered benchmark, sorted by name for a stable order.
+pub fn benchmarks() -> Vec<&'static BenchDef> {
+    let mut all: Vec<&'static BenchDef> = inventory::iter::<BenchDef>.into_iter().collect();
+    all.sort_by_key(|b| (b.name, b.module_path));
+    all
+}

@@ -1,0 +1,18 @@
+//! What a benchmark measured: latency distributions in HdrHistograms, outcomes counted
+//! per attempt, CPU and memory sampled during the run, wire traffic, and the versioned
+//! JSON schema that carries it all.
+
+mod environment;
+mod latency;
+mod outcomes;
+mod result;
+pub mod system;
+
+pub use environment::Environment;
+pub use latency::{HistogramError, LatencyHistogram, LatencyStats};
+pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
+pub use result::{
+    now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
+    WireStats, RESULTS_SCHEMA,
+};
+pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats};

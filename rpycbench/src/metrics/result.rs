@@ -1,0 +1,320 @@
+//! The versioned result schema (`rpycbench/results/v1`): one [`BenchResult`] per
+//! benchmark run, collected in a [`ResultSet`] where nothing overwrites anything.
+//!
+//! Conventions: times are integer nanoseconds in keys ending `_ns`; byte rates are bytes
+//! per second in keys ending `_bps`. The JSON Schema is generated from these types
+//! ([`ResultSet::json_schema`]) and published as `schema/results-v1.json`.
+
+use super::environment::Environment;
+use super::latency::LatencyStats;
+use super::outcomes::Outcomes;
+use super::system::SystemStats;
+use crate::client::WireCounters;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The schema identifier every result file carries.
+pub const RESULTS_SCHEMA: &str = "rpycbench/results/v1";
+
+/// A collection of results, in the order they were produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResultSet {
+    /// Always [`RESULTS_SCHEMA`].
+    pub schema: String,
+    /// When the collection was written (RFC 3339, UTC).
+    pub created_at: String,
+    /// Every result, each complete in itself.
+    pub results: Vec<BenchResult>,
+}
+
+/// What kind of benchmark produced a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchKind {
+    /// Sequential requests on one connection.
+    Latency,
+    /// Time to a usable connection.
+    Connection,
+    /// Upload and download per payload size.
+    Bandwidth,
+    /// Large transfers, whole and chunked.
+    Transfer,
+    /// Many clients at once.
+    Concurrent,
+    /// Operations measured inside an application.
+    Context,
+}
+
+impl BenchKind {
+    /// The snake_case name used in files and output.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchKind::Latency => "latency",
+            BenchKind::Connection => "connection",
+            BenchKind::Bandwidth => "bandwidth",
+            BenchKind::Transfer => "transfer",
+            BenchKind::Concurrent => "concurrent",
+            BenchKind::Context => "context",
+        }
+    }
+}
+
+/// The server a result was measured against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerInfo {
+    /// `threaded`, `forking`, `python-threaded`, `python-forking`, `http`, or `external`.
+    pub mode: String,
+    /// What implements the server: `rust`, `python`, `http`, or `unknown` (external).
+    pub backend: String,
+    /// Where it listened.
+    pub address: Option<String>,
+}
+
+/// How load was offered (concurrent runs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum LoadModel {
+    /// Each client sends its next request when the previous reply arrives. Latency
+    /// under load then hides queueing (coordinated omission): read it as service time.
+    ClosedLoop,
+    /// Requests are scheduled at a fixed total rate and latency runs from each
+    /// request's scheduled start, so queueing delay shows in the tail.
+    OpenLoop {
+        /// Target requests per second over all clients.
+        rate_per_sec: f64,
+        /// A request sent later than this after its schedule counts as a late start.
+        late_threshold_ns: u64,
+    },
+}
+
+/// One payload size (and chunk size) of a bandwidth or transfer run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SizeResult {
+    /// `upload` or `download`.
+    pub direction: String,
+    /// Bytes per operation.
+    pub size_bytes: u64,
+    /// Chunk size for chunked transfers; `None` for whole transfers.
+    pub chunk_bytes: Option<u64>,
+    /// Time per operation of this size only.
+    pub latency: LatencyStats,
+    /// Total bytes moved / total time, for this size only.
+    pub mean_bps: f64,
+    /// `size / p50 latency`.
+    pub median_bps: f64,
+    /// `size / max latency`: the slowest operation's rate.
+    pub worst_bps: f64,
+    /// Outcomes of this size's operations.
+    pub outcomes: Outcomes,
+}
+
+/// One client of a concurrent run (kept when asked for).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientResult {
+    /// Client index, from 0.
+    pub client: u32,
+    /// This client's outcomes.
+    pub outcomes: Outcomes,
+    /// This client's latencies.
+    pub latency: LatencyStats,
+}
+
+/// Wire traffic of the measured requests (warm-up excluded), from connection counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WireStats {
+    /// Requests measured.
+    pub measured_requests: u64,
+    /// Requests this side sent (all handlers).
+    pub requests_sent: u64,
+    /// Requests that made this side wait (all but DEL and CLOSE).
+    pub round_trips: u64,
+    /// Requests the server sent back (callbacks, INSPECT, DEL).
+    pub requests_received: u64,
+    /// Bytes written.
+    pub bytes_sent: u64,
+    /// Bytes read.
+    pub bytes_received: u64,
+    /// Remote references received.
+    pub refs_received: u64,
+    /// Remote references released with DEL.
+    pub refs_released: u64,
+    /// `round_trips / measured_requests`.
+    pub round_trips_per_request: f64,
+    /// `(bytes_sent + bytes_received) / measured_requests`.
+    pub bytes_per_request: f64,
+}
+
+impl WireStats {
+    /// The traffic between two counter snapshots, over `requests` measured requests.
+    pub fn from_counters(c: &WireCounters, requests: u64) -> WireStats {
+        let per = |x: u64| if requests == 0 { 0.0 } else { x as f64 / requests as f64 };
+        WireStats {
+            measured_requests: requests,
+            requests_sent: c.requests_sent.total(),
+            round_trips: c.round_trips(),
+            requests_received: c.requests_received.total(),
+            bytes_sent: c.bytes_sent,
+            bytes_received: c.bytes_received,
+            refs_received: c.refs_received,
+            refs_released: c.refs_released,
+            round_trips_per_request: per(c.round_trips()),
+            bytes_per_request: per(c.bytes_sent + c.bytes_received),
+        }
+    }
+}
+
+/// The result of one benchmark against one server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BenchResult {
+    /// The benchmark's name (with a `[server]` suffix when it ran on several).
+    pub name: String,
+    /// What kind of benchmark it was.
+    pub kind: BenchKind,
+    /// The server it ran against.
+    pub server: ServerInfo,
+    /// The parameters it ran with (request counts, sizes, clients, …).
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Where it ran.
+    pub environment: Environment,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Wall time of the measured part.
+    pub wall_time_ns: u64,
+    /// The load model, for concurrent runs.
+    pub load_model: Option<LoadModel>,
+    /// Attempts, successes, failures.
+    pub outcomes: Outcomes,
+    /// Latency of successful requests (connection time for connection runs).
+    pub latency: Option<LatencyStats>,
+    /// Successful requests per second over the measured wall time.
+    pub throughput_rps: Option<f64>,
+    /// Per size, for bandwidth and transfer runs.
+    pub sizes: Vec<SizeResult>,
+    /// Per client, for concurrent runs that asked for it.
+    pub clients: Option<Vec<ClientResult>>,
+    /// CPU and memory of server and client, sampled during the run.
+    pub system: Option<SystemStats>,
+    /// Wire traffic of the measured requests.
+    pub wire: Option<WireStats>,
+}
+
+/// Why a result file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResultFileError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of this schema.
+    #[error("{path} is not a valid rpycbench result file: {reason}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file has another schema (a newer rpycbench, or not ours).
+    #[error("{path} has schema {found:?}; this rpycbench reads {RESULTS_SCHEMA:?}")]
+    UnknownSchema {
+        /// The file.
+        path: String,
+        /// The schema it names.
+        found: String,
+    },
+}
+
+impl ResultSet {
+    /// An empty collection.
+    pub fn new() -> Self {
+        ResultSet { schema: RESULTS_SCHEMA.into(), created_at: now_rfc3339(), results: Vec::new() }
+    }
+
+    /// Adds a result; results are never merged or replaced.
+    pub fn push(&mut self, result: BenchResult) {
+        self.results.push(result);
+    }
+
+    /// The result named `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&BenchResult> {
+        self.results.iter().find(|r| r.name == name)
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Every field is plain data (strings, numbers, maps with string keys), which
+        // serde_json always serializes.
+        serde_json::to_string_pretty(self).expect("result types always serialize")
+    }
+
+    /// Parses JSON, checking the schema identifier first so that a file of another
+    /// version gets a clear error instead of a confusing field error.
+    pub fn from_json(text: &str, path: &str) -> Result<ResultSet, ResultFileError> {
+        let corrupt = |reason: String| ResultFileError::Corrupt { path: path.to_owned(), reason };
+        let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        match raw.get("schema").and_then(|s| s.as_str()) {
+            Some(RESULTS_SCHEMA) => {}
+            Some(other) => {
+                return Err(ResultFileError::UnknownSchema { path: path.to_owned(), found: other.to_owned() })
+            }
+            None => return Err(corrupt("no \"schema\" field".into())),
+        }
+        serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// Reads a result file.
+    pub fn load(path: &Path) -> Result<ResultSet, ResultFileError> {
+        let shown = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ResultFileError::Io { path: shown.clone(), source })?;
+        Self::from_json(&text, &shown)
+    }
+
+    /// Writes the file atomically (a temporary file renamed into place), so a crash
+    /// never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
+        write_atomically(path, self.to_json().as_bytes())
+    }
+
+    /// The JSON Schema of result files, generated from these types.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(ResultSet)).unwrap_or_default()
+    }
+}
+
+impl Default for ResultSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ResultFileError> {
+    use std::io::Write;
+    let io = |source| ResultFileError::Io { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
