@@ -253,8 +253,12 @@ fn inflate(body: &[u8], out: &mut Vec<u8>, zlib: &mut Option<Decompress>, limit:
             if out.len() > limit {
                 return Err(FrameError::InflateLimit { limit });
             }
-            // Grow with what has been produced, never with what the stream claims.
-            out.reserve(out.capacity().clamp(4096, 8 << 20));
+            // Grow with what has been produced (doubling), never with what the stream
+            // claims, and never past `limit + 1` bytes: one byte over proves a bomb.
+            // (`reserve` could double past the limit, and inflating fills all the room
+            // it is given, so a bomb used to touch twice the limit before it was caught.)
+            let room = (limit - out.len()).saturating_add(1);
+            out.reserve_exact(out.capacity().max(4096).min(room));
         }
         let (consumed, produced) = (z.total_in(), z.total_out());
         let status = z
@@ -316,6 +320,8 @@ mod tests {
         let mut dec = FrameDecoder::new(limits);
         dec.push(&frame);
         assert_eq!(dec.next_frame().unwrap_err(), FrameError::InflateLimit { limit: 1 << 20 });
+        // The bomb never got more room than the limit and the one byte that proves it.
+        assert!(dec.inflated.capacity() <= (1 << 20) + 1, "inflated to {} bytes", dec.inflated.capacity());
     }
 
     #[test]
