@@ -227,7 +227,7 @@ impl Connection {
     }
 
     /// Sends one DEL per proxy dropped since the last request (fire and forget).
-    fn send_releases(&mut self) -> Result<()> {
+    pub(crate) fn send_releases(&mut self) -> Result<()> {
         let Some(dropped) = self.queue.drain() else { return Ok(()) };
         for id in dropped {
             if let Some(count) = self.held.released(&id) {

@@ -30,9 +30,12 @@ impl Connection {
             return result.map(drop);
         }
         match result {
-            Ok(obj) => self.send_answer(seq, Ok(&obj)),
-            Err(e) => self.send_answer(seq, Err(exception_payload(e))),
+            Ok(obj) => self.send_answer(seq, Ok(&obj))?,
+            Err(e) => self.send_answer(seq, Err(exception_payload(e)))?,
         }
+        // Proxies the handler dropped are released now, as Python does right after its
+        // reply; a server that never calls back would otherwise never send their DEL.
+        self.send_releases()
     }
 
     fn run_handler(&mut self, h: Handler, args: Boxed) -> Result<Object> {

@@ -85,7 +85,7 @@ impl Service for BenchmarkService {
             "echo" => args.positional.first().cloned().ok_or_else(|| missing("echo", "x")),
             "upload" => upload(conn, required(&args, 0, "data", "upload")?),
             "download" => {
-                Ok(Value::Bytes(payload(not_negative("size", required(&args, 0, "size", "download")?)?)).into())
+                Ok(Value::Bytes(payload(not_negative("size", required(&args, 0, "size", "download")?)?)?).into())
             }
             "upload_chunked" => upload_chunked(conn, required(&args, 0, "chunks", "upload_chunked")?),
             "download_chunked" => Ok(Object::list(chunks(&args)?.into_iter().map(Object::from).collect())),
@@ -106,7 +106,9 @@ impl Service for BenchmarkService {
             "get_user" => Ok(user(required(&args, 0, "id", "get_user")?)),
             "get_users" => {
                 let n = not_negative("n", required(&args, 0, "n", "get_users")?)?;
-                Ok(Object::list((0..n).map(user).collect()))
+                let mut users = with_capacity(n)?;
+                users.extend((0..n).map(user));
+                Ok(Object::list(users))
             }
             "get_user_dict" => {
                 let id: i64 = required(&args, 0, "id", "get_user_dict")?;
@@ -131,8 +133,12 @@ impl Service for BenchmarkService {
                     return Ok(0.into());
                 }
                 let callback: RemoteRef = required(&args, 1, "callback", "nested")?;
-                let below: i64 = conn.call_ref(&callback, (depth - 1,), Vec::new())?.extract()?;
-                Ok((below + 1).into())
+                // Checked: a client's i64::MIN (or a callback's i64::MAX) must fail the
+                // call, not panic the connection in a debug build.
+                let overflow = || Error::raise("OverflowError", "nested depth out of the 64-bit range");
+                let below: i64 =
+                    conn.call_ref(&callback, (depth.checked_sub(1).ok_or_else(overflow)?,), Vec::new())?.extract()?;
+                Ok(below.checked_add(1).ok_or_else(overflow)?.into())
             }
             "raise_error" => {
                 let kind: String = required(&args, 0, "kind", "raise_error")?;
@@ -159,8 +165,36 @@ fn required<T: crate::client::FromObject>(args: &Args, i: usize, name: &str, met
 }
 
 /// The download content: the block `bytes(range(256))` repeated, cut to `size`.
-fn payload(size: i64) -> Vec<u8> {
-    (0..size.max(0) as usize).map(|i| i as u8).collect()
+///
+/// A size no frame can carry is refused before allocating, and an allocation the
+/// system refuses is a MemoryError: Rust aborts the whole process when an allocation
+/// fails, and one client's absurd `download(2**62)` must not end everyone's server.
+fn payload(size: i64) -> Result<Vec<u8>> {
+    let size = size.max(0) as u64;
+    if size > MAX_PAYLOAD {
+        return Err(Error::raise(
+            "ValueError",
+            format!("size {size} is more than an RPyC frame can carry ({MAX_PAYLOAD} bytes)"),
+        ));
+    }
+    let mut data = with_capacity(size as i64)?;
+    data.extend((0..size as usize).map(|i| i as u8));
+    Ok(data)
+}
+
+/// The largest payload a reply frame can carry: its length is a u32, and the message
+/// envelope around the bytes takes a few of them.
+const MAX_PAYLOAD: u64 = u32::MAX as u64 - 64;
+
+/// An empty vector with room for `n` items, or the MemoryError Python would raise
+/// (see [`payload`]).
+fn with_capacity<T>(n: i64) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    usize::try_from(n)
+        .ok()
+        .and_then(|n| v.try_reserve_exact(n).ok())
+        .ok_or_else(|| Error::raise("MemoryError", format!("cannot allocate room for {n} items")))?;
+    Ok(v)
 }
 
 fn not_negative(name: &str, value: i64) -> Result<i64> {
@@ -176,7 +210,10 @@ fn chunks(args: &Args) -> Result<Vec<Vec<u8>>> {
     if chunk < 1 {
         return Err(Error::raise("ValueError", "chunk_size must be positive"));
     }
-    Ok(payload(size).chunks(chunk as usize).map(<[u8]>::to_vec).collect())
+    let mut chunks = with_capacity(size / chunk + i64::from(size % chunk != 0))?;
+    let data = payload(size)?;
+    chunks.extend(data.chunks(chunk as usize).map(<[u8]>::to_vec));
+    Ok(chunks)
 }
 
 /// `len(data)` for bytes, str (in code points) and tuples by value, or `len()` of a

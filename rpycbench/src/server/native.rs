@@ -67,6 +67,17 @@ fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
 }
 
 fn serve_connection(stream: TcpStream, opts: &ServeOptions) {
+    // A panicking service (or a bug here) must end only its own connection. Unwinding
+    // out of a connection thread would skip the threaded server's count of live
+    // connections (a `max_connections` server would shrink for good), and out of a
+    // forked child would unwind through the server's own main in the child.
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_one(stream, opts)));
+    if served.is_err() {
+        eprintln!("rpycbench server: a connection's handler panicked; that connection is closed");
+    }
+}
+
+fn serve_one(stream: TcpStream, opts: &ServeOptions) {
     let mut conn = match Connection::from_stream(stream, opts.config.clone()) {
         Ok(c) => c,
         Err(e) => return eprintln!("rpycbench server: {e}"),

@@ -3,7 +3,7 @@
 
 use crate::client::{Args, Connection, LocalObject, Object};
 use crate::error::{Error, Result};
-use crate::wire::Value;
+use crate::wire::{RemoteException, Value};
 use std::sync::Arc;
 
 /// An object with read-only attributes, e.g. a `User` (a reference, and INSPECTed by a
@@ -32,7 +32,7 @@ impl LocalObject for AttrObject {
             .iter()
             .find(|(k, _)| *k == bare)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| Error::raise("AttributeError", format!("cannot access '{name}'")))
+            .ok_or_else(|| super::service::no_attribute(&self.type_name, name))
     }
     fn repr(&self) -> String {
         self.repr.clone()
@@ -64,11 +64,12 @@ impl LocalObject for LocalDict {
         match name {
             "__getitem__" => {
                 let key: Value = args.arg(0)?;
-                self.entries
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| Error::raise("KeyError", key.repr()))
+                self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
+                    // Python's KeyError carries the key itself as its argument.
+                    let mut e = RemoteException::builtin("KeyError", key.repr());
+                    e.args = vec![key.clone()];
+                    Error::Remote(Box::new(e))
+                })
             }
             "__len__" => Ok(self.entries.len().into()),
             "__contains__" => {

@@ -165,10 +165,16 @@ const STDERR_KEEP: usize = 64 << 10;
 impl ServerHandle {
     fn wait_ready(mut child: Child, mode: ServerMode, timeout: Duration) -> Result<ServerHandle, ServerError> {
         let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(pipe) = child.stderr.take() {
+        // Says when the stderr reader has reached EOF (its sender is dropped then).
+        let stderr_done = child.stderr.take().map(|pipe| {
+            let (done, stderr_done) = mpsc::channel::<()>();
             let keep = stderr.clone();
-            std::thread::spawn(move || drain_stderr(pipe, &keep));
-        }
+            std::thread::spawn(move || {
+                drain_stderr(pipe, &keep);
+                drop(done);
+            });
+            stderr_done
+        });
         let (tx, rx) = mpsc::channel();
         if let Some(pipe) = child.stdout.take() {
             std::thread::spawn(move || {
@@ -191,8 +197,12 @@ impl ServerHandle {
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = handle.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
                 handle.stopped = true;
-                // Give the stderr reader a moment to collect the last words.
-                std::thread::sleep(Duration::from_millis(50));
+                // Let the stderr reader collect the last words: it ends at EOF, once
+                // the server has exited. A fixed pause could miss them on a busy
+                // machine; bounded because a grandchild could still hold the pipe.
+                if let Some(done) = stderr_done {
+                    let _ = done.recv_timeout(Duration::from_secs(2));
+                }
                 return Err(ServerError::Exited { mode, status, stderr: handle.stderr() });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {

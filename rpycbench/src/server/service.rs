@@ -55,9 +55,16 @@ impl ServiceRoot {
         let bare = name.strip_prefix("exposed_").unwrap_or(name);
         self.0.methods().iter().copied().find(|m| *m == bare)
     }
+}
 
-    fn denied(name: &str) -> Error {
-        // The wording of rpyc's own refusal, so Python users recognise it.
+/// The AttributeError a Python owner raises for a name it cannot serve: rpyc's own
+/// refusal, except for `exposed_` names, which pass rpyc's access check and then fail
+/// Python's attribute lookup with its wording.
+pub(crate) fn no_attribute(type_name: &str, name: &str) -> Error {
+    if name.starts_with("exposed_") {
+        let class = type_name.rsplit('.').next().unwrap_or(type_name);
+        Error::raise("AttributeError", format!("'{class}' object has no attribute '{name}'"))
+    } else {
         Error::raise("AttributeError", format!("cannot access '{name}'"))
     }
 }
@@ -68,12 +75,12 @@ impl LocalObject for ServiceRoot {
     }
 
     fn getattr(&self, _conn: &mut Connection, name: &str) -> Result<Object> {
-        let method = self.resolve(name).ok_or_else(|| Self::denied(name))?;
+        let method = self.resolve(name).ok_or_else(|| no_attribute(self.0.type_name(), name))?;
         Ok(Object::local(Arc::new(BoundMethod { service: self.0.clone(), method })))
     }
 
     fn call_method(&self, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
-        let method = self.resolve(name).ok_or_else(|| Self::denied(name))?;
+        let method = self.resolve(name).ok_or_else(|| no_attribute(self.0.type_name(), name))?;
         self.0.call(conn, method, args)
     }
 

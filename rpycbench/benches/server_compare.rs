@@ -1,0 +1,355 @@
+//! How close the native server comes to the wire, and how far ahead of Python it is.
+//!
+//! Measures, on loopback:
+//! * the round-trip latency (median, p99) of `conn.call("ping", ())`, Rust client →
+//!   native threaded server;
+//! * the same exchange as a raw TCP ping-pong: a std `TcpStream` writing the exact frame
+//!   bytes CALLATTR ping puts on the wire to a thread that reads one request-sized frame
+//!   and writes the reply frame back (sizes taken from a real exchange, TCP_NODELAY);
+//! * a Python client (`conn.root.ping()`, timed with `time.perf_counter_ns`) against
+//!   the Python `ThreadedServer`, and for reference against the native server, and the
+//!   Rust client against the Python server;
+//! * the throughput of 64 concurrent clients (a thread and a connection each,
+//!   closed-loop `ping` for 3 s) against the native threaded and the Python threaded
+//!   server;
+//!
+//! and prints a table and the ratios with their targets.
+//!
+//! Run with `cargo bench -p rpycbench --bench server_compare` (release profile, about
+//! 30 s). Without `--bench` (as `cargo test --all-targets` runs it) it does a quick
+//! smoke run with tiny counts and checks no targets. Python comes from
+//! `RPYCBENCH_PYTHON`, else the repository's `.venv`.
+
+use rpycbench::client::Connection;
+use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use rpycbench::wire::{Boxed, Compression, FrameEncoder, Handler, Message, Value};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// How much to measure.
+struct Plan {
+    warmup: usize,
+    calls: usize,
+    python_calls: usize,
+    clients: usize,
+    throughput_for: Duration,
+    full: bool,
+}
+
+const FULL: Plan = Plan {
+    warmup: 2_000,
+    calls: 20_000,
+    python_calls: 10_000,
+    clients: 64,
+    throughput_for: Duration::from_secs(3),
+    full: true,
+};
+
+const SMOKE: Plan = Plan {
+    warmup: 20,
+    calls: 200,
+    python_calls: 100,
+    clients: 4,
+    throughput_for: Duration::from_millis(200),
+    full: false,
+};
+
+fn python() -> PathBuf {
+    std::env::var_os("RPYCBENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
+}
+
+fn start(mode: ServerMode) -> Res<ServerHandle> {
+    let spec = ServerSpec {
+        binary: Some(env!("CARGO_BIN_EXE_rpycbench").into()),
+        python: PythonServerSpec { python: Some(python()), ..PythonServerSpec::default() },
+        ..ServerSpec::new(mode)
+    };
+    Ok(spec.start()?)
+}
+
+/// Median and p99 of a set of round trips.
+#[derive(Clone, Copy)]
+struct Latency {
+    median: Duration,
+    p99: Duration,
+    calls: usize,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<Duration>) -> Latency {
+        samples.sort_unstable();
+        let n = samples.len();
+        // Nearest rank: the smallest sample with at least p of them at or below it.
+        let rank = |p: f64| samples[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Latency { median: rank(0.5), p99: rank(0.99), calls: n }
+    }
+
+    fn from_ns(median: u64, p99: u64, calls: usize) -> Latency {
+        Latency { median: Duration::from_nanos(median), p99: Duration::from_nanos(p99), calls }
+    }
+}
+
+/// Times `op` `calls` times after `warmup` untimed runs.
+fn time_calls(plan: &Plan, mut op: impl FnMut()) -> Latency {
+    for _ in 0..plan.warmup {
+        op();
+    }
+    let mut samples = Vec::with_capacity(plan.calls);
+    for _ in 0..plan.calls {
+        let start = Instant::now();
+        op();
+        samples.push(start.elapsed());
+    }
+    Latency::of(samples)
+}
+
+fn frame(message: &Message) -> Vec<u8> {
+    let mut enc = FrameEncoder::new(Compression::Off);
+    message.encode(enc.payload()).expect("a ping message encodes");
+    enc.finish().expect("a ping frame").to_vec()
+}
+
+/// The exact request and reply frames of `conn.call("ping", ())` as the connection's
+/// next request, checked against the byte counts of a real exchange.
+fn ping_frames(conn: &mut Connection) -> Res<(Vec<u8>, Vec<u8>)> {
+    let root = conn.root()?;
+    // Every request so far took one sequence number (no DEL or CLOSE was sent).
+    let seq = conn.counters().requests_sent.total() as i64;
+    let request = frame(&Message::Request {
+        seq,
+        handler: i64::from(Handler::CallAttr.id()),
+        args: Boxed::Tuple(vec![
+            Boxed::LocalRef(root.id().clone()),
+            Boxed::Value("ping".into()),
+            Boxed::Value(Value::Tuple(Vec::new())),
+            Boxed::Value(Value::Tuple(Vec::new())),
+        ]),
+    });
+    let reply = frame(&Message::Reply { seq, value: Boxed::Value("pong".into()) });
+    let before = conn.counters();
+    conn.call("ping", ())?;
+    let exchange = conn.counters() - before;
+    let measured = (exchange.frames_sent, exchange.frames_received, exchange.bytes_sent, exchange.bytes_received);
+    let built = (1, 1, request.len() as u64, reply.len() as u64);
+    if measured != built {
+        return Err(format!("ping frames: built {built:?}, the real exchange was {measured:?} (frames, bytes)").into());
+    }
+    Ok((request, reply))
+}
+
+/// Raw TCP ping-pong with the frames of a CALLATTR ping: no RPyC on either side.
+fn raw_ping_pong(plan: &Plan, request: &[u8], reply: &[u8]) -> Res<Latency> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let (req_len, reply_frame) = (request.len(), reply.to_vec());
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        let mut buf = vec![0u8; req_len];
+        loop {
+            match stream.read_exact(&mut buf) {
+                Ok(()) => stream.write_all(&reply_frame)?,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; reply.len()];
+    let latency = time_calls(plan, || {
+        stream.write_all(request).expect("raw write");
+        stream.read_exact(&mut buf).expect("raw read");
+    });
+    drop(stream);
+    server.join().map_err(|_| "the raw server thread panicked")??;
+    Ok(latency)
+}
+
+fn rust_client_latency(plan: &Plan, addr: SocketAddr) -> Res<Latency> {
+    let mut conn = Connection::connect(addr)?;
+    let latency = time_calls(plan, || {
+        conn.call("ping", ()).expect("ping");
+    });
+    conn.close()?;
+    Ok(latency)
+}
+
+/// A Python rpyc client timing `conn.root.ping()`; prints `median_ns p99_ns`.
+const PYTHON_CLIENT: &str = r#"
+import math, sys, time
+import rpyc
+host, port, warmup, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+conn = rpyc.connect(host, port)
+root = conn.root
+for _ in range(warmup):
+    root.ping()
+clock = time.perf_counter_ns
+samples = []
+for _ in range(calls):
+    start = clock()
+    root.ping()
+    samples.append(clock() - start)
+samples.sort()
+rank = lambda p: samples[min(max(math.ceil(p * calls), 1), calls) - 1]
+print(rank(0.5), rank(0.99))
+conn.close()
+"#;
+
+fn python_client_latency(plan: &Plan, addr: SocketAddr) -> Res<Latency> {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(PYTHON_CLIENT)
+        .args([addr.ip().to_string(), addr.port().to_string()])
+        .args([(plan.warmup / 2).to_string(), plan.python_calls.to_string()])
+        .stdin(Stdio::null())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(
+            format!("the Python client failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)).into()
+        );
+    }
+    let nums: Vec<u64> = stdout.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    match nums[..] {
+        [median, p99] => Ok(Latency::from_ns(median, p99, plan.python_calls)),
+        _ => Err(format!("the Python client printed {stdout:?}").into()),
+    }
+}
+
+/// Closed-loop `ping` from `plan.clients` threads, each with its own connection, for
+/// `plan.throughput_for`; requests per second over all of them.
+fn throughput(plan: &Plan, addr: SocketAddr) -> Res<f64> {
+    let mut conns = Vec::with_capacity(plan.clients);
+    for _ in 0..plan.clients {
+        let mut conn = Connection::connect(addr)?;
+        conn.call("ping", ())?; // GETROOT and a first round trip before the clock starts
+        conns.push(conn);
+    }
+    let start_line = Arc::new(Barrier::new(plan.clients + 1));
+    let workers: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let (start_line, window) = (start_line.clone(), plan.throughput_for);
+            std::thread::spawn(move || -> rpycbench::Result<(u64, Instant)> {
+                start_line.wait();
+                let deadline = Instant::now() + window;
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    conn.call("ping", ())?;
+                    done += 1;
+                }
+                let finished = Instant::now();
+                conn.close()?;
+                Ok((done, finished))
+            })
+        })
+        .collect();
+    start_line.wait();
+    let start = Instant::now();
+    let (mut total, mut last) = (0u64, start);
+    for w in workers {
+        let (done, finished) = w.join().map_err(|_| "a client thread panicked")??;
+        total += done;
+        last = last.max(finished);
+    }
+    Ok(total as f64 / (last - start).as_secs_f64())
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn grouped(x: f64) -> String {
+    let digits = format!("{:.0}", x);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn main() -> Res<()> {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs benches without it.
+    let plan = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let native = start(ServerMode::Threaded)?;
+    let python_server = start(ServerMode::PythonThreaded)?;
+
+    // The frames of a real exchange, at the median sequence number of the timed calls
+    // (brine writes an int as its decimal digits, so the size depends on it).
+    let mut probe = Connection::connect(native.addr())?;
+    for _ in 0..plan.warmup + plan.calls / 2 {
+        probe.call("ping", ())?;
+    }
+    let (request, reply) = ping_frames(&mut probe)?;
+    probe.close()?;
+
+    let raw = raw_ping_pong(&plan, &request, &reply)?;
+    let rust_native = rust_client_latency(&plan, native.addr())?;
+    let rust_python = rust_client_latency(&Plan { calls: plan.python_calls, ..plan }, python_server.addr())?;
+    let py_python = python_client_latency(&plan, python_server.addr())?;
+    let py_native = python_client_latency(&plan, native.addr())?;
+    let tput_native = throughput(&plan, native.addr())?;
+    let tput_python = throughput(&plan, python_server.addr())?;
+
+    println!();
+    println!(
+        "server_compare{}: loopback, {cpus} CPUs; CALLATTR ping frames: request {} B, reply {} B",
+        if plan.full { "" } else { " (smoke run: tiny counts, no targets)" },
+        request.len(),
+        reply.len()
+    );
+    println!();
+    println!("{:<54} {:>10} {:>10} {:>7}", "round-trip latency", "median", "p99", "calls");
+    let rows = [
+        ("raw TCP ping-pong, same frames (TCP_NODELAY)", raw),
+        ("Rust client -> native threaded, call(\"ping\")", rust_native),
+        ("Rust client -> python-threaded, call(\"ping\")", rust_python),
+        ("Python client -> python-threaded, conn.root.ping()", py_python),
+        ("Python client -> native threaded, conn.root.ping()", py_native),
+    ];
+    for (name, l) in rows {
+        println!("{name:<54} {:>10} {:>10} {:>7}", us(l.median), us(l.p99), l.calls);
+    }
+    println!();
+    println!(
+        "{:<54} {:>10}",
+        format!("throughput, {} clients, closed-loop ping, {:?}", plan.clients, plan.throughput_for),
+        "req/s"
+    );
+    println!("{:<54} {:>10}", "native threaded", grouped(tput_native));
+    println!("{:<54} {:>10}", "python-threaded", grouped(tput_python));
+    println!();
+
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let checks = [
+        ("native / raw median latency", ratio(rust_native.median, raw.median), "<=", 1.3),
+        ("python / native median latency", ratio(py_python.median, rust_native.median), ">=", 4.0),
+        ("native / python throughput", tput_native / tput_python, ">=", 10.0),
+    ];
+    println!("{:<54} {:>10}   target", "ratio", "value");
+    for (name, value, op, target) in checks {
+        let met = if op == "<=" { value <= target } else { value >= target };
+        let verdict = match (plan.full, met) {
+            (false, _) => "",
+            (true, true) => "  met",
+            (true, false) => "  MISSED",
+        };
+        println!("{name:<54} {value:>10.2}   {op} {target}{verdict}");
+    }
+    println!();
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Shared helpers for the conformance tests: locating the protocol reference, reading
+//! its JSONL files and comparing reprs that the generator truncated.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The protocol reference folder (`shared/rpyc-protocol`).
+///
+/// `RPYC_PROTOCOL_DIR` wins; otherwise `shared/` sits beside the workspace root, both in
+/// the development tree and in CI (a fresh clone with a copy of `shared/` next to it).
+/// A missing folder fails the test: skipping would let CI go green without checking
+/// anything.
+pub fn protocol_dir() -> PathBuf {
+    let dir = match std::env::var_os("RPYC_PROTOCOL_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/rpyc-protocol"),
+    };
+    assert!(
+        dir.join("vectors/brine.jsonl").is_file(),
+        "RPyC protocol reference not found at {} (expected vectors/brine.jsonl and transcripts/ there).\n\
+         Put a copy of shared/rpyc-protocol beside the repository or set RPYC_PROTOCOL_DIR.",
+        dir.display()
+    );
+    dir
+}
+
+/// One JSON object per non-empty line.
+pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1)))
+        .collect()
+}
+
+/// The string field `key` of `obj`.
+pub fn field<'a>(obj: &'a serde_json::Value, key: &str) -> &'a str {
+    obj[key].as_str().unwrap_or_else(|| panic!("missing string field {key:?} in {obj}"))
+}
+
+/// The integer field `key` of `obj`.
+pub fn int_field(obj: &serde_json::Value, key: &str) -> i64 {
+    obj[key].as_i64().unwrap_or_else(|| panic!("missing integer field {key:?} in {obj}"))
+}
+
+/// Decodes the hex string field `key` of `obj`.
+pub fn hex_field(obj: &serde_json::Value, key: &str) -> Vec<u8> {
+    hex::decode(field(obj, key)).unwrap_or_else(|e| panic!("bad hex in {key:?}: {e}"))
+}
+
+/// Checks our repr against the generator's `python` text.
+///
+/// The generators shorten long reprs: the vectors to `<first 160 chars>...(<N> chars)`,
+/// N counting code points, the transcripts to `<first 600 chars>...`. A complete repr
+/// never ends in `...` (it ends with a bracket, quote, digit or name), so these forms
+/// are unambiguous; ours must start with the prefix and be as long or longer.
+pub fn assert_repr_matches(ours: &str, python: &str, what: &str) {
+    if let Some((prefix, total)) = truncated_with_count(python) {
+        assert!(ours.starts_with(prefix), "{what}: repr prefix differs\n ours: {}\n  py: {prefix}", head(ours));
+        assert_eq!(ours.chars().count(), total, "{what}: repr length differs (ours starts {})", head(ours));
+    } else if let Some(prefix) = python.strip_suffix("...") {
+        assert!(ours.starts_with(prefix), "{what}: repr prefix differs\n ours: {}\n  py: {prefix}", head(ours));
+        assert!(ours.len() > prefix.len(), "{what}: Python's repr was longer than ours: {ours}");
+    } else {
+        assert_eq!(ours, python, "{what}: repr differs");
+    }
+}
+
+fn truncated_with_count(python: &str) -> Option<(&str, usize)> {
+    let body = python.strip_suffix(" chars)")?;
+    let (prefix, count) = body.rsplit_once("...(")?;
+    Some((prefix, count.parse().ok()?))
+}
+
+fn head(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+/// A small deterministic PRNG (xorshift64*), so that failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A value in `1..=max`.
+    pub fn chunk(&mut self, max: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        1 + (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % max
+    }
+}
+
+// ---- Server processes (server_lifecycle.rs, server_hostile.rs) ----
+
+/// A native server of `mode` run from the `rpycbench` binary cargo built for this
+/// package, on 127.0.0.1 and an ephemeral port.
+pub fn native_spec(mode: rpycbench::server::ServerMode) -> rpycbench::server::ServerSpec {
+    rpycbench::server::ServerSpec {
+        binary: Some(env!("CARGO_BIN_EXE_rpycbench").into()),
+        ..rpycbench::server::ServerSpec::new(mode)
+    }
+}
+
+/// What /proc/PID/stat says about a process: its state letter, parent, process group
+/// and session. `None` once the process is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: u32,
+    pub state: char,
+    pub ppid: u32,
+    pub pgrp: u32,
+    pub session: u32,
+}
+
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is parenthesised and may itself hold spaces and parentheses.
+    let mut fields = stat[stat.rfind(')')? + 2..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let mut num = || fields.next()?.parse::<u32>().ok();
+    Some(ProcStat { pid, state, ppid: num()?, pgrp: num()?, session: num()? })
+}
+
+/// Every process on the machine, zombies included.
+pub fn all_procs() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).filter_map(proc_stat).collect()
+}
+
+/// Resident memory of a process in bytes (0 once it is gone).
+pub fn rss_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:") * 1024
+}
+
+/// Peak resident memory of a process in bytes (0 once it is gone).
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:") * 1024
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Open file descriptors of a process (0 once it is gone).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Polls `cond` every 5 ms until it holds or `within` passes; returns whether it held.
+pub fn eventually(within: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
