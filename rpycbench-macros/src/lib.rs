@@ -21,7 +21,7 @@ use quote::ToTokens;
 /// Declares a benchmark, registered with the `rpycbench` harness (`rpycbench::main!()`
 /// in a `[[test]]` target with `harness = false`).
 ///
-/// ```ignore
+/// ```no_run
 /// use rpycbench::prelude::*;
 ///
 /// #[rpyc_bench(latency, requests = 1000, p99_ms = 100)]
@@ -41,6 +41,7 @@ use quote::ToTokens;
 ///     conn.call("echo", (data.clone(),))?;
 ///     Ok(())
 /// }
+/// # fn main() {}
 /// ```
 ///
 /// # Arguments
@@ -90,15 +91,26 @@ use quote::ToTokens;
 /// beyond which a significant change fails the test (default: the harness's, 10).
 /// `ignore`: run only with `--ignored` or `--include-ignored`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use rpycbench::prelude::*;
+/// # mod services {
+/// #     pub fn make() -> std::sync::Arc<rpycbench::server::BenchmarkService> {
+/// #         std::sync::Arc::new(rpycbench::server::BenchmarkService)
+/// #     }
+/// # }
 /// #[rpyc_bench(latency, duration_ms = 2_000, python_service = "svc:Svc", python_path = "python",
 ///              python_mode = [threaded, forking], external = "STAGING_RPYC", p999_ms = 20,
 ///              max_round_trips = 1, regression_pct = 5, ignore)]
-/// fn lookup(conn: &mut Connection) { /* … */ }
+/// fn lookup(conn: &mut Connection) {
+///     conn.call("lookup", ("key",)).expect("lookup");
+/// }
 ///
 /// #[rpyc_bench(transfer, direction = download, sizes = [10_485_760], chunk_size = 1_048_576,
 ///              rust_service = crate::services::make, rust_mode = forking)]
-/// fn fetch_file(conn: &mut Connection, size: u64) -> rpycbench::Result<()> { /* … */ }
+/// fn fetch_file(conn: &mut Connection, size: u64) -> rpycbench::Result<()> {
+///     conn.call("download", (size,)).map(drop)
+/// }
+/// # fn main() {}
 /// ```
 ///
 /// Every mistake is a compile error on the offending token that says what is allowed:

@@ -1,5 +1,6 @@
 //! The `rpycbench` command.
 
+mod compare;
 mod progress;
 mod serve;
 mod suite;
@@ -24,6 +25,8 @@ enum Command {
     Suite(suite::SuiteArgs),
     /// Run a server: native threaded or forking, or a real Python rpyc server.
     Serve(serve::ServeArgs),
+    /// Compare two result or baseline files; exits 11 when a benchmark regressed.
+    Compare(compare::CompareArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -34,6 +37,7 @@ pub fn main() -> ExitCode {
         None => suite::run(cli.suite),
         Some(Command::Suite(args)) => suite::run(args),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,8 @@
+use rpycbench::prelude::*;
+
+#[rpyc_bench(bandwidth, direction = upload, sizes = [0, 1.5, 1024, 1_024])]
+fn upload(conn: &mut Connection, data: &Value) -> rpycbench::Result<()> {
+    conn.call("upload", (data.clone(),)).map(drop)
+}
+
+fn main() {}

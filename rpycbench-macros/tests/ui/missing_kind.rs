@@ -1,0 +1,8 @@
+use rpycbench::prelude::*;
+
+#[rpyc_bench(requests = 1000, p99_ms = 5)]
+fn ping(conn: &mut Connection) -> rpycbench::Result<()> {
+    conn.call("ping", ()).map(drop)
+}
+
+fn main() {}

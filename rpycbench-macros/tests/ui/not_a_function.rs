@@ -1,0 +1,6 @@
+use rpycbench::prelude::*;
+
+#[rpyc_bench(latency)]
+struct Ping;
+
+fn main() {}

@@ -1,0 +1,127 @@
+//! What the harness shows and writes: one line of key figures per benchmark, the
+//! results file under `target/rpycbench/`, and the GitHub step summary.
+
+use super::baseline::{lock_dir, merged, write_atomically, BaselineError};
+use super::outcome::Record;
+use crate::metrics::{BenchKind, BenchResult, ResultSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Nanoseconds as milliseconds: three decimals below 1 ms, two above (`0.231 ms`,
+/// `5.21 ms`).
+pub fn format_ms(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+/// The key figures of a result on one line, e.g.
+/// `p50 0.231 ms, p99 0.412 ms, mean 0.250 ms, 4012 req/s, 100.00 % ok, n = 200 requests`.
+pub fn figures(r: &BenchResult) -> String {
+    let mut line = String::new();
+    let ok = format!("{:.2} % ok", r.outcomes.success_rate * 100.0);
+    match (&r.latency, r.kind) {
+        (Some(l), kind) => {
+            let what = if kind == BenchKind::Connection { "connect " } else { "" };
+            let _ = write!(
+                line,
+                "{what}p50 {}, p99 {}, mean {}",
+                format_ms(l.p50_ns),
+                format_ms(l.p99_ns),
+                format_ms(l.mean_ns)
+            );
+            if let (Some(rps), false) = (r.throughput_rps, kind == BenchKind::Connection) {
+                let _ = write!(line, ", {rps:.0} req/s");
+            }
+        }
+        (None, _) => {
+            let by_rate =
+                |a: &&crate::metrics::SizeResult, b: &&crate::metrics::SizeResult| a.mean_bps.total_cmp(&b.mean_bps);
+            let label = |s: &crate::metrics::SizeResult| {
+                let chunk = s.chunk_bytes.map(|c| format!(" in {c} B chunks")).unwrap_or_default();
+                format!("{:.2} MB/s ({} {} B{chunk})", s.mean_bps / 1e6, s.direction, s.size_bytes)
+            };
+            match (r.sizes.iter().min_by(by_rate), r.sizes.iter().max_by(by_rate)) {
+                (Some(lo), Some(hi)) => {
+                    let _ = write!(line, "slowest {}, fastest {}", label(lo), label(hi));
+                }
+                _ => line.push_str("no sizes measured"),
+            }
+        }
+    }
+    let unit = match r.kind {
+        BenchKind::Connection => "connections",
+        BenchKind::Bandwidth | BenchKind::Transfer => "operations",
+        _ => "requests",
+    };
+    let _ = write!(line, ", {ok}, n = {} {unit}", r.outcomes.attempts);
+    line
+}
+
+/// Writes this run's results to `path`, under a lock, keeping the file's earlier
+/// results of benchmarks that did not run this time but still exist (`keep` says which
+/// names do): a filtered run, or cargo-nextest's one process per benchmark, adds to the
+/// file instead of replacing it, while removed benchmarks do not linger. The file is
+/// ours (under `target/`), so an unreadable one is replaced.
+pub fn write_results(path: &Path, results: Vec<BenchResult>, keep: &dyn Fn(&str) -> bool) -> Result<(), BaselineError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let _lock = lock_dir(dir)?;
+    let set = merged(ResultSet::load(path).ok(), results, keep);
+    write_atomically(path, set.to_json().as_bytes())
+}
+
+/// The run as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
+pub fn markdown(binary: &str, records: &[Record]) -> String {
+    let mut md = format!("### rpycbench: `{binary}`\n\n");
+    md.push_str("| benchmark | outcome | n | p50 | p99 | mean | throughput | success | baseline |\n");
+    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for rec in records {
+        let cell =
+            |f: &dyn Fn(&BenchResult) -> Option<String>| rec.result.as_ref().and_then(f).unwrap_or_else(|| "–".into());
+        let lat = |f: fn(&crate::metrics::LatencyStats) -> u64| {
+            cell(&|r: &BenchResult| r.latency.as_ref().map(|l| format_ms(f(l))))
+        };
+        let baseline = rec
+            .comparison
+            .as_ref()
+            .and_then(|c| c.series.first().map(|s| s.describe(c.threshold_pct)))
+            .unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+            rec.name,
+            rec.status_with_reason().replace('|', "\\|"),
+            cell(&|r| Some(r.outcomes.attempts.to_string())),
+            lat(|l| l.p50_ns),
+            lat(|l| l.p99_ns),
+            lat(|l| l.mean_ns),
+            cell(&|r| r.throughput_rps.map(|t| format!("{t:.0} req/s"))),
+            cell(&|r| Some(format!("{:.2} %", r.outcomes.success_rate * 100.0))),
+            baseline.replace('|', "\\|"),
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// Appends `text` to the file `$GITHUB_STEP_SUMMARY` names.
+pub fn append_step_summary(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_read_well() {
+        assert_eq!(format_ms(231_456), "0.231 ms");
+        assert_eq!(format_ms(5_210_000), "5.21 ms");
+        assert_eq!(format_ms(1_000_000), "1.00 ms");
+    }
+}

@@ -1,0 +1,113 @@
+//! Starting the server a benchmark runs against: each in its own process and session,
+//! on an ephemeral port, and stopped when the benchmark is done.
+
+use super::registry::ServerChoice;
+use crate::bench::Target;
+use crate::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use std::net::ToSocketAddrs;
+use std::path::Path;
+
+/// The environment variable that tells a harness server process which of the
+/// binary's Rust services to serve (`ServerSpec` has no way to add an argument).
+pub const RUST_SERVICE_ENV: &str = "RPYCBENCH_RUST_SERVICE";
+
+/// A server for one benchmark: the process (none for an external server) and how to
+/// reach it.
+pub struct Running {
+    handle: Option<ServerHandle>,
+    target: Target,
+}
+
+impl Running {
+    /// How the benchmark connects.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Stops the server process and everything it started.
+    pub fn stop(self) {
+        if let Some(h) = self.handle {
+            let _ = h.stop();
+        }
+    }
+}
+
+/// The name of a server in test names: `threaded`, `forking`, `python-threaded`,
+/// `python-forking`, `python:module:Class` (`python-forking:module:Class` in the forking
+/// mode), `rust:name` (`rust-forking:name`), `external:ENV`.
+pub fn label(choice: &ServerChoice) -> String {
+    match choice {
+        ServerChoice::Builtin(mode) => mode.name().to_owned(),
+        ServerChoice::Python { service, mode, .. } => {
+            format!("{}:{service}", if mode.is_forking() { "python-forking" } else { "python" })
+        }
+        ServerChoice::Rust { name, mode, .. } => {
+            format!("{}:{name}", if mode.is_forking() { "rust-forking" } else { "rust" })
+        }
+        ServerChoice::External { env } => format!("external:{env}"),
+    }
+}
+
+/// Starts the server of `choice`. Python import paths are relative to `manifest_dir`.
+/// The error says what failed, with the server's stderr when it printed any.
+pub fn start(choice: &ServerChoice, manifest_dir: &Path) -> Result<Running, String> {
+    let started = |spec: ServerSpec| -> Result<Running, String> {
+        let handle = spec.start().map_err(|e| format!("the {} server did not start: {e}", label(choice)))?;
+        Ok(Running { target: Target::server(&handle), handle: Some(handle) })
+    };
+    match *choice {
+        ServerChoice::Builtin(mode) => started(ServerSpec::new(mode)),
+        ServerChoice::Python { service, path, mode } => {
+            let python = PythonServerSpec {
+                service: Some(service.to_owned()),
+                python_path: vec![manifest_dir.join(path)],
+                ..PythonServerSpec::default()
+            };
+            started(ServerSpec::new(python_mode(mode)).python(python))
+        }
+        ServerChoice::Rust { name, mode, .. } => {
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find this benchmark binary: {e}"))?;
+            let mut spec = ServerSpec::new(native_mode(mode));
+            spec.binary = Some(exe);
+            // ServerSpec has no way to add arguments, so the service's name travels in
+            // the environment the child inherits. Setting it is safe here: benchmarks
+            // run one at a time, and no other thread of the harness reads the
+            // environment while a server starts.
+            std::env::set_var(RUST_SERVICE_ENV, name);
+            let running = started(spec);
+            std::env::remove_var(RUST_SERVICE_ENV);
+            running
+        }
+        ServerChoice::External { env } => {
+            let value = std::env::var(env).map_err(|_| {
+                format!(
+                    "environment variable {env} is not set: set it to the HOST:PORT of the running server to benchmark"
+                )
+            })?;
+            let addr = value
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| format!("{env}={value:?} is not a HOST:PORT address that resolves"))?;
+            Ok(Running { handle: None, target: Target::address(addr) })
+        }
+    }
+}
+
+/// Python services run in a Python mode even if declared with a native one.
+fn python_mode(mode: ServerMode) -> ServerMode {
+    if mode.is_forking() {
+        ServerMode::PythonForking
+    } else {
+        ServerMode::PythonThreaded
+    }
+}
+
+/// Rust services run in a native mode even if declared with a Python one.
+fn native_mode(mode: ServerMode) -> ServerMode {
+    if mode.is_forking() {
+        ServerMode::Forking
+    } else {
+        ServerMode::Threaded
+    }
+}
