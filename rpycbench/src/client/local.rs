@@ -273,6 +273,10 @@ impl ExportTable {
 /// A stable class id per type name (FNV-1a), positive and below 2^47 like the
 /// addresses CPython uses, so objects of one type share it as Python expects.
 fn class_id(type_name: &str) -> i64 {
-    let h = type_name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (h & 0x7fff_ffff_ffff) as i64
+    (fnv1a(type_name.bytes()) & 0x7fff_ffff_ffff) as i64
+}
+
+/// FNV-1a: a stable (not per-process randomized) hash for ids and cache names.
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }

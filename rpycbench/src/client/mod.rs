@@ -16,6 +16,7 @@ mod remote;
 
 pub use connection::{Config, Connection};
 pub use counters::{HandlerCounts, WireCounters};
+pub(crate) use local::fnv1a;
 pub use local::{LocalObject, LocalRef};
 pub use object::{Args, FromObject, IntoArgs, Kwargs, Object};
 pub use ops::{AsyncReply, CmpOp, RemoteIter};

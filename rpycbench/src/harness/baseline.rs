@@ -10,7 +10,6 @@
 use crate::metrics::{now_rfc3339, BenchResult, Environment, ResultFileError, ResultSet, RESULTS_SCHEMA};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The schema identifier every baseline file carries.
@@ -227,24 +226,10 @@ pub fn lock_dir(dir: &Path) -> Result<Flock<std::fs::File>, BaselineError> {
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io(errno.into()))
 }
 
-/// Writes through a temporary file in the same directory renamed into place, so a
-/// crash never leaves half a file and readers never see one.
+/// [`crate::metrics`]' atomic write, with this module's error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BaselineError> {
-    let io = |source| BaselineError::Io { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    crate::metrics::write_atomically(path, bytes)
+        .map_err(|source| BaselineError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

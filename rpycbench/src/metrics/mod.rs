@@ -11,6 +11,7 @@ pub mod system;
 pub use environment::Environment;
 pub use latency::{HistogramError, LatencyHistogram, LatencyStats};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
+pub(crate) use result::write_atomically;
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
     WireStats, RESULTS_SCHEMA,

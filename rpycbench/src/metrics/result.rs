@@ -280,6 +280,7 @@ impl ResultSet {
     /// never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
         write_atomically(path, self.to_json().as_bytes())
+            .map_err(|source| ResultFileError::Io { path: path.display().to_string(), source })
     }
 
     /// The JSON Schema of result files, generated from these types.
@@ -294,23 +295,22 @@ impl Default for ResultSet {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ResultFileError> {
+/// Writes `bytes` to `path` through a temporary file in the same directory renamed into
+/// place, so a crash never leaves half a file and readers never see one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let io = |source| ResultFileError::Io { path: path.display().to_string(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| {
+    write().inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-        io(e)
     })
 }
 

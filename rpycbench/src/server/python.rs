@@ -90,10 +90,7 @@ fn is_runnable(python: &Path) -> bool {
 
 /// Writes the embedded files (once per content version) and returns their directory.
 fn embedded_dir() -> Result<PathBuf, PythonError> {
-    let hash = SERVICE_PY
-        .bytes()
-        .chain(LAUNCHER_PY.bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = crate::client::fnv1a(SERVICE_PY.bytes().chain(LAUNCHER_PY.bytes()));
     let dir = std::env::temp_dir().join(format!("rpycbench-python-{hash:016x}"));
     let cache_err = |path: &Path, source| PythonError::Cache { path: path.to_path_buf(), source };
     std::fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
