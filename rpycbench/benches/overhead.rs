@@ -8,8 +8,8 @@
 //! for `harness` also includes each run's fixed costs (connecting, the histogram,
 //! summarising and serialising it), which N = 100,000 amortises. The allocation profiler
 //! counts allocations per run: the same count for N = 1,000 and N = 100,000 means the
-//! loop allocates nothing per request. `clock_pairs` shows how much of the per-request
-//! cost is the two clock reads alone.
+//! loop allocates nothing per request. `loop_clock_pairs` shows how much of the per-request
+//! cost is the two clock reads alone, `instant_pairs` what they would cost with `Instant`.
 //!
 //! The request function never touches its connection, so the target is a plain
 //! `TcpListener` in this process: connecting costs a TCP handshake and nothing else.
@@ -17,6 +17,7 @@
 use divan::counter::ItemsCount;
 use divan::{AllocProfiler, Bencher};
 use rpycbench::bench::{Latency, Target};
+use rpycbench::metrics::LoopClock;
 use rpycbench::{Connection, Result};
 use std::hint::black_box;
 use std::net::TcpListener;
@@ -74,10 +75,23 @@ fn harness(bencher: Bencher, n: u64) {
     bencher.counter(ItemsCount::new(n)).bench(|| black_box(harness_run(n)));
 }
 
-/// N pairs of clock reads, as the loop makes around each request: the part of the
-/// harness's cost that is the clock's (a vDSO call with the TSC clocksource).
+/// N pairs of reads of the loop's clock (the TSC through `quanta`), as the loop makes
+/// around each request: the part of the harness's cost that is the clock's.
 #[divan::bench(args = SIZES)]
-fn clock_pairs(bencher: Bencher, n: u64) {
+fn loop_clock_pairs(bencher: Bencher, n: u64) {
+    let clock = LoopClock::new();
+    bencher.counter(ItemsCount::new(n)).bench_local(|| {
+        for _ in 0..n {
+            let t0 = clock.stamp();
+            black_box(clock.since(t0));
+        }
+    });
+}
+
+/// The same with `std::time::Instant` (a vDSO `clock_gettime`), which the loop used
+/// before: the reason it does not any more.
+#[divan::bench(args = SIZES)]
+fn instant_pairs(bencher: Bencher, n: u64) {
     bencher.counter(ItemsCount::new(n)).bench_local(|| {
         for _ in 0..n {
             let t0 = Instant::now();

@@ -4,8 +4,8 @@ use super::run::SYSTEM_SAMPLE_INTERVAL;
 use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
-    now_rfc3339, BenchKind, BenchResult, Environment, LatencyHistogram, OutcomeCounter, ProcessSet, ServerInfo,
-    SystemSampler, WireStats,
+    now_rfc3339, BenchKind, BenchResult, Environment, LatencyHistogram, LoopClock, OutcomeCounter, ProcessSet,
+    ServerInfo, SystemSampler, WireStats,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -28,6 +28,7 @@ pub struct BenchmarkContext {
     server: ServerInfo,
     started_at: String,
     start: Instant,
+    clock: LoopClock,
     hist: LatencyHistogram,
     outcomes: OutcomeCounter,
     wire: WireCounters,
@@ -44,6 +45,7 @@ impl BenchmarkContext {
             server: ServerInfo { mode: "application".into(), backend: "unknown".into(), address: None },
             started_at: now_rfc3339(),
             start: Instant::now(),
+            clock: LoopClock::new(),
             hist: LatencyHistogram::new(),
             outcomes: OutcomeCounter::default(),
             wire: WireCounters::default(),
@@ -62,9 +64,9 @@ impl BenchmarkContext {
 
     /// Times `op`; an `Err` counts as a failure with its message.
     pub fn measure<T, E: std::fmt::Display>(&mut self, op: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        let t0 = Instant::now();
+        let t0 = self.clock.stamp();
         let r = op();
-        self.record(t0.elapsed(), r.as_ref().err().map(|e| e.to_string()).as_deref());
+        self.record(self.clock.since(t0), r.as_ref().err().map(|e| e.to_string()).as_deref());
         r
     }
 

@@ -2,12 +2,14 @@
 //! per attempt, CPU and memory sampled during the run, wire traffic, and the versioned
 //! JSON schema that carries it all.
 
+mod clock;
 mod environment;
 mod latency;
 mod outcomes;
 mod result;
 pub mod system;
 
+pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
 pub use latency::{HistogramError, LatencyHistogram, LatencyStats};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
