@@ -44,6 +44,9 @@ pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<Target,
             "--connect expects HOST:PORT, e.g. 127.0.0.1:18861 or myhost:18861, got '{connect}'"
         )));
     }
+    if timeout.is_zero() {
+        return Err(SetupError::Usage("--timeout must be longer than 0".into()));
+    }
     let addrs: Vec<SocketAddr> = connect
         .to_socket_addrs()
         .map_err(|e| SetupError::Unreachable(format!("cannot resolve '{connect}': {e}")))?

@@ -178,26 +178,27 @@ fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupEr
 /// Runs the sweep; exits 0 when it ran, 2 when it could not start.
 pub(crate) fn run(args: SweepArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut results = ResultSet::new();
-    let outcome = sweep(&args, &mut results);
-    // What ran is written even when a later step could not start.
+    let mut steps = Vec::new();
+    let outcome = sweep(&args, &mut results, &mut steps);
+    // What ran is written and drawn even when a later step could not start.
     if let Some(path) = &args.json {
         if !results.results.is_empty() {
             results.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
     }
-    let steps = match outcome {
-        Ok(steps) => steps,
-        Err(e) => {
-            eprintln!("rpycbench sweep: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
+    let parameter = args.over.parameter();
+    if !args.quiet && !steps.is_empty() {
+        println!("{}", chart(parameter, &steps));
+    }
+    if let Err(e) = outcome {
+        eprintln!("rpycbench sweep: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     if !args.quiet {
-        println!("{}", chart(args.over.parameter(), &steps));
         match steps.iter().find_map(|s| s.limit.as_ref().map(|l| (s, l))) {
-            Some((step, limit)) => println!("limit reached at {}={}: {limit}", args.over.parameter(), step.label),
+            Some((step, limit)) => println!("limit reached at {parameter}={}: {limit}", step.label),
             None => match steps.last() {
-                Some(last) => println!("no limit reached up to {}={}", args.over.parameter(), last.label),
+                Some(last) => println!("no limit reached up to {parameter}={}", last.label),
                 None => println!("no steps ran"),
             },
         }
@@ -208,7 +209,8 @@ pub(crate) fn run(args: SweepArgs) -> Result<ExitCode, Box<dyn std::error::Error
     Ok(ExitCode::SUCCESS)
 }
 
-fn sweep(args: &SweepArgs, results: &mut ResultSet) -> Result<Vec<Step>, SetupError> {
+/// Runs the steps into `results` and `steps` until a limit is crossed.
+fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Result<(), SetupError> {
     check_bound("--min-success-rate", Stat::MinSuccessRate, args.min_success_rate).map_err(SetupError::Usage)?;
     let mut limits = vec![Sla { stat: Stat::MinSuccessRate, bound: args.min_success_rate }];
     if let Some(ms) = args.max_p99_ms {
@@ -235,28 +237,51 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet) -> Result<Vec<Step>, SetupEr
     };
 
     let mut progress = Progress::new(values.len() as u64, args.quiet);
-    let mut steps = Vec::new();
-    for value in values {
+    let plan = Plan { values, limits, call, external };
+    let outcome = run_steps(args, &plan, results, steps, &mut progress);
+    progress.finish();
+    outcome
+}
+
+/// What the command line asked for, checked.
+struct Plan {
+    values: Vec<StepValue>,
+    limits: Vec<Sla>,
+    call: CallSpec,
+    /// The `--connect` server, probed; `None`: a built-in server per step.
+    external: Option<Target>,
+}
+
+/// The steps in order, stopping after the first over a limit.
+fn run_steps(
+    args: &SweepArgs,
+    plan: &Plan,
+    results: &mut ResultSet,
+    steps: &mut Vec<Step>,
+    progress: &mut Progress,
+) -> Result<(), SetupError> {
+    let (call, limits) = (&plan.call, plan.limits.as_slice());
+    for value in &plan.values {
         let label = format!("{}={}", args.over.parameter(), value.label());
-        progress.step(&format!("{label}: {}", describe_step(args, &value, &call)));
-        let (target, server) = match &external {
+        progress.step(&format!("{label}: {}", describe_step(args, value, call)));
+        let (target, server) = match &plan.external {
             Some(target) => (target.clone(), None),
             None => {
-                let handle = start_server(args, &value)?;
+                let handle = start_server(args, value)?;
                 (Target::server(&handle), Some(handle))
             }
         };
         if server.is_some() {
-            probe_step(args, &target, &call)?;
+            probe_step(args, &target, call)?;
         }
-        let mut result = run_step(args, &value, &call, &target);
+        let mut result = run_step(args, value, call, &target);
         if let Some(handle) = server {
             // A server that does not stop cleanly does not spoil the measurement.
             let _ = handle.stop();
         }
         result.params.insert("sweep_parameter".into(), args.over.parameter().into());
         result.params.insert("sweep_value".into(), value.json());
-        let limit = evaluate(&limits, &result).iter().find(|c| !c.passed()).map(relation);
+        let limit = evaluate(limits, &result).iter().find(|c| !c.passed()).map(relation);
         steps.push(Step::of(&result, value.label(), limit.clone()));
         results.push(result);
         if let Some(limit) = limit {
@@ -264,8 +289,7 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet) -> Result<Vec<Step>, SetupEr
             break;
         }
     }
-    progress.finish();
-    Ok(steps)
+    Ok(())
 }
 
 fn describe_step(args: &SweepArgs, value: &StepValue, call: &CallSpec) -> String {
