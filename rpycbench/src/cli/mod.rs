@@ -1,9 +1,15 @@
 //! The `rpycbench` command.
 
+mod bench;
 mod compare;
+mod external;
+mod json_args;
 mod progress;
 mod serve;
+mod sla_flags;
 mod suite;
+mod sweep;
+mod sweep_chart;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +33,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Compare two result or baseline files; exits 11 when a benchmark regressed.
     Compare(compare::CompareArgs),
+    /// Benchmark a method of any running RPyC server, with SLA checks (exit 10 when violated).
+    #[command(after_help = bench::BENCH_AFTER_HELP)]
+    Bench(bench::BenchArgs),
+    /// Vary clients, payload size or server mode until a limit is crossed; draw the curve.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -38,6 +49,8 @@ pub fn main() -> ExitCode {
         Some(Command::Suite(args)) => suite::run(args),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
     };
     match result {
         Ok(code) => code,

@@ -46,6 +46,8 @@ pub use outcome::{
 pub use paths::BinaryInfo;
 pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
 pub use servers::RUST_SERVICE_ENV;
+// For `rpycbench bench` and `rpycbench sweep`: the same SLA checks as the harness.
+pub(crate) use sla::{evaluate, format_value, is_lower_bound, measure as measure_stat, stat_name, SlaCheck};
 
 use std::process::ExitCode;
 

@@ -1,0 +1,367 @@
+//! `rpycbench bench KIND --connect HOST:PORT …`: one benchmark of any running RPyC
+//! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
+
+use super::external::{connect_target, probe, CallSpec, SetupError};
+use super::progress::Progress;
+use super::sla_flags::{check, verdict_lines, SlaFlags};
+use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
+use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
+use crate::metrics::{BenchResult, ResultSet};
+use crate::report::summary_table;
+use crate::Value;
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes and the `--args` mapping, shown by `rpycbench bench --help`.
+pub(crate) const BENCH_AFTER_HELP: &str = "\
+Arguments (--args is a JSON array, --kwargs a JSON object of such values):
+  null → None, true/false → bool, 12 → int (any size), 1.5 / 2.0 → float,
+  \"s\" → str, [..] → tuple, {\"$bytes\": \"<base64>\"} → bytes,
+  {\"$zeros\": N} → N zero bytes (at most 256 MiB). Other objects are errors.
+
+Exit status:
+  0   every SLA holds (without --min-success-rate: every request succeeded)
+  10  an SLA was violated (each verdict is printed)
+  2   bad command line or arguments, server unreachable, or the probe call failed
+  1   anything else (e.g. the results file cannot be written)
+
+Example:
+  rpycbench bench latency --connect 127.0.0.1:18861 --call io_work --args '[0.005]' \\
+      --requests 500 --p99-ms 20 --json results.json";
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    kind: KindCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KindCommand {
+    /// Sequential calls of one method on one connection.
+    Latency(LatencyArgs),
+    /// Many clients calling one method at once (closed loop, or open loop with --rate).
+    Concurrent(ConcurrentArgs),
+    /// Time to a usable connection (TCP connect + the root), one after another.
+    Connection(ConnectionArgs),
+    /// Upload and download per payload size, through two methods of the service.
+    Bandwidth(BandwidthArgs),
+}
+
+/// What every kind takes.
+#[derive(Debug, Args)]
+struct Common {
+    /// The running RPyC server, HOST:PORT (host names resolve).
+    #[arg(long, value_name = "HOST:PORT")]
+    connect: String,
+    /// Per-request timeout, e.g. 500ms, 5s, 2m.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    timeout: Duration,
+    /// The result's name (default: KIND[METHOD]).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the results JSON (schema rpycbench/results/v1) to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print nothing but errors and SLA violations.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    sla: SlaFlags,
+}
+
+/// The method call measured.
+#[derive(Debug, Args)]
+pub(crate) struct CallFlags {
+    /// The service method to call (`ping` calls exposed_ping).
+    #[arg(long, value_name = "METHOD")]
+    pub(crate) call: String,
+    /// Positional arguments as a JSON array, e.g. '[0.005]' (see below for bytes).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args: Option<String>,
+    /// Keyword arguments as a JSON object, e.g. '{"delay": 0.005}'.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) kwargs: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = BENCH_AFTER_HELP)]
+struct LatencyArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    call: CallFlags,
+    /// Timed requests.
+    #[arg(long, default_value_t = 1000)]
+    requests: u64,
+    /// Unmeasured requests before timing.
+    #[arg(long, default_value_t = 10)]
+    warmup: u64,
+    /// Run for this long instead of --requests, e.g. 10s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = BENCH_AFTER_HELP)]
+struct ConcurrentArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    call: CallFlags,
+    /// Parallel clients, each on its own connection.
+    #[arg(long, default_value_t = 10)]
+    clients: u32,
+    /// Timed requests per client.
+    #[arg(long, default_value_t = 100)]
+    requests_per_client: u64,
+    /// Unmeasured requests per client before the start.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Open loop: requests per second, all clients together (closed loop if unset).
+    #[arg(long, value_name = "RATE")]
+    rate: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = BENCH_AFTER_HELP)]
+struct ConnectionArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Connections to open, one after another.
+    #[arg(long, default_value_t = 100)]
+    connections: u64,
+    /// Keep every connection open until the end (a capacity test).
+    #[arg(long)]
+    keep_open: bool,
+}
+
+/// Which way payloads travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Direction {
+    Both,
+    Upload,
+    Download,
+}
+
+impl Direction {
+    pub(crate) fn upload(self) -> bool {
+        self != Direction::Download
+    }
+    pub(crate) fn download(self) -> bool {
+        self != Direction::Upload
+    }
+}
+
+/// The two transfer methods of a bandwidth run.
+#[derive(Debug, Args)]
+pub(crate) struct TransferMethods {
+    /// Method called with the payload (bytes) as its one argument.
+    #[arg(long, value_name = "METHOD", default_value = "upload")]
+    pub(crate) upload_method: String,
+    /// Method called with the size (int); it should return that many bytes.
+    #[arg(long, value_name = "METHOD", default_value = "download")]
+    pub(crate) download_method: String,
+    /// Which directions to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub(crate) direction: Direction,
+}
+
+impl TransferMethods {
+    /// A bandwidth run over `sizes` with these methods.
+    pub(crate) fn run(&self, bench: Bandwidth, target: &Target) -> BenchResult {
+        bench.directions(self.direction.upload(), self.direction.download()).run(
+            target,
+            |conn, data| conn.call(&self.upload_method, (data.clone(),)).map(drop),
+            |conn, size| conn.call(&self.download_method, (size,)).map(drop),
+        )
+    }
+
+    /// Probes each method used with the smallest payload.
+    pub(crate) fn probe(&self, target: &Target) -> Result<(), SetupError> {
+        if self.direction.upload() {
+            let m = &self.upload_method;
+            probe(target, m, &format!("{m}(b'x')"), |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
+        }
+        if self.direction.download() {
+            let m = &self.download_method;
+            probe(target, m, &format!("{m}(1)"), |c| c.call(m, (1u64,)).map(drop))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = BENCH_AFTER_HELP)]
+struct BandwidthArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    methods: TransferMethods,
+    /// Payload sizes in bytes, comma-separated (default 1 KiB, 10 KiB, 100 KiB, 1 MiB).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<u64>,
+    /// Operations per size and direction.
+    #[arg(long, default_value_t = 10)]
+    iterations: u32,
+}
+
+/// Runs the benchmark; see [`BENCH_AFTER_HELP`] for the exit statuses.
+pub(crate) fn run(args: BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match prepare_and_run(args) {
+        Ok((result, common)) => finish(result, &common),
+        Err(e) => {
+            eprintln!("rpycbench bench: {e}");
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError> {
+    match args.kind {
+        KindCommand::Latency(a) => {
+            a.common.sla.slas().map_err(SetupError::Usage)?;
+            if a.duration.is_none() {
+                at_least_one("--requests", a.requests)?;
+            }
+            let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
+            let target = ready(&a.common, Some(&call))?;
+            let name = a.common.name.clone().unwrap_or_else(|| format!("latency[{}]", call.method));
+            let what = match a.duration {
+                Some(d) => format!("{} for {}", call.shown(), humantime::format_duration(d)),
+                None => format!("{} requests of {}", a.requests, call.shown()),
+            };
+            let mut bench = Latency::new(&name).requests(a.requests).warmup(a.warmup);
+            if let Some(d) = a.duration {
+                bench = bench.duration(d);
+            }
+            let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
+            Ok((with_call(result, &call), a.common))
+        }
+        KindCommand::Concurrent(a) => {
+            a.common.sla.slas().map_err(SetupError::Usage)?;
+            let load = match a.rate {
+                Some(r) if !(r.is_finite() && r > 0.0) => {
+                    return Err(SetupError::Usage(format!("--rate must be a positive number of requests/s, got {r}")))
+                }
+                Some(rate_per_sec) => Load::OpenLoop { rate_per_sec },
+                None => Load::ClosedLoop,
+            };
+            check_clients("--clients", a.clients)?;
+            at_least_one("--requests-per-client", a.requests_per_client)?;
+            let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
+            let target = ready(&a.common, Some(&call))?;
+            let name = a.common.name.clone().unwrap_or_else(|| format!("concurrent[{}]", call.method));
+            let what = format!("{} clients × {} requests of {}", a.clients, a.requests_per_client, call.shown());
+            let bench = Concurrent::new(&name)
+                .clients(a.clients)
+                .requests_per_client(a.requests_per_client)
+                .warmup_per_client(a.warmup)
+                .load(load);
+            let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
+            Ok((with_call(result, &call), a.common))
+        }
+        KindCommand::Connection(a) => {
+            a.common.sla.slas().map_err(SetupError::Usage)?;
+            at_least_one("--connections", a.connections)?;
+            let target = ready(&a.common, None)?;
+            let name = a.common.name.clone().unwrap_or_else(|| "connection".to_owned());
+            let bench = ConnectionBench::new(&name).connections(a.connections).keep_open(a.keep_open);
+            let what = format!("{} connections", a.connections);
+            let result = with_progress(&a.common, &what, || bench.run(&target));
+            Ok((result, a.common))
+        }
+        KindCommand::Bandwidth(a) => {
+            a.common.sla.slas().map_err(SetupError::Usage)?;
+            let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
+            check_sizes(&sizes)?;
+            at_least_one("--iterations", u64::from(a.iterations))?;
+            let target = ready(&a.common, None)?;
+            a.methods.probe(&target)?;
+            let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
+            let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
+            let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations);
+            let result = with_progress(&a.common, &what, || a.methods.run(bench, &target));
+            Ok((result, a.common))
+        }
+    }
+}
+
+/// A run of nothing would pass every latency SLA without measuring anything.
+pub(crate) fn at_least_one(flag: &str, n: u64) -> Result<(), SetupError> {
+    if n == 0 {
+        return Err(SetupError::Usage(format!("{flag} must be at least 1")));
+    }
+    Ok(())
+}
+
+/// Clients are threads: a typo like 100000 should not start 100000 threads.
+pub(crate) const MAX_CLIENTS: u32 = 10_000;
+
+pub(crate) fn check_clients(flag: &str, n: u32) -> Result<(), SetupError> {
+    if n == 0 || n > MAX_CLIENTS {
+        return Err(SetupError::Usage(format!("{flag}: clients must be from 1 to {MAX_CLIENTS}, got {n}")));
+    }
+    Ok(())
+}
+
+/// A payload is built in memory before timing; it must fit a frame.
+pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
+    let limit = super::json_args::MAX_BYTES;
+    match sizes.iter().find(|s| **s > limit) {
+        Some(s) => Err(SetupError::Usage(format!("payload size {s} is over the limit of {limit} bytes (256 MiB)"))),
+        None => Ok(()),
+    }
+}
+
+/// Resolves and reaches the server, and probes the call when there is one.
+fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError> {
+    let target = connect_target(&common.connect, common.timeout)?;
+    if let Some(call) = call {
+        probe(&target, &call.method, &call.shown(), |c| call.call(c))?;
+    }
+    Ok(target)
+}
+
+fn with_progress(common: &Common, what: &str, run: impl FnOnce() -> BenchResult) -> BenchResult {
+    let mut progress = Progress::new(1, common.quiet);
+    progress.step(&format!("{what} on {}", common.connect));
+    let result = run();
+    progress.finish();
+    result
+}
+
+/// Records what was called in the result's parameters.
+pub(crate) fn with_call(mut result: BenchResult, call: &CallSpec) -> BenchResult {
+    result.params.insert("method".into(), call.method.clone().into());
+    result.params.insert("call".into(), call.shown().into());
+    result
+}
+
+fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // Checked before the run; this cannot fail now.
+    let slas = common.sla.slas()?;
+    let checks = check(&slas, &result);
+    let violated = checks.iter().any(|c| !c.passed());
+    let name = result.name.clone();
+    let mut set = ResultSet::new();
+    set.push(result);
+    if let Some(path) = &common.json {
+        set.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if !common.quiet {
+        println!("{}", summary_table(&set));
+    }
+    for line in verdict_lines(&checks, &name) {
+        if !common.quiet {
+            println!("{line}");
+        } else if line.starts_with("SLA violated") {
+            eprintln!("{line}");
+        }
+    }
+    if let (Some(path), false) = (&common.json, common.quiet) {
+        println!("results written to {}", path.display());
+    }
+    Ok(if violated { ExitCode::from(EXIT_SLA_VIOLATED) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,143 @@
+//! What `rpycbench bench` and `rpycbench sweep` share about the server they measure:
+//! resolving `--connect HOST:PORT`, the method call made of `--call`/`--args`/`--kwargs`,
+//! and the probe that turns an unreachable server or a missing method into one clear
+//! error before the run, instead of a results file full of failures.
+
+use super::json_args::{parse_args, parse_kwargs, ShowArgs};
+use crate::bench::Target;
+use crate::client::{Config, Kwargs, Object};
+use crate::{Connection, Error, Result};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// Why a run cannot start; the command prints it and exits 2.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    /// The command line is wrong in a way clap cannot tell.
+    #[error("{0}")]
+    Usage(String),
+    /// `--args`/`--kwargs` are not valid.
+    #[error(transparent)]
+    Args(#[from] super::json_args::JsonArgsError),
+    /// The server cannot be reached or does not speak RPyC.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The probe call failed.
+    #[error("{0}")]
+    Probe(String),
+    /// A built-in server did not start.
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+}
+
+/// Connection settings from `--timeout`: the per-request timeout, and at most 10 s to
+/// connect.
+pub(crate) fn config(timeout: Duration) -> Config {
+    Config::default().request_timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10)))
+}
+
+/// Resolves `HOST:PORT` (names included) and picks the first address that accepts an
+/// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6.
+pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<Target, SetupError> {
+    if !matches!(connect.rsplit_once(':'), Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok()) {
+        return Err(SetupError::Usage(format!(
+            "--connect expects HOST:PORT, e.g. 127.0.0.1:18861 or myhost:18861, got '{connect}'"
+        )));
+    }
+    if timeout.is_zero() {
+        return Err(SetupError::Usage("--timeout must be longer than 0".into()));
+    }
+    let addrs: Vec<SocketAddr> = connect
+        .to_socket_addrs()
+        .map_err(|e| SetupError::Unreachable(format!("cannot resolve '{connect}': {e}")))?
+        .collect();
+    let mut last = format!("'{connect}' resolved to no address");
+    for addr in addrs {
+        let target = Target::address_with(addr, config(timeout));
+        match open(&target) {
+            Ok(mut conn) => {
+                let _ = conn.close();
+                return Ok(target);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(SetupError::Unreachable(format!("cannot reach an RPyC server at {connect}: {last}")))
+}
+
+/// A connection with the root fetched: proof the peer speaks RPyC.
+fn open(target: &Target) -> std::result::Result<Connection, String> {
+    let mut conn = target.connect().map_err(|e| e.to_string())?;
+    match conn.root() {
+        Ok(_) => Ok(conn),
+        Err(e) => Err(format!("connected, but the peer did not answer as an RPyC server: {e}")),
+    }
+}
+
+/// The request of a latency, concurrent or sweep run: one service method call.
+#[derive(Clone, Debug)]
+pub(crate) struct CallSpec {
+    /// The method, as `--call` named it.
+    pub method: String,
+    args: Vec<Object>,
+    kwargs: Kwargs,
+}
+
+impl CallSpec {
+    /// From `--call`, `--args` (a JSON array) and `--kwargs` (a JSON object).
+    pub(crate) fn parse(method: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<CallSpec, SetupError> {
+        if method.trim().is_empty() {
+            return Err(SetupError::Usage("--call needs a method name, e.g. --call ping".into()));
+        }
+        Ok(CallSpec {
+            method: method.to_owned(),
+            args: args.map(parse_args).transpose()?.unwrap_or_default(),
+            kwargs: kwargs.map(parse_kwargs).transpose()?.unwrap_or_default(),
+        })
+    }
+
+    /// One request: the call in one round trip, its result dropped. The arguments are
+    /// cloned per call (the client API takes them by value); for large `bytes`
+    /// arguments that copy is part of what is measured, as it is for any client.
+    pub(crate) fn call(&self, conn: &mut Connection) -> Result<()> {
+        conn.call_kw(&self.method, self.args.clone(), self.kwargs.clone()).map(drop)
+    }
+
+    /// `io_work(0.005)` for messages.
+    pub(crate) fn shown(&self) -> String {
+        format!("{}({})", self.method, ShowArgs(&self.args, &self.kwargs))
+    }
+}
+
+/// Makes one request before the run; an error means every request of the run would
+/// fail the same way, so the run does not start.
+pub(crate) fn probe(
+    target: &Target,
+    method: &str,
+    shown: &str,
+    request: impl FnOnce(&mut Connection) -> Result<()>,
+) -> Result<(), SetupError> {
+    let address = target.info().address.clone().unwrap_or_else(|| "the server".into());
+    let mut conn = open(target).map_err(|e| SetupError::Unreachable(format!("cannot reach {address}: {e}")))?;
+    let outcome = request(&mut conn);
+    let _ = conn.close();
+    outcome.map_err(|e| SetupError::Probe(describe_probe_failure(&e, method, shown, &address)))
+}
+
+fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {
+    match e.remote() {
+        Some(ex) if ex.class == "AttributeError" => format!(
+            "the server at {address} has no method '{method}' (probe call {shown} raised {}: {}); \
+             check --call against the service's exposed methods",
+            ex.qualified_name(),
+            ex.message()
+        ),
+        Some(ex) => format!(
+            "probe call {shown} on {address} raised {}: {}; every request would fail the same way \
+             (check --args/--kwargs)",
+            ex.qualified_name(),
+            ex.message()
+        ),
+        None => format!("probe call {shown} on {address} failed: {e}"),
+    }
+}

@@ -1,0 +1,334 @@
+//! `rpycbench sweep`: one parameter varied step by step (clients, payload size or
+//! server mode) until a limit is crossed, like the cookbook's "find the limit"
+//! scenario; prints where the limit was reached and the curve.
+
+use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
+use super::external::{connect_target, probe, CallSpec, SetupError};
+use super::progress::Progress;
+use super::sla_flags::{check_bound, relation};
+use super::sweep_chart::{chart, Step};
+use crate::bench::{Bandwidth, Concurrent, Target};
+use crate::harness::{evaluate, Sla, Stat, EXIT_USAGE};
+use crate::metrics::{BenchResult, ResultSet};
+use crate::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const SWEEP_AFTER_HELP: &str = "\
+Each step is a run: --over clients and --over mode run the concurrent kind (closed
+loop, --requests-per-client calls of --call each); --over payload runs the bandwidth
+kind for one size per step. The sweep stops after the first step whose success rate
+is under --min-success-rate or whose p99 is over --max-p99-ms, and says so.
+
+Without --connect each step gets a fresh built-in server (--mode, default threaded).
+Every result in --json has params.sweep_parameter (\"clients\", \"payload_bytes\" or
+\"mode\") and params.sweep_value (a number, or the mode's name).
+
+Exit status: 0 when the sweep ran (limit reached or not), 2 for bad input, an
+unreachable server or a failing probe call, 1 for anything else.
+
+Example:
+  rpycbench sweep --over clients --values 1,2,4,8,16,32 --call io_work --args '[0.01]' \\
+      --max-p99-ms 50 --json sweep.json";
+
+/// The parameter a sweep varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Over {
+    /// Concurrent clients.
+    Clients,
+    /// Bandwidth payload size in bytes.
+    Payload,
+    /// Built-in server mode.
+    Mode,
+}
+
+impl Over {
+    /// The name in results (`params.sweep_parameter`).
+    fn parameter(self) -> &'static str {
+        match self {
+            Over::Clients => "clients",
+            Over::Payload => "payload_bytes",
+            Over::Mode => "mode",
+        }
+    }
+
+    fn default_values(self) -> &'static str {
+        match self {
+            Over::Clients => "1,2,4,8,16,32",
+            Over::Payload => "1024,10240,102400,1048576",
+            Over::Mode => "threaded,forking,python-threaded,python-forking",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = SWEEP_AFTER_HELP)]
+pub(crate) struct SweepArgs {
+    /// The parameter to vary.
+    #[arg(long, value_enum)]
+    over: Over,
+    /// The steps, comma-separated (default: clients 1,2,4,8,16,32; payload
+    /// 1024,10240,102400,1048576; mode threaded,forking,python-threaded,python-forking).
+    #[arg(long, value_delimiter = ',')]
+    values: Vec<String>,
+    /// A running RPyC server, HOST:PORT, instead of built-in servers.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "mode")]
+    connect: Option<String>,
+    /// The built-in server each step starts (without --connect).
+    #[arg(long, default_value = "threaded")]
+    mode: ServerMode,
+    /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// The method each client calls (clients and mode sweeps).
+    #[arg(long, value_name = "METHOD", default_value = "ping")]
+    call: String,
+    /// Positional arguments as a JSON array (see `rpycbench bench latency --help`).
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+    /// Keyword arguments as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    kwargs: Option<String>,
+    /// Clients of a mode sweep.
+    #[arg(long, default_value_t = 4)]
+    clients: u32,
+    /// Timed requests per client.
+    #[arg(long, default_value_t = 50)]
+    requests_per_client: u64,
+    /// Operations per payload size and direction (payload sweeps).
+    #[arg(long, default_value_t = 10)]
+    iterations: u32,
+    #[command(flatten)]
+    methods: TransferMethods,
+    /// Limit: stop when the success rate falls under this fraction.
+    #[arg(long, value_name = "RATE", default_value_t = 0.95)]
+    min_success_rate: f64,
+    /// Limit: stop when p99 latency exceeds MS milliseconds.
+    #[arg(long, value_name = "MS")]
+    max_p99_ms: Option<f64>,
+    /// Per-request timeout, e.g. 500ms, 5s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    timeout: Duration,
+    /// Write every step's result (schema rpycbench/results/v1) to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// One step's value.
+#[derive(Debug, Clone)]
+enum StepValue {
+    Clients(u32),
+    Payload(u64),
+    Mode(ServerMode),
+}
+
+impl StepValue {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            StepValue::Clients(n) => (*n).into(),
+            StepValue::Payload(n) => (*n).into(),
+            StepValue::Mode(m) => m.name().into(),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            StepValue::Clients(n) => n.to_string(),
+            StepValue::Payload(n) => n.to_string(),
+            StepValue::Mode(m) => m.name().to_owned(),
+        }
+    }
+}
+
+fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupError> {
+    let defaults: Vec<String>;
+    let values = if values.is_empty() {
+        defaults = over.default_values().split(',').map(str::to_owned).collect();
+        &defaults
+    } else {
+        values
+    };
+    values
+        .iter()
+        .map(|v| {
+            let v = v.trim();
+            let bad = |what: &str| SetupError::Usage(format!("--values: '{v}' is not {what}"));
+            match over {
+                Over::Clients => {
+                    let n: u32 = v.parse().map_err(|_| bad("a number of clients"))?;
+                    check_clients("--values", n)?;
+                    Ok(StepValue::Clients(n))
+                }
+                Over::Payload => {
+                    let n: u64 = v.parse().map_err(|_| bad("a payload size in bytes"))?;
+                    check_sizes(&[n])?;
+                    Ok(StepValue::Payload(n))
+                }
+                Over::Mode => v.parse().map(StepValue::Mode).map_err(|e| SetupError::Usage(format!("--values: {e}"))),
+            }
+        })
+        .collect()
+}
+
+/// Runs the sweep; exits 0 when it ran, 2 when it could not start.
+pub(crate) fn run(args: SweepArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut results = ResultSet::new();
+    let mut steps = Vec::new();
+    let outcome = sweep(&args, &mut results, &mut steps);
+    // What ran is written and drawn even when a later step could not start.
+    if let Some(path) = &args.json {
+        if !results.results.is_empty() {
+            results.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    let parameter = args.over.parameter();
+    if !args.quiet && !steps.is_empty() {
+        println!("{}", chart(parameter, &steps));
+    }
+    if let Err(e) = outcome {
+        eprintln!("rpycbench sweep: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    if !args.quiet {
+        match steps.iter().find_map(|s| s.limit.as_ref().map(|l| (s, l))) {
+            Some((step, limit)) => println!("limit reached at {parameter}={}: {limit}", step.label),
+            None => match steps.last() {
+                Some(last) => println!("no limit reached up to {parameter}={}", last.label),
+                None => println!("no steps ran"),
+            },
+        }
+        if let Some(path) = &args.json {
+            println!("results written to {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the steps into `results` and `steps` until a limit is crossed.
+fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Result<(), SetupError> {
+    check_bound("--min-success-rate", Stat::MinSuccessRate, args.min_success_rate).map_err(SetupError::Usage)?;
+    let mut limits = vec![Sla { stat: Stat::MinSuccessRate, bound: args.min_success_rate }];
+    if let Some(ms) = args.max_p99_ms {
+        check_bound("--max-p99-ms", Stat::P99Ms, ms).map_err(SetupError::Usage)?;
+        limits.push(Sla { stat: Stat::P99Ms, bound: ms });
+    }
+    if args.over == Over::Mode && args.connect.is_some() {
+        return Err(SetupError::Usage("--over mode starts built-in servers; it cannot be used with --connect".into()));
+    }
+    if args.over == Over::Mode {
+        check_clients("--clients", args.clients)?;
+    }
+    at_least_one("--requests-per-client", args.requests_per_client)?;
+    at_least_one("--iterations", u64::from(args.iterations))?;
+    let values = parse_values(args.over, &args.values)?;
+    let call = CallSpec::parse(&args.call, args.args.as_deref(), args.kwargs.as_deref())?;
+    let external = match &args.connect {
+        Some(connect) => {
+            let target = connect_target(connect, args.timeout)?;
+            probe_step(args, &target, &call)?;
+            Some(target)
+        }
+        None => None,
+    };
+
+    let mut progress = Progress::new(values.len() as u64, args.quiet);
+    let plan = Plan { values, limits, call, external };
+    let outcome = run_steps(args, &plan, results, steps, &mut progress);
+    progress.finish();
+    outcome
+}
+
+/// What the command line asked for, checked.
+struct Plan {
+    values: Vec<StepValue>,
+    limits: Vec<Sla>,
+    call: CallSpec,
+    /// The `--connect` server, probed; `None`: a built-in server per step.
+    external: Option<Target>,
+}
+
+/// The steps in order, stopping after the first over a limit.
+fn run_steps(
+    args: &SweepArgs,
+    plan: &Plan,
+    results: &mut ResultSet,
+    steps: &mut Vec<Step>,
+    progress: &mut Progress,
+) -> Result<(), SetupError> {
+    let (call, limits) = (&plan.call, plan.limits.as_slice());
+    for value in &plan.values {
+        let label = format!("{}={}", args.over.parameter(), value.label());
+        progress.step(&format!("{label}: {}", describe_step(args, value, call)));
+        let (target, server) = match &plan.external {
+            Some(target) => (target.clone(), None),
+            None => {
+                let handle = start_server(args, value)?;
+                (Target::server(&handle), Some(handle))
+            }
+        };
+        if server.is_some() {
+            probe_step(args, &target, call)?;
+        }
+        let mut result = run_step(args, value, call, &target);
+        if let Some(handle) = server {
+            // A server that does not stop cleanly does not spoil the measurement.
+            let _ = handle.stop();
+        }
+        result.params.insert("sweep_parameter".into(), args.over.parameter().into());
+        result.params.insert("sweep_value".into(), value.json());
+        let limit = evaluate(limits, &result).iter().find(|c| !c.passed()).map(relation);
+        steps.push(Step::of(&result, value.label(), limit.clone()));
+        results.push(result);
+        if let Some(limit) = limit {
+            progress.message(&format!("limit reached at {label}: {limit}"));
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn describe_step(args: &SweepArgs, value: &StepValue, call: &CallSpec) -> String {
+    match value {
+        StepValue::Clients(n) => format!("{n} client(s) × {} requests of {}", args.requests_per_client, call.shown()),
+        StepValue::Payload(n) => format!("{n}-byte payloads × {} operations", args.iterations),
+        StepValue::Mode(m) => {
+            format!("{m} server, {} clients × {} requests of {}", args.clients, args.requests_per_client, call.shown())
+        }
+    }
+}
+
+fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, SetupError> {
+    let mode = match value {
+        StepValue::Mode(m) => *m,
+        _ => args.mode,
+    };
+    let spec = ServerSpec::new(mode).python(PythonServerSpec { python: args.python.clone(), ..Default::default() });
+    Ok(spec.start()?)
+}
+
+fn probe_step(args: &SweepArgs, target: &Target, call: &CallSpec) -> Result<(), SetupError> {
+    match args.over {
+        Over::Payload => args.methods.probe(target),
+        Over::Clients | Over::Mode => probe(target, &call.method, &call.shown(), |c| call.call(c)),
+    }
+}
+
+fn run_step(args: &SweepArgs, value: &StepValue, call: &CallSpec, target: &Target) -> BenchResult {
+    let concurrent = |clients: u32, name: String| {
+        let bench = Concurrent::new(name).clients(clients).requests_per_client(args.requests_per_client);
+        with_call(bench.run(target, |c| call.call(c)), call)
+    };
+    match value {
+        StepValue::Clients(n) => concurrent(*n, format!("{}[clients={n}]", call.method)),
+        StepValue::Mode(m) => concurrent(args.clients, format!("{}[{m}]", call.method)),
+        StepValue::Payload(n) => {
+            let bench = Bandwidth::new(format!("bandwidth[payload={n}]")).sizes(vec![*n]).iterations(args.iterations);
+            args.methods.run(bench, target)
+        }
+    }
+}

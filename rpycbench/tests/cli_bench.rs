@@ -1,0 +1,330 @@
+//! `rpycbench bench` and `rpycbench sweep` as a CI job runs them: the real binary
+//! against real `rpycbench serve` processes (native and Python rpyc), checked by exit
+//! status, output and the results JSON.
+//!
+//! Python comes from `RPYCBENCH_PYTHON`, else the repository's `.venv`. Every command
+//! runs with a timeout and every server is stopped when its handle drops.
+
+use rpycbench::metrics::{BenchKind, LoadModel, ResultSet};
+use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
+
+fn python() -> PathBuf {
+    std::env::var_os("RPYCBENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
+}
+
+fn start(mode: ServerMode) -> ServerHandle {
+    let spec = ServerSpec {
+        binary: Some(BIN.into()),
+        python: PythonServerSpec { python: Some(python()), ..PythonServerSpec::default() },
+        ..ServerSpec::new(mode)
+    };
+    spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
+}
+
+/// An address nothing listens on: a port the kernel just handed out and took back.
+fn dead_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("its address")
+}
+
+/// A fresh file path under cargo's per-target temporary directory.
+fn temp_path(what: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli_bench-{}-{n}-{what}", std::process::id()))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with `args`; output goes to files (no pipe to fill up), and a run
+/// past 60 s is killed and fails the test.
+fn rpycbench(args: &[&str]) -> Run {
+    let (out, err) = (temp_path("stdout"), temp_path("stderr"));
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RPYCBENCH_PYTHON", python())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("create stdout file"))
+        .stderr(std::fs::File::create(&err).expect("create stderr file"))
+        .spawn()
+        .expect("run rpycbench");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for rpycbench") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rpycbench {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &PathBuf| {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let _ = std::fs::remove_file(p);
+        text
+    };
+    let run = Run { code: status.code().unwrap_or(-1), stdout: read(&out), stderr: read(&err) };
+    assert!(!run.stderr.contains("panicked"), "rpycbench {args:?} panicked:\n{}", run.stderr);
+    run
+}
+
+fn results(path: &PathBuf) -> ResultSet {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let _ = std::fs::remove_file(path);
+    ResultSet::from_json(&text, &path.display().to_string()).expect("a valid results file")
+}
+
+#[test]
+fn latency_of_ping_writes_valid_results_json() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let json = temp_path("latency.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run =
+        rpycbench(&["bench", "latency", "--connect", &addr, "--call", "ping", "--requests", "50", "--json", json_arg]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("latency[ping]"), "{}", run.stdout);
+    let set = results(&json);
+    let [r] = set.results.as_slice() else { panic!("one result expected, got {}", set.results.len()) };
+    assert_eq!(r.kind, BenchKind::Latency);
+    assert_eq!(r.server.mode, "external");
+    assert_eq!(r.server.address.as_deref(), Some(addr.as_str()));
+    assert_eq!((r.outcomes.attempts, r.outcomes.successes), (50, 50));
+    assert_eq!(r.latency.as_ref().map(|l| l.count), Some(50));
+    assert_eq!(r.params["method"], "ping");
+}
+
+#[test]
+fn a_violated_sla_exits_10_and_is_named() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let base = ["bench", "latency", "--connect", &addr, "--call", "io_work", "--args", "[0.005]", "--requests", "10"];
+    let run = rpycbench(&[&base[..], &["--p99-ms", "1", "--mean-ms", "1000"]].concat());
+    assert_eq!(run.code, 10, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("SLA violated: p99 = "), "{}", run.stdout);
+    assert!(run.stdout.contains("> 1.00 ms (latency[io_work], 10 requests)"), "{}", run.stdout);
+    assert!(run.stdout.contains("SLA met: mean = "), "{}", run.stdout);
+
+    let run = rpycbench(&[&base[..], &["--p99-ms", "1000", "--quiet"]].concat());
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "", "--quiet prints nothing when every SLA holds");
+}
+
+#[test]
+fn bench_works_against_a_python_rpyc_server() {
+    let server = start(ServerMode::PythonThreaded);
+    let addr = server.addr().to_string();
+    let json = temp_path("python.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "bench",
+        "latency",
+        "--connect",
+        &addr,
+        "--call",
+        "echo",
+        "--args",
+        r#"[[1, "x", {"$bytes": "aGk="}]]"#,
+        "--requests",
+        "20",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let set = results(&json);
+    assert_eq!(set.results[0].outcomes.successes, 20);
+    assert_eq!(set.results[0].params["call"], "echo((1, 'x', b'hi'))");
+    // The same unknown-method probe, answered by real rpyc.
+    let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "no_such_method"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("has no method 'no_such_method'"), "{}", run.stderr);
+}
+
+#[test]
+fn concurrent_open_loop_and_bandwidth_per_size() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let json = temp_path("concurrent.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "bench",
+        "concurrent",
+        "--connect",
+        &addr,
+        "--call",
+        "ping",
+        "--clients",
+        "2",
+        "--requests-per-client",
+        "10",
+        "--rate",
+        "200",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let set = results(&json);
+    let r = &set.results[0];
+    assert_eq!(r.kind, BenchKind::Concurrent);
+    assert_eq!(r.outcomes.successes, 20);
+    assert!(matches!(r.load_model, Some(LoadModel::OpenLoop { rate_per_sec, .. }) if rate_per_sec == 200.0));
+
+    let run = rpycbench(&[
+        "bench",
+        "bandwidth",
+        "--connect",
+        &addr,
+        "--sizes",
+        "1024,4096",
+        "--iterations",
+        "2",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let set = results(&json);
+    let sizes: Vec<(String, u64, u64)> =
+        set.results[0].sizes.iter().map(|s| (s.direction.clone(), s.size_bytes, s.outcomes.successes)).collect();
+    let expected = [("upload", 1024), ("download", 1024), ("upload", 4096), ("download", 4096)];
+    assert_eq!(sizes, expected.map(|(d, n)| (d.to_owned(), n, 2)).to_vec());
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dead = dead_address().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (&["--args", r#"{"x": 1}"#], "--args takes a JSON array"),
+        (&["--args", "[1,"], "args: not valid JSON"),
+        (&["--args", r#"[1, {"y": 2}]"#], "args[1]: a JSON object (keys: y)"),
+        (&["--args", r#"[{"$zeros": 999999999999}]"#], "args[0].$zeros: 999999999999 bytes is more than the limit"),
+        (&["--kwargs", "[1]"], "--kwargs takes a JSON object"),
+        (&["--requests", "0"], "--requests must be at least 1"),
+    ];
+    for (extra, message) in cases {
+        let run = rpycbench(&[&["bench", "latency", "--connect", &dead, "--call", "ping"], extra].concat());
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{extra:?}: expected {message:?} in:\n{}", run.stderr);
+    }
+    let run = rpycbench(&["bench", "latency", "--connect", &dead, "--call", "ping"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("cannot reach an RPyC server at {dead}")), "{}", run.stderr);
+    let run = rpycbench(&["bench", "connection", "--connect", "127.0.0.1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--connect expects HOST:PORT"), "{}", run.stderr);
+    let run = rpycbench(&["bench", "latency", "--connect", &dead, "--call", "ping", "--min-success-rate", "99"]);
+    assert!(run.stderr.contains("fraction from 0 to 1"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unknown_method_is_a_clear_error() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let json = temp_path("unknown.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&["bench", "concurrent", "--connect", &addr, "--call", "no_such_method", "--json", json_arg]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("has no method 'no_such_method'"), "{}", run.stderr);
+    assert!(!json.exists(), "no results file for a run that did not start");
+    // A method that exists but refuses the arguments is named too.
+    let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "io_work", "--args", r#"["soon"]"#]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("probe call io_work('soon')"), "{}", run.stderr);
+}
+
+#[test]
+fn a_sweep_stops_at_the_limit_and_says_where() {
+    // Built-in servers, one per step: 5 ms calls cannot meet a 1 ms p99 at any step.
+    let json = temp_path("sweep.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "sweep",
+        "--over",
+        "clients",
+        "--values",
+        "1,2,4",
+        "--call",
+        "io_work",
+        "--args",
+        "[0.005]",
+        "--requests-per-client",
+        "5",
+        "--max-p99-ms",
+        "1",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("limit reached at clients=1: p99 = "), "{}", run.stdout);
+    assert!(run.stdout.contains("← limit: p99"), "the chart marks the step:\n{}", run.stdout);
+    let set = results(&json);
+    assert_eq!(set.results.len(), 1, "the sweep stops at the first step over the limit");
+    let r = &set.results[0];
+    assert_eq!(r.server.mode, "threaded");
+    assert_eq!(r.params["sweep_parameter"], "clients");
+    assert_eq!(r.params["sweep_value"], 1);
+}
+
+#[test]
+fn a_sweep_without_a_limit_records_every_step() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let json = temp_path("sweep_all.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "sweep",
+        "--over",
+        "clients",
+        "--values",
+        "1,2",
+        "--connect",
+        &addr,
+        "--requests-per-client",
+        "5",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("no limit reached up to clients=2"), "{}", run.stdout);
+    let set = results(&json);
+    let steps: Vec<(String, serde_json::Value)> = set
+        .results
+        .iter()
+        .map(|r| (r.params["sweep_parameter"].as_str().unwrap_or("?").to_owned(), r.params["sweep_value"].clone()))
+        .collect();
+    assert_eq!(steps, vec![("clients".to_owned(), 1.into()), ("clients".to_owned(), 2.into())]);
+    assert!(set.results.iter().all(|r| r.server.mode == "external"));
+
+    let run = rpycbench(&[
+        "sweep",
+        "--over",
+        "payload",
+        "--values",
+        "1024,2048",
+        "--connect",
+        &addr,
+        "--iterations",
+        "2",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let set = results(&json);
+    let values: Vec<&serde_json::Value> = set.results.iter().map(|r| &r.params["sweep_value"]).collect();
+    assert_eq!(values, [&serde_json::Value::from(1024), &serde_json::Value::from(2048)]);
+    assert!(set.results.iter().all(|r| r.params["sweep_parameter"] == "payload_bytes" && r.sizes.len() == 2));
+}
