@@ -2,6 +2,7 @@
 
 mod compare;
 mod progress;
+mod report;
 mod serve;
 mod suite;
 
@@ -27,6 +28,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Compare two result or baseline files; exits 11 when a benchmark regressed.
     Compare(compare::CompareArgs),
+    /// Write report.html and summary.md for a result file, optionally against a baseline.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -38,6 +41,7 @@ pub fn main() -> ExitCode {
         Some(Command::Suite(args)) => suite::run(args),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Report(args)) => report::run(args),
     };
     match result {
         Ok(code) => code,
