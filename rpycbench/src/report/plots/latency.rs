@@ -7,6 +7,7 @@ use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{is_sweep, name_prefix};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Points per curve: smooth at this width, small in the page.
 const POINTS: usize = 240;
@@ -103,6 +104,19 @@ fn draw(curves: &[Curve]) -> Result<String, PlotError> {
             .x_desc("percentile")
             .y_desc("latency (log scale)")
             .draw()?;
+        // The median has no tick of its own on the nines axis: mark it.
+        let median_x = 2f64.log10();
+        chart.draw_series(DashedLineSeries::new(
+            [(median_x, lo), (median_x, hi)],
+            4,
+            4,
+            super::AXIS.stroke_width(1),
+        ))?;
+        chart.draw_series(std::iter::once(Text::new(
+            " p50",
+            (median_x, hi),
+            font(12).color(&super::MUTED).pos(Pos::new(HPos::Left, VPos::Top)),
+        )))?;
         for c in curves {
             chart
                 .draw_series(LineSeries::new(c.points.iter().copied(), c.colour.stroke_width(2)))?
