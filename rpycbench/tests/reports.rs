@@ -47,6 +47,15 @@ fn results() -> &'static ResultSet {
             set.push(r);
         }
         server.stop().expect("stop the server");
+        // A refused connection: every attempt fails, and the report must say so.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        set.push(
+            Latency::new("refused[<b>&\"x\"]")
+                .requests(4)
+                .warmup(0)
+                .sample_system(false)
+                .run(&Target::address(dead), ping),
+        );
         let latency = set.get("latency[threaded]").expect("latency result").clone();
         for mode in ["threaded", "forking"] {
             let mut r = BenchResult { name: format!("ping[mode={mode}]"), ..latency.clone() };
@@ -87,7 +96,8 @@ fn markdown_has_every_table_with_the_right_rows() {
             "latency\\[threaded\\]",
             "bandwidth\\[threaded\\]",
             "concurrent\\[threaded\\]",
-            "transfer\\[threaded\\]"
+            "transfer\\[threaded\\]",
+            "refused\\[\\<b\\>&\"x\"\\]"
         ],
         "sweep points belong in their own tables, not the summary"
     );
@@ -104,38 +114,59 @@ fn markdown_has_every_table_with_the_right_rows() {
         assert!(row.starts_with(&format!("| threaded | {value} |")), "{row}");
     }
     assert_eq!(markdown_rows(&md, "Sweep: ping by mode").len(), 2, "{md}");
-    assert!(!md.contains("### Failures"), "nothing failed: {md}");
+    let failures = markdown_rows(&md, "Failures");
+    assert_eq!(failures.len(), 1, "one error group for the refused benchmark: {md}");
+    assert!(failures[0].starts_with("| refused\\[") && failures[0].contains("| **4** | **4** |"), "{}", failures[0]);
+    let refused = summary.iter().find(|r| r.starts_with("| refused")).expect("refused row");
+    assert!(refused.contains("| **0.0%** |"), "a failed benchmark stands out: {refused}");
 }
 
-/// Checks that every element opened is closed in order (void elements and `/>` aside).
-fn assert_balanced(html: &str) {
+/// Why `html` is not well nested, if it is not: every element opened must be closed
+/// in order (void elements and `/>` aside), and no stray `<` may appear in text.
+fn unbalanced(html: &str) -> Option<String> {
     const VOID: [&str; 5] = ["meta", "br", "hr", "img", "input"];
     let mut stack: Vec<String> = Vec::new();
     let mut rest = html;
     while let Some(open) = rest.find('<') {
         rest = &rest[open + 1..];
-        let end = rest.find('>').expect("every tag closes");
+        let Some(end) = rest.find('>') else { return Some("a tag never closes".into()) };
         let tag = &rest[..end];
         rest = &rest[end + 1..];
         if tag.starts_with('!') || tag.starts_with('?') {
             continue;
         }
         if let Some(name) = tag.strip_prefix('/') {
-            let top = stack.pop().unwrap_or_else(|| panic!("</{name}> closes nothing"));
-            assert_eq!(top, name.trim(), "</{name}> closes <{top}>");
-            continue;
+            match stack.pop() {
+                Some(top) if top == name.trim() => continue,
+                Some(top) => return Some(format!("</{name}> closes <{top}>")),
+                None => return Some(format!("</{name}> closes nothing")),
+            }
         }
         let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        assert!(!name.is_empty(), "a stray '<' before {:?}", &tag[..tag.len().min(40)]);
+        if name.is_empty() || tag.contains('<') {
+            return Some(format!("a stray '<' before {:?}", &tag[..tag.len().min(40)]));
+        }
         if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
             stack.push(name);
         }
     }
-    assert!(stack.is_empty(), "never closed: {stack:?}");
+    (!stack.is_empty()).then(|| format!("never closed: {stack:?}"))
+}
+
+#[track_caller]
+fn assert_balanced(html: &str) {
+    if let Some(problem) = unbalanced(html) {
+        panic!("HTML is not well nested: {problem}");
+    }
 }
 
 #[test]
 fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
+    // The checker itself catches what it should.
+    for broken in ["<div><span></div></span>", "<p>", "</p>", "<div>a < b</div>"] {
+        assert!(unbalanced(broken).is_some(), "{broken:?} passed");
+    }
+    assert_eq!(unbalanced("<!DOCTYPE html><p>a<br>b<svg><path d=\"M0\"/></svg></p>"), None);
     let set = results();
     let html = html_report(set, Some(&Comparison::new(set, set, 10.0, "same.json")));
     assert!(html.starts_with("<!DOCTYPE html>"));
@@ -158,6 +189,8 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
         assert!(!html[at..figure_end].contains("plot failed"), "figure {title:?} failed to draw");
     }
     assert!(html.contains("No regression</strong> against baseline <code>same.json</code>"), "a file against itself");
+    assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");
+    assert!(html.contains("id=\"table-failures\""), "failures are shown");
     for needle in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href="] {
         assert!(!html.contains(needle), "external or active content: {needle}");
     }
