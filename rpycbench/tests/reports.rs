@@ -182,6 +182,7 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
         "sweep: throughput by clients",
         "ping: latency by mode",
         "Change of the median against the baseline",
+        "p50 and p99: baseline and current",
     ] {
         let at = html.find(&format!("<strong>{title}</strong>")).unwrap_or_else(|| panic!("no figure {title:?}"));
         let figure_end = at + html[at..].find("</figure>").expect("figure closes");

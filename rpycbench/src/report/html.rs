@@ -3,7 +3,8 @@
 //! it opens from disk anywhere and can be attached to a review as is.
 
 use super::comparison::Comparison;
-use super::plots::{bandwidth_figures, comparison_figure, percentile_figures, sweep_figures, Figure, Palette};
+use super::plots::{bandwidth_figures, comparison_figure, percentile_figures, side_by_side_figure, sweep_figures};
+use super::plots::{Figure, Palette};
 use super::sections::result_tables;
 use super::sweep::modes;
 use super::table::{Table, Tone};
@@ -49,13 +50,14 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
         ("bandwidth-plots", "Bandwidth", bandwidth_figures(results, &palette)),
         ("sweeps", "Sweeps", sweep_figures(results, &palette)),
     ];
-    if let Some(fig) = comparison.and_then(comparison_figure) {
-        sections.insert(0, ("baseline", "Baseline comparison", vec![fig]));
+    if let Some(c) = comparison {
+        let figures: Vec<Figure> = comparison_figure(c).into_iter().chain(side_by_side_figure(c)).collect();
+        sections.insert(0, ("baseline", "Baseline comparison", figures));
     }
     for (id, title, figures) in sections.iter().filter(|s| !s.2.is_empty()) {
         let _ = write!(page, "<section id=\"{id}\">\n<h2>{title}</h2>\n<div class=\"figures\">\n");
         for f in figures {
-            let wide = if f.title.starts_with("Change of the median") { " wide" } else { "" };
+            let wide = if *id == "baseline" { " wide" } else { "" };
             let _ = write!(
                 page,
                 "<figure class=\"card{wide}\">\n<figcaption><strong>{}</strong><span>{}</span></figcaption>\n{}\n</figure>\n",

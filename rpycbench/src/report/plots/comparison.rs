@@ -44,7 +44,8 @@ pub fn comparison_figure(comparison: &Comparison) -> Option<Figure> {
     })
 }
 
-fn label(bench: &str, series: &str) -> String {
+/// A row's label: the benchmark, and the payload size when it is one distribution of several.
+pub(super) fn row_label(bench: &str, series: &str) -> String {
     let text = if series == "p50" { bench.to_owned() } else { format!("{bench} {}", series.trim_end_matches(" p50")) };
     if text.chars().count() > MAX_LABEL {
         format!("{}…", text.chars().take(MAX_LABEL - 1).collect::<String>())
@@ -55,7 +56,7 @@ fn label(bench: &str, series: &str) -> String {
 
 fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
     let n = rows.len();
-    let names: Vec<String> = rows.iter().map(|s| label(&s.bench, &s.label)).collect();
+    let names: Vec<String> = rows.iter().map(|s| row_label(&s.bench, &s.label)).collect();
     // The x axis is log₂ of the ratio, so halving and doubling are equally far from 0
     // and one wide interval cannot squash the rest; labels read as percent change.
     let ratio_x = |r: f64| r.max(1e-6).log2();
@@ -81,15 +82,7 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
             .build_cartesian_2d(lo..hi, -0.5f64..n as f64 - 0.5)?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        // Rows top to bottom in table order: row i sits at y = n - 1 - i.
-        let row_name = |y: &f64| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                names[n - 1 - i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
+        let row_name = row_name_formatter(&names);
         mesh.y_labels(n)
             .disable_y_mesh()
             .x_labels(8)
@@ -107,12 +100,7 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
         for (i, s) in rows.iter().enumerate() {
             let Some(ci) = s.interval else { continue };
             let y = (n - 1 - i) as f64;
-            let colour = match s.change {
-                Some(Change::Regressed) => BAD,
-                Some(Change::Improved) => GOOD,
-                Some(Change::NoChange) => NEUTRAL,
-                None => WARN,
-            };
+            let colour = verdict_colour(s.change);
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(clip(ratio_x(ci.lower)), y), (clip(ratio_x(ci.upper)), y)],
                 colour.stroke_width(3),
@@ -129,4 +117,27 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
         }
         Ok(())
     })
+}
+
+/// The colour of a verdict: red regressed, green improved, blue no change, amber unknown.
+pub(super) fn verdict_colour(change: Option<Change>) -> RGBColor {
+    match change {
+        Some(Change::Regressed) => BAD,
+        Some(Change::Improved) => GOOD,
+        Some(Change::NoChange) => NEUTRAL,
+        None => WARN,
+    }
+}
+
+/// Labels for a row axis: rows top to bottom in table order, row `i` at `y = n - 1 - i`.
+pub(super) fn row_name_formatter(names: &[String]) -> impl Fn(&f64) -> String + '_ {
+    let n = names.len();
+    move |y: &f64| {
+        let i = y.round();
+        if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+            names[n - 1 - i as usize].clone()
+        } else {
+            String::new()
+        }
+    }
 }

@@ -4,11 +4,13 @@
 mod bandwidth;
 mod comparison;
 mod latency;
+mod side_by_side;
 mod sweep;
 
 pub use bandwidth::bandwidth_figures;
 pub use comparison::comparison_figure;
 pub use latency::percentile_figures;
+pub use side_by_side::side_by_side_figure;
 pub use sweep::sweep_figures;
 
 use plotters::chart::MeshStyle;
