@@ -128,7 +128,8 @@ impl Comparison {
             let (verdict, tone) = verdict(s.change);
             let (change, ci) = match s.interval {
                 Some(i) => {
-                    (text(signed_pct(i.ratio)), text(format!("{} … {}", signed_pct(i.lower), signed_pct(i.upper))))
+                    let ci = format!("{} … {}", signed_pct(i.lower), signed_pct(i.upper));
+                    (Value::Figure(signed_pct(i.ratio)), Value::Figure(ci))
                 }
                 None => (Value::Missing, Value::Missing),
             };

@@ -35,6 +35,8 @@ pub enum Value {
     Num(f64, usize),
     /// A percentage (0–100) with one decimal.
     Pct(f64),
+    /// A number already written out (`+4.8%`, `-3.1% … +9.0%`): right-aligned, as is.
+    Figure(String),
     /// Nothing measured.
     Missing,
 }
@@ -163,7 +165,7 @@ struct ColumnFormat {
 impl ColumnFormat {
     fn format(&self, v: &Value) -> String {
         match v {
-            Value::Text(t) => t.clone(),
+            Value::Text(t) | Value::Figure(t) => t.clone(),
             Value::Ns(x) => self.time.format(*x),
             Value::Bps(x) => self.rate.format(*x),
             Value::Int(n) => group_thousands(*n),

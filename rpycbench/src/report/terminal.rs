@@ -109,6 +109,9 @@ pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, col
     if let Some(c) = comparison {
         tables.push(c.table());
     }
+    if tables.is_empty() {
+        return "no results".to_owned();
+    }
     let mut out: Vec<String> = tables.iter().map(|t| render_table(t, colour)).collect();
     if let Some(c) = comparison {
         out.push(format!("baseline {}: {}", c.baseline_label, c.verdict_line()));
