@@ -188,6 +188,9 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
         let figure_end = at + html[at..].find("</figure>").expect("figure closes");
         assert!(html[at..figure_end].contains("<svg"), "figure {title:?} has no SVG");
         assert!(!html[at..figure_end].contains("plot failed"), "figure {title:?} failed to draw");
+        if !title.contains("by mode") {
+            assert!(html[at..figure_end].contains("<div class=\"legend\">"), "figure {title:?} has no legend");
+        }
     }
     assert!(html.contains("No regression</strong> against baseline <code>same.json</code>"), "a file against itself");
     assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");

@@ -60,9 +60,10 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
             let wide = if *id == "baseline" { " wide" } else { "" };
             let _ = write!(
                 page,
-                "<figure class=\"card{wide}\">\n<figcaption><strong>{}</strong><span>{}</span></figcaption>\n{}\n</figure>\n",
+                "<figure class=\"card{wide}\">\n<figcaption><strong>{}</strong><span>{}</span></figcaption>\n{}{}\n</figure>\n",
                 escape(&f.title),
                 escape(&f.caption),
+                legend(f),
                 f.svg
             );
         }
@@ -86,6 +87,25 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
         escape(&results.schema)
     );
     page
+}
+
+/// A figure's legend as a row of line samples: outside the plot, so it hides no data.
+fn legend(f: &Figure) -> String {
+    if f.legend.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<div class=\"legend\">");
+    for key in &f.legend {
+        let dash = if key.dashed { " stroke-dasharray=\"5 3\"" } else { "" };
+        let _ = write!(
+            out,
+            "<span><svg width=\"26\" height=\"10\" viewBox=\"0 0 26 10\"><line x1=\"1\" y1=\"5\" x2=\"25\" y2=\"5\" stroke=\"{}\" stroke-width=\"3\"{dash}/></svg>{}</span>",
+            key.hex(),
+            escape(&key.label)
+        );
+    }
+    out.push_str("</div>\n");
+    out
 }
 
 fn header(page: &mut String, results: &ResultSet) {

@@ -205,13 +205,19 @@ pub fn sweep_tables(results: &ResultSet) -> Vec<Table> {
         );
         for sweep in &family {
             for (value, r) in &sweep.points {
+                let shown = match value.number() {
+                    Some(bytes) if parameter.ends_with("bytes") && bytes >= 0.0 => format_bytes(bytes as u64),
+                    _ => value.label(),
+                };
                 let mut row = vec![
                     (text(&sweep.mode), Tone::Muted),
-                    (text(value.label()), Tone::Plain),
+                    (text(shown), Tone::Plain),
                     (Value::Int(r.outcomes.attempts), Tone::Plain),
                     success(&r.outcomes),
                 ];
-                row.extend(latency_cells(r.latency.as_ref(), &[p50, p99, p999]).into_iter().map(|v| (v, Tone::Plain)));
+                // A payload sweep's points may carry their latency per size only.
+                let latency = r.latency.as_ref().or_else(|| r.sizes.first().map(|s| &s.latency));
+                row.extend(latency_cells(latency, &[p50, p99, p999]).into_iter().map(|v| (v, Tone::Plain)));
                 row.push((r.throughput_rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
                 let best = r.sizes.iter().map(|s| s.mean_bps).reduce(f64::max);
                 row.push((

@@ -2,7 +2,7 @@
 //! server (and chunking), both axes logarithmic.
 
 use super::latency::error_svg;
-use super::{binary_range, draw_svg, font, legend_line, style_mesh, tick_bps, Figure, Palette, PlotError};
+use super::{binary_range, draw_svg, style_mesh, tick_bps, Figure, Key, Palette, PlotError};
 use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{is_sweep, name_prefix};
@@ -44,6 +44,10 @@ pub fn bandwidth_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> 
                 caption: "Mean bytes per second at each payload size (dashed: chunked transfers). Higher is better."
                     .into(),
                 svg: draw(&lines).unwrap_or_else(|e| error_svg(&e)),
+                legend: lines
+                    .iter()
+                    .map(|l| Key { label: l.label.clone(), colour: l.colour, dashed: l.dashed })
+                    .collect(),
             });
         }
     }
@@ -100,21 +104,13 @@ fn draw(lines: &[Line]) -> Result<String, PlotError> {
             .draw()?;
         for l in lines {
             let style = l.colour.stroke_width(2);
-            let series = if l.dashed {
-                chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 6, 4, style))?
+            if l.dashed {
+                chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 6, 4, style))?;
             } else {
-                chart.draw_series(LineSeries::new(l.points.iter().copied(), style))?
-            };
-            series.label(l.label.clone()).legend(legend_line(l.colour));
+                chart.draw_series(LineSeries::new(l.points.iter().copied(), style))?;
+            }
             chart.draw_series(l.points.iter().map(|p| Circle::new(*p, 3, l.colour.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(super::GRID_BOLD)
-            .label_font(font(13))
-            .draw()?;
         Ok(())
     })
 }

@@ -2,7 +2,7 @@
 //! bootstrap interval, against the shaded no-change band of the threshold.
 
 use super::latency::error_svg;
-use super::{draw_svg, font, style_mesh, trim, Figure, PlotError, BAD, GOOD, NEUTRAL, WARN};
+use super::{draw_svg, font, style_mesh, trim, Figure, Key, PlotError, BAD, GOOD, NEUTRAL, WARN};
 use crate::harness::bootstrap::Change;
 use crate::report::comparison::Comparison;
 use plotters::prelude::*;
@@ -41,6 +41,7 @@ pub fn comparison_figure(comparison: &Comparison) -> Option<Figure> {
         title: "Change of the median against the baseline".into(),
         caption: "Dot: change of the median; bar: 95% bootstrap interval; grey band: within the threshold. Red regressed, green improved, blue no change. Left is faster.".into(),
         svg,
+        legend: verdict_keys(&rows),
     })
 }
 
@@ -140,4 +141,18 @@ pub(super) fn row_name_formatter(names: &[String]) -> impl Fn(&f64) -> String + 
             String::new()
         }
     }
+}
+
+/// Legend entries for the verdicts present in `rows`, in a fixed order.
+pub(super) fn verdict_keys(rows: &[&crate::report::ComparedSeries]) -> Vec<Key> {
+    [
+        (Some(Change::Regressed), "regressed"),
+        (Some(Change::Improved), "improved"),
+        (Some(Change::NoChange), "no change"),
+        (None, "not comparable"),
+    ]
+    .into_iter()
+    .filter(|(change, _)| rows.iter().any(|s| s.change == *change))
+    .map(|(change, label)| Key::solid(label, verdict_colour(change)))
+    .collect()
 }

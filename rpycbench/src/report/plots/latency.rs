@@ -2,7 +2,7 @@
 //! a "nines" axis (90 %, 99 %, 99.9 % equally spaced) and a log latency axis, read from
 //! the stored HdrHistograms.
 
-use super::{decade_range, draw_svg, font, legend_line, log_labels, style_mesh, tick_ns, Figure, Palette, PlotError};
+use super::{decade_range, draw_svg, font, log_labels, style_mesh, tick_ns, Figure, Key, Palette, PlotError};
 use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{is_sweep, name_prefix};
@@ -75,10 +75,12 @@ pub fn percentile_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure>
                 return None;
             }
             let svg = draw(&curves).unwrap_or_else(|e| error_svg(&e));
+            let legend = curves.iter().map(|c| Key::solid(c.label.clone(), c.colour)).collect();
             Some(Figure {
                 title: format!("{prefix}: latency distribution"),
                 caption: "Latency at each percentile, tail to the right; curves end where the sample runs out. Lower is better.".into(),
                 svg,
+                legend,
             })
         })
         .collect()
@@ -118,21 +120,11 @@ fn draw(curves: &[Curve]) -> Result<String, PlotError> {
             font(12).color(&super::MUTED).pos(Pos::new(HPos::Left, VPos::Top)),
         )))?;
         for c in curves {
-            chart
-                .draw_series(LineSeries::new(c.points.iter().copied(), c.colour.stroke_width(2)))?
-                .label(c.label.clone())
-                .legend(legend_line(c.colour));
+            chart.draw_series(LineSeries::new(c.points.iter().copied(), c.colour.stroke_width(2)))?;
             if let Some(&last) = c.points.last() {
                 chart.draw_series(std::iter::once(Circle::new(last, 3, c.colour.filled())))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(super::GRID_BOLD)
-            .label_font(font(13))
-            .draw()?;
         Ok(())
     })
 }

@@ -26,6 +26,32 @@ pub struct Figure {
     pub caption: String,
     /// The `<svg>` element.
     pub svg: String,
+    /// What each colour means, shown above the plot (outside it, so it never hides data).
+    pub legend: Vec<Key>,
+}
+
+/// One legend entry: a line sample and what it stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Key {
+    /// What the line stands for.
+    pub label: String,
+    /// Its colour.
+    pub colour: RGBColor,
+    /// Whether the line is dashed.
+    pub dashed: bool,
+}
+
+impl Key {
+    /// A solid line entry.
+    pub fn solid(label: impl Into<String>, colour: RGBColor) -> Key {
+        Key { label: label.into(), colour, dashed: false }
+    }
+
+    /// The colour as `#rrggbb`.
+    pub fn hex(&self) -> String {
+        let RGBColor(r, g, b) = self.colour;
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
 }
 
 /// Why a plot could not be drawn (the report shows the reason instead of the plot).
@@ -203,11 +229,6 @@ pub(crate) fn log_labels(lo: f64, hi: f64) -> usize {
     } else {
         decades + 1
     }
-}
-
-/// A legend entry's marker: a short line in the series' colour.
-pub(crate) fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Baseline versus current, absolute: each compared distribution's p50 and p99 in the
 //! baseline (hollow) and now (filled, coloured by the verdict), on one log latency axis.
 
-use super::comparison::{row_label, row_name_formatter, verdict_colour};
+use super::comparison::{row_label, row_name_formatter, verdict_colour, verdict_keys};
 use super::latency::error_svg;
-use super::{decade_range, draw_svg, log_labels, style_mesh, tick_ns, Figure, PlotError, MUTED};
+use super::{decade_range, draw_svg, log_labels, style_mesh, tick_ns, Figure, Key, PlotError, MUTED};
 use crate::report::comparison::{ComparedSeries, Comparison};
 use plotters::prelude::*;
 
@@ -24,6 +24,7 @@ pub fn side_by_side_figure(comparison: &Comparison) -> Option<Figure> {
             "Grey: baseline; coloured: current, by the median's verdict. Circles p50, triangles p99. Left is faster."
                 .into(),
         svg: draw(&rows).unwrap_or_else(|e| error_svg(&e)),
+        legend: std::iter::once(Key::solid("baseline", MUTED)).chain(verdict_keys(&rows)).collect(),
     })
 }
 

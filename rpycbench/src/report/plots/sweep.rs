@@ -2,7 +2,7 @@
 //! line per server; a swept label (a server mode) becomes grouped bars.
 
 use super::latency::error_svg;
-use super::{decade_range, draw_svg, font, legend_line, log_labels, style_mesh, tick_bps, tick_count, tick_ns};
+use super::{decade_range, draw_svg, log_labels, style_mesh, tick_bps, tick_count, tick_ns, Key};
 use super::{Figure, Palette, PlotError, HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{families, sweeps, Sweep};
@@ -52,11 +52,26 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
         } else {
             (draw_bars(&family, palette, Chart::Latency), draw_bars(&family, palette, Chart::Throughput(metric)))
         };
+        let legend: Vec<Key> = if numeric {
+            family.iter().map(|s| Key::solid(s.mode.clone(), palette.colour(&s.mode))).collect()
+        } else {
+            Vec::new() // bars are named on their axis
+        };
+        let mut latency_legend = legend.clone();
+        if numeric {
+            latency_legend.push(Key { label: "p99".into(), colour: super::MUTED, dashed: true });
+        }
         let what = if metric == Throughput::RequestsPerSecond { "throughput" } else { "bandwidth" };
         out.push(Figure {
             title: format!("{prefix}: latency by {parameter}"),
-            caption: "p50 (solid) and p99 (dashed) of successful requests at each sweep point. Lower is better.".into(),
+            caption: if numeric {
+                "p50 (solid) and p99 (dashed) of successful requests at each sweep point. Lower is better."
+            } else {
+                "p50 (dark bar) and p99 (light bar) of successful requests at each sweep point. Lower is better."
+            }
+            .into(),
             svg: lat.unwrap_or_else(|e| error_svg(&e)),
+            legend: latency_legend,
         });
         out.push(Figure {
             title: format!("{prefix}: {what} by {parameter}"),
@@ -65,6 +80,7 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
                 if what == "throughput" { "Successful requests per second" } else { "Best mean bandwidth" }
             ),
             svg: thr.unwrap_or_else(|e| error_svg(&e)),
+            legend,
         });
     }
     out
@@ -157,24 +173,11 @@ fn draw_numeric_latency(family: &[&Sweep<'_>], parameter: &str, palette: &Palett
             .draw()?;
         for (sweep, pts) in &series {
             let colour = palette.colour(&sweep.mode);
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)))?
-                .label(format!("{} p50", sweep.mode))
-                .legend(legend_line(colour));
-            chart
-                .draw_series(DashedLineSeries::new(pts.iter().map(|p| (p.0, p.2)), 6, 4, colour.stroke_width(2)))?
-                .label(format!("{} p99", sweep.mode))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 6, y)], colour.stroke_width(3)));
+            chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)))?;
+            chart.draw_series(DashedLineSeries::new(pts.iter().map(|p| (p.0, p.2)), 6, 4, colour.stroke_width(2)))?;
             chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, colour.filled())))?;
             chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.2), 3, colour.stroke_width(1))))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(super::GRID_BOLD)
-            .label_font(font(13))
-            .draw()?;
         Ok(())
     })
 }
@@ -186,45 +189,41 @@ fn draw_numeric_throughput(
     palette: &Palette,
 ) -> Result<String, PlotError> {
     let axis = XAxis::of(family, parameter);
+    // Bandwidth spans decades across payload sizes: it is drawn as log₂ of the rate on
+    // a linear axis, so ticks fall on powers of two (1MiB/s, 4MiB/s, …).
+    let bytes = metric == Throughput::BytesPerSecond;
+    let y = |v: f64| if bytes { v.max(1.0).log2() } else { v };
     let series: Vec<(&Sweep<'_>, Vec<(f64, f64)>)> = family
         .iter()
-        .map(|s| (*s, s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), metric.of(r)?))).collect()))
+        .map(|s| (*s, s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), y(metric.of(r)?)))).collect()))
         .collect();
-    let top = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)).fold(0f64, f64::max);
+    let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+    let top = ys().fold(0f64, f64::max);
     if top <= 0.0 {
         return Err(PlotError("no throughput to plot".into()));
     }
+    let (bottom, top) = if bytes { (ys().fold(f64::MAX, f64::min).floor(), top.ceil()) } else { (0.0, top * 1.12) };
     draw_svg((WIDTH, HEIGHT), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(76)
-            .build_cartesian_2d(axis.lo..axis.hi, 0f64..top * 1.12)?;
+            .build_cartesian_2d(axis.lo..axis.hi, bottom..top.max(bottom + 1.0))?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        let y_desc = if metric == Throughput::RequestsPerSecond { "requests per second" } else { "bandwidth" };
+        let y_desc = if bytes { "bandwidth (log scale)" } else { "requests per second" };
         mesh.x_labels(axis.labels())
             .y_labels(6)
             .x_label_formatter(&|x| axis.label(*x))
-            .y_label_formatter(&|y| if metric == Throughput::RequestsPerSecond { tick_count(*y) } else { tick_bps(*y) })
+            .y_label_formatter(&|y| if bytes { tick_bps(2f64.powf(*y)) } else { tick_count(*y) })
             .x_desc(desc(parameter, &axis))
             .y_desc(y_desc)
             .draw()?;
         for (sweep, pts) in &series {
             let colour = palette.colour(&sweep.mode);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?
-                .label(sweep.mode.clone())
-                .legend(legend_line(colour));
+            chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
             chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(super::GRID_BOLD)
-            .label_font(font(13))
-            .draw()?;
         Ok(())
     })
 }
