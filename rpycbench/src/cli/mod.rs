@@ -5,6 +5,7 @@ mod compare;
 mod external;
 mod json_args;
 mod progress;
+mod report;
 mod serve;
 mod sla_flags;
 mod suite;
@@ -38,6 +39,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Vary clients, payload size or server mode until a limit is crossed; draw the curve.
     Sweep(sweep::SweepArgs),
+    /// Write report.html and summary.md for a result file, optionally against a baseline.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Report(args)) => report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,7 @@
 use super::progress::Progress;
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::metrics::{BenchResult, ResultSet};
-use crate::report::summary_table;
+use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
 use clap::Args;
 use std::path::PathBuf;
@@ -77,7 +77,7 @@ pub(crate) struct SuiteArgs {
     /// Transfers per file size.
     #[arg(long, default_value_t = 3)]
     iterations: u32,
-    /// Directory for results.json and summary.md.
+    /// Directory for results.json, summary.md and report.html.
     #[arg(long, default_value = "rpycbench-results")]
     out: PathBuf,
     /// Also write the results JSON to this file.
@@ -130,10 +130,12 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         server.stop()?;
     }
     progress.finish();
-    write_outputs(&args, &results)?;
+    let files = write_outputs(&args, &results)?;
     if !args.quiet {
-        println!("{}", summary_table(&results));
-        println!("results written to {}", args.out.display());
+        println!("{}", terminal_report(&results, None, colour_enabled()));
+        println!();
+        println!("results written to {}/ (results.json, summary.md, report.html)", args.out.display());
+        println!("HTML report: {}", files.html.display());
     }
     let failed = results.results.iter().any(|r| r.outcomes.failures > 0);
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
@@ -183,13 +185,11 @@ fn run_phases(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mu
     out
 }
 
-fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<(), Box<dyn std::error::Error>> {
+fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<ReportFiles, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     results.save(&args.out.join("results.json"))?;
     if let Some(path) = &args.json {
         results.save(path)?;
     }
-    let summary = summary_table(results);
-    std::fs::write(args.out.join("summary.txt"), summary + "\n")?;
-    Ok(())
+    Ok(write_reports(&args.out, results, None)?)
 }

@@ -1,8 +1,12 @@
-//! The compact terminal summary: one row per result, aligned, readable at a glance.
+//! Terminal tables: aligned, one unit per column, coloured only on a terminal and
+//! never when `NO_COLOR` is set.
 
-use super::units::{format_bps, format_ns};
+use super::comparison::Comparison;
+use super::sections;
+use super::table::{Table, Tone};
 use crate::metrics::{BenchKind, BenchResult, ResultSet};
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
+use std::io::IsTerminal;
 
 /// One summary row, shared by every report format.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,43 +51,93 @@ impl Row {
 
 /// The summary table of a result collection, as text (no colour: callers decide).
 pub fn summary_table(results: &ResultSet) -> String {
-    let mut table = Table::new();
+    sections::summary(results).map_or_else(|| "no results".to_owned(), |t| render_table(&t, false))
+}
+
+/// Whether to colour output on stdout: only on a terminal, and never when `NO_COLOR`
+/// is set to anything non-empty (<https://no-color.org>).
+pub fn colour_enabled() -> bool {
+    colour_wanted(std::env::var_os("NO_COLOR").as_deref(), std::io::stdout().is_terminal())
+}
+
+/// The decision of [`colour_enabled`], from its two inputs.
+pub fn colour_wanted(no_color: Option<&std::ffi::OsStr>, is_terminal: bool) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// One table as aligned text, headed by its title; ANSI colour only when `colour`.
+pub fn render_table(t: &Table, colour: bool) -> String {
+    let mut table = comfy_table::Table::new();
     table.load_preset(presets::UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
-    table.set_header([
-        "benchmark",
-        "server",
-        "kind",
-        "n",
-        "ok",
-        "p50",
-        "p99",
-        "mean",
-        "req/s",
-        "bandwidth (best–worst)",
-    ]);
-    for r in &results.results {
-        let row = Row::of(r);
-        let (p50, p99, mean) = match row.latency {
-            Some((a, b, c)) => (format_ns(a), format_ns(b), format_ns(c)),
-            None => ("–".into(), "–".into(), "–".into()),
-        };
-        table.add_row([
-            row.name,
-            row.server,
-            row.kind,
-            row.attempts.to_string(),
-            format!("{:.1}%", row.success_pct),
-            p50,
-            p99,
-            mean,
-            row.rps.map_or("–".into(), |x| format!("{x:.0}")),
-            row.bandwidth.map_or("–".into(), |(hi, lo)| format!("{} – {}", format_bps(hi), format_bps(lo))),
-        ]);
+    if colour {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
     }
-    for i in 3..10 {
-        if let Some(col) = table.column_mut(i) {
+    table.set_header(t.columns.iter().map(|c| {
+        let cell = Cell::new(&c.header);
+        if colour {
+            cell.add_attribute(Attribute::Bold)
+        } else {
+            cell
+        }
+    }));
+    for row in &t.rows {
+        table.add_row(row.iter().map(|c| {
+            let cell = Cell::new(&c.text);
+            match (colour, c.tone) {
+                (true, Tone::Good) => cell.fg(Color::Green),
+                (true, Tone::Bad) => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+                (true, Tone::Warn) => cell.fg(Color::Yellow),
+                (true, Tone::Muted) => cell.fg(Color::DarkGrey),
+                _ => cell,
+            }
+        }));
+    }
+    for (i, c) in t.columns.iter().enumerate() {
+        if let (true, Some(col)) = (c.numeric, table.column_mut(i)) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    table.to_string()
+    let title = if colour { format!("\x1b[1m{}\x1b[0m", t.title) } else { t.title.clone() };
+    format!("{title}\n{table}")
+}
+
+/// Every table of a report, separated by blank lines.
+pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, colour: bool) -> String {
+    let mut tables = sections::result_tables(results);
+    if let Some(c) = comparison {
+        tables.push(c.table());
+    }
+    if tables.is_empty() {
+        return "no results".to_owned();
+    }
+    let mut out: Vec<String> = tables.iter().map(|t| render_table(t, colour)).collect();
+    if let Some(c) = comparison {
+        out.push(format!("baseline {}: {}", c.baseline_label, c.verdict_line()));
+    }
+    out.join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_follows_no_color_and_the_terminal() {
+        assert!(colour_wanted(None, true));
+        assert!(colour_wanted(Some(OsStr::new("")), true));
+        assert!(!colour_wanted(Some(OsStr::new("1")), true));
+        assert!(!colour_wanted(None, false));
+    }
+
+    #[test]
+    fn colour_is_ansi_and_plain_is_not() {
+        let mut b = super::super::table::TableBuilder::new("t", "Title", "", &["name", "ok"]);
+        b.toned_row(vec![(super::super::table::Value::Text("x".into()), Tone::Bad)]);
+        let t = b.build();
+        assert!(render_table(&t, true).contains('\x1b'));
+        assert!(!render_table(&t, false).contains('\x1b'));
+    }
 }

@@ -1,0 +1,302 @@
+//! The tables of a report, built once from a result collection and rendered by every
+//! format (terminal, Markdown, HTML), so all three show the same rows.
+
+use super::sweep::{families, is_sweep, name_prefix, sweeps};
+use super::table::{format_bytes, Table, TableBuilder, Tone, Value};
+use crate::metrics::{BenchKind, BenchResult, LatencyStats, LoadModel, Outcomes, ResultSet};
+
+/// Every table a result collection has data for, in reading order.
+pub fn result_tables(results: &ResultSet) -> Vec<Table> {
+    let mut out = Vec::new();
+    out.extend(summary(results));
+    out.extend(bandwidth(results));
+    out.extend(concurrency(results));
+    out.extend(sweep_tables(results));
+    out.extend(resources(results));
+    out.extend(failures(results));
+    out
+}
+
+fn plain(results: &ResultSet) -> impl Iterator<Item = &BenchResult> {
+    results.results.iter().filter(|r| !is_sweep(r))
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+
+fn ns(x: u64) -> Value {
+    Value::Ns(x as f64)
+}
+
+/// Success rate, red when anything failed.
+fn success(o: &Outcomes) -> (Value, Tone) {
+    let tone = if o.failures > 0 || o.attempts == 0 { Tone::Bad } else { Tone::Plain };
+    (Value::Pct(o.success_rate * 100.0), tone)
+}
+
+fn latency_cells(l: Option<&LatencyStats>, quantiles: &[fn(&LatencyStats) -> u64]) -> Vec<Value> {
+    let l = l.filter(|l| l.count > 0);
+    quantiles.iter().map(|q| l.map_or(Value::Missing, |l| ns(q(l)))).collect()
+}
+
+fn p50(l: &LatencyStats) -> u64 {
+    l.p50_ns
+}
+fn p99(l: &LatencyStats) -> u64 {
+    l.p99_ns
+}
+fn p999(l: &LatencyStats) -> u64 {
+    l.p999_ns
+}
+fn mean(l: &LatencyStats) -> u64 {
+    l.mean_ns
+}
+
+fn uses_sizes(r: &BenchResult) -> bool {
+    matches!(r.kind, BenchKind::Bandwidth | BenchKind::Transfer) || !r.sizes.is_empty()
+}
+
+/// One row per benchmark: outcomes, latency quantiles, throughput, best bandwidth.
+pub fn summary(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "summary",
+        "Summary",
+        "One row per benchmark (sweeps have their own tables). Latency of successful requests; bandwidth is the best payload size's mean.",
+        &["benchmark", "server", "kind", "requests", "ok", "p50", "p99", "p99.9", "mean", "req/s", "bandwidth"],
+    );
+    for r in plain(results) {
+        let mut row = vec![
+            (text(&r.name), Tone::Plain),
+            (text(&r.server.mode), Tone::Muted),
+            (text(r.kind.name()), Tone::Muted),
+            (Value::Int(r.outcomes.attempts), Tone::Plain),
+            success(&r.outcomes),
+        ];
+        row.extend(latency_cells(r.latency.as_ref(), &[p50, p99, p999, mean]).into_iter().map(|v| (v, Tone::Plain)));
+        let rps = if uses_sizes(r) { None } else { r.throughput_rps };
+        row.push((rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
+        let best = r.sizes.iter().map(|s| s.mean_bps).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        row.push((best.map_or(Value::Missing, Value::Bps), Tone::Plain));
+        b.toned_row(row);
+    }
+    (!b.is_empty()).then(|| b.build())
+}
+
+/// A bandwidth row with its sort keys: benchmark, direction, size, chunk, server rank.
+type SizeRow<'a> = (&'a str, &'a str, u64, u64, usize, Vec<(Value, Tone)>);
+
+/// One row per payload size of every bandwidth and transfer benchmark, servers of the
+/// same size next to each other.
+pub fn bandwidth(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "bandwidth",
+        "Bandwidth per payload size",
+        "Mean = bytes moved / time at that size; worst = the slowest operation's rate.",
+        &["benchmark", "direction", "size", "chunk", "server", "ops", "ok", "p50", "p99", "mean", "median", "worst"],
+    );
+    let modes = super::sweep::modes(results);
+    let mut rows: Vec<SizeRow<'_>> = Vec::new();
+    for r in plain(results).filter(|r| !r.sizes.is_empty()) {
+        let mode_rank = modes.iter().position(|m| *m == r.server.mode).unwrap_or(usize::MAX);
+        for s in &r.sizes {
+            let mut row = vec![
+                (text(name_prefix(&r.name)), Tone::Plain),
+                (text(&s.direction), Tone::Plain),
+                (text(format_bytes(s.size_bytes)), Tone::Plain),
+                (s.chunk_bytes.map_or(text("whole"), |c| text(format_bytes(c))), Tone::Muted),
+                (text(&r.server.mode), Tone::Plain),
+                (Value::Int(s.outcomes.attempts), Tone::Plain),
+                success(&s.outcomes),
+            ];
+            row.extend(latency_cells(Some(&s.latency), &[p50, p99]).into_iter().map(|v| (v, Tone::Plain)));
+            row.extend([s.mean_bps, s.median_bps, s.worst_bps].map(|x| (Value::Bps(x), Tone::Plain)));
+            rows.push((
+                name_prefix(&r.name),
+                s.direction.as_str(),
+                s.size_bytes,
+                s.chunk_bytes.unwrap_or(0),
+                mode_rank,
+                row,
+            ));
+        }
+    }
+    // Stable: benchmarks keep the order they ran in, sizes ascend, servers side by side.
+    let first_seen: Vec<&str> = rows.iter().map(|r| r.0).fold(Vec::new(), |mut seen, p| {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+        seen
+    });
+    rows.sort_by_key(|r| (first_seen.iter().position(|p| *p == r.0), r.1 != "upload", r.1, r.2, r.3, r.4));
+    for row in rows {
+        b.toned_row(row.5);
+    }
+    (!b.is_empty()).then(|| b.build())
+}
+
+fn load_label(r: &BenchResult) -> String {
+    match &r.load_model {
+        Some(LoadModel::OpenLoop { rate_per_sec, .. }) => format!("open {rate_per_sec:.0}/s"),
+        Some(LoadModel::ClosedLoop) | None => "closed".to_owned(),
+    }
+}
+
+fn cpu(r: &BenchResult, server: bool) -> Value {
+    let stats = r.system.as_ref().and_then(|s| if server { s.server.as_ref() } else { Some(&s.client) });
+    stats.map_or(Value::Missing, |p| Value::Pct(p.cpu_percent_mean))
+}
+
+/// Concurrent benchmarks: load model, tail latency, throughput and who spent the CPU.
+pub fn concurrency(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "concurrency",
+        "Concurrency",
+        "Closed loop: latency is service time under load. Open loop: latency runs from each request's scheduled start, so queueing shows. CPU is a mean over the run (100% = one core).",
+        &[
+            "benchmark",
+            "server",
+            "clients",
+            "load",
+            "requests",
+            "ok",
+            "late",
+            "p50",
+            "p99",
+            "p99.9",
+            "req/s",
+            "server CPU",
+            "client CPU",
+        ],
+    );
+    for r in plain(results).filter(|r| r.kind == BenchKind::Concurrent) {
+        let clients = r.params.get("clients").and_then(serde_json::Value::as_u64);
+        let late_tone = if r.outcomes.late_starts > 0 { Tone::Warn } else { Tone::Plain };
+        let mut row = vec![
+            (text(&r.name), Tone::Plain),
+            (text(&r.server.mode), Tone::Muted),
+            (clients.map_or(Value::Missing, Value::Int), Tone::Plain),
+            (text(load_label(r)), Tone::Muted),
+            (Value::Int(r.outcomes.attempts), Tone::Plain),
+            success(&r.outcomes),
+            (Value::Int(r.outcomes.late_starts), late_tone),
+        ];
+        row.extend(latency_cells(r.latency.as_ref(), &[p50, p99, p999]).into_iter().map(|v| (v, Tone::Plain)));
+        row.push((r.throughput_rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
+        row.push((cpu(r, true), Tone::Plain));
+        row.push((cpu(r, false), Tone::Plain));
+        b.toned_row(row);
+    }
+    (!b.is_empty()).then(|| b.build())
+}
+
+/// One table per swept parameter and benchmark, a row per server and value.
+pub fn sweep_tables(results: &ResultSet) -> Vec<Table> {
+    let all = sweeps(results);
+    let mut out = Vec::new();
+    for family in families(&all) {
+        let (parameter, prefix) = (&family[0].parameter, &family[0].prefix);
+        let with_sizes = family.iter().flat_map(|s| &s.points).any(|(_, r)| !r.sizes.is_empty());
+        let mut b = TableBuilder::new(
+            &format!("sweep-{prefix}-{parameter}"),
+            &format!("Sweep: {prefix} by {parameter}"),
+            "One row per sweep point; latency of successful requests.",
+            &["server", parameter, "requests", "ok", "p50", "p99", "p99.9", "req/s", "bandwidth"],
+        );
+        for sweep in &family {
+            for (value, r) in &sweep.points {
+                let shown = match value.number() {
+                    Some(bytes) if parameter.ends_with("bytes") && bytes >= 0.0 => format_bytes(bytes as u64),
+                    _ => value.label(),
+                };
+                let mut row = vec![
+                    (text(&sweep.mode), Tone::Muted),
+                    (text(shown), Tone::Plain),
+                    (Value::Int(r.outcomes.attempts), Tone::Plain),
+                    success(&r.outcomes),
+                ];
+                // A payload sweep's points may carry their latency per size only.
+                let latency = r.latency.as_ref().or_else(|| r.sizes.first().map(|s| &s.latency));
+                row.extend(latency_cells(latency, &[p50, p99, p999]).into_iter().map(|v| (v, Tone::Plain)));
+                row.push((r.throughput_rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
+                let best = r.sizes.iter().map(|s| s.mean_bps).reduce(f64::max);
+                row.push((
+                    if with_sizes { best.map_or(Value::Missing, Value::Bps) } else { Value::Missing },
+                    Tone::Plain,
+                ));
+                b.toned_row(row);
+            }
+        }
+        out.push(b.build());
+    }
+    out
+}
+
+/// CPU and memory of server and client, and wire cost per request.
+pub fn resources(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "resources",
+        "Resources and wire cost",
+        "Sampled during the run, per process tree (forked children included). 100% CPU = one core.",
+        &[
+            "benchmark",
+            "server CPU mean",
+            "server CPU max",
+            "server RSS max",
+            "server procs",
+            "client CPU mean",
+            "round trips/req",
+            "bytes/req",
+        ],
+    );
+    for r in plain(results).filter(|r| r.system.is_some() || r.wire.is_some()) {
+        let server = r.system.as_ref().and_then(|s| s.server.as_ref());
+        let mib = |bytes: u64| Value::Num(bytes as f64 / 1048576.0, 1);
+        b.row(vec![
+            text(&r.name),
+            server.map_or(Value::Missing, |s| Value::Pct(s.cpu_percent_mean)),
+            server.map_or(Value::Missing, |s| Value::Pct(s.cpu_percent_max)),
+            server.map_or(Value::Missing, |s| mib(s.rss_bytes_max)),
+            server.map_or(Value::Missing, |s| Value::Int(u64::from(s.processes_max))),
+            cpu(r, false),
+            r.wire.as_ref().map_or(Value::Missing, |w| Value::Num(w.round_trips_per_request, 2)),
+            r.wire.as_ref().map_or(Value::Missing, |w| Value::Num(w.bytes_per_request, 0)),
+        ]);
+    }
+    let mut table = (!b.is_empty()).then(|| b.build())?;
+    if let Some(col) = table.columns.get_mut(3) {
+        col.header = "server RSS max (MiB)".into();
+    }
+    Some(table)
+}
+
+/// Every error group of every benchmark: nothing is lost silently.
+pub fn failures(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "failures",
+        "Failures",
+        "Failed attempts grouped by error message.",
+        &["benchmark", "server", "attempts", "failures", "count", "error"],
+    );
+    for r in results.results.iter().filter(|r| r.outcomes.failures > 0) {
+        let o = &r.outcomes;
+        let mut groups: Vec<(String, u64)> = o.errors.iter().map(|e| (e.message.clone(), e.count)).collect();
+        if o.errors_other > 0 {
+            groups.push(("(other errors, not kept)".to_owned(), o.errors_other));
+        }
+        if groups.is_empty() {
+            groups.push(("(no message recorded)".to_owned(), o.failures));
+        }
+        for (message, count) in groups {
+            b.toned_row(vec![
+                (text(&r.name), Tone::Plain),
+                (text(&r.server.mode), Tone::Muted),
+                (Value::Int(o.attempts), Tone::Plain),
+                (Value::Int(o.failures), Tone::Bad),
+                (Value::Int(count), Tone::Bad),
+                (text(message), Tone::Plain),
+            ]);
+        }
+    }
+    (!b.is_empty()).then(|| b.build())
+}

@@ -1,0 +1,336 @@
+//! Reports from real results: every benchmark kind run against a real native server
+//! process, plus sweep points built from them by hand, rendered as Markdown and HTML;
+//! `rpycbench report` and the suite's output directory driven as a user would.
+//!
+//! What is checked: the Markdown tables have the right rows; the HTML is balanced,
+//! has a plot for each kind present and refers to nothing outside itself; the report
+//! command writes its files, says where, prints no colour under `NO_COLOR`, and fails
+//! clearly on a missing, corrupt or foreign file.
+
+mod common;
+
+use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Target, Transfer};
+use rpycbench::metrics::{BenchResult, ResultSet};
+use rpycbench::report::{html_report, markdown_report, Comparison, SWEEP_PARAMETER, SWEEP_VALUE};
+use rpycbench::server::ServerMode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Real results of every kind against one native threaded server, plus a clients sweep
+/// and a mode sweep derived from them (the sweep contract: `sweep_parameter` and
+/// `sweep_value` in `params`). Built once, shared by the tests.
+fn results() -> &'static ResultSet {
+    static RESULTS: OnceLock<ResultSet> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let server = common::native_spec(ServerMode::Threaded).start().expect("start a threaded server");
+        let target = Target::server(&server);
+        let ping = |c: &mut rpycbench::Connection| c.call("ping", ()).map(drop);
+        let mut set = ResultSet::new();
+        set.push(ConnectionBench::new("connection[threaded]").connections(10).run(&target));
+        set.push(Latency::new("latency[threaded]").requests(300).warmup(5).run(&target, ping));
+        set.push(Bandwidth::new("bandwidth[threaded]").sizes(vec![1024, 65536]).iterations(3).run_builtin(&target));
+        set.push(Concurrent::new("concurrent[threaded]").clients(2).requests_per_client(50).run(&target, ping));
+        set.push(
+            Transfer::new("transfer[threaded]")
+                .sizes(vec![262_144])
+                .chunk_size(65_536)
+                .iterations(1)
+                .run_builtin(&target),
+        );
+        for clients in [1u32, 2, 4] {
+            let mut r = Concurrent::new(format!("sweep[threaded,clients={clients}]"))
+                .clients(clients)
+                .requests_per_client(20)
+                .run(&target, ping);
+            mark_sweep(&mut r, "clients", serde_json::json!(clients));
+            set.push(r);
+        }
+        server.stop().expect("stop the server");
+        // A refused connection: every attempt fails, and the report must say so.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        set.push(
+            Latency::new("refused[<b>&\"x\"]")
+                .requests(4)
+                .warmup(0)
+                .sample_system(false)
+                .run(&Target::address(dead), ping),
+        );
+        let latency = set.get("latency[threaded]").expect("latency result").clone();
+        for mode in ["threaded", "forking"] {
+            let mut r = BenchResult { name: format!("ping[mode={mode}]"), ..latency.clone() };
+            r.server.mode = mode.into();
+            mark_sweep(&mut r, "mode", serde_json::json!(mode));
+            set.push(r);
+        }
+        set
+    })
+}
+
+fn mark_sweep(r: &mut BenchResult, parameter: &str, value: serde_json::Value) {
+    r.params.insert(SWEEP_PARAMETER.into(), serde_json::json!(parameter));
+    r.params.insert(SWEEP_VALUE.into(), value);
+}
+
+/// The body rows of the Markdown table titled `title`.
+fn markdown_rows<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
+    let start = md.find(&format!("### {title}\n")).unwrap_or_else(|| panic!("no table {title:?} in:\n{md}"));
+    md[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .skip(2) // header and alignment rule
+        .take_while(|l| l.starts_with('|'))
+        .collect()
+}
+
+#[test]
+fn markdown_has_every_table_with_the_right_rows() {
+    let md = markdown_report(results(), None);
+    let summary = markdown_rows(&md, "Summary");
+    let names: Vec<&str> =
+        summary.iter().map(|r| r.split(" | ").next().unwrap_or("").trim_start_matches("| ")).collect();
+    assert_eq!(
+        names,
+        [
+            "connection\\[threaded\\]",
+            "latency\\[threaded\\]",
+            "bandwidth\\[threaded\\]",
+            "concurrent\\[threaded\\]",
+            "transfer\\[threaded\\]",
+            "refused\\[\\<b\\>&\"x\"\\]"
+        ],
+        "sweep points belong in their own tables, not the summary"
+    );
+    assert!(md.contains("| benchmark | server | kind | requests | ok | p50 ("), "{md}");
+    assert!(md.contains("|:---|:---|:---|---:|---:|"), "numbers are right-aligned: {md}");
+    // Two sizes × two directions of bandwidth, one size × two directions × whole/chunked of transfer.
+    assert_eq!(markdown_rows(&md, "Bandwidth per payload size").len(), 4 + 4, "{md}");
+    let concurrency = markdown_rows(&md, "Concurrency");
+    assert_eq!(concurrency.len(), 1, "{md}");
+    assert!(concurrency[0].contains("| closed |") && concurrency[0].contains("| 2 |"), "{}", concurrency[0]);
+    let clients = markdown_rows(&md, "Sweep: sweep by clients");
+    assert_eq!(clients.len(), 3, "{md}");
+    for (row, value) in clients.iter().zip(["1", "2", "4"]) {
+        assert!(row.starts_with(&format!("| threaded | {value} |")), "{row}");
+    }
+    assert_eq!(markdown_rows(&md, "Sweep: ping by mode").len(), 2, "{md}");
+    let failures = markdown_rows(&md, "Failures");
+    assert_eq!(failures.len(), 1, "one error group for the refused benchmark: {md}");
+    assert!(failures[0].starts_with("| refused\\[") && failures[0].contains("| **4** | **4** |"), "{}", failures[0]);
+    let refused = summary.iter().find(|r| r.starts_with("| refused")).expect("refused row");
+    assert!(refused.contains("| **0.0%** |"), "a failed benchmark stands out: {refused}");
+}
+
+/// Why `html` is not well nested, if it is not: every element opened must be closed
+/// in order (void elements and `/>` aside), and no stray `<` may appear in text.
+fn unbalanced(html: &str) -> Option<String> {
+    const VOID: [&str; 5] = ["meta", "br", "hr", "img", "input"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        let Some(end) = rest.find('>') else { return Some("a tag never closes".into()) };
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') || tag.starts_with('?') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(top) if top == name.trim() => continue,
+                Some(top) => return Some(format!("</{name}> closes <{top}>")),
+                None => return Some(format!("</{name}> closes nothing")),
+            }
+        }
+        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        if name.is_empty() || tag.contains('<') {
+            return Some(format!("a stray '<' before {:?}", &tag[..tag.len().min(40)]));
+        }
+        if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
+            stack.push(name);
+        }
+    }
+    (!stack.is_empty()).then(|| format!("never closed: {stack:?}"))
+}
+
+#[track_caller]
+fn assert_balanced(html: &str) {
+    if let Some(problem) = unbalanced(html) {
+        panic!("HTML is not well nested: {problem}");
+    }
+}
+
+#[test]
+fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
+    // The checker itself catches what it should.
+    for broken in ["<div><span></div></span>", "<p>", "</p>", "<div>a < b</div>"] {
+        assert!(unbalanced(broken).is_some(), "{broken:?} passed");
+    }
+    assert_eq!(unbalanced("<!DOCTYPE html><p>a<br>b<svg><path d=\"M0\"/></svg></p>"), None);
+    let set = results();
+    let html = html_report(set, Some(&Comparison::new(set, set, 10.0, "same.json")));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_balanced(&html);
+    for title in [
+        "connection: latency distribution",
+        "latency: latency distribution",
+        "concurrent: latency distribution",
+        "bandwidth: upload bandwidth by payload size",
+        "bandwidth: download bandwidth by payload size",
+        "transfer: upload bandwidth by payload size",
+        "sweep: latency by clients",
+        "sweep: throughput by clients",
+        "ping: latency by mode",
+        "Change of the median against the baseline",
+        "p50 and p99: baseline and current",
+    ] {
+        let at = html.find(&format!("<strong>{title}</strong>")).unwrap_or_else(|| panic!("no figure {title:?}"));
+        let figure_end = at + html[at..].find("</figure>").expect("figure closes");
+        assert!(html[at..figure_end].contains("<svg"), "figure {title:?} has no SVG");
+        assert!(!html[at..figure_end].contains("plot failed"), "figure {title:?} failed to draw");
+        if !title.contains("by mode") {
+            assert!(html[at..figure_end].contains("<div class=\"legend\">"), "figure {title:?} has no legend");
+        }
+    }
+    assert!(html.contains("No regression</strong> against baseline <code>same.json</code>"), "a file against itself");
+    assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");
+    assert!(html.contains("id=\"table-failures\""), "failures are shown");
+    for needle in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href="] {
+        assert!(!html.contains(needle), "external or active content: {needle}");
+    }
+    for (at, _) in html.match_indices("http") {
+        let tail = &html[at..];
+        assert!(
+            !(tail.starts_with("http://") || tail.starts_with("https://"))
+                || tail.starts_with("http://www.w3.org/2000/svg\""),
+            "a reference outside the page: {}",
+            &tail[..tail.len().min(60)]
+        );
+    }
+    for header in ["CPU", "Cores", "OS", "Compiler", "Started"] {
+        assert!(html.contains(&format!("<dt>{header}</dt>")), "header lacks {header}");
+    }
+}
+
+/// A fresh directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rpycbench-reports-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rpycbench(args: &[&str], dir: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rpycbench");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("wait for rpycbench").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("rpycbench {args:?} did not finish in 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect rpycbench's output")
+}
+
+#[test]
+fn report_command_writes_the_files_and_names_them() {
+    let tmp = TempDir::new("command");
+    let input = tmp.0.join("results.json");
+    results().save(&input).expect("save results");
+    let out_dir = tmp.0.join("out");
+    let out = rpycbench(
+        &["report", "results.json", "--baseline", "results.json", "--out", out_dir.to_str().expect("utf-8 path")],
+        &tmp.0,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains('\x1b'), "NO_COLOR output has ANSI escapes:\n{stdout}");
+    assert!(stdout.contains("latency[threaded]") && stdout.contains("Baseline versus current"), "{stdout}");
+    assert!(stdout.contains(": 0 regressed"), "{stdout}");
+    for file in ["summary.md", "report.html"] {
+        let path = out_dir.join(file);
+        assert!(stdout.contains(&path.display().to_string()), "{file} not named:\n{stdout}");
+        assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{file} missing or empty");
+    }
+    // Without --out the files go next to the input.
+    let out = rpycbench(&["report", input.to_str().expect("utf-8 path")], &tmp.0);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(tmp.0.join("report.html").is_file() && tmp.0.join("summary.md").is_file());
+}
+
+#[test]
+fn report_command_refuses_bad_files_clearly() {
+    let tmp = TempDir::new("bad");
+    std::fs::write(tmp.0.join("corrupt.json"), "{ not json").expect("write");
+    std::fs::write(tmp.0.join("foreign.json"), r#"{"schema": "someone-else/v9", "results": []}"#).expect("write");
+    results().save(&tmp.0.join("good.json")).expect("save results");
+    for (args, needle) in [
+        (vec!["report", "corrupt.json"], "corrupt.json is corrupt"),
+        (vec!["report", "foreign.json"], "someone-else/v9"),
+        (vec!["report", "missing.json"], "missing.json"),
+        (vec!["report", "good.json", "--baseline", "corrupt.json"], "corrupt.json is corrupt"),
+    ] {
+        let out = rpycbench(&args, &tmp.0);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle) && !stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(!tmp.0.join("report.html").exists(), "no report from a bad file");
+}
+
+#[test]
+fn the_suite_writes_json_markdown_and_html_and_names_the_directory() {
+    let tmp = TempDir::new("suite");
+    let out = rpycbench(
+        &[
+            "suite",
+            "--skip-forking",
+            "--connections",
+            "3",
+            "--requests",
+            "20",
+            "--warmup",
+            "1",
+            "--clients",
+            "2",
+            "--requests-per-client",
+            "5",
+            "--bandwidth-sizes",
+            "1024",
+            "--bandwidth-iterations",
+            "2",
+            "--out",
+            "suite-out",
+        ],
+        &tmp.0,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("results written to suite-out/") && stdout.contains("suite-out/report.html"), "{stdout}");
+    let dir = tmp.0.join("suite-out");
+    let results = ResultSet::load(&dir.join("results.json")).expect("results.json reads back");
+    assert_eq!(results.results.len(), 4);
+    let md = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    assert_eq!(markdown_rows(&md, "Summary").len(), 4, "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert_balanced(&html);
+    assert!(html.matches("<svg").count() >= 4, "latency ×3 and bandwidth ×2 plots expected");
+}
