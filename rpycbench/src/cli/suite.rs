@@ -5,6 +5,7 @@
 use super::progress::Progress;
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::metrics::{BenchResult, ResultSet};
+use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::summary_table;
 use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
 use clap::Args;
@@ -133,6 +134,9 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     write_outputs(&args, &results)?;
     if !args.quiet {
         println!("{}", summary_table(&results));
+        // The top findings in a few lines (the diagnosis engine, issue #6).
+        let findings = diagnose(&results.results, &Thresholds::default());
+        print!("{}", render_compact(&findings, 5));
         println!("results written to {}", args.out.display());
     }
     let failed = results.results.iter().any(|r| r.outcomes.failures > 0);
