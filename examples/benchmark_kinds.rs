@@ -23,7 +23,8 @@ use rpycbench::metrics::LatencyStats;
 use rpycbench::server::ServerMode;
 use support::{ms, value, Opt, Opts};
 
-const USAGE: &str = "usage: benchmark_kinds [--mode MODE] [--connections N] [--requests N] [--sizes B,B,…] [--clients N,N,…]
+const USAGE: &str =
+    "usage: benchmark_kinds [--mode MODE] [--connections N] [--requests N] [--sizes B,B,…] [--clients N,N,…]
   --mode         server mode (default threaded)
   --connections  connections opened one after another (default 30)
   --requests     latency requests (default 300)
@@ -66,12 +67,18 @@ fn kinds(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         println!("  RECOMMENDATION: connection time is high: reuse connections (a pool)");
     }
 
-    let lat = Latency::new("data_fetch").requests(requests).warmup(10).run(&target, |c| c.call("get_user_tuple", (123,)).map(drop));
+    let lat = Latency::new("data_fetch")
+        .requests(requests)
+        .warmup(10)
+        .run(&target, |c| c.call("get_user_tuple", (123,)).map(drop));
     println!("\nlatency distribution for {} requests (get_user_tuple):", lat.outcomes.attempts);
     let l = lat.latency.as_ref().ok_or("latency runs record latency")?;
     print_stats("request", l);
     if l.tail_ratio() > 5.0 {
-        println!("  WARNING: high tail latency (p99/p50 = {:.1}): inconsistent performance, investigate outliers", l.tail_ratio());
+        println!(
+            "  WARNING: high tail latency (p99/p50 = {:.1}): inconsistent performance, investigate outliers",
+            l.tail_ratio()
+        );
     }
 
     let bw = Bandwidth::new("payload_size_test").sizes(sizes).iterations(5).run_builtin(&target);
@@ -89,7 +96,10 @@ fn kinds(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\nconcurrent clients (ping, 25 requests each):");
     for n in client_counts {
-        let r = Concurrent::new(format!("{n}_clients")).clients(n).requests_per_client(25).run(&target, |c| c.call("ping", ()).map(drop));
+        let r = Concurrent::new(format!("{n}_clients"))
+            .clients(n)
+            .requests_per_client(25)
+            .run(&target, |c| c.call("ping", ()).map(drop));
         let l = r.latency.as_ref().ok_or("concurrent runs record latency")?;
         let server_cpu = r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0.0, |s| s.cpu_percent_mean);
         println!(

@@ -90,8 +90,16 @@ fn tune(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut best = (0u64, 0.0f64);
     for &chunk in &chunk_sizes {
-        let upload = transfer(format!("upload_{chunk}")).chunk_size(chunk).modes(false, true).directions(true, false).run_builtin(&target);
-        let list = transfer(format!("list_{chunk}")).chunk_size(chunk).modes(false, true).directions(false, true).run_builtin(&target);
+        let upload = transfer(format!("upload_{chunk}"))
+            .chunk_size(chunk)
+            .modes(false, true)
+            .directions(true, false)
+            .run_builtin(&target);
+        let list = transfer(format!("list_{chunk}"))
+            .chunk_size(chunk)
+            .modes(false, true)
+            .directions(false, true)
+            .run_builtin(&target);
         let tuple = transfer(format!("tuple_{chunk}"))
             .chunk_size(chunk)
             .modes(false, true)
@@ -109,7 +117,9 @@ fn tune(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         );
         for r in [&upload, &list, &tuple] {
             if r.outcomes.failures > 0 {
-                return Err(format!("{}: {} transfers failed: {:?}", r.name, r.outcomes.failures, r.outcomes.errors).into());
+                return Err(
+                    format!("{}: {} transfers failed: {:?}", r.name, r.outcomes.failures, r.outcomes.errors).into()
+                );
             }
         }
         if up > best.1 {

@@ -32,7 +32,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use support::{flag, ms, value, Opt, Opts};
 
-const USAGE: &str = "usage: diagnose [--mode MODE] [--workload NAME[,NAME…]] [--requests N] [--thresholds FILE] [--json]
+const USAGE: &str =
+    "usage: diagnose [--mode MODE] [--workload NAME[,NAME…]] [--requests N] [--thresholds FILE] [--json]
   --mode        threaded (default), forking, python-threaded or python-forking
   --workload    all (default), or some of: ping, concurrent, n_plus_one, dict, batch, io, errors, nesting
   --requests    requests per latency run (default 40)
@@ -76,11 +77,13 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             "n_plus_one" => latency("n_plus_one").run(&target, n_plus_one),
             "dict" => latency("dict").run(&target, dict_per_key),
             "batch" => latency("batch").run(&target, batch),
-            "io" => latency("io_work(0.02)").requests(requests.min(20)).run(&target, |c| c.call("io_work", (0.02,)).map(drop)),
+            "io" => latency("io_work(0.02)")
+                .requests(requests.min(20))
+                .run(&target, |c| c.call("io_work", (0.02,)).map(drop)),
             "errors" => {
                 let k = AtomicU64::new(0);
                 latency("half_errors").run(&target, |c| {
-                    if k.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+                    if k.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
                         c.call("raise_error", ("ValueError", "invalid user id")).map(drop)
                     } else {
                         c.call("ping", ()).map(drop)
@@ -102,9 +105,13 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     server.stop()?;
 
     println!("\nmeasured against the {mode} server:");
-    println!("  {:<26} {:>8} {:>9} {:>9} {:>8} {:>11} {:>9} {:>9}", "benchmark", "success", "p50 ms", "p99 ms", "p99/p50", "server CPU%", "trips/op", "refs/op");
+    println!(
+        "  {:<26} {:>8} {:>9} {:>9} {:>8} {:>11} {:>9} {:>9}",
+        "benchmark", "success", "p50 ms", "p99 ms", "p99/p50", "server CPU%", "trips/op", "refs/op"
+    );
     for r in &results {
-        let (p50, p99, ratio) = r.latency.as_ref().map_or((0.0, 0.0, 0.0), |l| (ms(l.p50_ns), ms(l.p99_ns), l.tail_ratio()));
+        let (p50, p99, ratio) =
+            r.latency.as_ref().map_or((0.0, 0.0, 0.0), |l| (ms(l.p50_ns), ms(l.p99_ns), l.tail_ratio()));
         let cpu = r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0.0, |s| s.cpu_percent_mean);
         let (trips, refs) = r.wire.as_ref().map_or((0.0, 0.0), |w| {
             (w.round_trips_per_request, w.refs_received as f64 / w.measured_requests.max(1) as f64)
@@ -158,7 +165,8 @@ fn batch(conn: &mut Connection) -> rpycbench::Result<()> {
 /// `nested(2, cb)` where the callback calls `nested` again: request → callback →
 /// request → … on the wire. Records the deepest level (1 = a plain request).
 fn nesting(conn: &mut Connection, deepest: &Arc<AtomicU32>) -> rpycbench::Result<()> {
-    let depth: i64 = conn.call_kw("nested", (2,), kwargs! { "callback" => reentering(deepest.clone(), 1) })?.extract()?;
+    let depth: i64 =
+        conn.call_kw("nested", (2,), kwargs! { "callback" => reentering(deepest.clone(), 1) })?.extract()?;
     debug_assert_eq!(depth, 2);
     deepest.fetch_max(1, Ordering::Relaxed);
     Ok(())

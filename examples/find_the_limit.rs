@@ -23,14 +23,16 @@ use rpycbench::profile::diagnosis::{diagnose, render_text, Thresholds};
 use rpycbench::server::ServerMode;
 use support::{ms, value, Opt, Opts};
 
-const USAGE: &str = "usage: find_the_limit [--mode MODE] [--levels N,N,…] [--requests N] [--max-connections N] [--p99-ms MS]
+const USAGE: &str = "usage: find_the_limit [--mode MODE] [--levels N,N,…] [--requests N] [--delay SECONDS] [--max-connections N] [--p99-ms MS]
   --mode             server mode (default threaded)
   --levels           client counts to try, in order (default 1,2,4,8,16)
   --requests         requests per client (default 20)
+  --delay            server time per request: io_work(SECONDS) (default 0.002)
   --max-connections  connections the server serves at once (default 6)
   --p99-ms           the p99 bound, ms (default 250)
 ";
-const OPTIONS: &[Opt] = &[value("mode"), value("levels"), value("requests"), value("max-connections"), value("p99-ms")];
+const OPTIONS: &[Opt] =
+    &[value("mode"), value("levels"), value("requests"), value("delay"), value("max-connections"), value("p99-ms")];
 
 fn main() -> std::process::ExitCode {
     support::run(find, USAGE, OPTIONS)
@@ -40,6 +42,7 @@ fn find(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let mode: ServerMode = opts.get("mode", ServerMode::Threaded)?;
     let levels: Vec<u32> = opts.list("levels", &[1, 2, 4, 8, 16])?;
     let requests: u64 = opts.get("requests", 20)?;
+    let delay: f64 = opts.get("delay", 0.002)?;
     let max_connections: usize = opts.get("max-connections", 6)?;
     let p99_bound_ms: f64 = opts.get("p99-ms", 250.0)?;
     let server = support::spec(mode).max_connections(max_connections).start()?;
@@ -48,9 +51,10 @@ fn find(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let thresholds = Thresholds::default();
     let mut limit = None;
     for clients in levels {
-        let r = Concurrent::new(format!("{clients}_clients")).clients(clients).requests_per_client(requests).run(&target, |c| {
-            c.call("get_user_tuple", (1,)).map(drop)
-        });
+        let r = Concurrent::new(format!("{clients}_clients"))
+            .clients(clients)
+            .requests_per_client(requests)
+            .run(&target, |c| c.call("io_work", (delay,)).map(drop));
         let p99 = r.latency.as_ref().map_or(0.0, |l| ms(l.p99_ns));
         println!(
             "{clients:>4} clients: success {:.1} %, p99 {p99:.3} ms, {:.0} req/s ({} attempts, {} failed)",

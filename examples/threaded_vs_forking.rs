@@ -28,7 +28,8 @@ use rpycbench::profile::diagnosis::{Diagnosis, Thresholds};
 use rpycbench::server::ServerMode;
 use support::{flag, ms, value, Opt, Opts};
 
-const USAGE: &str = "usage: threaded_vs_forking [--native] [--clients N] [--requests N] [--iterations N] [--delay SECONDS]
+const USAGE: &str =
+    "usage: threaded_vs_forking [--native] [--clients N] [--requests N] [--iterations N] [--delay SECONDS]
   --native       the native Rust servers instead of Python rpyc ones (python-threaded, python-forking)
   --clients      concurrent clients (default 6)
   --requests     requests per client (default 20)
@@ -47,15 +48,16 @@ fn study(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let iterations: i64 = opts.get("iterations", 20_000)?;
     let delay: f64 = opts.get("delay", 0.01)?;
     let modes = if opts.flag("native") {
-        [ServerMode::PythonThreaded, ServerMode::PythonForking]
-    } else {
         [ServerMode::Threaded, ServerMode::Forking]
+    } else {
+        [ServerMode::PythonThreaded, ServerMode::PythonForking]
     };
     let mut results: Vec<BenchResult> = Vec::new();
     for mode in modes {
         let server = support::start(mode)?;
         let target = Target::server(&server);
-        let bench = |name: &str| Concurrent::new(format!("{name}[{mode}]")).clients(clients).requests_per_client(requests);
+        let bench =
+            |name: &str| Concurrent::new(format!("{name}[{mode}]")).clients(clients).requests_per_client(requests);
         results.push(bench("cpu_work").run(&target, |c| c.call("cpu_work", (iterations,)).map(drop)));
         results.push(bench("io_work").run(&target, |c| c.call("io_work", (delay,)).map(drop)));
         server.stop()?;
@@ -82,10 +84,8 @@ fn study(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     // Pairs of Python servers named alike are compared for the GIL automatically; the
     // explicit pair below makes the comparison visible for the native servers too (where
     // the engine knows there is no GIL).
-    let findings = Diagnosis::new(Thresholds::default())
-        .results(&results)
-        .compare_modes(&results[0], &results[2])
-        .findings();
+    let findings =
+        Diagnosis::new(Thresholds::default()).results(&results).compare_modes(&results[0], &results[2]).findings();
     println!("\n{}", rpycbench::profile::diagnosis::render_text(&findings));
     Ok(())
 }

@@ -91,7 +91,11 @@ impl Opts {
                 continue;
             }
             let opt = known.iter().find(|o| o.name == name).ok_or_else(|| format!("unknown option --{name}"))?;
-            let v = if opt.takes_value { args.next().ok_or_else(|| format!("--{name} needs a value"))? } else { String::new() };
+            let v = if opt.takes_value {
+                args.next().ok_or_else(|| format!("--{name} needs a value"))?
+            } else {
+                String::new()
+            };
             values.insert(name.to_owned(), v);
         }
         Ok(Opts { values })
@@ -114,14 +118,17 @@ impl Opts {
     }
 
     /// A comma-separated list for `--name`, or `default`.
-    pub fn list<T: FromStr>(&self, name: &str, default: &[T]) -> Result<Vec<T>, String>
+    pub fn list<T>(&self, name: &str, default: &[T]) -> Result<Vec<T>, String>
     where
-        T: Clone,
+        T: FromStr + Clone,
         T::Err: std::fmt::Display,
     {
         match self.values.get(name) {
             None => Ok(default.to_vec()),
-            Some(v) => v.split(',').map(|p| p.trim().parse().map_err(|e| format!("invalid --{name} item {p:?}: {e}"))).collect(),
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().parse().map_err(|e| format!("invalid --{name} item {p:?}: {e}")))
+                .collect(),
         }
     }
 }

@@ -73,7 +73,7 @@ pub(super) fn exhaustion(r: &BenchResult, t: &Thresholds) -> Option<Finding> {
         "{} of every 100 requests failed, so every other figure of this run describes only the survivors. \
          {connection} failures were the connection's (refused, reset, closed or timed out: the server is out of \
          connections, file descriptors or time) and {raised} were exceptions the service raised.",
-        number((1.0 - o.success_rate) * 100.0)
+        number(o.failures as f64 * 100.0 / o.attempts as f64)
     );
     f.action = if raised > connection {
         "Most failures are exceptions raised by the service, not exhaustion: read the failure groups above and fix \
