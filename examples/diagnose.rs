@@ -104,11 +104,14 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     }
     server.stop()?;
 
-    println!("\nmeasured against the {mode} server:");
-    println!(
+    // With --json, stdout carries the findings only; the table goes to stderr.
+    let json = opts.flag("json");
+    let say = |line: String| if json { eprintln!("{line}") } else { println!("{line}") };
+    say(format!("\nmeasured against the {mode} server:"));
+    say(format!(
         "  {:<26} {:>8} {:>9} {:>9} {:>8} {:>11} {:>9} {:>9}",
         "benchmark", "success", "p50 ms", "p99 ms", "p99/p50", "server CPU%", "trips/op", "refs/op"
-    );
+    ));
     for r in &results {
         let (p50, p99, ratio) =
             r.latency.as_ref().map_or((0.0, 0.0, 0.0), |l| (ms(l.p50_ns), ms(l.p99_ns), l.tail_ratio()));
@@ -116,11 +119,11 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         let (trips, refs) = r.wire.as_ref().map_or((0.0, 0.0), |w| {
             (w.round_trips_per_request, w.refs_received as f64 / w.measured_requests.max(1) as f64)
         });
-        println!(
+        say(format!(
             "  {:<26} {:>7.1}% {p50:>9.3} {p99:>9.3} {ratio:>8.1} {cpu:>11.1} {trips:>9.1} {refs:>9.1}",
             r.name,
             r.outcomes.success_rate * 100.0
-        );
+        ));
     }
 
     let mut diagnosis = Diagnosis::new(thresholds).results(&results);
@@ -128,7 +131,7 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         diagnosis = diagnosis.telemetry(subject, wire);
     }
     let findings = diagnosis.findings();
-    if opts.flag("json") {
+    if json {
         println!("{}", serde_json::to_string_pretty(&findings)?);
     } else {
         println!("\n{}", render_text(&findings));

@@ -46,7 +46,7 @@ fn find(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let max_connections: usize = opts.get("max-connections", 6)?;
     let p99_bound_ms: f64 = opts.get("p99-ms", 250.0)?;
     let server = support::spec(mode).max_connections(max_connections).start()?;
-    println!("started the {mode} server on {}, serving at most {max_connections} connections", server.addr());
+    eprintln!("started the {mode} server on {}, serving at most {max_connections} connections", server.addr());
     let target = Target::server(&server);
     let thresholds = Thresholds::default();
     let mut limit = None;

@@ -7,6 +7,8 @@
 //! built them already). They run one at a time: several print timing-dependent
 //! verdicts, which a machine busy with the others' servers would blur.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -81,15 +83,23 @@ impl Run {
 
 /// Runs example `name` with `args`, killing it after [`TIMEOUT`].
 fn run(name: &str, args: &[&str]) -> Run {
+    run_in(Command::new(examples_dir().join(name)).args(args), name)
+}
+
+/// Like [`run`], for an example that starts Python-backed servers: they use the
+/// interpreter that has rpyc 6.0.2.
+fn run_with_python(name: &str, args: &[&str]) -> Run {
+    run_in(Command::new(examples_dir().join(name)).args(args).env("RPYCBENCH_PYTHON", support::python()), name)
+}
+
+fn run_in(command: &mut Command, name: &str) -> Run {
     let _turn = one_at_a_time();
-    let binary = examples_dir().join(name);
-    let mut child = Command::new(&binary)
-        .args(args)
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"));
     // Drain both pipes while waiting, so a chatty example never blocks on a full pipe.
     let (mut out, mut err) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
     let out = std::thread::spawn(move || std::io::read_to_string(&mut out).unwrap_or_default());
@@ -123,10 +133,17 @@ fn diagnose_finds_round_trips_io_and_failures_but_not_the_batch() {
         .lacks("— batch[threaded]");
     let json = run("diagnose", &["--workload", "batch", "--json"]);
     json.assert_ok();
-    // The findings are the last thing printed, from a line starting with `[`.
-    let start = json.stdout.find("\n[").expect("a JSON array of findings") + 1;
-    let findings: serde_json::Value = serde_json::from_str(&json.stdout[start..]).expect("valid JSON");
+    // With --json, stdout is the findings and nothing else.
+    let findings: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
     assert_eq!(findings, serde_json::json!([]), "the batch call is healthy");
+    assert!(json.stderr.contains("batch[threaded]"), "the table went to stderr: {}", json.stderr);
+
+    // Thresholds from a file: 23 round trips per operation are now allowed.
+    let file = std::env::temp_dir().join(format!("rpycbench-thresholds-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"max_round_trips_per_op": 30, "max_references_per_op": 20}"#).expect("write thresholds");
+    let relaxed = run("diagnose", &["--workload", "n_plus_one", "--thresholds", file.to_str().expect("UTF-8 path")]);
+    let _ = std::fs::remove_file(&file);
+    relaxed.assert_ok().has("no findings").lacks("excessive_round_trips");
 
     let bad = run("diagnose", &["--workload", "everything"]);
     assert_eq!(bad.code, Some(1), "{}", bad.stderr);
@@ -162,7 +179,7 @@ fn before_after_shows_dicts_cost_as_many_round_trips_as_objects() {
 #[test]
 fn threaded_vs_forking_compares_python_servers() {
     let args = ["--clients", "3", "--requests", "6", "--iterations", "3000", "--delay", "0.005"];
-    run("threaded_vs_forking", &args)
+    run_with_python("threaded_vs_forking", &args)
         .assert_ok()
         .has("cpu_work[python-threaded]")
         .has("io_work[python-forking]")

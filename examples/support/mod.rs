@@ -25,10 +25,11 @@ pub fn spec(mode: ServerMode) -> ServerSpec {
     ServerSpec { binary: std::env::current_exe().ok(), ..ServerSpec::new(mode) }
 }
 
-/// Starts a built-in server of `mode` and says where it listens.
+/// Starts a built-in server of `mode` and says where it listens (on stderr: stdout is
+/// for the example's figures, which may be machine-readable).
 pub fn start(mode: ServerMode) -> Result<ServerHandle, ServerError> {
     let server = spec(mode).start()?;
-    println!("started the {mode} server on {}", server.addr());
+    eprintln!("started the {mode} server on {}", server.addr());
     Ok(server)
 }
 
