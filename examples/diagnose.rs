@@ -24,7 +24,7 @@ mod support;
 use rpycbench::bench::{Concurrent, Latency, Target};
 use rpycbench::client::{Object, RemoteRef};
 use rpycbench::kwargs;
-use rpycbench::metrics::BenchResult;
+use rpycbench::metrics::{BenchResult, ResultSet};
 use rpycbench::profile::diagnosis::{render_text, Diagnosis, Thresholds, WireEvidence};
 use rpycbench::server::ServerMode;
 use rpycbench::{Connection, Value};
@@ -33,14 +33,16 @@ use std::sync::Arc;
 use support::{flag, ms, value, Opt, Opts};
 
 const USAGE: &str =
-    "usage: diagnose [--mode MODE] [--workload NAME[,NAME…]] [--requests N] [--thresholds FILE] [--json]
+    "usage: diagnose [--mode MODE] [--workload NAME[,NAME…]] [--requests N] [--thresholds FILE] [--json] [--save FILE]
   --mode        threaded (default), forking, python-threaded or python-forking
   --workload    all (default), or some of: ping, concurrent, n_plus_one, dict, batch, io, errors, nesting
   --requests    requests per latency run (default 40)
   --thresholds  a JSON file of diagnosis thresholds (any subset of the fields)
   --json        print the findings as JSON instead of text
+  --save        also write the results (rpycbench/results/v1 JSON) to FILE
 ";
-const OPTIONS: &[Opt] = &[value("mode"), value("workload"), value("requests"), value("thresholds"), flag("json")];
+const OPTIONS: &[Opt] =
+    &[value("mode"), value("workload"), value("requests"), value("thresholds"), flag("json"), value("save")];
 const ALL: &[&str] = &["ping", "concurrent", "n_plus_one", "dict", "batch", "io", "errors", "nesting"];
 
 fn main() -> std::process::ExitCode {
@@ -103,6 +105,12 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         results.push(r);
     }
     server.stop()?;
+    let save: String = opts.get("save", String::new())?;
+    if !save.is_empty() {
+        let mut set = ResultSet::new();
+        results.iter().cloned().for_each(|r| set.push(r));
+        set.save(std::path::Path::new(&save))?;
+    }
 
     // With --json, stdout carries the findings only; the table goes to stderr.
     let json = opts.flag("json");

@@ -386,3 +386,29 @@ fn wire_stats_convert_to_evidence() {
     assert_eq!(w.max_nesting_depth, None);
     assert!(w.handler_breakdown().is_none());
 }
+
+/// Results of a real run (`cargo run --example diagnose -- --save …` against the native
+/// threaded server on a 2-core machine), diagnosed as saved.
+#[test]
+fn a_real_result_file_is_diagnosed() {
+    let text = include_str!("testdata/diagnose_threaded.json");
+    let set = crate::metrics::ResultSet::from_json(text, "testdata/diagnose_threaded.json").expect("a v1 result file");
+    let found = diagnose(&set.results, &Thresholds::default());
+    let text = render_text(&found);
+    let of = |id: FindingId, subject: &str| {
+        found
+            .iter()
+            .find(|f| f.id == id && f.subject == subject)
+            .unwrap_or_else(|| panic!("no {id} for {subject}:\n{text}"))
+    };
+    assert_eq!(found[0].id, FindingId::ServerExhaustion, "{text}");
+    assert_eq!(of(FindingId::ServerExhaustion, "half_errors[threaded]").evidence[0].measured, 0.5);
+    assert_eq!(of(FindingId::ExcessiveRoundTrips, "n_plus_one[threaded]").evidence[0].measured, 23.0);
+    assert_eq!(of(FindingId::ReferenceOverhead, "n_plus_one[threaded]").evidence[0].measured, 12.0);
+    // The cookbook's dict "fix" still costs a round trip per key: 1 call + 4 keys.
+    assert_eq!(of(FindingId::ExcessiveRoundTrips, "dict[threaded]").evidence[0].measured, 5.0);
+    assert!(of(FindingId::IoBound, "io_work(0.02)[threaded]").evidence[0].measured >= 20.0);
+    for healthy in ["batch[threaded]", "ping[threaded]"] {
+        assert!(found.iter().all(|f| f.subject != healthy), "{healthy} is healthy:\n{text}");
+    }
+}
