@@ -136,7 +136,7 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         println!("{}", summary_table(&results));
         // The top findings in a few lines (the diagnosis engine, issue #6).
         let findings = diagnose(&results.results, &Thresholds::default());
-        print!("{}", render_compact(&findings, 5));
+        print!("{}", render_compact(&findings, 4));
         println!("results written to {}", args.out.display());
     }
     let failed = results.results.iter().any(|r| r.outcomes.failures > 0);

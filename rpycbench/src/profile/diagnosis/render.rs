@@ -36,9 +36,10 @@ pub fn render_text(findings: &[Finding]) -> String {
     s
 }
 
-/// At most `max` findings, one line each (`WARNING Excessive round trips per operation
-/// [n_plus_one]: round trips per operation = 23 > 3 (max_round_trips_per_op)`), then
-/// how many were left out. Empty when there is no finding.
+/// At most `max` findings in two lines each — what was found with its first evidence
+/// (`WARNING Excessive round trips per operation [n_plus_one]: round trips per operation
+/// = 23 > 3 (max_round_trips_per_op)`) and the first sentence of the action — then how
+/// many were left out. Empty when there is no finding.
 pub fn render_compact(findings: &[Finding], max: usize) -> String {
     let mut s = String::new();
     if findings.is_empty() {
@@ -48,9 +49,18 @@ pub fn render_compact(findings: &[Finding], max: usize) -> String {
     for f in findings.iter().take(max) {
         let first = f.evidence.first().map(|e| format!(": {e}")).unwrap_or_default();
         let _ = writeln!(s, "  {} {} [{}]{first}", f.severity, f.title, f.subject);
+        let _ = writeln!(s, "    → {}", first_sentence(&f.action));
     }
     if findings.len() > max {
         let _ = writeln!(s, "  … and {} more", findings.len() - max);
     }
     s
+}
+
+/// Up to and including the first full stop that ends a sentence.
+fn first_sentence(text: &str) -> &str {
+    match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text,
+    }
 }

@@ -347,7 +347,8 @@ fn findings_are_ordered_by_severity_then_tree_order() {
     let severities: Vec<_> = found.iter().map(|f| f.severity).collect();
     assert!(severities.windows(2).all(|w| w[0] <= w[1]), "{severities:?}");
     let compact = render_compact(&found, 2);
-    assert_eq!(compact.lines().count(), 4, "{compact}");
+    assert_eq!(compact.lines().count(), 6, "{compact}");
+    assert!(compact.contains("    → Check the server's log for connection errors;"), "{compact}");
     assert!(compact.contains("… and 3 more"), "{compact}");
     let text = render_text(&found);
     assert!(text.starts_with("rpycbench diagnosis: 5 findings (1 critical, 3 warning, 1 info)"), "{text}");
