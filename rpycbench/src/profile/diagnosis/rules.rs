@@ -271,7 +271,8 @@ pub(super) fn excessive_round_trips(subject: &str, w: &WireEvidence, t: &Thresho
     f.explanation = format!(
         "Each operation waits for {} network round trips: its latency is at least that many times the network's \
          round-trip time. Attribute reads on a remote object, items of a remote list or dict and each step of a \
-         remote iteration are one round trip each.",
+         remote iteration are one round trip each (and a Python client's `conn.root.f()` is two: GETATTR, then \
+         CALL).",
         number(per_op)
     );
     f.action = format!(
