@@ -79,8 +79,9 @@ fn diagnose(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             "n_plus_one" => latency("n_plus_one").run(&target, n_plus_one),
             "dict" => latency("dict").run(&target, dict_per_key),
             "batch" => latency("batch").run(&target, batch),
+            // At least 12 × 20 ms: long enough for the server's CPU to be sampled.
             "io" => latency("io_work(0.02)")
-                .requests(requests.min(20))
+                .requests(requests.clamp(12, 20))
                 .run(&target, |c| c.call("io_work", (0.02,)).map(drop)),
             "errors" => {
                 let k = AtomicU64::new(0);

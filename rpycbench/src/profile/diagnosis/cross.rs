@@ -56,7 +56,7 @@ pub(super) fn network_latency(all: &[&BenchResult], t: &Thresholds) -> Vec<Findi
             .min_by(|a, b| a.0.total_cmp(&b.0));
         let Some((floor, r)) = fastest else { continue };
         let busy = |cpu: Option<f64>| cpu.is_some_and(|c| c >= t.low_cpu_percent);
-        if floor < t.network_floor_ms || busy(server_cpu(r)) || busy(client_cpu(r)) {
+        if floor < t.network_floor_ms || busy(server_cpu(r, t)) || busy(client_cpu(r, t)) {
             continue;
         }
         let mut f =
@@ -120,7 +120,7 @@ pub(super) fn gil_contention(threaded: &BenchResult, forking: &BenchResult, t: &
     if threaded.server.backend == "rust" || forking.server.backend == "rust" {
         return None; // native servers have no interpreter lock
     }
-    let cpu = server_cpu(threaded)?;
+    let cpu = server_cpu(threaded, t)?;
     let l = threaded.latency.as_ref().filter(|l| l.count >= t.min_tail_samples)?;
     let (tput_t, tput_f) = (threaded.throughput_rps?, forking.throughput_rps?);
     let gain = if tput_t > 0.0 { tput_f / tput_t } else { return None };
@@ -156,7 +156,7 @@ pub(super) fn gil_contention(threaded: &BenchResult, forking: &BenchResult, t: &
         number(ms(l.p50_ns)),
         number(ms(l.p99_ns)),
         number(tput_f),
-        server_cpu(forking).map_or("?".into(), number),
+        server_cpu(forking, t).map_or("?".into(), number),
         threaded.environment.cores
     ));
     f.explanation = "The threaded Python server never gets past about one core, its tail grows, and a forking server \

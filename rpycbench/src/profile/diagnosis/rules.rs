@@ -29,14 +29,20 @@ fn has_request_latency(r: &BenchResult) -> bool {
     matches!(r.kind, BenchKind::Latency | BenchKind::Concurrent | BenchKind::Context)
 }
 
-/// Server CPU, percent of one core, when it was sampled.
-pub(super) fn server_cpu(r: &BenchResult) -> Option<f64> {
-    r.system.as_ref()?.server.as_ref().map(|s| s.cpu_percent_mean)
+/// Whether the run was long enough for its CPU figures to mean something: the kernel
+/// accounts CPU time in clock ticks (10 ms), so a 20 ms run reads 0 % or 100 %.
+fn cpu_measurable(r: &BenchResult, t: &Thresholds) -> bool {
+    ms(r.wall_time_ns) >= t.min_cpu_window_ms
 }
 
-/// Client CPU, percent of one core, when it was sampled.
-pub(super) fn client_cpu(r: &BenchResult) -> Option<f64> {
-    r.system.as_ref().filter(|s| s.samples > 0).map(|s| s.client.cpu_percent_mean)
+/// Server CPU, percent of one core, when it was sampled over a long enough run.
+pub(super) fn server_cpu(r: &BenchResult, t: &Thresholds) -> Option<f64> {
+    r.system.as_ref()?.server.as_ref().filter(|_| cpu_measurable(r, t)).map(|s| s.cpu_percent_mean)
+}
+
+/// Client CPU, percent of one core, when it was sampled over a long enough run.
+pub(super) fn client_cpu(r: &BenchResult, t: &Thresholds) -> Option<f64> {
+    r.system.as_ref().filter(|s| s.samples > 0 && cpu_measurable(r, t)).map(|s| s.client.cpu_percent_mean)
 }
 
 /// Whether a failure message is the connection's (refused, reset, closed, timed out)
@@ -102,7 +108,7 @@ pub(super) fn severe_contention(r: &BenchResult, t: &Thresholds) -> Option<Findi
         number(ms(l.p99_ns)),
         l.count
     ));
-    let cpu = server_cpu(r);
+    let cpu = server_cpu(r, t);
     if let Some(cpu) = cpu {
         f.details.push(format!("server CPU {} % of one core ({} cores)", number(cpu), r.environment.cores));
     }
@@ -115,7 +121,7 @@ pub(super) fn severe_contention(r: &BenchResult, t: &Thresholds) -> Option<Findi
                     mostly idle: requests wait on something else (I/O, a lock, a backend, a full accept queue)."
             .into(),
         None => "One request in a hundred waits ten times longer than the typical one: requests queue for a shared \
-                 resource. Sample the server's CPU to tell CPU from waiting."
+                 resource. Sample the server's CPU over a longer run to tell CPU from waiting."
             .into(),
     };
     f.action = if busy {
@@ -135,7 +141,7 @@ fn capacity_base(r: &BenchResult) -> f64 {
 }
 
 pub(super) fn server_at_capacity(r: &BenchResult, t: &Thresholds) -> Option<Finding> {
-    let cpu = server_cpu(r)?;
+    let cpu = server_cpu(r, t)?;
     let bound = t.capacity_cpu_fraction * capacity_base(r);
     if cpu < bound {
         return None;
@@ -145,7 +151,7 @@ pub(super) fn server_at_capacity(r: &BenchResult, t: &Thresholds) -> Option<Find
         Evidence::new("server CPU", cpu, Comparison::AtLeast, bound, "capacity_cpu_fraction × cores × 100")
             .unit("% of one core"),
     );
-    if let Some(c) = client_cpu(r) {
+    if let Some(c) = client_cpu(r, t) {
         f.details.push(format!("client CPU {} % of one core, {} cores", number(c), r.environment.cores));
     }
     if let Some(l) = &r.latency {
@@ -159,7 +165,7 @@ pub(super) fn server_at_capacity(r: &BenchResult, t: &Thresholds) -> Option<Find
 }
 
 pub(super) fn machine_saturated(r: &BenchResult, t: &Thresholds) -> Option<Finding> {
-    let (server, client) = (server_cpu(r)?, client_cpu(r)?);
+    let (server, client) = (server_cpu(r, t)?, client_cpu(r, t)?);
     let base = capacity_base(r);
     if server >= t.capacity_cpu_fraction * base {
         return None; // server_at_capacity says it
@@ -202,7 +208,7 @@ pub(super) fn io_bound(
     t: &Thresholds,
 ) -> Option<Finding> {
     let l = r.latency.as_ref().filter(|_| has_request_latency(r) && r.outcomes.successes > 0)?;
-    let cpu = server_cpu(r)?;
+    let cpu = server_cpu(r, t)?;
     let p50 = ms(l.p50_ns);
     if cpu >= t.low_cpu_percent || p50 < t.io_latency_ms {
         return None;

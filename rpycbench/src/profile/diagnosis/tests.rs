@@ -61,7 +61,9 @@ fn ping(name: &str, address: &str) -> BenchResult {
     result(name, BenchKind::Latency, "threaded", address, 1000, |i| 60_000 + (i % 7) * 1_000)
 }
 
+/// Sampled CPU figures; the run lasted at least a second (long enough to sample).
 fn with_cpu(mut r: BenchResult, server: f64, client: f64) -> BenchResult {
+    r.wall_time_ns = r.wall_time_ns.max(1_000_000_000);
     let stats =
         |cpu: f64| ProcessStats { cpu_percent_mean: cpu, cpu_percent_max: cpu * 1.2, ..ProcessStats::default() };
     r.system =
@@ -184,6 +186,15 @@ fn server_cpu_near_all_cores_is_capacity_and_shared_cores_are_saturation() {
     assert_eq!(f[0].evidence[0].measured, 190.0);
     let more_cores = BenchResult { environment: Environment { cores: 8, ..shared.environment.clone() }, ..shared };
     assert!(diagnose(&[more_cores], &Thresholds::default()).is_empty());
+}
+
+#[test]
+fn cpu_of_a_run_too_short_to_sample_is_ignored() {
+    let mut r = with_cpu(ping("short", LOOPBACK), 190.0, 10.0);
+    r.wall_time_ns = 20_000_000; // 20 ms: two clock ticks
+    assert!(diagnose(std::slice::from_ref(&r), &Thresholds::default()).is_empty());
+    let t = Thresholds { min_cpu_window_ms: 10.0, ..Thresholds::default() };
+    assert_eq!(ids(&diagnose(&[r], &t)), ["server_at_capacity"]);
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub struct Thresholds {
     /// Findings that read the tail (p99) need at least this many successful requests:
     /// with fewer, p99 is just the maximum. Default 100.
     pub min_tail_samples: u64,
+    /// CPU figures of runs shorter than this (wall time, ms) are ignored: the kernel
+    /// counts CPU time in 10 ms ticks, so a 20 ms run reads 0 % or 100 %. Default 200.
+    pub min_cpu_window_ms: f64,
     /// `gil_contention`: the threaded server's CPU must be at least this (percent of one
     /// core). Default 70.
     pub gil_cpu_min_percent: f64,
@@ -67,6 +70,7 @@ impl Default for Thresholds {
             min_success_rate: 0.95,
             severe_tail_ratio: 10.0,
             min_tail_samples: 100,
+            min_cpu_window_ms: 200.0,
             gil_cpu_min_percent: 70.0,
             gil_cpu_max_percent: 130.0,
             gil_min_tail_ratio: 1.5,
@@ -148,6 +152,7 @@ impl Thresholds {
         }
         let non_negative = [
             ("severe_tail_ratio", self.severe_tail_ratio),
+            ("min_cpu_window_ms", self.min_cpu_window_ms),
             ("gil_cpu_min_percent", self.gil_cpu_min_percent),
             ("gil_cpu_max_percent", self.gil_cpu_max_percent),
             ("gil_min_tail_ratio", self.gil_min_tail_ratio),
