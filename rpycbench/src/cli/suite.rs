@@ -5,6 +5,7 @@
 use super::progress::Progress;
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::metrics::{BenchResult, ResultSet};
+use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
 use clap::Args;
@@ -133,6 +134,9 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let files = write_outputs(&args, &results)?;
     if !args.quiet {
         println!("{}", terminal_report(&results, None, colour_enabled()));
+        // The top findings in a few lines (the diagnosis engine).
+        let findings = diagnose(&results.results, &Thresholds::default());
+        print!("{}", render_compact(&findings, 4));
         println!();
         println!("results written to {}/ (results.json, summary.md, report.html)", args.out.display());
         println!("HTML report: {}", files.html.display());

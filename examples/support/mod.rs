@@ -1,0 +1,140 @@
+//! What every example shares: the example binary doubles as the native server it
+//! starts, and a small `--name value` option parser.
+//!
+//! Native servers run in a process of their own (their own session, as the
+//! architecture requires). `ServerSpec` starts them from the binary it is given: here
+//! the example's own executable, which serves when started with
+//! [`SERVE_CHILD_ENV`] set. So `cargo run --example NAME` works without building or
+//! installing the `rpycbench` command first.
+#![allow(dead_code)] // each example uses part of it
+
+use rpycbench::server::{ServerError, ServerHandle, ServerMode, ServerSpec, SERVE_CHILD_ENV};
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+/// When this process was started as a server, serves and returns its exit code.
+/// Call it first in `main`.
+pub fn serve_if_child() -> Option<ExitCode> {
+    std::env::var_os(SERVE_CHILD_ENV).is_some().then(rpycbench::cli::main)
+}
+
+/// A built-in server of `mode` on 127.0.0.1 and an ephemeral port. Native modes run
+/// this executable; Python modes run `$RPYCBENCH_PYTHON` (else `python3`) with rpyc.
+pub fn spec(mode: ServerMode) -> ServerSpec {
+    ServerSpec { binary: std::env::current_exe().ok(), ..ServerSpec::new(mode) }
+}
+
+/// Starts a built-in server of `mode` and says where it listens (on stderr: stdout is
+/// for the example's figures, which may be machine-readable).
+pub fn start(mode: ServerMode) -> Result<ServerHandle, ServerError> {
+    let server = spec(mode).start()?;
+    eprintln!("started the {mode} server on {}", server.addr());
+    Ok(server)
+}
+
+/// Runs an example's body: prints its error and exits 1 on failure.
+pub fn run(body: impl FnOnce(&Opts) -> Result<(), Box<dyn std::error::Error>>, usage: &str, known: &[Opt]) -> ExitCode {
+    if let Some(code) = serve_if_child() {
+        return code;
+    }
+    let opts = match Opts::parse(std::env::args().skip(1), known) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.flag("help") {
+        print!("{usage}");
+        return ExitCode::SUCCESS;
+    }
+    match body(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An option an example accepts: `--name VALUE`, or a flag `--name`.
+pub struct Opt {
+    /// Its name, without the dashes.
+    pub name: &'static str,
+    /// Whether it takes a value.
+    pub takes_value: bool,
+}
+
+/// `--name VALUE`.
+pub const fn value(name: &'static str) -> Opt {
+    Opt { name, takes_value: true }
+}
+
+/// `--name`.
+pub const fn flag(name: &'static str) -> Opt {
+    Opt { name, takes_value: false }
+}
+
+/// Parsed options.
+pub struct Opts {
+    values: HashMap<String, String>,
+}
+
+impl Opts {
+    fn parse(args: impl Iterator<Item = String>, known: &[Opt]) -> Result<Opts, String> {
+        let mut values = HashMap::new();
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let name = arg.strip_prefix("--").ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+            if name == "help" {
+                values.insert("help".into(), String::new());
+                continue;
+            }
+            let opt = known.iter().find(|o| o.name == name).ok_or_else(|| format!("unknown option --{name}"))?;
+            let v = if opt.takes_value {
+                args.next().ok_or_else(|| format!("--{name} needs a value"))?
+            } else {
+                String::new()
+            };
+            values.insert(name.to_owned(), v);
+        }
+        Ok(Opts { values })
+    }
+
+    /// Whether `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// The value of `--name`, or `default`.
+    pub fn get<T: FromStr>(&self, name: &str, default: T) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.values.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e| format!("invalid --{name} {v:?}: {e}")),
+        }
+    }
+
+    /// A comma-separated list for `--name`, or `default`.
+    pub fn list<T>(&self, name: &str, default: &[T]) -> Result<Vec<T>, String>
+    where
+        T: FromStr + Clone,
+        T::Err: std::fmt::Display,
+    {
+        match self.values.get(name) {
+            None => Ok(default.to_vec()),
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().parse().map_err(|e| format!("invalid --{name} item {p:?}: {e}")))
+                .collect(),
+        }
+    }
+}
+
+/// Nanoseconds as milliseconds, for printing.
+pub fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}

@@ -1,0 +1,133 @@
+//! The diagnosis engine: benchmark results (and wire telemetry) in, findings out — each
+//! with the measured figures, the thresholds they crossed and the action to take,
+//! most severe first.
+//!
+//! It follows the predecessor's decision tree (exhaustion, contention, GIL, capacity,
+//! I/O, network, round trips, references, nesting) with its errors about RPyC
+//! corrected: returning a dict does not remove round trips (dicts and lists travel as
+//! references), a server method calling `self.exposed_x()` is not nesting, CPU is read
+//! per process tree and per core rather than for the whole machine, and the GIL is
+//! shown by comparing a threaded with a forking server under the same load.
+//!
+//! ```
+//! use rpycbench::profile::diagnosis::{diagnose, render_text, Thresholds};
+//! # let results: Vec<rpycbench::metrics::BenchResult> = Vec::new();
+//! let findings = diagnose(&results, &Thresholds::default());
+//! print!("{}", render_text(&findings));
+//! ```
+
+mod cross;
+mod finding;
+mod render;
+mod rules;
+mod thresholds;
+mod wire;
+
+pub use finding::{number, sort_findings, Comparison, Evidence, Finding, FindingId, Severity};
+pub use render::{render_compact, render_text};
+pub use thresholds::{Thresholds, ThresholdsError};
+pub use wire::{MethodCost, WireEvidence};
+
+use crate::metrics::BenchResult;
+
+/// What to diagnose: results, telemetry, and threaded/forking pairs to compare.
+///
+/// ```
+/// use rpycbench::profile::diagnosis::{Diagnosis, Thresholds, WireEvidence};
+/// let telemetry = WireEvidence { operations: 10, round_trips: 230, ..WireEvidence::default() };
+/// let findings = Diagnosis::new(Thresholds::default()).telemetry("report page", telemetry).findings();
+/// assert_eq!(findings[0].id.as_str(), "excessive_round_trips");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Diagnosis<'a> {
+    thresholds: Thresholds,
+    results: Vec<&'a BenchResult>,
+    telemetry: Vec<(String, WireEvidence)>,
+    pairs: Vec<(&'a BenchResult, &'a BenchResult)>,
+}
+
+impl<'a> Diagnosis<'a> {
+    /// Nothing to diagnose yet, with these thresholds.
+    pub fn new(thresholds: Thresholds) -> Self {
+        Diagnosis { thresholds, ..Diagnosis::default() }
+    }
+
+    /// Adds a result. Concurrent results on `python-threaded` and `python-forking`
+    /// servers with the same base name and parameters are compared for the GIL.
+    pub fn result(mut self, result: &'a BenchResult) -> Self {
+        self.results.push(result);
+        self
+    }
+
+    /// Adds results.
+    pub fn results(mut self, results: impl IntoIterator<Item = &'a BenchResult>) -> Self {
+        self.results.extend(results);
+        self
+    }
+
+    /// Adds wire telemetry about `subject`. When `subject` is the name of an added
+    /// result, it replaces that result's own (coarser) wire counters.
+    pub fn telemetry(mut self, subject: impl Into<String>, wire: WireEvidence) -> Self {
+        self.telemetry.push((subject.into(), wire));
+        self
+    }
+
+    /// Compares the same concurrent load on a threaded and a forking server for GIL
+    /// contention (pairs of Python servers named alike are found without this).
+    pub fn compare_modes(mut self, threaded: &'a BenchResult, forking: &'a BenchResult) -> Self {
+        self.pairs.push((threaded, forking));
+        self
+    }
+
+    /// The findings, most severe first (then in decision-tree order, then by subject).
+    pub fn findings(&self) -> Vec<Finding> {
+        let t = &self.thresholds;
+        let mut out = Vec::new();
+        for &r in &self.results {
+            let telemetry = self.telemetry.iter().find(|(s, _)| *s == r.name).map(|(_, w)| w.clone());
+            let wire = telemetry.or_else(|| r.wire.as_ref().map(WireEvidence::from));
+            out.extend(rules::exhaustion(r, t));
+            out.extend(rules::severe_contention(r, t));
+            out.extend(rules::server_at_capacity(r, t));
+            out.extend(rules::machine_saturated(r, t));
+            out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t));
+            if let Some(w) = &wire {
+                out.extend(wire_findings(&r.name, w, t));
+            }
+        }
+        for (subject, w) in &self.telemetry {
+            if !self.results.iter().any(|r| r.name == *subject) {
+                out.extend(wire_findings(subject, w, t));
+            }
+        }
+        out.extend(cross::network_latency(&self.results, t));
+        let mut pairs = cross::gil_pairs(&self.results);
+        pairs.extend(self.pairs.iter().copied());
+        for (threaded, forking) in pairs {
+            out.extend(cross::gil_contention(threaded, forking, t));
+        }
+        out.dedup_by(|a, b| a.id == b.id && a.subject == b.subject);
+        sort_findings(&mut out);
+        out
+    }
+}
+
+fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
+    [
+        rules::excessive_round_trips(subject, w, t),
+        rules::reference_overhead(subject, w, t),
+        rules::deep_nesting(subject, w, t),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The findings for `results`, most severe first (see [`Diagnosis`] for telemetry and
+/// explicit threaded/forking comparisons).
+pub fn diagnose(results: &[BenchResult], thresholds: &Thresholds) -> Vec<Finding> {
+    Diagnosis::new(thresholds.clone()).results(results).findings()
+}
+
+#[cfg(test)]
+mod tests;

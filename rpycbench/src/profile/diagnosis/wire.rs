@@ -1,0 +1,92 @@
+//! The wire figures the diagnosis reads, from a benchmark's counters or from telemetry.
+
+use crate::metrics::WireStats;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What crossed the wire during a number of operations: the input of the round-trip,
+/// reference and nesting findings.
+///
+/// A benchmark's [`WireStats`] converts into it (`WireEvidence::from(&stats)`), with
+/// the figures counters cannot know left empty; profiler telemetry fills in the rest
+/// (per-request-type counts, live references, nesting depth, the costliest methods).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WireEvidence {
+    /// Operations the figures cover (the unit of "per operation").
+    pub operations: u64,
+    /// Requests that made the client wait for a reply (DEL and CLOSE excluded).
+    pub round_trips: u64,
+    /// Round trips by request type, named as in the protocol (`"GETATTR"`, `"CALLATTR"`).
+    /// Empty when unknown.
+    pub round_trips_by_handler: BTreeMap<String, u64>,
+    /// Remote references (netrefs) the client received.
+    pub references_received: u64,
+    /// References still held when the figures were taken; `None` when unknown.
+    pub references_alive: Option<u64>,
+    /// INSPECT requests (a Python client asks once per new remote type).
+    pub inspect_requests: u64,
+    /// Requests the server sent to the client (callbacks, and their DELs).
+    pub requests_from_server: u64,
+    /// Deepest nesting seen: 1 is a plain request; 2 a request during which the server
+    /// called the client; 3 the client calling the server again inside that callback; …
+    /// `None` when unknown (counters alone cannot tell).
+    pub max_nesting_depth: Option<u32>,
+    /// The methods that cost the most time, most costly first; empty when unknown.
+    pub top_methods: Vec<MethodCost>,
+}
+
+/// Time spent in one remote method.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodCost {
+    /// The method (`"get_users"`, or `"User.name"` for an attribute).
+    pub name: String,
+    /// Times it was called.
+    pub count: u64,
+    /// Total time of those calls, ns.
+    pub total_ns: u64,
+}
+
+impl WireEvidence {
+    /// Round trips per operation (0 without operations).
+    pub fn round_trips_per_op(&self) -> f64 {
+        per(self.round_trips, self.operations)
+    }
+
+    /// References received per operation (0 without operations).
+    pub fn references_per_op(&self) -> f64 {
+        per(self.references_received, self.operations)
+    }
+
+    /// `"GETATTR 10.0/op, CALLATTR 2.0/op"`, most frequent first; `None` when unknown.
+    pub fn handler_breakdown(&self) -> Option<String> {
+        if self.round_trips_by_handler.is_empty() || self.operations == 0 {
+            return None;
+        }
+        let mut by: Vec<(&String, &u64)> = self.round_trips_by_handler.iter().filter(|(_, &n)| n > 0).collect();
+        by.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let parts: Vec<String> =
+            by.iter().map(|(h, &n)| format!("{h} {}/op", super::finding::number(per(n, self.operations)))).collect();
+        Some(parts.join(", "))
+    }
+}
+
+fn per(n: u64, ops: u64) -> f64 {
+    if ops == 0 {
+        0.0
+    } else {
+        n as f64 / ops as f64
+    }
+}
+
+impl From<&WireStats> for WireEvidence {
+    fn from(w: &WireStats) -> Self {
+        WireEvidence {
+            operations: w.measured_requests,
+            round_trips: w.round_trips,
+            references_received: w.refs_received,
+            requests_from_server: w.requests_received,
+            ..WireEvidence::default()
+        }
+    }
+}
