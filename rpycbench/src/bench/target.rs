@@ -37,7 +37,8 @@ impl<C> Clone for Target<C> {
 
 impl Target {
     /// A server started with [`ServerSpec`](crate::server::ServerSpec): its mode and
-    /// backend are recorded, and its whole process tree is sampled.
+    /// backend are recorded, and its whole process tree is sampled. For the HTTP
+    /// baseline server, use [`crate::http::target`] instead.
     pub fn server(handle: &ServerHandle) -> Target {
         Target::server_with(handle, |addr| Connection::connect_with(addr, Config::default()))
     }

@@ -357,3 +357,51 @@ impl BuiltinCalls for HttpClient {
         self.download(size)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> HttpClient {
+        HttpClient::with_config(
+            ([127, 0, 0, 1], 9).into(),
+            HttpConfig::default().request_timeout(Duration::from_secs(2)),
+        )
+    }
+
+    #[test]
+    fn ureq_errors_become_the_crates_errors() {
+        let c = client();
+        let uri: Uri = "http://127.0.0.1:9/io_work?delay=5".parse().unwrap();
+        let timeout = c.failure("GET", &uri, ureq::Error::Timeout(ureq::Timeout::RecvResponse));
+        assert!(matches!(timeout, Error::Timeout { after, .. } if after == Duration::from_secs(2)), "{timeout:?}");
+        assert!(!timeout.is_connection_fatal());
+        assert!(timeout.to_string().contains("GET /io_work?delay=5"), "{timeout}");
+
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let refused = c.failure("GET", &uri, ureq::Error::Io(refused));
+        assert!(matches!(refused, Error::Connect { .. }) && refused.is_connection_fatal(), "{refused:?}");
+
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let reset = c.failure("GET", &uri, ureq::Error::Io(reset));
+        assert!(matches!(reset, Error::Io { .. }) && reset.is_connection_fatal(), "{reset:?}");
+
+        let other = c.failure("GET", &uri, ureq::Error::BadUri("x".into()));
+        assert!(matches!(other, Error::Http { .. }) && other.is_connection_fatal(), "{other:?}");
+    }
+
+    #[test]
+    fn status_messages_and_numbers_read_as_people_expect() {
+        assert_eq!(status_message(StatusCode::NOT_FOUND, b" no route /x\n"), "Not Found: no route /x");
+        assert_eq!(status_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
+        assert_eq!(number(b"1024"), Some(1024));
+        assert_eq!(number(b"-1"), None);
+        assert_eq!(number(b"\xff"), None);
+    }
+
+    #[test]
+    fn only_bytes_can_be_uploaded() {
+        let e = client().call_upload(&Value::Int(3)).unwrap_err();
+        assert!(matches!(e, Error::Type { .. }), "{e:?}");
+    }
+}

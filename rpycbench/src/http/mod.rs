@@ -66,3 +66,19 @@ pub fn address_target(addr: SocketAddr, config: HttpConfig) -> Target<HttpClient
     let info = ServerInfo { mode: "http".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
     Target::factory(info, move || Ok(HttpClient::with_config(addr, config.clone())))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::server::ServerMode;
+
+    #[test]
+    fn http_is_a_server_mode_of_its_own() {
+        let mode: ServerMode = "http".parse().unwrap();
+        assert_eq!(mode, ServerMode::Http);
+        assert_eq!((mode.name(), mode.backend()), ("http", "hyper"));
+        assert!(!mode.is_rpyc() && !mode.is_python() && !mode.is_forking());
+        assert!(ServerMode::ALL.iter().filter(|m| **m != mode).all(|m| m.is_rpyc()));
+        let unknown = "gopher".parse::<ServerMode>().unwrap_err().to_string();
+        assert!(unknown.contains("or http"), "{unknown}");
+    }
+}
