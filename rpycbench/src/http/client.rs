@@ -253,11 +253,19 @@ impl HttpClient {
     }
 
     fn io_failure(&self, method: &str, uri: &Uri, e: std::io::Error) -> Error {
-        // ureq's body reader wraps its own errors (a timeout among them) in io::Error.
+        // ureq's body reader wraps its own errors (a timeout among them) in io::Error;
+        // a plain socket error comes as it is.
+        if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+            return self.failure(method, uri, ureq::Error::Io(e));
+        }
         match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
-            Some(Ok(ureq_error)) => self.failure(method, uri, *ureq_error),
-            Some(Err(other)) => self.failure(method, uri, ureq::Error::Io(std::io::Error::other(other))),
-            None => self.failure(method, uri, ureq::Error::ConnectionFailed),
+            Some(Ok(inner)) => self.failure(method, uri, *inner),
+            // Checked just above; kept as an error rather than a panic all the same.
+            _ => Error::Http {
+                peer: self.peer.clone(),
+                request: request(method, uri),
+                reason: "reading the body failed".into(),
+            },
         }
     }
 
@@ -385,6 +393,12 @@ mod tests {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         let reset = c.failure("GET", &uri, ureq::Error::Io(reset));
         assert!(matches!(reset, Error::Io { .. }) && reset.is_connection_fatal(), "{reset:?}");
+
+        // Errors while reading a body arrive wrapped in io::Error, or as plain socket errors.
+        let wrapped = std::io::Error::new(std::io::ErrorKind::TimedOut, ureq::Error::Timeout(ureq::Timeout::RecvBody));
+        assert!(matches!(c.io_failure("GET", &uri, wrapped), Error::Timeout { .. }));
+        let cut = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert!(matches!(c.io_failure("GET", &uri, cut), Error::Io { .. }));
 
         let other = c.failure("GET", &uri, ureq::Error::BadUri("x".into()));
         assert!(matches!(other, Error::Http { .. }) && other.is_connection_fatal(), "{other:?}");
