@@ -79,6 +79,30 @@ pub enum Error {
     /// A benchmark function failed with an error of its own type.
     #[error("{0}")]
     Failed(String),
+    /// An HTTP request (the HTTP baseline) was answered with a status other than 2xx;
+    /// the connection stays usable.
+    #[error("HTTP {request} to {peer} answered {status}: {message}")]
+    HttpStatus {
+        /// The server's address.
+        peer: String,
+        /// The request, as `METHOD /path?query`.
+        request: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body: the server's explanation.
+        message: String,
+    },
+    /// An HTTP exchange broke down (a malformed response, a protocol violation); the
+    /// connection is unusable.
+    #[error("HTTP {request} to {peer} failed: {reason}")]
+    Http {
+        /// The server's address.
+        peer: String,
+        /// The request, as `METHOD /path?query`.
+        request: String,
+        /// What went wrong, as the HTTP client put it.
+        reason: String,
+    },
 }
 
 /// A frame or message that could not be decoded.
@@ -118,6 +142,7 @@ impl Error {
                 | Error::Io { .. }
                 | Error::Closed { .. }
                 | Error::Protocol { .. }
+                | Error::Http { .. }
                 | Error::AlreadyClosed
         )
     }

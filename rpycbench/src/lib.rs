@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 mod error;
 pub mod harness;
+pub mod http;
 pub mod metrics;
 pub mod profile;
 pub mod report;

@@ -1,8 +1,7 @@
 //! Bandwidth: upload and download per payload size.
 
 use super::run::{size_result, Measurement, Parts, Session};
-use super::Target;
-use crate::client::Connection;
+use super::{BuiltinCalls, Client, Target};
 use crate::error::Result;
 use crate::metrics::{BenchKind, BenchResult, LatencyHistogram, OutcomeCounter};
 use crate::Value;
@@ -68,21 +67,19 @@ impl Bandwidth {
         self
     }
 
-    /// Runs against the built-in service's `upload(data)` and `download(size)`.
-    pub fn run_builtin(&self, target: &Target) -> BenchResult {
-        self.run(
-            target,
-            |conn, data| conn.call("upload", (data.clone(),)).map(drop),
-            |conn, size| conn.call("download", (size,)).map(drop),
-        )
+    /// Runs against the built-in service's `upload(data)` and `download(size)` (over
+    /// RPyC, or their HTTP baseline routes).
+    pub fn run_builtin<C: BuiltinCalls>(&self, target: &Target<C>) -> BenchResult {
+        self.run(target, |conn, data| conn.call_upload(data), |conn, size| conn.call_download(size))
     }
 
     /// Runs with your upload function (given the payload, built once per size before
     /// timing) and download function (given the size).
-    pub fn run<U, D>(&self, target: &Target, mut upload: U, mut download: D) -> BenchResult
+    pub fn run<C, U, D>(&self, target: &Target<C>, mut upload: U, mut download: D) -> BenchResult
     where
-        U: FnMut(&mut Connection, &Value) -> Result<()>,
-        D: FnMut(&mut Connection, u64) -> Result<()>,
+        C: Client,
+        U: FnMut(&mut C, &Value) -> Result<()>,
+        D: FnMut(&mut C, u64) -> Result<()>,
     {
         let mut m = Measurement::start(target, self.system);
         m.param("sizes", &self.sizes);
@@ -105,20 +102,20 @@ impl Bandwidth {
                 parts.sizes.push(size_result("download", size, None, &hist, &outcomes));
             }
         }
-        parts.wire = Some((session.counters() - before, parts.outcomes.attempts()));
+        parts.wire = session.wire_since(before, parts.outcomes.attempts());
         session.close();
         m.finish(&self.name, BenchKind::Bandwidth, parts)
     }
 }
 
 /// Times `iterations` operations after `warmup` untimed ones.
-pub(crate) fn measure(
-    session: &mut Session<'_>,
+pub(crate) fn measure<C: Client>(
+    session: &mut Session<'_, C>,
     warmup: u32,
     iterations: u32,
-    f: &mut dyn FnMut(&mut Connection) -> Result<()>,
+    f: &mut dyn FnMut(&mut C) -> Result<()>,
 ) -> (LatencyHistogram, OutcomeCounter) {
-    let mut op = |c: &mut Connection| f(c);
+    let mut op = |c: &mut C| f(c);
     for _ in 0..warmup {
         let _ = session.run(&mut op);
     }

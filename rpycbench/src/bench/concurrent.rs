@@ -1,8 +1,8 @@
 //! Concurrent: many clients, each with its own connection, closed or open loop.
 
 use super::run::{closed_loop, Measurement, Parts, Session, Stop};
-use super::Target;
-use crate::client::{Connection, WireCounters};
+use super::{Client, Target};
+use crate::client::WireCounters;
 use crate::error::Result;
 use crate::metrics::{BenchKind, BenchResult, ClientResult, LatencyHistogram, LoadModel, OutcomeCounter};
 use std::sync::{Barrier, OnceLock};
@@ -95,7 +95,7 @@ impl Concurrent {
     }
 
     /// Runs `f` as every client's request.
-    pub fn run<F: Fn(&mut Connection) -> Result<()> + Sync>(&self, target: &Target, f: F) -> BenchResult {
+    pub fn run<C: Client, F: Fn(&mut C) -> Result<()> + Sync>(&self, target: &Target<C>, f: F) -> BenchResult {
         let n = self.clients as usize;
         // Two barriers: everyone connected, then everyone has the common start time.
         let connected = Barrier::new(n + 1);
@@ -108,7 +108,7 @@ impl Concurrent {
                     let (f, connected, go, start_cell) = (&f, &connected, &go, &start_cell);
                     s.spawn(move || {
                         let mut session = Session::new(target);
-                        let mut call = |c: &mut Connection| f(c);
+                        let mut call = |c: &mut C| f(c);
                         if session.conn().is_ok() {
                             for _ in 0..self.warmup_per_client {
                                 let _ = session.run(&mut call);
@@ -153,7 +153,7 @@ impl Concurrent {
         }
         parts.wall = Some(last_end - start);
         parts.latency = Some(hist.stats());
-        parts.wire = Some((wire, parts.outcomes.attempts()));
+        parts.wire = C::COUNTS_WIRE.then(|| (wire, parts.outcomes.attempts()));
         parts.clients = self.per_client.then_some(clients);
         parts.load_model = Some(match self.load {
             Load::ClosedLoop => LoadModel::ClosedLoop,
@@ -164,11 +164,11 @@ impl Concurrent {
         m.finish(&self.name, BenchKind::Concurrent, parts)
     }
 
-    fn client<F: FnMut(&mut Connection) -> Result<()>>(
+    fn client<C: Client, F: FnMut(&mut C) -> Result<()>>(
         &self,
         index: usize,
         start: Instant,
-        session: &mut Session<'_>,
+        session: &mut Session<'_, C>,
         call: &mut F,
     ) -> ClientRun {
         let mut hist = LatencyHistogram::new();

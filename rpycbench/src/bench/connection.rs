@@ -1,8 +1,7 @@
 //! Connection: time to a usable connection.
 
 use super::run::{Measurement, Parts};
-use super::Target;
-use crate::client::Connection;
+use super::{Client, Target};
 use crate::metrics::{BenchKind, BenchResult, LatencyHistogram};
 use std::time::Instant;
 
@@ -46,17 +45,17 @@ impl ConnectionBench {
     }
 
     /// Runs the benchmark.
-    pub fn run(&self, target: &Target) -> BenchResult {
+    pub fn run<C: Client>(&self, target: &Target<C>) -> BenchResult {
         let mut m = Measurement::start(target, self.system);
         m.param("connections", self.connections);
         m.param("keep_open", self.keep_open);
         let mut parts = Parts::default();
         let mut hist = LatencyHistogram::new();
-        let mut held: Vec<Connection> = Vec::new();
+        let mut held: Vec<C> = Vec::new();
         let start = Instant::now();
         for _ in 0..self.connections {
             let t0 = Instant::now();
-            let opened = target.connect().and_then(|mut c| c.root().map(|_| c));
+            let opened = target.connect().and_then(|mut c| c.first_round_trip().map(|()| c));
             let elapsed = t0.elapsed();
             match opened {
                 Ok(mut conn) => {
@@ -65,7 +64,7 @@ impl ConnectionBench {
                     if self.keep_open {
                         held.push(conn);
                     } else {
-                        let _ = conn.close();
+                        conn.disconnect();
                     }
                 }
                 Err(e) => parts.outcomes.failure(&e.to_string()),
@@ -73,10 +72,10 @@ impl ConnectionBench {
         }
         parts.wall = Some(start.elapsed());
         // Connections still held at the end show the server kept them all alive.
-        let alive = held.iter_mut().map(|c| c.ping().is_ok()).filter(|ok| *ok).count();
+        let alive = held.iter_mut().map(|c| c.check_alive().is_ok()).filter(|ok| *ok).count();
         m.param("held_alive", alive);
         for mut c in held {
-            let _ = c.close();
+            c.disconnect();
         }
         parts.latency = Some(hist.stats());
         m.finish(&self.name, BenchKind::Connection, parts)

@@ -1,8 +1,7 @@
 //! Latency: sequential requests on one connection.
 
 use super::run::{closed_loop, Measurement, Parts, Session, Stop};
-use super::Target;
-use crate::client::Connection;
+use super::{Client, Target};
 use crate::error::Result;
 use crate::metrics::{BenchKind, BenchResult, LatencyHistogram};
 use std::time::Duration;
@@ -60,7 +59,7 @@ impl Latency {
 
     /// Runs `f` as the request. A connection that cannot be opened, or dies, makes
     /// failed requests, never a missing result.
-    pub fn run<F: FnMut(&mut Connection) -> Result<()>>(&self, target: &Target, mut f: F) -> BenchResult {
+    pub fn run<C: Client, F: FnMut(&mut C) -> Result<()>>(&self, target: &Target<C>, mut f: F) -> BenchResult {
         let mut session = Session::new(target);
         let mut warm = Parts::default();
         let mut warm_hist = LatencyHistogram::new();
@@ -80,7 +79,7 @@ impl Latency {
         let start = std::time::Instant::now();
         closed_loop(&mut session, stop, &mut f, &mut hist, &mut parts.outcomes);
         parts.wall = Some(start.elapsed());
-        parts.wire = Some((session.counters() - before, parts.outcomes.attempts()));
+        parts.wire = session.wire_since(before, parts.outcomes.attempts());
         parts.latency = Some(hist.stats());
         session.close();
         m.finish(&self.name, BenchKind::Latency, parts)

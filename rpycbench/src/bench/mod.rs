@@ -1,12 +1,14 @@
 //! Benchmark kinds and the load driver: latency, connection, bandwidth, transfer and
 //! concurrent (closed and open loop), plus a measuring context for applications.
 //!
-//! Every kind takes a [`Target`] and a request function over a
-//! [`Connection`](crate::Connection), returns a [`BenchResult`](crate::metrics::BenchResult),
-//! and prints nothing. Failures are results, not errors: a run against a dead server
+//! Every kind takes a [`Target`] and a request function over its client (an RPyC
+//! [`Connection`](crate::Connection) by default, or any [`Client`], such as the HTTP
+//! baseline's), returns a [`BenchResult`](crate::metrics::BenchResult), and prints
+//! nothing. Failures are results, not errors: a run against a dead server
 //! returns a result whose success rate says so.
 
 mod bandwidth;
+mod client;
 mod concurrent;
 mod connection;
 mod context;
@@ -16,6 +18,7 @@ mod target;
 mod transfer;
 
 pub use bandwidth::{Bandwidth, DEFAULT_SIZES};
+pub use client::{BuiltinCalls, Client};
 pub use concurrent::{Concurrent, Load};
 pub use connection::ConnectionBench;
 pub use context::BenchmarkContext;

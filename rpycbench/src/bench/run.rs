@@ -1,7 +1,7 @@
 //! The pieces every benchmark kind shares: the timed request loop, reconnecting after a
 //! connection dies, system sampling around the measured part, and result assembly.
 
-use super::Target;
+use super::{Client, Target};
 use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
@@ -16,20 +16,20 @@ pub const SYSTEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A connection that is reopened after a fatal error, so one dropped connection costs
 /// one failed request, not the rest of the run.
-pub(crate) struct Session<'t> {
-    target: &'t Target,
-    conn: Option<Connection>,
+pub(crate) struct Session<'t, C = Connection> {
+    target: &'t Target<C>,
+    conn: Option<C>,
     /// Counters of connections that died, so wire totals survive reconnects.
     spent: WireCounters,
 }
 
-impl<'t> Session<'t> {
-    pub(crate) fn new(target: &'t Target) -> Self {
+impl<'t, C: Client> Session<'t, C> {
+    pub(crate) fn new(target: &'t Target<C>) -> Self {
         Session { target, conn: None, spent: WireCounters::default() }
     }
 
     /// The connection, opened if needed.
-    pub(crate) fn conn(&mut self) -> Result<&mut Connection> {
+    pub(crate) fn conn(&mut self) -> Result<&mut C> {
         if self.conn.is_none() {
             self.conn = Some(self.target.connect()?);
         }
@@ -38,10 +38,10 @@ impl<'t> Session<'t> {
 
     /// Runs one request, keeping track of the connection's health.
     #[inline]
-    pub(crate) fn run<F: FnMut(&mut Connection) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {
+    pub(crate) fn run<F: FnMut(&mut C) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {
         let result = f(self.conn()?);
         if let Err(e) = &result {
-            if e.is_connection_fatal() {
+            if C::is_fatal(e) {
                 self.drop_conn();
             }
         }
@@ -50,22 +50,28 @@ impl<'t> Session<'t> {
 
     fn drop_conn(&mut self) {
         if let Some(c) = self.conn.take() {
-            self.spent = self.spent + c.counters();
+            self.spent = self.spent + c.wire_counters();
         }
     }
 
     /// Wire counters over every connection this session used.
     pub(crate) fn counters(&self) -> WireCounters {
         match &self.conn {
-            Some(c) => self.spent + c.counters(),
+            Some(c) => self.spent + c.wire_counters(),
             None => self.spent,
         }
+    }
+
+    /// The wire figures of a result: traffic since `before` over `requests` measured
+    /// requests, or none when the client does not count its traffic.
+    pub(crate) fn wire_since(&self, before: WireCounters, requests: u64) -> Option<(WireCounters, u64)> {
+        C::COUNTS_WIRE.then(|| (self.counters() - before, requests))
     }
 
     /// Closes the connection (not timed).
     pub(crate) fn close(&mut self) {
         if let Some(c) = self.conn.as_mut() {
-            let _ = c.close();
+            c.disconnect();
         }
         self.drop_conn();
     }
@@ -81,10 +87,10 @@ pub(crate) enum Stop {
 /// Runs requests back to back, recording each success's latency.
 ///
 /// The loop body is two reads of the TSC clock and one histogram record around `f`:
-/// no allocation, and about 50 ns in all (`cargo bench -p rpycbench --bench overhead`),
+/// no allocation, and about 40 ns in all (`cargo bench -p rpycbench --bench overhead`),
 /// so the harness adds nothing measurable to a request over a socket.
-pub(crate) fn closed_loop<F: FnMut(&mut Connection) -> Result<()>>(
-    session: &mut Session<'_>,
+pub(crate) fn closed_loop<C: Client, F: FnMut(&mut C) -> Result<()>>(
+    session: &mut Session<'_, C>,
     stop: Stop,
     f: &mut F,
     hist: &mut LatencyHistogram,
@@ -115,17 +121,17 @@ pub(crate) fn closed_loop<F: FnMut(&mut Connection) -> Result<()>>(
 
 /// The measured part of a run: its start, its system sampler, and what goes into the
 /// result.
-pub(crate) struct Measurement<'t> {
-    target: &'t Target,
+pub(crate) struct Measurement<'t, C = Connection> {
+    target: &'t Target<C>,
     started_at: String,
     start: Instant,
     sampler: Option<SystemSampler>,
     pub(crate) params: BTreeMap<String, serde_json::Value>,
 }
 
-impl<'t> Measurement<'t> {
+impl<'t, C> Measurement<'t, C> {
     /// Starts measuring (and sampling the server and this process when `system`).
-    pub(crate) fn start(target: &'t Target, system: bool) -> Self {
+    pub(crate) fn start(target: &'t Target<C>, system: bool) -> Self {
         let sampler = system.then(|| {
             SystemSampler::start(SYSTEM_SAMPLE_INTERVAL, target.processes(), ProcessSet::Process(std::process::id()))
         });

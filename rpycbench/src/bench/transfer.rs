@@ -170,7 +170,7 @@ impl Transfer {
                 }
             }
         }
-        parts.wire = Some((session.counters() - before, parts.outcomes.attempts()));
+        parts.wire = session.wire_since(before, parts.outcomes.attempts());
         session.close();
         m.finish(&self.name, BenchKind::Transfer, parts)
     }

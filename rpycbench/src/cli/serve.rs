@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Server model: threaded, forking, python-threaded or python-forking.
+    /// Server model: threaded, forking, python-threaded, python-forking, or http (the
+    /// HTTP/1.1 baseline serving the built-in service's operations as routes).
     #[arg(long, default_value = "threaded")]
     mode: ServerMode,
     /// Address to bind. Only loopback unless you say otherwise.

@@ -1,9 +1,10 @@
-//! `rpycbench` / `rpycbench suite`: the main job. Starts the built-in servers, runs
-//! connection, latency, bandwidth, concurrent (and optionally transfer) benchmarks
-//! against each, prints a comparison table and writes the results.
+//! `rpycbench` / `rpycbench suite`: the main job. Starts the built-in servers and the
+//! HTTP baseline, runs connection, latency, bandwidth, concurrent (and optionally, on
+//! RPyC, transfer) benchmarks against each, prints a comparison table and writes the
+//! results.
 
 use super::progress::Progress;
-use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
@@ -36,6 +37,12 @@ pub(crate) struct SuiteArgs {
     /// Skip the native forking server.
     #[arg(long)]
     skip_forking: bool,
+    /// Port of the HTTP baseline server (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    http_port: u16,
+    /// Skip the HTTP baseline (an HTTP/1.1 keep-alive server with the same operations).
+    #[arg(long)]
+    skip_http: bool,
     /// Also run the Python-backed servers (python-threaded, python-forking).
     #[arg(long)]
     python: bool,
@@ -102,11 +109,15 @@ impl SuiteArgs {
             out.push((ServerMode::PythonThreaded, self.python_threaded_port));
             out.push((ServerMode::PythonForking, self.python_forking_port));
         }
+        if !self.skip_http {
+            out.push((ServerMode::Http, self.http_port));
+        }
         out
     }
 
-    fn phases_per_server(&self) -> u64 {
-        4 + u64::from(self.transfers)
+    fn phases_per_server(&self, mode: ServerMode) -> u64 {
+        // Transfers are RPyC-only: they use chunked calls HTTP has no counterpart for.
+        4 + u64::from(self.transfers && mode.is_rpyc())
     }
 }
 
@@ -115,7 +126,8 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     if servers.is_empty() {
         return Err("every server is skipped: nothing to run".into());
     }
-    let mut progress = Progress::new(servers.len() as u64 * args.phases_per_server(), args.quiet);
+    let phases = servers.iter().map(|&(mode, _)| args.phases_per_server(mode)).sum();
+    let mut progress = Progress::new(phases, args.quiet);
     let mut results = ResultSet::new();
     for (mode, port) in servers {
         let mut spec = ServerSpec::new(mode);
@@ -124,8 +136,15 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         spec.python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
         let server = spec.start()?;
-        let target = Target::server(&server);
-        for result in run_phases(&args, mode, &target, &mut progress) {
+        let phases = if mode.is_rpyc() {
+            let target = Target::server(&server);
+            let mut phases = run_phases(&args, mode, &target, &mut progress);
+            phases.extend(run_transfers(&args, mode, &target, &mut progress));
+            phases
+        } else {
+            run_phases(&args, mode, &crate::http::target(&server), &mut progress)
+        };
+        for result in phases {
             results.push(result);
         }
         server.stop()?;
@@ -145,7 +164,13 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-fn run_phases(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mut Progress) -> Vec<BenchResult> {
+/// The phases every server runs, RPyC or HTTP, through the same code.
+fn run_phases<C: BuiltinCalls>(
+    args: &SuiteArgs,
+    mode: ServerMode,
+    target: &Target<C>,
+    progress: &mut Progress,
+) -> Vec<BenchResult> {
     let mut out = Vec::new();
     progress.step(&format!("{mode}: connection time ({} connections)", args.connections));
     out.push(ConnectionBench::new(format!("connection[{mode}]")).connections(args.connections).run(target));
@@ -155,7 +180,7 @@ fn run_phases(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mu
         Latency::new(format!("latency[{mode}]"))
             .requests(args.requests)
             .warmup(args.warmup)
-            .run(target, |c| c.call("ping", ()).map(drop)),
+            .run(target, |c| c.call_ping()),
     );
 
     progress.step(&format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()));
@@ -173,9 +198,14 @@ fn run_phases(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mu
             .clients(args.clients)
             .requests_per_client(args.requests_per_client)
             .load(load)
-            .run(target, |c| c.call("ping", ()).map(drop)),
+            .run(target, |c| c.call_ping()),
     );
+    out
+}
 
+/// The RPyC-only transfer phase, with --transfers.
+fn run_transfers(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mut Progress) -> Vec<BenchResult> {
+    let mut out = Vec::new();
     if args.transfers {
         progress.step(&format!("{mode}: transfers"));
         out.push(

@@ -66,7 +66,8 @@ impl BenchKind {
 pub struct ServerInfo {
     /// `threaded`, `forking`, `python-threaded`, `python-forking`, `http`, or `external`.
     pub mode: String,
-    /// What implements the server: `rust`, `python`, `http`, or `unknown` (external).
+    /// What implements the server: `rust` or `python` (RPyC), `hyper` (the HTTP
+    /// baseline), or `unknown` (external).
     pub backend: String,
     /// Where it listened.
     pub address: Option<String>,

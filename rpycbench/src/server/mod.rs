@@ -12,6 +12,7 @@ mod service;
 
 pub use builtin::{cpu_work, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
+pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
 pub use objects::{lend, AttrObject, LocalDict};
 pub use process::{current_exe_serves, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
@@ -47,7 +48,8 @@ pub enum ServeError {
 }
 
 /// Runs a native server in this process: binds, prints `listening on HOST:PORT`, and
-/// serves until SIGTERM or SIGINT. What `rpycbench serve --mode threaded|forking` runs.
+/// serves until SIGTERM or SIGINT. What `rpycbench serve --mode threaded|forking|http`
+/// runs (the HTTP baseline serves its own routes, not `opts.service`).
 pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions) -> Result<(), ServeError> {
     let addr = format!("{host}:{port}");
     let io = |source: std::io::Error| ServeError::Io { addr: addr.clone(), source };
@@ -67,6 +69,7 @@ pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions)
     match mode {
         ServerMode::Threaded => serve_threaded(listener, opts, &stop).map_err(io),
         ServerMode::Forking => serve_forking(listener, opts, &stop).map_err(io),
+        ServerMode::Http => crate::http::serve_http(listener, opts.max_connections, &stop).map_err(io),
         other => Err(ServeError::NotNative(other)),
     }
 }

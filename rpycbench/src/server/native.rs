@@ -45,7 +45,7 @@ fn readable(listener: &TcpListener) -> io::Result<bool> {
 }
 
 /// Accepts one connection if one is pending.
-fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
+pub(crate) fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
     if !readable(listener)? {
         return Ok(None);
     }
