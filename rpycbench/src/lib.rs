@@ -7,6 +7,7 @@ pub mod client;
 mod error;
 pub mod harness;
 pub mod metrics;
+pub mod profile;
 pub mod report;
 pub mod server;
 pub mod wire;

@@ -2,6 +2,7 @@
 
 mod compare;
 mod progress;
+mod proxy;
 mod serve;
 mod suite;
 
@@ -27,6 +28,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Compare two result or baseline files; exits 11 when a benchmark regressed.
     Compare(compare::CompareArgs),
+    /// Relay an RPyC client to its server and report the traffic (profiling relay).
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -38,6 +41,7 @@ pub fn main() -> ExitCode {
         Some(Command::Suite(args)) => suite::run(args),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Proxy(args)) => proxy::run(args),
     };
     match result {
         Ok(code) => code,
