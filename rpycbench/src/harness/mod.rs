@@ -46,6 +46,7 @@ pub use outcome::{
 pub use paths::BinaryInfo;
 pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
 pub use servers::RUST_SERVICE_ENV;
+pub use sla::{evaluate as evaluate_slas, SlaCheck};
 
 use std::process::ExitCode;
 

@@ -267,8 +267,14 @@ impl Recorder {
         }
         // The innermost request of the other direction still waiting: this request
         // is part of serving it (a callback while the client waits, or the client's
-        // requests while it serves that callback).
-        let parent = state.open.iter().rev().find(|o| o.direction != direction).map(|o| (o.id, o.depth));
+        // requests while it serves that callback). DEL is fire-and-forget: nobody waits
+        // on it, so nothing is nested in it.
+        let parent = state
+            .open
+            .iter()
+            .rev()
+            .find(|o| o.direction != direction && o.handler != i64::from(Handler::Del.id()))
+            .map(|o| (o.id, o.depth));
         let depth = parent.map_or(1, |(_, d)| d + 1);
         let id = self.next_id;
         self.next_id += 1;
@@ -360,12 +366,16 @@ impl Recorder {
             let what = open.label.split_once(' ').map_or("", |(_, w)| w).to_string();
             state.names.insert((direction, refs[0].object_id), what);
         }
-        let hname = handler_name(open.handler);
-        let od = &mut self.dirs[slot(open.direction)];
-        od.round_trips += 1;
-        bump(&mut od.round_trips_by_handler, hname);
-        self.round_trips += 1;
-        self.round_trip_bytes += open.request_bytes + bytes;
+        // DEL is answered but fire-and-forget (its sender never waits): like the
+        // client's own counters, round trips leave it out.
+        if open.handler != i64::from(Handler::Del.id()) {
+            let hname = handler_name(open.handler);
+            let od = &mut self.dirs[slot(open.direction)];
+            od.round_trips += 1;
+            bump(&mut od.round_trips_by_handler, hname);
+            self.round_trips += 1;
+            self.round_trip_bytes += open.request_bytes + bytes;
+        }
         let key = if self.methods.len() >= MAX_KEYS && !self.methods.contains_key(&open.label) {
             "(other)".to_string()
         } else {
@@ -470,3 +480,7 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "recorder_tests.rs"]
+mod tests;

@@ -22,7 +22,9 @@ pub struct Telemetry {
     pub requests_c2s: u64,
     /// Request messages server → client (callbacks, INSPECT, DEL).
     pub requests_s2c: u64,
-    /// Requests that got their answer (REPLY or EXCEPTION), both directions.
+    /// Requests that got their answer (REPLY or EXCEPTION), both directions; DEL is
+    /// left out: it is answered, but fire-and-forget (its sender never waits), as in
+    /// [`WireCounters::round_trips`](crate::client::WireCounters::round_trips).
     pub round_trips: u64,
     /// Details of the client → server direction.
     pub c2s: DirectionStats,
@@ -72,7 +74,7 @@ pub struct DirectionStats {
     pub bytes: u64,
     /// Request messages.
     pub requests: u64,
-    /// Request messages sent this way that got an answer.
+    /// Request messages sent this way that got an answer (DEL excluded).
     pub round_trips: u64,
     /// REPLY messages.
     pub replies: u64,
@@ -80,7 +82,7 @@ pub struct DirectionStats {
     pub exceptions: u64,
     /// Requests by handler name (`"GETATTR"`, …; unknown ids as `"UNKNOWN"`).
     pub requests_by_handler: BTreeMap<String, u64>,
-    /// Answered requests by handler name.
+    /// Answered requests by handler name (DEL excluded).
     pub round_trips_by_handler: BTreeMap<String, u64>,
 }
 
