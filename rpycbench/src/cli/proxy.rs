@@ -9,7 +9,6 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,15 +88,7 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
 }
 
 fn print_report(t: &Telemetry, opts: &ReportOptions, counters: &Arc<RelayCounters>, upstream: &str) {
-    let relay = Section {
-        title: "RELAY".into(),
-        body: format!(
-            "upstream {upstream}: {} connections accepted, {} active, {} could not reach the upstream\n",
-            counters.accepted.load(Ordering::Relaxed),
-            counters.active.load(Ordering::Relaxed),
-            counters.upstream_failures.load(Ordering::Relaxed),
-        ),
-    };
+    let relay = Section { title: "RELAY".into(), body: format!("upstream {upstream}: {}\n", counters.describe()) };
     // DIAGNOSIS: add the diagnosis engine's section to this list.
     let extra = [relay];
     let mut out = std::io::stdout().lock();

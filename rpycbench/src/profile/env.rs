@@ -106,7 +106,8 @@ extern "C" fn report_at_exit() {
         eprintln!("rpycbench: the profiler stayed busy at exit; no report");
         return;
     };
-    eprint!("{}", report::full(&telemetry, &ReportOptions::default()));
+    // DIAGNOSIS: pass the diagnosis engine's section here (`report::full_with`).
+    eprint!("{}", report::full_with(&telemetry, &ReportOptions::default(), &[]));
     if let ProfileTarget::Json(path) = &g.target {
         if let Err(e) = std::fs::write(path, telemetry.to_json()) {
             eprintln!("rpycbench: cannot write the telemetry to {}: {e}", path.display());
