@@ -91,7 +91,7 @@ fn request_facts(seq: i64, handler: i64, args: &Boxed) -> MessageFacts {
         _ => &[],
     };
     let mut target = match items.first() {
-        Some(Boxed::LocalRef(id)) => Some(id.clone()),
+        Some(Boxed::LocalRef(id)) => Some(bounded_id(id)),
         _ => None,
     };
     let named = matches!(
@@ -117,17 +117,38 @@ fn request_facts(seq: i64, handler: i64, args: &Boxed) -> MessageFacts {
 
 fn name_of(b: &Boxed) -> Option<String> {
     match b {
-        Boxed::Value(Value::Str(s)) => Some(s.clone()),
-        Boxed::Value(Value::Bytes(b)) => String::from_utf8(b.clone()).ok(),
+        Boxed::Value(Value::Str(s)) => Some(bounded(s)),
+        Boxed::Value(Value::Bytes(b)) => std::str::from_utf8(b).ok().map(bounded),
         _ => None,
     }
+}
+
+/// Longest name or type kept, in bytes: telemetry keeps names for every call, and a
+/// peer may send a name of any size.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// `s`, cut to [`MAX_NAME_LEN`] bytes on a character boundary (marked with `…`).
+pub fn bounded(s: &str) -> String {
+    if s.len() <= MAX_NAME_LEN {
+        return s.to_string();
+    }
+    let cut = (0..=MAX_NAME_LEN).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    format!("{}…", &s[..cut])
+}
+
+/// `id` with its type name bounded (see [`bounded`]).
+fn bounded_id(id: &IdPack) -> IdPack {
+    if id.name.len() <= MAX_NAME_LEN {
+        return id.clone();
+    }
+    IdPack::new(bounded(&id.name), id.class_id, id.object_id)
 }
 
 fn inspect_target(args: &Boxed) -> Option<IdPack> {
     let Boxed::Value(Value::Tuple(items)) = args else { return None };
     match items.first()?.as_tuple()? {
         [Value::Str(name), Value::Int(class_id), Value::Int(object_id)] => {
-            Some(IdPack::new(name.as_str(), *class_id, *object_id))
+            Some(IdPack::new(bounded(name), *class_id, *object_id))
         }
         _ => None,
     }
@@ -136,7 +157,7 @@ fn inspect_target(args: &Boxed) -> Option<IdPack> {
 /// Every REMOTE_REF box in `b`. Depth is bounded by the decoder's limits.
 fn collect_remote_refs(b: &Boxed, out: &mut Vec<IdPack>) {
     match b {
-        Boxed::RemoteRef(id) => out.push(id.clone()),
+        Boxed::RemoteRef(id) => out.push(bounded_id(id)),
         Boxed::Tuple(items) => items.iter().for_each(|i| collect_remote_refs(i, out)),
         Boxed::Value(_) | Boxed::LocalRef(_) => {}
     }
@@ -190,5 +211,20 @@ mod tests {
         };
         assert_eq!(target.map(|t| t.name.to_string()), Some("builtins.dict".to_string()));
         assert_eq!(short_type("rpycbench_service.User"), "User");
+    }
+
+    #[test]
+    fn names_from_the_wire_are_bounded() {
+        let long = "é".repeat(1000);
+        let args =
+            Boxed::Tuple(vec![Boxed::LocalRef(IdPack::new(long.as_str(), 1, 2)), Boxed::Value(long.as_str().into())]);
+        let MessageFacts::Request { target, name, .. } =
+            MessageFacts::of(&Message::Request { seq: 0, handler: Handler::GetAttr as i64, args })
+        else {
+            panic!("not a request")
+        };
+        let name = name.unwrap();
+        assert!(name.len() <= MAX_NAME_LEN + '…'.len_utf8() && name.ends_with('…'));
+        assert!(target.unwrap().name.len() <= MAX_NAME_LEN + '…'.len_utf8());
     }
 }

@@ -237,26 +237,21 @@ impl Pipe {
         // open[0]: the client still sends; open[1]: the server still sends.
         let mut open = [true, true];
         while open[0] || open[1] {
-            let mut fds = Vec::with_capacity(2);
-            let mut which = Vec::with_capacity(2);
-            for (i, s) in [client, server].into_iter().enumerate() {
-                if open[i] {
-                    fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-                    which.push(i);
-                }
-            }
-            match poll(&mut fds, PollTimeout::NONE) {
+            // Poll only the sides still sending; `order` maps poll slots to sides.
+            let order = if open[0] { [0, 1] } else { [1, 0] };
+            let polled = usize::from(open[0]) + usize::from(open[1]);
+            let sides = [client, server];
+            let mut fds = order.map(|i| PollFd::new(sides[i].as_fd(), PollFlags::POLLIN));
+            match poll(&mut fds[..polled], PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let ready: Vec<usize> = fds
-                .iter()
-                .zip(&which)
-                .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
-                .map(|(_, &i)| i)
-                .collect();
-            for i in ready {
+            let mut ready = [false; 2];
+            for (fd, &i) in fds[..polled].iter().zip(&order) {
+                ready[i] = fd.revents().is_some_and(|r| !r.is_empty());
+            }
+            for i in [0, 1].into_iter().filter(|&i| ready[i]) {
                 let (mut src, mut dst, direction) = match i {
                     0 => (client, server, Direction::C2s),
                     _ => (server, client, Direction::S2c),
