@@ -406,7 +406,7 @@ impl Recorder {
         if k == 0 || (self.slowest.len() >= k && self.slowest.last().and_then(|c| c.duration_ns) >= Some(duration)) {
             return;
         }
-        let record = self.history.iter().rev().find(|r| r.id == open.id).cloned().unwrap_or_else(|| CallRecord {
+        let record = self.kept_record(open.id).cloned().unwrap_or_else(|| CallRecord {
             id: open.id,
             connection: conn,
             direction: open.direction,
@@ -427,10 +427,20 @@ impl Recorder {
         self.slowest.truncate(k);
     }
 
+    /// Where record `id` sits in the history, if it is still kept: records are kept in
+    /// id order without gaps, so the position follows from the first id kept.
+    fn position(&self, id: u64) -> Option<usize> {
+        let first = self.history.front()?.id;
+        let i = usize::try_from(id.checked_sub(first)?).ok()?;
+        (i < self.history.len()).then_some(i)
+    }
+
+    fn kept_record(&self, id: u64) -> Option<&CallRecord> {
+        self.history.get(self.position(id)?)
+    }
+
     fn update_record(&mut self, id: u64, f: impl FnOnce(&mut CallRecord)) {
-        // Records are kept in id order: the position follows from the first id kept.
-        let Some(first) = self.history.front().map(|r| r.id) else { return };
-        if let Some(r) = id.checked_sub(first).and_then(|i| self.history.get_mut(i as usize)) {
+        if let Some(r) = self.position(id).and_then(|i| self.history.get_mut(i)) {
             f(r);
         }
     }
