@@ -448,10 +448,14 @@ fn the_environment_variable_profiles_every_connection() {
 fn relay_latency() {
     let server = server(ServerMode::Threaded);
     let proxy = Proxy::start(server.addr());
-    let median = |addr: SocketAddr| {
+    let median = |addr: SocketAddr, profiled: bool| {
         let mut conn = Connection::connect(addr).unwrap();
         for _ in 0..200 {
             conn.call("ping", ()).unwrap();
+        }
+        let profiler = profile::Profiler::default();
+        if profiled {
+            profiler.attach(&mut conn);
         }
         let mut samples: Vec<Duration> = (0..5000)
             .map(|_| {
@@ -463,9 +467,11 @@ fn relay_latency() {
         samples.sort();
         (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
     };
-    let (direct, direct_p99) = median(server.addr());
-    let (relayed, relayed_p99) = median(proxy.addr);
-    println!("ping direct:        median {direct:?}, p99 {direct_p99:?}");
-    println!("ping through proxy: median {relayed:?}, p99 {relayed_p99:?}");
+    let (direct, direct_p99) = median(server.addr(), false);
+    let (relayed, relayed_p99) = median(proxy.addr, false);
+    let (profiled, profiled_p99) = median(server.addr(), true);
+    println!("ping direct:            median {direct:?}, p99 {direct_p99:?}");
+    println!("ping through proxy:     median {relayed:?}, p99 {relayed_p99:?}");
+    println!("ping profiled in-process: median {profiled:?}, p99 {profiled_p99:?}");
     println!("added by the relay: median {:?}", relayed.saturating_sub(direct));
 }

@@ -8,7 +8,7 @@
 //! - [`profile`]: run a block on a [`Connection`](crate::Connection) and get its
 //!   [`Telemetry`]; [`Profiler`] to attach one recorder to several connections.
 //! - `RPYCBENCH_PROFILE=1` (or `=file.json`): every connection of the process, with
-//!   the report at exit (see [`env`]).
+//!   the report at exit (see [`env`](mod@env)).
 //! - [`relay`]: the profiling relay behind `rpycbench proxy`, for unmodified
 //!   applications in any language.
 

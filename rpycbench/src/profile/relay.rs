@@ -7,6 +7,10 @@
 //! because one thread sees both directions, a reply is never recorded before the
 //! request it answers. A stream that stops being RPyC framing is counted and then only
 //! relayed, never decoded again.
+//!
+//! Memory per connection: a 64 KiB copy buffer and, per direction, the frame being
+//! decoded (frames are decoded whole, so up to the largest frame in flight, bounded by
+//! the wire layer's 256 MiB frame limit).
 
 use super::facts::Direction;
 use super::recorder::{FrameFacts, RecorderConfig};
