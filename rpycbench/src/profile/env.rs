@@ -11,8 +11,10 @@
 //!
 //! The report is written by an `atexit` handler, so it appears when the process ends
 //! through `exit` — returning from `main`, or `std::process::exit` — but not when it is
-//! killed by a signal, aborts, or panics with `panic = "abort"`. Connections still open
-//! at exit are included as they are (their waiting requests count as unanswered).
+//! killed by a signal, aborts, panics with `panic = "abort"`, or leaves with `_exit` (as
+//! the forking server's children do: profile those through `rpycbench proxy` instead).
+//! Connections still open at exit are included as they are (their waiting requests
+//! count as unanswered).
 
 use super::recorder::RecorderConfig;
 use super::report::{self, ReportOptions};
