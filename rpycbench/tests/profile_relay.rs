@@ -404,13 +404,15 @@ fn wire_slas_fail_n_plus_one_and_pass_the_batch() {
 #[test]
 fn the_environment_variable_profiles_every_connection() {
     let json = scratch("env.json");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--mode", "threaded"])
         .env("RPYCBENCH_PROFILE", &json)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
+    let child = &mut child.0;
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -423,10 +425,7 @@ fn the_environment_variable_profiles_every_connection() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not exit on SIGTERM");
-        }
+        assert!(Instant::now() < deadline, "the server did not exit on SIGTERM");
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut stderr = String::new();
@@ -438,6 +437,18 @@ fn the_environment_variable_profiles_every_connection() {
     assert_eq!(count(&t, &["requests_s2c"]), 7, "{:#}", t["s2c"]);
     assert_eq!(count(&t, &["s2c", "requests_by_handler", "CALLATTR"]), 5);
     assert!(stderr.contains("=== SUMMARY ==="), "the report goes to stderr:\n{stderr}");
+}
+
+/// A child process killed (if still running) when the test ends, even by a panic.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// The relay's added latency: `ping` round trips of a Rust client, direct and through
