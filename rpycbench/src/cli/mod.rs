@@ -6,6 +6,7 @@ mod external;
 mod json_args;
 mod progress;
 mod report;
+mod proxy;
 mod serve;
 mod sla_flags;
 mod suite;
@@ -41,6 +42,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Write report.html and summary.md for a result file, optionally against a baseline.
     Report(report::ReportArgs),
+    /// Relay an RPyC client to its server and report the traffic (profiling relay).
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Runs the command line; the `rpycbench` binary's `main`.
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Report(args)) => report::run(args),
+        Some(Command::Proxy(args)) => proxy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 use super::counters::WireCounters;
 use super::local::{ExportTable, LocalRef};
 use super::object::Object;
+use super::observer::WireObserver;
 use super::outgoing::{self, BoxCtx, Part};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
@@ -102,6 +103,8 @@ pub struct Connection {
     pub(crate) counters: WireCounters,
     pub(crate) closed: bool,
     read_timeout: Option<Duration>,
+    /// Told about every frame when set (profiling); `None` costs one branch per frame.
+    observer: Option<Box<dyn WireObserver>>,
 }
 
 /// Reads shorter than this past a deadline are not worth a `setsockopt`.
@@ -138,6 +141,7 @@ impl Connection {
         stream.set_nodelay(true).map_err(io)?;
         stream.set_read_timeout(Some(config.request_timeout)).map_err(io)?;
         Ok(Connection {
+            observer: super::observer::default_observer(&peer),
             peer,
             decoder: FrameDecoder::new(config.limits),
             encoder: FrameEncoder::new(config.compression),
@@ -176,6 +180,12 @@ impl Connection {
     /// A snapshot of the wire counters; subtract two snapshots for the traffic between.
     pub fn counters(&self) -> WireCounters {
         self.counters
+    }
+
+    /// Installs (or with `None` removes) the observer told about every frame from now
+    /// on; returns the one it replaces. Observing never adds a request.
+    pub fn set_observer(&mut self, observer: Option<Box<dyn WireObserver>>) -> Option<Box<dyn WireObserver>> {
+        std::mem::replace(&mut self.observer, observer)
     }
 
     /// How many of the peer's objects this side holds proxies for.
@@ -295,9 +305,13 @@ impl Connection {
             }
         };
         let len = frame.len();
+        let at = self.observer.is_some().then(Instant::now);
         if let Err(e) = self.stream.write_all(frame) {
             self.closed = true;
             return Err(self.io_error(doing, e));
+        }
+        if let (Some(observer), Some(at)) = (self.observer.as_mut(), at) {
+            observer.sent(frame, at);
         }
         self.counters.frames_sent += 1;
         self.counters.bytes_sent += len as u64;
@@ -381,6 +395,9 @@ impl Connection {
                 Ok(Some(frame)) => {
                     self.counters.frames_received += 1;
                     self.counters.bytes_received += frame.wire_len as u64;
+                    if let Some(observer) = self.observer.as_mut() {
+                        observer.received(frame.payload, frame.wire_len, Instant::now());
+                    }
                     if frame.payload.is_empty() {
                         continue; // Python ignores empty frames (PROTOCOL.md §3.3).
                     }

@@ -47,7 +47,8 @@ pub use paths::BinaryInfo;
 pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
 pub use servers::RUST_SERVICE_ENV;
 // For `rpycbench bench` and `rpycbench sweep`: the same SLA checks as the harness.
-pub(crate) use sla::{evaluate, format_value, is_lower_bound, measure as measure_stat, stat_name, SlaCheck};
+pub(crate) use sla::{evaluate, format_value, is_lower_bound, measure as measure_stat, stat_name};
+pub use sla::{evaluate as evaluate_slas, SlaCheck};
 
 use std::process::ExitCode;
 

@@ -1,0 +1,97 @@
+//! `rpycbench proxy`: the profiling relay in the foreground; the telemetry report on
+//! SIGINT or SIGTERM (then exit 0) and on SIGUSR1 (then carry on).
+
+use crate::profile::relay::{Relay, RelayCounters};
+use crate::profile::report::{self, ReportOptions, Section};
+use crate::profile::{RecorderConfig, Telemetry};
+use clap::Args;
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Address clients connect to; port 0 picks a free one (printed on the readiness line).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The RPyC server to relay to, as HOST:PORT.
+    #[arg(long)]
+    upstream: String,
+    /// Also write the telemetry as JSON to FILE on exit.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print no report on exit (SIGUSR1 still prints one; --json still writes).
+    #[arg(long)]
+    quiet: bool,
+    /// Requests kept individually for the call tree and the JSON; counts stay exact past it.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    history: usize,
+    /// Calls at least this long count as slow (milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 10.0)]
+    slow_ms: f64,
+    /// Slowest calls and methods listed in the report.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    top: usize,
+}
+
+pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if !(args.slow_ms.is_finite() && args.slow_ms >= 0.0) {
+        return Err(format!("--slow-ms must be a non-negative number of milliseconds, got {}", args.slow_ms).into());
+    }
+    let config = RecorderConfig {
+        history_limit: args.history,
+        slow_threshold: Duration::from_secs_f64(args.slow_ms / 1e3),
+        ..RecorderConfig::default()
+    };
+    let relay = Relay::bind(&args.listen, &args.upstream, config)?;
+    let local = relay.local_addr()?;
+    let profiler = relay.profiler();
+    let counters = relay.counters();
+    // Signals are handled on a thread of their own: printing a report is not
+    // async-signal-safe, and the relay threads must not be interrupted mid-frame.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
+    let opts = ReportOptions { top_n: args.top, ..ReportOptions::default() };
+    let upstream = args.upstream.clone();
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            let telemetry = profiler.telemetry();
+            let quiet = args.quiet && signal != SIGUSR1;
+            if !quiet {
+                print_report(&telemetry, &opts, &counters, &upstream);
+            }
+            if signal == SIGUSR1 {
+                continue;
+            }
+            let code = match &args.json {
+                Some(path) => match crate::metrics::write_atomically(path, telemetry.to_json().as_bytes()) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("rpycbench proxy: cannot write {}: {e}", path.display());
+                        1
+                    }
+                },
+                None => 0,
+            };
+            let _ = std::io::stdout().flush();
+            std::process::exit(code);
+        }
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {local}")?;
+    out.flush()?;
+    drop(out);
+    relay.run()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(t: &Telemetry, opts: &ReportOptions, counters: &Arc<RelayCounters>, upstream: &str) {
+    let relay = Section { title: "RELAY".into(), body: format!("upstream {upstream}: {}\n", counters.describe()) };
+    // DIAGNOSIS: add the diagnosis engine's section to this list.
+    let extra = [relay];
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", report::full_with(t, opts, &extra));
+    let _ = out.flush();
+}

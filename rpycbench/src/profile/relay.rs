@@ -1,0 +1,314 @@
+//! The profiling relay: accepts RPyC clients, connects each to the upstream server,
+//! copies every byte unchanged in both directions, and decodes a copy of the stream
+//! into telemetry shared by all connections.
+//!
+//! One thread per connection polls both sockets. Bytes read are written to the other
+//! side first and decoded after, so decoding never holds back the bytes just read; and
+//! because one thread sees both directions, a reply is never recorded before the
+//! request it answers. A stream that stops being RPyC framing is counted and then only
+//! relayed, never decoded again.
+//!
+//! Memory per connection: a 64 KiB copy buffer and, per direction, the frame being
+//! decoded (frames are decoded whole, so up to the largest frame in flight, bounded by
+//! the wire layer's 256 MiB frame limit).
+
+use super::facts::Direction;
+use super::recorder::{FrameFacts, RecorderConfig};
+use super::session::Profiler;
+use crate::wire::FrameDecoder;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes read per system call.
+const CHUNK: usize = 64 << 10;
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The listening address is taken, invalid, or not ours to bind.
+    #[error("cannot listen on {addr}: {source}{}", if source.kind() == ErrorKind::AddrInUse { " (another process is using the port; pick another, or 0 for a free one)" } else { "" })]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The upstream address does not resolve.
+    #[error("cannot resolve the upstream server {addr}: {reason}")]
+    Upstream {
+        /// The address given.
+        addr: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Counters of the relay itself (not of the RPyC traffic).
+#[derive(Debug, Default)]
+pub struct RelayCounters {
+    /// Clients accepted.
+    pub accepted: AtomicU64,
+    /// Clients whose upstream connection failed (they were closed at once).
+    pub upstream_failures: AtomicU64,
+    /// Connections currently relayed.
+    pub active: AtomicU64,
+    /// Chunks of bytes forwarded (one `read` each).
+    pub chunks: AtomicU64,
+    /// Time from each chunk's read returning to its write returning, summed: what the
+    /// relay itself adds, besides the extra hop through the kernel.
+    pub forward_ns: AtomicU64,
+    /// The longest of those.
+    pub forward_ns_max: AtomicU64,
+}
+
+impl RelayCounters {
+    /// A line for the report: connections, and the time the relay spends per chunk.
+    pub fn describe(&self) -> String {
+        let chunks = self.chunks.load(Ordering::Relaxed);
+        let mean = self.forward_ns.load(Ordering::Relaxed).checked_div(chunks).unwrap_or(0);
+        format!(
+            "{} connections accepted, {} active, {} could not reach the upstream; {chunks} chunks forwarded, \
+             {} ns mean and {} ns max from read to written",
+            self.accepted.load(Ordering::Relaxed),
+            self.active.load(Ordering::Relaxed),
+            self.upstream_failures.load(Ordering::Relaxed),
+            mean,
+            self.forward_ns_max.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A bound relay, ready to [`run`](Relay::run).
+pub struct Relay {
+    listener: TcpListener,
+    upstream: Vec<SocketAddr>,
+    upstream_name: String,
+    profiler: Profiler,
+    counters: Arc<RelayCounters>,
+    connect_timeout: Duration,
+}
+
+impl Relay {
+    /// Binds `listen` (port 0 picks a free one) for clients of `upstream`.
+    pub fn bind(listen: &str, upstream: &str, config: RecorderConfig) -> Result<Relay, RelayError> {
+        let addrs: Vec<SocketAddr> = upstream
+            .to_socket_addrs()
+            .map_err(|e| RelayError::Upstream { addr: upstream.into(), reason: e.to_string() })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(RelayError::Upstream { addr: upstream.into(), reason: "resolves to no address".into() });
+        }
+        let listener = TcpListener::bind(listen).map_err(|source| RelayError::Bind { addr: listen.into(), source })?;
+        Ok(Relay {
+            listener,
+            upstream: addrs,
+            upstream_name: upstream.into(),
+            profiler: Profiler::new(config),
+            counters: Arc::default(),
+            connect_timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The profiler all connections record into (a handle; clone it to read the
+    /// telemetry while the relay runs).
+    pub fn profiler(&self) -> Profiler {
+        self.profiler.clone()
+    }
+
+    /// The relay's own counters.
+    pub fn counters(&self) -> Arc<RelayCounters> {
+        self.counters.clone()
+    }
+
+    /// Accepts and relays connections until the process ends; each connection runs
+    /// on its own thread.
+    pub fn run(self) -> std::io::Result<()> {
+        loop {
+            let client = match self.listener.accept() {
+                Ok((c, _)) => c,
+                // A client that gave up while queued, or a momentary lack of file
+                // descriptors: neither stops the relay.
+                Err(e) if e.kind() == ErrorKind::Interrupted || e.kind() == ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    eprintln!("rpycbench proxy: accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+            let job = Job {
+                upstream: self.upstream.clone(),
+                upstream_name: self.upstream_name.clone(),
+                profiler: self.profiler.clone(),
+                counters: self.counters.clone(),
+                connect_timeout: self.connect_timeout,
+            };
+            let spawned = std::thread::Builder::new().name("relay".into()).spawn(move || job.relay(client));
+            if let Err(e) = spawned {
+                eprintln!("rpycbench proxy: cannot start a thread for a connection: {e}");
+            }
+        }
+    }
+}
+
+struct Job {
+    upstream: Vec<SocketAddr>,
+    upstream_name: String,
+    profiler: Profiler,
+    counters: Arc<RelayCounters>,
+    connect_timeout: Duration,
+}
+
+impl Job {
+    fn connect_upstream(&self) -> std::io::Result<TcpStream> {
+        let mut last = std::io::Error::new(ErrorKind::NotFound, "no address");
+        for a in &self.upstream {
+            match TcpStream::connect_timeout(a, self.connect_timeout) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn relay(self, client: TcpStream) {
+        let server = match self.connect_upstream() {
+            Ok(s) => s,
+            Err(e) => {
+                self.counters.upstream_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("rpycbench proxy: cannot reach the upstream server {}: {e}", self.upstream_name);
+                let _ = client.shutdown(Shutdown::Both);
+                return;
+            }
+        };
+        // Small request/reply frames must pass at once, as the endpoints intend.
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        self.counters.active.fetch_add(1, Ordering::Relaxed);
+        let conn = self.profiler.lock().open_connection();
+        let mut pipe = Pipe::new(conn, self.profiler.clone(), self.counters.clone());
+        if let Err(e) = pipe.run(&client, &server) {
+            // A reset by either end is how many clients hang up: not worth a line.
+            if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
+                eprintln!("rpycbench proxy: connection {conn}: {e}");
+            }
+        }
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = server.shutdown(Shutdown::Both);
+        self.profiler.lock().close_connection(conn);
+        self.counters.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Both directions of one connection.
+struct Pipe {
+    conn: u64,
+    profiler: Profiler,
+    counters: Arc<RelayCounters>,
+    /// One decoder per direction; `None` once the stream stopped being decodable.
+    decoders: Option<[FrameDecoder; 2]>,
+    limits: crate::wire::Limits,
+    buf: Vec<u8>,
+    facts: Vec<(FrameFacts, usize)>,
+}
+
+impl Pipe {
+    fn new(conn: u64, profiler: Profiler, counters: Arc<RelayCounters>) -> Pipe {
+        let limits = profiler.lock().config().limits;
+        Pipe {
+            conn,
+            profiler,
+            counters,
+            decoders: Some([FrameDecoder::new(limits), FrameDecoder::new(limits)]),
+            limits,
+            buf: vec![0; CHUNK],
+            facts: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, client: &TcpStream, server: &TcpStream) -> std::io::Result<()> {
+        // open[0]: the client still sends; open[1]: the server still sends.
+        let mut open = [true, true];
+        while open[0] || open[1] {
+            // Poll only the sides still sending; `order` maps poll slots to sides.
+            let order = if open[0] { [0, 1] } else { [1, 0] };
+            let polled = usize::from(open[0]) + usize::from(open[1]);
+            let sides = [client, server];
+            let mut fds = order.map(|i| PollFd::new(sides[i].as_fd(), PollFlags::POLLIN));
+            match poll(&mut fds[..polled], PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let mut ready = [false; 2];
+            for (fd, &i) in fds[..polled].iter().zip(&order) {
+                ready[i] = fd.revents().is_some_and(|r| !r.is_empty());
+            }
+            for i in [0, 1].into_iter().filter(|&i| ready[i]) {
+                let (mut src, mut dst, direction) = match i {
+                    0 => (client, server, Direction::C2s),
+                    _ => (server, client, Direction::S2c),
+                };
+                let n = match src.read(&mut self.buf) {
+                    Ok(n) => n,
+                    Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => continue,
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    // Half close: pass the end of this direction on, keep the other.
+                    open[i] = false;
+                    let _ = dst.shutdown(Shutdown::Write);
+                    continue;
+                }
+                let at = Instant::now();
+                dst.write_all(&self.buf[..n])?;
+                let spent = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.counters.chunks.fetch_add(1, Ordering::Relaxed);
+                self.counters.forward_ns.fetch_add(spent, Ordering::Relaxed);
+                self.counters.forward_ns_max.fetch_max(spent, Ordering::Relaxed);
+                self.decode(direction, n, at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the `n` bytes just relayed in `direction` and records complete frames.
+    fn decode(&mut self, direction: Direction, n: usize, at: Instant) {
+        let Some(decoders) = self.decoders.as_mut() else { return };
+        let decoder = &mut decoders[direction as usize];
+        decoder.push(&self.buf[..n]);
+        let limits = self.limits;
+        self.facts.clear();
+        let mut broken = false;
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(f)) => self.facts.push((FrameFacts::decode(f.payload, &limits), f.wire_len)),
+                Ok(None) => break,
+                Err(_) => {
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        let mut recorder = self.profiler.lock();
+        for (facts, wire_len) in self.facts.drain(..) {
+            recorder.record(self.conn, direction, facts, wire_len, at);
+        }
+        if broken {
+            recorder.undecodable_stream(self.conn);
+            drop(recorder);
+            self.decoders = None;
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Text reports of telemetry, plain enough to paste into an issue: a summary, the slow
+//! calls with per-method totals, the call tree of nested requests, and the references
+//! report. [`Telemetry::to_json`](super::Telemetry::to_json) is the same data as JSON.
+
+use super::facts::Direction;
+use super::telemetry::{CallOutcome, CallRecord, Telemetry};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// How much the reports show.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// Slowest calls and methods listed (default 20).
+    pub top_n: usize,
+    /// Lines of the call tree at most (default 200).
+    pub tree_lines: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { top_n: 20, tree_lines: 200 }
+    }
+}
+
+/// One titled part of a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// Printed as `=== TITLE ===`.
+    pub title: String,
+    /// The lines under it, each ending in a newline.
+    pub body: String,
+}
+
+impl Section {
+    /// Renders `=== TITLE ===` and the body.
+    pub fn render(&self) -> String {
+        format!("=== {} ===\n{}", self.title, self.body)
+    }
+}
+
+/// The sections of the full report, in order.
+pub fn sections(t: &Telemetry, opts: &ReportOptions) -> Vec<Section> {
+    vec![
+        Section { title: "SUMMARY".into(), body: summary(t) },
+        Section { title: "SLOW CALLS".into(), body: slow_calls(t, opts.top_n) },
+        Section { title: "CALL TREE".into(), body: call_tree(t, opts.tree_lines) },
+        Section { title: "REFERENCES".into(), body: references(t) },
+    ]
+}
+
+/// The full report: every section of [`sections`], then `extra` sections (the
+/// diagnosis findings), separated by blank lines.
+pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> String {
+    let mut all = sections(t, opts);
+    all.extend(extra.iter().cloned());
+    all.iter().map(Section::render).collect::<Vec<_>>().join("\n")
+}
+
+/// The full report without extra sections.
+///
+/// DIAGNOSIS: the diagnosis engine's findings belong after the references report —
+/// pass them to [`full_with`] as one more [`Section`] (every caller that prints a
+/// report goes through `full_with`: `profile::env` and the relay).
+pub fn full(t: &Telemetry, opts: &ReportOptions) -> String {
+    full_with(t, opts, &[])
+}
+
+/// A duration for people: `850 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`.
+pub fn format_duration(ns: u64) -> String {
+    let f = ns as f64;
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{:.1} µs", f / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2} ms", f / 1e6),
+        _ => format!("{:.2} s", f / 1e9),
+    }
+}
+
+fn handler_list(map: &std::collections::BTreeMap<String, u64>) -> String {
+    let mut v: Vec<(&String, &u64)> = map.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.iter().map(|(h, n)| format!("{h} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The summary: counts per direction and handler, references, depth, slow calls.
+pub fn summary(t: &Telemetry) -> String {
+    let mut s = String::new();
+    let refs = |d: Direction| {
+        let rs = t.references.iter().filter(|r| r.direction == d);
+        rs.fold((0, 0), |(rec, alive), r| (rec + r.received, alive + r.alive))
+    };
+    let (refs_s2c, alive_s2c) = refs(Direction::S2c);
+    let (refs_c2s, alive_c2s) = refs(Direction::C2s);
+    let _ = writeln!(s, "connections            {}", t.connections);
+    let _ = writeln!(s, "requests c2s / s2c     {} / {}", t.requests_c2s, t.requests_s2c);
+    let _ =
+        writeln!(s, "round trips            {} (c2s {}, s2c {})", t.round_trips, t.c2s.round_trips, t.s2c.round_trips);
+    let _ = writeln!(s, "  c2s requests         {}", handler_list(&t.c2s.requests_by_handler));
+    let _ = writeln!(s, "  s2c requests         {}", handler_list(&t.s2c.requests_by_handler));
+    let _ = writeln!(s, "references to server   {refs_s2c} received, {alive_s2c} still alive");
+    let _ = writeln!(s, "references to client   {refs_c2s} received, {alive_c2s} still alive");
+    let _ = writeln!(s, "INSPECT requests       {}", t.inspect_requests);
+    let _ = writeln!(s, "max nesting depth      {}", t.max_depth);
+    let _ = writeln!(s, "slow calls             {} (>= {})", t.slow_calls, format_duration(t.slow_threshold_ns));
+    let _ = writeln!(s, "bytes per round trip   {:.1}", t.bytes_per_round_trip);
+    let _ = writeln!(s, "bytes c2s / s2c        {} / {}", t.c2s.bytes, t.s2c.bytes);
+    let _ = writeln!(s, "exceptions c2s / s2c   {} / {}", t.c2s.exceptions, t.s2c.exceptions);
+    let _ = writeln!(s, "unanswered requests    {}", t.unanswered);
+    let _ = writeln!(
+        s,
+        "undecodable frames     {} ({} connections no longer decoded)",
+        t.undecodable_frames, t.undecodable_connections
+    );
+    let _ = writeln!(
+        s,
+        "history                {} of {} requests kept (limit {})",
+        t.calls.len(),
+        t.calls_recorded,
+        t.history_limit
+    );
+    s
+}
+
+fn describe(c: &CallRecord) -> String {
+    let time = match (c.outcome, c.duration_ns) {
+        (_, Some(ns)) => format_duration(ns),
+        (CallOutcome::Pending, None) => "pending".into(),
+        _ => "no answer".into(),
+    };
+    let mut s = format!("{} {}  {time}", c.direction.name(), c.label);
+    if c.outcome == CallOutcome::Exception {
+        s.push_str("  EXCEPTION");
+    }
+    if c.refs_returned > 0 {
+        let _ = write!(s, "  refs {}", c.refs_returned);
+    }
+    s
+}
+
+/// The slowest calls, then time per method.
+pub fn slow_calls(t: &Telemetry, top_n: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Top {} slowest calls (threshold: {}; {} at or above it)",
+        t.slowest.len().min(top_n),
+        format_duration(t.slow_threshold_ns),
+        t.slow_calls
+    );
+    for (i, c) in t.slowest.iter().take(top_n).enumerate() {
+        let _ = writeln!(s, "{:>3}. {}  (connection {}, seq {})", i + 1, describe(c), c.connection, c.seq);
+    }
+    let _ = writeln!(s, "Time per method (by total time):");
+    let width = t.methods.iter().take(top_n).map(|m| m.label.chars().count()).max().unwrap_or(5).max(5);
+    let _ = writeln!(
+        s,
+        "  {:<width$}  {:>7}  {:>10}  {:>10}  {:>10}  {:>9}",
+        "label", "count", "total", "mean", "max", "bytes"
+    );
+    for m in t.methods.iter().take(top_n) {
+        let _ = writeln!(
+            s,
+            "  {:<width$}  {:>7}  {:>10}  {:>10}  {:>10}  {:>9}",
+            m.label,
+            m.count,
+            format_duration(m.total_ns),
+            format_duration(m.mean_ns),
+            format_duration(m.max_ns),
+            m.bytes
+        );
+    }
+    if t.methods.len() > top_n {
+        let _ = writeln!(s, "  … {} more", t.methods.len() - top_n);
+    }
+    s
+}
+
+enum Item<'a> {
+    Call(&'a CallRecord, usize),
+    /// Consecutive sibling calls with the same label and no children of their own.
+    Repeat(&'a CallRecord, u64, u64, usize),
+}
+
+/// Nested requests as a tree (within the kept history); consecutive identical leaf
+/// calls are folded into one line with a count.
+pub fn call_tree(t: &Telemetry, max_lines: usize) -> String {
+    let known: HashMap<u64, usize> = t.calls.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut children: HashMap<u64, Vec<&CallRecord>> = HashMap::new();
+    let mut roots = Vec::new();
+    for c in &t.calls {
+        match c.parent.filter(|p| known.contains_key(p)) {
+            Some(p) => children.entry(p).or_default().push(c),
+            None => roots.push(c),
+        }
+    }
+    let mut stack: Vec<Item<'_>> = fold(&roots, 0, &children);
+    stack.reverse();
+    let mut s = String::new();
+    let mut lines = 0;
+    while let Some(item) = stack.pop() {
+        if lines == max_lines {
+            let _ = writeln!(s, "… (tree cut at {max_lines} lines; raise the limit or see the JSON)");
+            break;
+        }
+        lines += 1;
+        match item {
+            Item::Call(c, level) => {
+                let _ = writeln!(s, "{}{}", "  ".repeat(level.min(40)), describe(c));
+                if let Some(kids) = children.get(&c.id) {
+                    let mut items = fold(kids, level + 1, &children);
+                    items.reverse();
+                    stack.extend(items);
+                }
+            }
+            Item::Repeat(c, n, total, level) => {
+                let _ = writeln!(
+                    s,
+                    "{}{} {} ×{n}  total {}",
+                    "  ".repeat(level.min(40)),
+                    c.direction.name(),
+                    c.label,
+                    format_duration(total)
+                );
+            }
+        }
+    }
+    if t.calls.is_empty() {
+        s.push_str("(no requests recorded)\n");
+    } else if (t.calls.len() as u64) < t.calls_recorded {
+        let _ =
+            writeln!(s, "(the oldest {} requests fell out of the history)", t.calls_recorded - t.calls.len() as u64);
+    }
+    s
+}
+
+fn fold<'a>(calls: &[&'a CallRecord], level: usize, children: &HashMap<u64, Vec<&'a CallRecord>>) -> Vec<Item<'a>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < calls.len() {
+        let c = calls[i];
+        let leaf = |x: &CallRecord| !children.contains_key(&x.id);
+        let mut j = i + 1;
+        while j < calls.len() && leaf(c) && leaf(calls[j]) && calls[j].label == c.label && calls[j].outcome == c.outcome
+        {
+            j += 1;
+        }
+        if j - i > 1 {
+            let total = calls[i..j].iter().filter_map(|x| x.duration_ns).sum();
+            out.push(Item::Repeat(c, (j - i) as u64, total, level));
+        } else {
+            out.push(Item::Call(c, level));
+        }
+        i = j;
+    }
+    out
+}
+
+/// Which remote types became proxies, how often, and the round trips they caused.
+pub fn references(t: &Telemetry) -> String {
+    let mut s = String::new();
+    if t.references.is_empty() {
+        s.push_str("(no references crossed the wire)\n");
+        return s;
+    }
+    let width = t.references.iter().map(|r| r.type_name.chars().count()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        s,
+        "  {:<width$}  {:>3}  {:>8}  {:>8}  {:>6}  {:>11}  {:>8}",
+        "type", "dir", "received", "released", "alive", "round trips", "inspects"
+    );
+    for r in &t.references {
+        let _ = writeln!(
+            s,
+            "  {:<width$}  {:>3}  {:>8}  {:>8}  {:>6}  {:>11}  {:>8}",
+            r.type_name,
+            r.direction.name(),
+            r.received,
+            r.released,
+            r.alive,
+            r.round_trips,
+            r.inspects
+        );
+    }
+    s.push_str("  (dir s2c: the client got proxies of server objects; c2s: the client lent its own, e.g. callbacks)\n");
+    s
+}

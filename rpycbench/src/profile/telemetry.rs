@@ -1,0 +1,217 @@
+//! The telemetry of a profiled run as data: counts per direction and handler, the
+//! per-method and per-type statistics, the slowest calls and the (bounded) history of
+//! requests. Serialized as JSON with the schema name [`TELEMETRY_SCHEMA`].
+
+use super::facts::Direction;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The `schema` field of telemetry JSON.
+pub const TELEMETRY_SCHEMA: &str = "rpycbench/telemetry/v1";
+
+/// Everything recorded, as of the moment it was taken.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Telemetry {
+    /// Always [`TELEMETRY_SCHEMA`].
+    pub schema: String,
+    /// Time from the start of recording to the snapshot.
+    pub elapsed_ns: u64,
+    /// Connections seen.
+    pub connections: u64,
+    /// Request messages client → server (DEL and CLOSE included).
+    pub requests_c2s: u64,
+    /// Request messages server → client (callbacks, INSPECT, DEL).
+    pub requests_s2c: u64,
+    /// Requests that got their answer (REPLY or EXCEPTION), both directions; DEL is
+    /// left out: it is answered, but fire-and-forget (its sender never waits), as in
+    /// [`WireCounters::round_trips`](crate::client::WireCounters::round_trips).
+    pub round_trips: u64,
+    /// Details of the client → server direction.
+    pub c2s: DirectionStats,
+    /// Details of the server → client direction.
+    pub s2c: DirectionStats,
+    /// INSPECT requests (a Python peer sends one per new proxy of most types).
+    pub inspect_requests: u64,
+    /// Deepest nesting of requests: 1 when nothing nested; a callback made while the
+    /// client waited makes 2.
+    pub max_depth: u32,
+    /// Calls at least this long count as slow.
+    pub slow_threshold_ns: u64,
+    /// Round trips at least `slow_threshold_ns` long.
+    pub slow_calls: u64,
+    /// `(request bytes + answer bytes) / round_trips`, frames as on the wire.
+    pub bytes_per_round_trip: f64,
+    /// Requests still waiting for an answer when the snapshot was taken (or when their
+    /// connection ended).
+    pub unanswered: u64,
+    /// Answers to a request never seen (e.g. profiling started in mid-request).
+    pub unmatched_answers: u64,
+    /// Frames whose message could not be decoded (still relayed unchanged).
+    pub undecodable_frames: u64,
+    /// Connections whose byte stream stopped being decodable as frames; they are
+    /// still relayed, but no longer decoded.
+    pub undecodable_connections: u64,
+    /// Time per method, the most total time first.
+    pub methods: Vec<MethodStats>,
+    /// References per remote type and direction, the most received first.
+    pub references: Vec<ReferenceStats>,
+    /// The slowest calls, slowest first (at most the recorder's `slowest_kept`).
+    pub slowest: Vec<CallRecord>,
+    /// At most this many calls are kept in `calls`; every count above stays exact.
+    pub history_limit: usize,
+    /// Requests recorded in all; `calls` holds the most recent `history_limit`.
+    pub calls_recorded: u64,
+    /// The most recent requests, in the order they were seen.
+    pub calls: Vec<CallRecord>,
+}
+
+/// What travelled in one direction.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DirectionStats {
+    /// Frames, empty ones included.
+    pub frames: u64,
+    /// Bytes of those frames, headers and fillers included.
+    pub bytes: u64,
+    /// Request messages.
+    pub requests: u64,
+    /// Request messages sent this way that got an answer (DEL excluded).
+    pub round_trips: u64,
+    /// REPLY messages.
+    pub replies: u64,
+    /// EXCEPTION messages.
+    pub exceptions: u64,
+    /// Requests by handler name (`"GETATTR"`, …; unknown ids as `"UNKNOWN"`).
+    pub requests_by_handler: BTreeMap<String, u64>,
+    /// Answered requests by handler name (DEL excluded).
+    pub round_trips_by_handler: BTreeMap<String, u64>,
+}
+
+/// Time spent in one method (or attribute, or handler on a type), answered calls only.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MethodStats {
+    /// `HANDLER Type.name` (e.g. `CALLATTR BenchmarkService.get_users`,
+    /// `GETATTR User.name`), `HANDLER Type` when no name applies, or just `HANDLER`.
+    pub label: String,
+    /// Calls answered.
+    pub count: u64,
+    /// Sum of their durations.
+    pub total_ns: u64,
+    /// `total_ns / count`.
+    pub mean_ns: u64,
+    /// The longest.
+    pub max_ns: u64,
+    /// Request and answer bytes of these calls.
+    pub bytes: u64,
+    /// Calls that got an EXCEPTION.
+    pub exceptions: u64,
+}
+
+/// References to objects of one type that travelled one way.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceStats {
+    /// The object's type as its owner names it (`"rpycbench_service.User"`).
+    pub type_name: String,
+    /// Which way the references went: `s2c` means the client got proxies of the
+    /// server's objects; `c2s` means the client lent its own objects (callbacks).
+    pub direction: Direction,
+    /// REMOTE_REF boxes received (every one, reused proxies included).
+    pub received: u64,
+    /// References given back with DEL (the sum of the DEL counts).
+    pub released: u64,
+    /// `received - released`: still held when the snapshot was taken.
+    pub alive: u64,
+    /// Requests sent to objects of this type through those proxies (DEL excluded).
+    pub round_trips: u64,
+    /// INSPECT requests about this type.
+    pub inspects: u64,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// No answer yet.
+    #[default]
+    Pending,
+    /// A REPLY came.
+    Reply,
+    /// An EXCEPTION came.
+    Exception,
+    /// The connection ended first, or the request is never answered (CLOSE).
+    NoAnswer,
+}
+
+/// One request and its answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// Unique within the telemetry, in order of arrival.
+    pub id: u64,
+    /// The connection it travelled on (numbered from 1).
+    pub connection: u64,
+    /// Which way the request went.
+    pub direction: Direction,
+    /// Its sequence number.
+    pub seq: i64,
+    /// Handler name.
+    pub handler: String,
+    /// The type of the object it acted on, when it named one.
+    pub target_type: Option<String>,
+    /// The attribute or method name, when it had one.
+    pub name: Option<String>,
+    /// The label it is counted under in [`Telemetry::methods`].
+    pub label: String,
+    /// The request it was nested in: the innermost request of the opposite direction
+    /// that was waiting for its answer when this one arrived.
+    pub parent: Option<u64>,
+    /// 1 for a top-level request, parent's depth + 1 otherwise.
+    pub depth: u32,
+    /// When the request was seen, from the start of recording.
+    pub start_ns: u64,
+    /// Time to its answer; `None` until answered.
+    pub duration_ns: Option<u64>,
+    /// The request frame's bytes on the wire.
+    pub request_bytes: u64,
+    /// The answer frame's bytes on the wire.
+    pub answer_bytes: u64,
+    /// How it ended.
+    pub outcome: CallOutcome,
+    /// References the answer carried (each becomes or reuses a proxy).
+    pub refs_returned: u32,
+}
+
+impl Telemetry {
+    /// The statistics of one direction.
+    pub fn direction(&self, d: Direction) -> &DirectionStats {
+        match d {
+            Direction::C2s => &self.c2s,
+            Direction::S2c => &self.s2c,
+        }
+    }
+
+    /// Round trips the client (or profiled side) started and got answered.
+    pub fn round_trips_c2s(&self) -> u64 {
+        self.c2s.round_trips
+    }
+
+    /// The statistics under `label`, if any call was counted there.
+    pub fn method(&self, label: &str) -> Option<&MethodStats> {
+        self.methods.iter().find(|m| m.label == label)
+    }
+
+    /// The references of `type_name` that travelled `direction`.
+    pub fn references_of(&self, type_name: &str, direction: Direction) -> Option<&ReferenceStats> {
+        self.references.iter().find(|r| r.type_name == type_name && r.direction == direction)
+    }
+
+    /// The calls directly nested in call `id` (within the kept history).
+    pub fn children(&self, id: u64) -> impl Iterator<Item = &CallRecord> {
+        self.calls.iter().filter(move |c| c.parent == Some(id))
+    }
+
+    /// The telemetry as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of numbers, strings and maps with string keys
+        // cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
