@@ -236,6 +236,9 @@ fn callbacks_concurrency_and_garbage_through_the_proxy() {
         // nested(3) → callback → nested(2) → callback → …: each level indented once more.
         assert!(report.contains("\n          s2c CALL function"), "[{mode}] call tree:\n{report}");
         assert!(report.contains("rpycbench_service.User"), "[{mode}] references:\n{report}");
+        // The diagnosis reads the same telemetry: depth 6 is past the default limit of 3.
+        assert!(report.contains("=== DIAGNOSIS ==="), "[{mode}] report:\n{report}");
+        assert!(report.contains("(deep_nesting)") && report.contains("nesting depth = 6 > 3"), "[{mode}]:\n{report}");
 
         let mut garbage = TcpStream::connect(proxy.addr).expect("connect to the proxy");
         garbage.write_all(&[0xff; 64]).expect("send garbage");

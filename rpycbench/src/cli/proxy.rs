@@ -1,6 +1,7 @@
 //! `rpycbench proxy`: the profiling relay in the foreground; the telemetry report on
 //! SIGINT or SIGTERM (then exit 0) and on SIGUSR1 (then carry on).
 
+use crate::profile::diagnosis::Thresholds;
 use crate::profile::relay::{Relay, RelayCounters};
 use crate::profile::report::{self, ReportOptions, Section};
 use crate::profile::{RecorderConfig, Telemetry};
@@ -35,6 +36,13 @@ pub(crate) struct ProxyArgs {
     /// Slowest calls and methods listed in the report.
     #[arg(long, value_name = "N", default_value_t = 20)]
     top: usize,
+    /// Operations the application performed while relayed, for the diagnosis's "per
+    /// operation" figures (default: one per client connection).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    operations: Option<u64>,
+    /// Diagnosis thresholds as JSON (missing keys keep their defaults).
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -46,6 +54,10 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
         slow_threshold: Duration::from_secs_f64(args.slow_ms / 1e3),
         ..RecorderConfig::default()
     };
+    let thresholds = match &args.thresholds {
+        Some(path) => Thresholds::load(path)?,
+        None => Thresholds::default(),
+    };
     let relay = Relay::bind(&args.listen, &args.upstream, config)?;
     let local = relay.local_addr()?;
     let profiler = relay.profiler();
@@ -55,12 +67,13 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
     let opts = ReportOptions { top_n: args.top, ..ReportOptions::default() };
     let upstream = args.upstream.clone();
+    let operations = args.operations;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         for signal in signals.forever() {
             let telemetry = profiler.telemetry();
             let quiet = args.quiet && signal != SIGUSR1;
             if !quiet {
-                print_report(&telemetry, &opts, &counters, &upstream);
+                print_report(&telemetry, &opts, &counters, &upstream, operations, &thresholds);
             }
             if signal == SIGUSR1 {
                 continue;
@@ -87,10 +100,19 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(t: &Telemetry, opts: &ReportOptions, counters: &Arc<RelayCounters>, upstream: &str) {
+fn print_report(
+    t: &Telemetry,
+    opts: &ReportOptions,
+    counters: &Arc<RelayCounters>,
+    upstream: &str,
+    operations: Option<u64>,
+    thresholds: &Thresholds,
+) {
     let relay = Section { title: "RELAY".into(), body: format!("upstream {upstream}: {}\n", counters.describe()) };
-    // DIAGNOSIS: add the diagnosis engine's section to this list.
-    let extra = [relay];
+    let operations = operations.unwrap_or(t.connections.max(1));
+    let diagnosis = report::diagnosis_section(t, operations, &format!("traffic to {upstream}"), thresholds);
+    // The relay's own figures close the report (tests read up to them).
+    let extra = [diagnosis, relay];
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", report::full_with(t, opts, &extra));
     let _ = out.flush();

@@ -16,6 +16,7 @@
 //! Connections still open at exit are included as they are (their waiting requests
 //! count as unanswered).
 
+use super::diagnosis::Thresholds;
 use super::recorder::RecorderConfig;
 use super::report::{self, ReportOptions};
 use super::session::Profiler;
@@ -108,8 +109,9 @@ extern "C" fn report_at_exit() {
         eprintln!("rpycbench: the profiler stayed busy at exit; no report");
         return;
     };
-    // DIAGNOSIS: pass the diagnosis engine's section here (`report::full_with`).
-    eprint!("{}", report::full_with(&telemetry, &ReportOptions::default(), &[]));
+    let diagnosis =
+        report::diagnosis_section(&telemetry, telemetry.connections.max(1), "this process", &Thresholds::default());
+    eprint!("{}", report::full_with(&telemetry, &ReportOptions::default(), &[diagnosis]));
     if let ProfileTarget::Json(path) = &g.target {
         if let Err(e) = std::fs::write(path, telemetry.to_json()) {
             eprintln!("rpycbench: cannot write the telemetry to {}: {e}", path.display());

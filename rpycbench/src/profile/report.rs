@@ -2,6 +2,7 @@
 //! calls with per-method totals, the call tree of nested requests, and the references
 //! report. [`Telemetry::to_json`](super::Telemetry::to_json) is the same data as JSON.
 
+use super::diagnosis::{render_text, Diagnosis, Thresholds, WireEvidence};
 use super::facts::Direction;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
 use std::collections::HashMap;
@@ -56,11 +57,22 @@ pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> Stri
     all.iter().map(Section::render).collect::<Vec<_>>().join("\n")
 }
 
-/// The full report without extra sections.
+/// The diagnosis engine's findings on this telemetry, as the report's last section.
 ///
-/// DIAGNOSIS: the diagnosis engine's findings belong after the references report —
-/// pass them to [`full_with`] as one more [`Section`] (every caller that prints a
-/// report goes through `full_with`: `profile::env` and the relay).
+/// "Per operation" is per `operations` (the relay and `RPYCBENCH_PROFILE` count one
+/// per client connection, since they cannot see an application's own operations).
+pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
+    let evidence = WireEvidence::from_telemetry(t, operations);
+    let findings = Diagnosis::new(thresholds.clone()).telemetry(subject, evidence).findings();
+    let per = if operations == 1 { "operation".to_owned() } else { format!("{operations} operations") };
+    Section {
+        title: "DIAGNOSIS".into(),
+        body: format!("(figures per operation over {per})\n{}", render_text(&findings)),
+    }
+}
+
+/// The full report without extra sections (the diagnosis is one:
+/// [`diagnosis_section`], passed to [`full_with`]).
 pub fn full(t: &Telemetry, opts: &ReportOptions) -> String {
     full_with(t, opts, &[])
 }

@@ -90,3 +90,35 @@ impl From<&WireStats> for WireEvidence {
         }
     }
 }
+
+impl WireEvidence {
+    /// The figures of profiler telemetry over `operations` operations (what "per
+    /// operation" means is the caller's: requests of a benchmark, pages an application
+    /// served, sessions through the relay).
+    ///
+    /// The profiled side is the client: round trips are the ones it waited for,
+    /// references the proxies of the peer's objects it received.
+    pub fn from_telemetry(t: &crate::profile::Telemetry, operations: u64) -> Self {
+        use crate::profile::Direction;
+        let server_refs = t.references.iter().filter(|r| r.direction == Direction::S2c);
+        let (received, alive) = server_refs.fold((0, 0), |(n, a), r| (n + r.received, a + r.alive));
+        let mut top_methods: Vec<MethodCost> = t
+            .methods
+            .iter()
+            .map(|m| MethodCost { name: m.label.clone(), count: m.count, total_ns: m.total_ns })
+            .collect();
+        top_methods.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then_with(|| a.name.cmp(&b.name)));
+        top_methods.truncate(5);
+        WireEvidence {
+            operations,
+            round_trips: t.c2s.round_trips,
+            round_trips_by_handler: t.c2s.round_trips_by_handler.clone(),
+            references_received: received,
+            references_alive: Some(alive),
+            inspect_requests: t.inspect_requests,
+            requests_from_server: t.requests_s2c,
+            max_nesting_depth: Some(t.max_depth),
+            top_methods,
+        }
+    }
+}
