@@ -119,6 +119,9 @@ fn markdown_has_every_table_with_the_right_rows() {
     assert!(failures[0].starts_with("| refused\\[") && failures[0].contains("| **4** | **4** |"), "{}", failures[0]);
     let refused = summary.iter().find(|r| r.starts_with("| refused")).expect("refused row");
     assert!(refused.contains("| **0.0%** |"), "a failed benchmark stands out: {refused}");
+    // The diagnosis reads the same results: every refused attempt is server exhaustion.
+    let findings = &md[md.find("### Findings").expect("a findings list")..];
+    assert!(findings.contains("**CRITICAL**") && findings.contains("(min\\_success\\_rate)"), "{findings}");
 }
 
 /// Why `html` is not well nested, if it is not: every element opened must be closed
@@ -195,6 +198,7 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
     assert!(html.contains("No regression</strong> against baseline <code>same.json</code>"), "a file against itself");
     assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");
     assert!(html.contains("id=\"table-failures\""), "failures are shown");
+    assert!(html.contains("<div class=\"card finding bad\">"), "the exhaustion finding leads the page");
     for needle in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href="] {
         assert!(!html.contains(needle), "external or active content: {needle}");
     }
@@ -303,6 +307,7 @@ fn the_suite_writes_json_markdown_and_html_and_names_the_directory() {
         &[
             "suite",
             "--skip-forking",
+            "--skip-http",
             "--connections",
             "3",
             "--requests",

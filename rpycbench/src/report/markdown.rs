@@ -2,6 +2,7 @@
 //! `$GITHUB_STEP_SUMMARY`.
 
 use super::comparison::Comparison;
+use super::findings::{findings_markdown, findings_of};
 use super::sections::result_tables;
 use super::table::{Table, Tone};
 use crate::metrics::ResultSet;
@@ -36,6 +37,7 @@ pub fn markdown_report(results: &ResultSet, comparison: Option<&Comparison>) -> 
     } else {
         out.push_str("No results.\n\n");
     }
+    findings_markdown(&mut out, &findings_of(results));
     let mut tables = result_tables(results);
     if let Some(c) = comparison {
         tables.insert(0, c.table());
@@ -72,7 +74,7 @@ pub fn markdown_table(t: &Table) -> String {
 }
 
 /// Escapes what would break a table cell or start Markdown/HTML markup.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -2,6 +2,7 @@
 //! self-contained HTML page with SVG plots, all rendering the same tables.
 
 mod comparison;
+mod findings;
 mod html;
 mod markdown;
 mod plots;
