@@ -15,13 +15,15 @@
 //! `.venv`. Tests run in parallel, except the two that measure this process's memory or
 //! need quiet timing: they hold [`GATE`] exclusively.
 
+mod common;
+use common::{dead_address, start_server as start};
+
 use rpycbench::bench::{Bandwidth, BuiltinTransfer};
 use rpycbench::bench::{BenchmarkContext, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use rpycbench::metrics::{BenchKind, BenchResult, LoadModel, SizeResult};
-use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use rpycbench::server::{ServerHandle, ServerMode};
 use rpycbench::{Connection, Error};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -35,28 +37,6 @@ fn shared() -> RwLockReadGuard<'static, ()> {
 
 fn exclusive() -> RwLockWriteGuard<'static, ()> {
     GATE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The interpreter with rpyc 6.0.2.
-fn python() -> PathBuf {
-    std::env::var_os("RPYCBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
-}
-
-fn start(mode: ServerMode) -> ServerHandle {
-    let spec = ServerSpec {
-        binary: Some(env!("CARGO_BIN_EXE_rpycbench").into()),
-        python: PythonServerSpec { python: Some(python()), ..PythonServerSpec::default() },
-        ..ServerSpec::new(mode)
-    };
-    spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
-}
-
-/// An address nothing listens on: a port the kernel just handed out and took back.
-fn dead_address() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("its address")
 }
 
 fn ping(conn: &mut Connection) -> rpycbench::Result<()> {

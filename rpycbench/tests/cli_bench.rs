@@ -5,36 +5,17 @@
 //! Python comes from `RPYCBENCH_PYTHON`, else the repository's `.venv`. Every command
 //! runs with a timeout and every server is stopped when its handle drops.
 
+mod common;
+use common::{dead_address, python, start_server as start};
+
 use rpycbench::metrics::{BenchKind, LoadModel, ResultSet};
-use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
-use std::net::{SocketAddr, TcpListener};
+use rpycbench::server::ServerMode;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
-
-fn python() -> PathBuf {
-    std::env::var_os("RPYCBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
-}
-
-fn start(mode: ServerMode) -> ServerHandle {
-    let spec = ServerSpec {
-        binary: Some(BIN.into()),
-        python: PythonServerSpec { python: Some(python()), ..PythonServerSpec::default() },
-        ..ServerSpec::new(mode)
-    };
-    spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
-}
-
-/// An address nothing listens on: a port the kernel just handed out and took back.
-fn dead_address() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("its address")
-}
 
 /// A fresh file path under cargo's per-target temporary directory.
 fn temp_path(what: &str) -> PathBuf {

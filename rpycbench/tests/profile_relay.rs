@@ -3,12 +3,13 @@
 //! `profile` API on a real connection, `RPYCBENCH_PROFILE`, and the wire SLAs.
 
 mod common;
+use common::{python, start_server as server};
 
 use rpycbench::bench::{Latency, Target};
 use rpycbench::client::{Connection, Object, RemoteRef};
 use rpycbench::harness::{evaluate_slas, Sla, Stat};
 use rpycbench::profile::{self, Direction, RecorderConfig};
-use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use rpycbench::server::ServerMode;
 use rpycbench::Value;
 use serde_json::Value as Json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,21 +21,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
-
-fn python() -> PathBuf {
-    std::env::var_os("RPYCBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
-}
-
-fn server(mode: ServerMode) -> ServerHandle {
-    let spec = ServerSpec {
-        binary: Some(BIN.into()),
-        python: PythonServerSpec { python: Some(python()), ..PythonServerSpec::default() },
-        ..ServerSpec::new(mode)
-    };
-    spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
-}
 
 /// A unique scratch file name for this test process.
 fn scratch(name: &str) -> PathBuf {

@@ -5,6 +5,7 @@
 //! missing when a Python server cannot start.
 
 mod common;
+use common::python;
 
 use common::{all_procs, eventually, fd_count, native_spec, proc_stat};
 use nix::sys::signal::{kill, Signal};
@@ -24,14 +25,6 @@ use std::time::{Duration, Instant};
 const STARTUP: Duration = Duration::from_secs(20);
 /// How long a client waits for any one reply before the test fails.
 const REPLY: Duration = Duration::from_secs(15);
-
-/// The interpreter with rpyc 6.0.2: `RPYCBENCH_PYTHON` (scripts/test sets it), else the
-/// repository's `.venv`.
-fn python() -> PathBuf {
-    std::env::var_os("RPYCBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
-}
 
 fn connect(addr: SocketAddr) -> Connection {
     let config = Config::default().request_timeout(REPLY).connect_timeout(REPLY);

@@ -13,19 +13,14 @@
 //! Python comes from `RPYCBENCH_PYTHON` (scripts/test sets it), else the repository's
 //! `.venv`.
 
+mod common;
+use common::python;
+
 use rpycbench::client::{Connection, Object, RemoteRef, WireCounters};
 use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
 use rpycbench::wire::{Handler, RemoteException};
 use rpycbench::{Error, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// The interpreter with rpyc 6.0.2.
-fn python() -> PathBuf {
-    std::env::var_os("RPYCBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
-}
 
 fn spec(mode: ServerMode) -> ServerSpec {
     ServerSpec {

@@ -103,6 +103,30 @@ pub fn native_spec(mode: rpycbench::server::ServerMode) -> rpycbench::server::Se
     }
 }
 
+/// The Python interpreter with `rpyc==6.0.2`: `$RPYCBENCH_PYTHON` (set by
+/// `scripts/test`), else the workspace's `.venv`.
+pub fn python() -> std::path::PathBuf {
+    std::env::var_os("RPYCBENCH_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
+}
+
+/// A server of any mode: native ones from this package's `rpycbench` binary, Python
+/// ones with [`python`].
+pub fn start_server(mode: rpycbench::server::ServerMode) -> rpycbench::server::ServerHandle {
+    let spec = rpycbench::server::ServerSpec {
+        python: rpycbench::server::PythonServerSpec { python: Some(python()), ..Default::default() },
+        ..native_spec(mode)
+    };
+    spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
+}
+
+/// An address nothing listens on: a port the kernel just handed out and took back.
+pub fn dead_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("its address")
+}
+
 /// What /proc/PID/stat says about a process: its state letter, parent, process group
 /// and session. `None` once the process is gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
