@@ -32,14 +32,17 @@ use std::time::{Duration, Instant};
 use support::{ms, value, Opt, Opts};
 
 const USAGE: &str =
-    "usage: production_monitoring [--mode MODE] [--periods N] [--period-ms MS] [--alert-factor X] [--out FILE]
+    "usage: production_monitoring [--mode MODE] [--periods N] [--period-ms MS] [--alert-factor X] [--alert-min-ms MS] [--out FILE]
   --mode          server mode (default threaded)
   --periods       reporting periods (default 3; the last one is degraded on purpose)
   --period-ms     length of a period, ms (default 300)
   --alert-factor  alert when p99 exceeds this multiple of the first period's (default 2)
+  --alert-min-ms  ... and is at least this much above it, ms (default 5: sub-millisecond
+                  jitter doubles a sub-millisecond p99 without anything being wrong)
   --out           JSON Lines file (default: rpycbench-monitoring.jsonl in the temporary directory)
 ";
-const OPTIONS: &[Opt] = &[value("mode"), value("periods"), value("period-ms"), value("alert-factor"), value("out")];
+const OPTIONS: &[Opt] =
+    &[value("mode"), value("periods"), value("period-ms"), value("alert-factor"), value("alert-min-ms"), value("out")];
 
 fn main() -> std::process::ExitCode {
     support::run(monitor, USAGE, OPTIONS)
@@ -86,6 +89,7 @@ fn monitor(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let periods: u32 = opts.get("periods", 3)?;
     let period = Duration::from_millis(opts.get("period-ms", 300)?);
     let alert_factor: f64 = opts.get("alert-factor", 2.0)?;
+    let alert_min_ns = (opts.get("alert-min-ms", 5.0f64)? * 1e6) as u64;
     let out: PathBuf = opts.get("out", std::env::temp_dir().join("rpycbench-monitoring.jsonl"))?;
     if periods < 2 {
         return Err("--periods must be at least 2: the first is the baseline, the last is degraded".into());
@@ -117,13 +121,14 @@ fn monitor(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
                 ms(p99)
             );
             let base = *baseline.entry(r.name.clone()).or_insert(p99);
-            if p > 1 && p99 as f64 > alert_factor * base as f64 {
+            if p > 1 && p99 as f64 > alert_factor * base as f64 && p99 > base.saturating_add(alert_min_ns) {
                 alerts += 1;
                 println!(
-                    "ALERT: {} degraded: p99 {:.3} ms is above {alert_factor} × its baseline {:.3} ms",
+                    "ALERT: {} degraded: p99 {:.3} ms is above {alert_factor} × its baseline {:.3} ms (and {} ms more)",
                     r.name,
                     ms(p99),
-                    ms(base)
+                    ms(base),
+                    alert_min_ns as f64 / 1e6
                 );
             }
         }
