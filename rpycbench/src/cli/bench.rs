@@ -1,6 +1,7 @@
 //! `rpycbench bench KIND --connect HOST:PORT …`: one benchmark of any running RPyC
 //! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
 
+use super::counts::check_rate;
 use super::external::{connect_target, probe, CallSpec, SetupError};
 use super::progress::Progress;
 use super::sla_flags::{check, verdict_lines, SlaFlags};
@@ -23,7 +24,8 @@ Arguments (--args is a JSON array, --kwargs a JSON object of such values):
 
 Exit status:
   0   every SLA holds (without --min-success-rate: every request succeeded)
-  10  an SLA was violated (each verdict is printed)
+  10  an SLA was violated (each verdict is printed), or nothing was measured
+      (e.g. --duration 0s, or every request failed)
   2   bad command line or arguments, server unreachable, or the probe call failed
   1   anything else (e.g. the results file cannot be written)
 
@@ -241,15 +243,15 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
         }
         KindCommand::Concurrent(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
-            let load = match a.rate {
-                Some(r) if !(r.is_finite() && r > 0.0) => {
-                    return Err(SetupError::Usage(format!("--rate must be a positive number of requests/s, got {r}")))
-                }
-                Some(rate_per_sec) => Load::OpenLoop { rate_per_sec },
-                None => Load::ClosedLoop,
-            };
             check_clients("--clients", a.clients)?;
             at_least_one("--requests-per-client", a.requests_per_client)?;
+            let load = match a.rate {
+                Some(rate_per_sec) => {
+                    check_rate("--rate", rate_per_sec, u64::from(a.clients) * a.requests_per_client)?;
+                    Load::OpenLoop { rate_per_sec }
+                }
+                None => Load::ClosedLoop,
+            };
             let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
             let target = ready(&a.common, Some(&call))?;
             let name = a.common.name.clone().unwrap_or_else(|| format!("concurrent[{}]", call.method));
@@ -275,7 +277,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
         KindCommand::Bandwidth(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
             let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
-            check_sizes(&sizes)?;
+            check_sizes(&sizes).map_err(|e| SetupError::Usage(format!("--sizes: {e}")))?;
             at_least_one("--iterations", u64::from(a.iterations))?;
             let target = ready(&a.common, None)?;
             a.methods.probe(&target)?;
@@ -306,10 +308,15 @@ pub(crate) fn check_clients(flag: &str, n: u32) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// A payload is built in memory before timing; it must fit a frame.
+/// A payload is built in memory before timing; it must fit a frame. An empty
+/// payload measures no bandwidth.
 pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
     let limit = super::json_args::MAX_BYTES;
-    match sizes.iter().find(|s| **s > limit) {
+    if sizes.is_empty() {
+        return Err(SetupError::Usage("no payload sizes given".into()));
+    }
+    match sizes.iter().find(|s| **s == 0 || **s > limit) {
+        Some(0) => Err(SetupError::Usage("payload size 0: sizes must be at least 1 byte".into())),
         Some(s) => Err(SetupError::Usage(format!("payload size {s} is over the limit of {limit} bytes (256 MiB)"))),
         None => Ok(()),
     }
@@ -339,11 +346,26 @@ pub(crate) fn with_call(mut result: BenchResult, call: &CallSpec) -> BenchResult
     result
 }
 
+/// `SLA violated: nothing was measured …` when no request succeeded.
+fn nothing_measured(result: &BenchResult) -> Option<String> {
+    let o = &result.outcomes;
+    (o.successes == 0).then(|| {
+        format!(
+            "SLA violated: nothing was measured ({}: 0 successful requests of {} attempted); \
+             no bound can hold over an empty sample",
+            result.name, o.attempts
+        )
+    })
+}
+
 fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Checked before the run; this cannot fail now.
     let slas = common.sla.slas()?;
     let checks = check(&slas, &result);
-    let violated = checks.iter().any(|c| !c.passed());
+    // Bounds over an empty sample hold vacuously (p99 of nothing is 0): a run that
+    // measured nothing must not pass, whatever bounds were declared.
+    let nothing_measured = nothing_measured(&result);
+    let violated = nothing_measured.is_some() || checks.iter().any(|c| !c.passed());
     let name = result.name.clone();
     let mut set = ResultSet::new();
     set.push(result);
@@ -353,7 +375,7 @@ fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std:
     if !common.quiet {
         println!("{}", summary_table(&set));
     }
-    for line in verdict_lines(&checks, &name) {
+    for line in nothing_measured.into_iter().chain(verdict_lines(&checks, &name)) {
         if !common.quiet {
             println!("{line}");
         } else if line.starts_with("SLA violated") {

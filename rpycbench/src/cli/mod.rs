@@ -2,6 +2,7 @@
 
 mod bench;
 mod compare;
+mod counts;
 mod external;
 mod json_args;
 mod progress;
@@ -18,7 +19,13 @@ use std::process::ExitCode;
 
 /// Benchmark, profile and regression-test RPyC services.
 #[derive(Debug, Parser)]
-#[command(name = "rpycbench", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "rpycbench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = suite::SUITE_AFTER_HELP
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -29,7 +36,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the RPyC benchmark suite on the built-in servers (the default).
+    /// Run the benchmark suite on the built-in RPyC servers and the HTTP baseline (the default).
+    #[command(after_help = suite::SUITE_AFTER_HELP)]
     Suite(suite::SuiteArgs),
     /// Run a server: native threaded or forking, or a real Python rpyc server.
     Serve(serve::ServeArgs),

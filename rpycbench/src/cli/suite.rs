@@ -3,8 +3,12 @@
 //! RPyC, transfer) benchmarks against each, prints a comparison table and writes the
 //! results.
 
+use super::bench::{at_least_one, check_clients, check_sizes};
+use super::counts::{check_chunk_size, check_rate};
+use super::external::SetupError;
 use super::progress::Progress;
 use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::harness::EXIT_USAGE;
 use crate::metrics::{BenchResult, ResultSet};
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
@@ -115,27 +119,75 @@ impl SuiteArgs {
         out
     }
 
+    /// Counts that would run nothing, run for hours or not fit a frame.
+    fn validate(&self) -> Result<(), SetupError> {
+        at_least_one("--connections", self.connections)?;
+        at_least_one("--requests", self.requests)?;
+        check_clients("--clients", self.clients)?;
+        at_least_one("--requests-per-client", self.requests_per_client)?;
+        if let Some(rate) = self.rate {
+            check_rate("--rate", rate, u64::from(self.clients) * self.requests_per_client)?;
+        }
+        check_sizes(&self.bandwidth_sizes).map_err(|e| SetupError::Usage(format!("--bandwidth-sizes: {e}")))?;
+        at_least_one("--bandwidth-iterations", u64::from(self.bandwidth_iterations))?;
+        // Checked without --transfers too: a flag given is a flag meant.
+        check_sizes(&self.file_sizes).map_err(|e| SetupError::Usage(format!("--file-sizes: {e}")))?;
+        check_chunk_size("--chunk-size", self.chunk_size, &self.file_sizes)?;
+        at_least_one("--iterations", u64::from(self.iterations))?;
+        Ok(())
+    }
+
     fn phases_per_server(&self, mode: ServerMode) -> u64 {
         // Transfers are RPyC-only: they use chunked calls HTTP has no counterpart for.
         4 + u64::from(self.transfers && mode.is_rpyc())
     }
 }
 
+/// Exit codes and what runs where, shown by `rpycbench --help` and `rpycbench suite --help`.
+pub(crate) const SUITE_AFTER_HELP: &str = "\
+Every server runs the connection, latency, bandwidth and concurrent benchmarks;
+with --transfers the RPyC servers (not the HTTP baseline) also run the transfers.
+
+Exit status:
+  0  every benchmark ran and every request succeeded
+  4  every benchmark ran, but some requests failed (a one-line summary goes to
+     stderr, even with --quiet; the results files say which)
+  2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file)
+  1  anything else, e.g. a server did not start; the results measured until then
+     are still written";
+
+/// The suite's exit status when every benchmark ran but some requests failed; distinct
+/// from clap's 2 (bad flags) and the harness's 10–13.
+pub(crate) const EXIT_REQUESTS_FAILED: u8 = 4;
+
 pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let servers = args.servers();
     if servers.is_empty() {
         return Err("every server is skipped: nothing to run".into());
     }
+    // Bad counts and an unusable --out fail now, not after minutes of benchmarks.
+    if let Err(e) = args.validate().and_then(|()| prepare_out(&args)) {
+        eprintln!("rpycbench: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let phases = servers.iter().map(|&(mode, _)| args.phases_per_server(mode)).sum();
     let mut progress = Progress::new(phases, args.quiet);
     let mut results = ResultSet::new();
+    // A server that fails to start ends the run, but what was measured is kept.
+    let mut stopped: Option<String> = None;
     for (mode, port) in servers {
         let mut spec = ServerSpec::new(mode);
         spec.host = args.host.clone();
         spec.port = port;
         spec.python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
-        let server = spec.start()?;
+        let server = match spec.start() {
+            Ok(server) => server,
+            Err(e) => {
+                stopped = Some(format!("the {mode} server did not start: {e}"));
+                break;
+            }
+        };
         let phases = if mode.is_rpyc() {
             let target = Target::server(&server);
             let mut phases = run_phases(&args, mode, &target, &mut progress);
@@ -147,9 +199,15 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         for result in phases {
             results.push(result);
         }
-        server.stop()?;
+        if let Err(e) = server.stop() {
+            stopped = Some(format!("the {mode} server did not stop cleanly: {e}"));
+            break;
+        }
     }
     progress.finish();
+    if results.results.is_empty() {
+        return Err(stopped.unwrap_or_else(|| "nothing was measured".into()).into());
+    }
     let files = write_outputs(&args, &results)?;
     if !args.quiet {
         println!("{}", terminal_report(&results, None, colour_enabled()));
@@ -160,8 +218,51 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         println!("results written to {}/ (results.json, summary.md, report.html)", args.out.display());
         println!("HTML report: {}", files.html.display());
     }
-    let failed = results.results.iter().any(|r| r.outcomes.failures > 0);
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    if let Some(e) = stopped {
+        return Err(format!("{e}; the results measured before it were written to {}", args.out.display()).into());
+    }
+    match failure_summary(&results) {
+        Some(line) => {
+            eprintln!("rpycbench: {line}");
+            Ok(ExitCode::from(EXIT_REQUESTS_FAILED))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `3 of 12 benchmarks had failed requests: latency[http] 5/1000 (first error: …), …`.
+fn failure_summary(results: &ResultSet) -> Option<String> {
+    let failed: Vec<String> = results
+        .results
+        .iter()
+        .filter(|r| r.outcomes.failures > 0)
+        .map(|r| {
+            let first = r.outcomes.errors.first().map(|e| format!(", e.g. {}", e.message)).unwrap_or_default();
+            format!("{} {}/{} failed{first}", r.name, r.outcomes.failures, r.outcomes.attempts)
+        })
+        .collect();
+    (!failed.is_empty()).then(|| {
+        format!("{} of {} benchmarks had failed requests: {}", failed.len(), results.results.len(), failed.join("; "))
+    })
+}
+
+/// Creates the output directory before anything runs, so a bad `--out` (an existing
+/// file, no permission) is reported at once.
+fn prepare_out(args: &SuiteArgs) -> Result<(), SetupError> {
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(SetupError::Usage(format!(
+            "--out {} is an existing file; it must be a directory (it will hold results.json, summary.md, report.html)",
+            args.out.display()
+        )));
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| SetupError::Usage(format!("--out: cannot create {}: {e}", args.out.display())))?;
+    if let Some(json) = &args.json {
+        if json.is_dir() {
+            return Err(SetupError::Usage(format!("--json {} is a directory; it must be a file", json.display())));
+        }
+    }
+    Ok(())
 }
 
 /// The phases every server runs, RPyC or HTTP, through the same code.
@@ -220,6 +321,7 @@ fn run_transfers(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: 
 }
 
 fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<ReportFiles, Box<dyn std::error::Error>> {
+    // Created before the run; created again in case it was removed meanwhile.
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     results.save(&args.out.join("results.json"))?;
     if let Some(path) = &args.json {

@@ -22,9 +22,19 @@ loop, --requests-per-client calls of --call each); --over payload runs the bandw
 kind for one size per step. The sweep stops after the first step whose success rate
 is under --min-success-rate or whose p99 is over --max-p99-ms, and says so.
 
-Without --connect each step gets a fresh built-in server (--mode, default threaded).
+Which flags apply: --clients only to --over mode (a clients sweep sets the clients
+per step; a payload sweep has one client); --call/--args/--kwargs and
+--requests-per-client only to clients and mode sweeps; --iterations and the
+--upload-method/--download-method/--direction flags only to payload sweeps.
+--clients, --call, --args and --kwargs are refused where they do not apply.
+
+Without --connect each step gets a fresh built-in RPyC server (--mode, default
+threaded). The HTTP baseline (mode http) cannot be swept: the sweep's clients speak
+RPyC; compare it with `rpycbench suite` instead.
 Every result in --json has params.sweep_parameter (\"clients\", \"payload_bytes\" or
-\"mode\") and params.sweep_value (a number, or the mode's name).
+\"mode\") and params.sweep_value (a number, or the mode's name); the step that crossed
+the limit also has params.sweep_limit (e.g. \"p99 = 120.00 ms > 100.00 ms\").
+`rpycbench report sweep.json` draws the curve as HTML (report.html, marking the limit).
 
 Exit status: 0 when the sweep ran (limit reached or not), 2 for bad input, an
 unreachable server or a failing probe call, 1 for anything else.
@@ -82,18 +92,18 @@ pub(crate) struct SweepArgs {
     /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
-    /// The method each client calls (clients and mode sweeps).
-    #[arg(long, value_name = "METHOD", default_value = "ping")]
-    call: String,
+    /// The method each client calls (clients and mode sweeps; default ping).
+    #[arg(long, value_name = "METHOD")]
+    call: Option<String>,
     /// Positional arguments as a JSON array (see `rpycbench bench latency --help`).
     #[arg(long, value_name = "JSON")]
     args: Option<String>,
     /// Keyword arguments as a JSON object.
     #[arg(long, value_name = "JSON")]
     kwargs: Option<String>,
-    /// Clients of a mode sweep.
-    #[arg(long, default_value_t = 4)]
-    clients: u32,
+    /// Clients of a mode sweep (default 4; clients and payload sweeps refuse it).
+    #[arg(long)]
+    clients: Option<u32>,
     /// Timed requests per client.
     #[arg(long, default_value_t = 50)]
     requests_per_client: u64,
@@ -169,10 +179,50 @@ fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupEr
                     check_sizes(&[n])?;
                     Ok(StepValue::Payload(n))
                 }
-                Over::Mode => v.parse().map(StepValue::Mode).map_err(|e| SetupError::Usage(format!("--values: {e}"))),
+                Over::Mode => {
+                    let mode: ServerMode = v.parse().map_err(|e| SetupError::Usage(format!("--values: {e}")))?;
+                    check_rpyc_mode("--values", mode)?;
+                    Ok(StepValue::Mode(mode))
+                }
             }
         })
         .collect()
+}
+
+/// The sweep's clients speak RPyC: the HTTP baseline would fail every request.
+fn check_rpyc_mode(flag: &str, mode: ServerMode) -> Result<(), SetupError> {
+    if mode.is_rpyc() {
+        return Ok(());
+    }
+    Err(SetupError::Usage(format!(
+        "{flag}: '{mode}' cannot be swept: the sweep's clients speak RPyC, and the {mode} server is the HTTP \
+         baseline; compare it with `rpycbench suite` instead"
+    )))
+}
+
+/// Flags given to a sweep they do not apply to: refused rather than silently ignored.
+fn check_applicable(args: &SweepArgs) -> Result<(), SetupError> {
+    let refuse = |flag: &str, over: Over| {
+        SetupError::Usage(format!("{flag} does not apply to --over {}", over.parameter().trim_end_matches("_bytes")))
+    };
+    if args.over != Over::Mode && args.clients.is_some() {
+        let hint = match args.over {
+            Over::Clients => " (the clients are the --values)",
+            _ => " (a payload sweep uses one client)",
+        };
+        return Err(SetupError::Usage(format!("{}{hint}", refuse("--clients", args.over))));
+    }
+    if args.over == Over::Payload {
+        for (flag, given) in
+            [("--call", args.call.is_some()), ("--args", args.args.is_some()), ("--kwargs", args.kwargs.is_some())]
+        {
+            if given {
+                let hint = " (a payload sweep calls --upload-method and --download-method)";
+                return Err(SetupError::Usage(format!("{}{hint}", refuse(flag, args.over))));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs the sweep; exits 0 when it ran, 2 when it could not start.
@@ -220,13 +270,17 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     if args.over == Over::Mode && args.connect.is_some() {
         return Err(SetupError::Usage("--over mode starts built-in servers; it cannot be used with --connect".into()));
     }
+    check_applicable(args)?;
+    if args.connect.is_none() {
+        check_rpyc_mode("--mode", args.mode)?;
+    }
     if args.over == Over::Mode {
-        check_clients("--clients", args.clients)?;
+        check_clients("--clients", mode_clients(args))?;
     }
     at_least_one("--requests-per-client", args.requests_per_client)?;
     at_least_one("--iterations", u64::from(args.iterations))?;
     let values = parse_values(args.over, &args.values)?;
-    let call = CallSpec::parse(&args.call, args.args.as_deref(), args.kwargs.as_deref())?;
+    let call = CallSpec::parse(args.call.as_deref().unwrap_or("ping"), args.args.as_deref(), args.kwargs.as_deref())?;
     let external = match &args.connect {
         Some(connect) => {
             let target = connect_target(connect, args.timeout)?;
@@ -282,6 +336,10 @@ fn run_steps(
         result.params.insert("sweep_parameter".into(), args.over.parameter().into());
         result.params.insert("sweep_value".into(), value.json());
         let limit = evaluate(limits, &result).iter().find(|c| !c.passed()).map(relation);
+        if let Some(limit) = &limit {
+            // Where the curve crossed the limit, for `rpycbench report` to mark.
+            result.params.insert("sweep_limit".into(), limit.clone().into());
+        }
         steps.push(Step::of(&result, value.label(), limit.clone()));
         results.push(result);
         if let Some(limit) = limit {
@@ -292,12 +350,22 @@ fn run_steps(
     Ok(())
 }
 
+/// The clients of each mode sweep step.
+fn mode_clients(args: &SweepArgs) -> u32 {
+    args.clients.unwrap_or(4)
+}
+
 fn describe_step(args: &SweepArgs, value: &StepValue, call: &CallSpec) -> String {
     match value {
         StepValue::Clients(n) => format!("{n} client(s) × {} requests of {}", args.requests_per_client, call.shown()),
         StepValue::Payload(n) => format!("{n}-byte payloads × {} operations", args.iterations),
         StepValue::Mode(m) => {
-            format!("{m} server, {} clients × {} requests of {}", args.clients, args.requests_per_client, call.shown())
+            format!(
+                "{m} server, {} clients × {} requests of {}",
+                mode_clients(args),
+                args.requests_per_client,
+                call.shown()
+            )
         }
     }
 }
@@ -325,7 +393,7 @@ fn run_step(args: &SweepArgs, value: &StepValue, call: &CallSpec, target: &Targe
     };
     match value {
         StepValue::Clients(n) => concurrent(*n, format!("{}[clients={n}]", call.method)),
-        StepValue::Mode(m) => concurrent(args.clients, format!("{}[{m}]", call.method)),
+        StepValue::Mode(m) => concurrent(mode_clients(args), format!("{}[{m}]", call.method)),
         StepValue::Payload(n) => {
             let bench = Bandwidth::new(format!("bandwidth[payload={n}]")).sizes(vec![*n]).iterations(args.iterations);
             args.methods.run(bench, target)

@@ -57,7 +57,7 @@ pub enum BaselineError {
         path: PathBuf,
     },
     /// The file exists but is not a readable baseline or result file; it is left as is.
-    #[error("{} is corrupt: {reason}; the file was left unchanged", path.display())]
+    #[error("{} is corrupt: {reason}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -65,7 +65,7 @@ pub enum BaselineError {
         reason: String,
     },
     /// The file has a schema this rpycbench does not read; it is left as is.
-    #[error("{} has schema {found:?}, but this rpycbench reads {BASELINE_SCHEMA:?} and {RESULTS_SCHEMA:?}; the file was left unchanged", path.display())]
+    #[error("{} has schema {found:?}, but this rpycbench reads {BASELINE_SCHEMA:?} and {RESULTS_SCHEMA:?}", path.display())]
     UnknownSchema {
         /// The file.
         path: PathBuf,

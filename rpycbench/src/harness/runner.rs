@@ -213,7 +213,9 @@ fn finish(shared: &Shared, conclusion: &Conclusion, baseline_dir: &std::path::Pa
                     eprintln!("rpycbench: saved baseline '{name}' ({} results) to {}", results.len(), path.display())
                 }
                 Err(e) => {
-                    eprintln!("error: cannot save baseline '{name}': {e}");
+                    // Saving never replaces a file it cannot read.
+                    let kept = if e.is_unreadable() { "; the file was left unchanged" } else { "" };
+                    eprintln!("error: cannot save baseline '{name}': {e}{kept}");
                     unusable = true;
                 }
             }

@@ -1,7 +1,7 @@
 //! The tables of a report, built once from a result collection and rendered by every
 //! format (terminal, Markdown, HTML), so all three show the same rows.
 
-use super::sweep::{families, is_sweep, name_prefix, sweeps};
+use super::sweep::{families, is_sweep, limit_note, name_prefix, sweeps};
 use super::table::{format_bytes, Table, TableBuilder, Tone, Value};
 use crate::metrics::{BenchKind, BenchResult, LatencyStats, LoadModel, Outcomes, ResultSet};
 
@@ -200,7 +200,7 @@ pub fn sweep_tables(results: &ResultSet) -> Vec<Table> {
         let mut b = TableBuilder::new(
             &format!("sweep-{prefix}-{parameter}"),
             &format!("Sweep: {prefix} by {parameter}"),
-            "One row per sweep point; latency of successful requests.",
+            &format!("One row per sweep point; latency of successful requests.{}", limit_note(&family)),
             &["server", parameter, "requests", "ok", "p50", "p99", "p99.9", "req/s", "bandwidth"],
         );
         for sweep in &family {

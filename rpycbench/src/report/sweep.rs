@@ -10,6 +10,10 @@ pub const SWEEP_PARAMETER: &str = "sweep_parameter";
 /// The parameter holding one sweep point's value.
 pub const SWEEP_VALUE: &str = "sweep_value";
 
+/// The parameter set on the step that crossed the sweep's limit: what crossed it,
+/// e.g. `p99 = 120.00 ms > 100.00 ms`.
+pub const SWEEP_LIMIT: &str = "sweep_limit";
+
 /// One point's value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SweepValue {
@@ -111,6 +115,25 @@ pub fn modes(results: &ResultSet) -> Vec<String> {
     for r in &results.results {
         if !out.contains(&r.server.mode) {
             out.push(r.server.mode.clone());
+        }
+    }
+    out
+}
+
+/// `Limit reached at clients=8 (threaded): p99 = 120.00 ms > 100.00 ms.` for every
+/// sweep of the family whose step recorded [`SWEEP_LIMIT`]; empty when none did.
+pub fn limit_note(family: &[&Sweep<'_>]) -> String {
+    let mut out = String::new();
+    for sweep in family {
+        for (value, r) in &sweep.points {
+            if let Some(limit) = r.params.get(SWEEP_LIMIT).and_then(|l| l.as_str()) {
+                out.push_str(&format!(
+                    " Limit reached at {}={} ({}): {limit}.",
+                    sweep.parameter,
+                    value.label(),
+                    sweep.mode
+                ));
+            }
         }
     }
     out

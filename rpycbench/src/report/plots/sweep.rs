@@ -5,7 +5,7 @@ use super::latency::error_svg;
 use super::{decade_range, draw_svg, log_labels, style_mesh, tick_bps, tick_count, tick_ns, Key};
 use super::{Figure, Palette, PlotError, HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
-use crate::report::sweep::{families, sweeps, Sweep};
+use crate::report::sweep::{families, limit_note, sweeps, Sweep};
 use crate::report::table::format_bytes;
 use plotters::prelude::*;
 
@@ -62,21 +62,24 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
             latency_legend.push(Key { label: "p99".into(), colour: super::MUTED, dashed: true });
         }
         let what = if metric == Throughput::RequestsPerSecond { "throughput" } else { "bandwidth" };
+        let limit = limit_note(&family);
         out.push(Figure {
             title: format!("{prefix}: latency by {parameter}"),
-            caption: if numeric {
-                "p50 (solid) and p99 (dashed) of successful requests at each sweep point. Lower is better."
-            } else {
-                "p50 (dark bar) and p99 (light bar) of successful requests at each sweep point. Lower is better."
-            }
-            .into(),
+            caption: format!(
+                "{}{limit}",
+                if numeric {
+                    "p50 (solid) and p99 (dashed) of successful requests at each sweep point. Lower is better."
+                } else {
+                    "p50 (dark bar) and p99 (light bar) of successful requests at each sweep point. Lower is better."
+                }
+            ),
             svg: lat.unwrap_or_else(|e| error_svg(&e)),
             legend: latency_legend,
         });
         out.push(Figure {
             title: format!("{prefix}: {what} by {parameter}"),
             caption: format!(
-                "{} at each sweep point. Higher is better.",
+                "{} at each sweep point. Higher is better.{limit}",
                 if what == "throughput" { "Successful requests per second" } else { "Best mean bandwidth" }
             ),
             svg: thr.unwrap_or_else(|e| error_svg(&e)),
