@@ -6,7 +6,7 @@
 //! runs with a timeout and every server is stopped when its handle drops.
 
 mod common;
-use common::{dead_address, python, start_server as start};
+use common::{dead_address, native_spec, python, start_server as start};
 
 use rpycbench::metrics::{BenchKind, LoadModel, ResultSet};
 use rpycbench::server::ServerMode;
@@ -104,6 +104,12 @@ fn a_violated_sla_exits_10_and_is_named() {
     let run = rpycbench(&[&base[..], &["--p99-ms", "1000", "--quiet"]].concat());
     assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert_eq!(run.stdout, "", "--quiet prints nothing when every SLA holds");
+
+    // Nothing measured: p99 of an empty sample is 0, which must not pass a bound.
+    let nothing = ["--duration", "0s", "--p99-ms", "1", "--min-success-rate", "0", "-q"];
+    let run = rpycbench(&[&["bench", "latency", "--connect", &addr, "--call", "ping"][..], &nothing].concat());
+    assert_eq!(run.code, 10, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("SLA violated: nothing was measured"), "{}", run.stderr);
 }
 
 #[test]
@@ -130,6 +136,11 @@ fn bench_works_against_a_python_rpyc_server() {
     let set = results(&json);
     assert_eq!(set.results[0].outcomes.successes, 20);
     assert_eq!(set.results[0].params["call"], "echo((1, 'x', b'hi'))");
+    // An SLA that real rpyc cannot meet: 5 ms calls against a 1 ms p99.
+    let slow = ["--call", "io_work", "--args", "[0.005]", "--requests", "5", "--p99-ms", "1"];
+    let run = rpycbench(&[&["bench", "latency", "--connect", &addr][..], &slow].concat());
+    assert_eq!(run.code, 10, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("SLA violated: p99 = "), "{}", run.stdout);
     // The same unknown-method probe, answered by real rpyc.
     let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "no_such_method"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -209,6 +220,20 @@ fn bad_input_is_a_clear_error() {
     assert!(run.stderr.contains("--connect expects HOST:PORT"), "{}", run.stderr);
     let run = rpycbench(&["bench", "latency", "--connect", &dead, "--call", "ping", "--min-success-rate", "99"]);
     assert!(run.stderr.contains("fraction from 0 to 1"), "{}", run.stderr);
+    // Counts that would run nothing or for years fail before any connection is tried.
+    let cases: [(&[&str], &str); 5] = [
+        (&["bench", "concurrent", "--call", "ping", "--rate", "1e-9"], "would take 31688years"),
+        (&["bench", "bandwidth", "--sizes", "0"], "--sizes: payload size 0"),
+        (&["sweep", "--over", "mode", "--values", "threaded,http"], "'http' cannot be swept"),
+        (&["sweep", "--over", "clients", "--mode", "http"], "'http' cannot be swept"),
+        (&["sweep", "--over", "payload", "--call", "echo"], "--call does not apply to --over payload"),
+    ];
+    for (command, message) in cases {
+        let connect: &[&str] = if command[0] == "bench" { &["--connect", &dead] } else { &[] };
+        let run = rpycbench(&[command, connect].concat());
+        assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{command:?}: expected {message:?} in:\n{}", run.stderr);
+    }
 }
 
 #[test]
@@ -308,4 +333,39 @@ fn a_sweep_without_a_limit_records_every_step() {
     let values: Vec<&serde_json::Value> = set.results.iter().map(|r| &r.params["sweep_value"]).collect();
     assert_eq!(values, [&serde_json::Value::from(1024), &serde_json::Value::from(2048)]);
     assert!(set.results.iter().all(|r| r.params["sweep_parameter"] == "payload_bytes" && r.sizes.len() == 2));
+}
+
+#[test]
+fn a_sweep_against_a_capped_server_stops_on_the_success_rate() {
+    // At most 3 connections (room for the sweep's probe connections lingering), so
+    // 8 clients mostly fail: the success-rate limit is crossed at clients=8, not before.
+    let spec = rpycbench::server::ServerSpec { max_connections: Some(3), ..native_spec(ServerMode::Threaded) };
+    let server = spec.start().expect("start a capped server");
+    let addr = server.addr().to_string();
+    let json = temp_path("sweep_capped.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "sweep",
+        "--over",
+        "clients",
+        "--values",
+        "1,8,16",
+        "--connect",
+        &addr,
+        "--call",
+        "io_work",
+        "--args",
+        "[0.01]",
+        "--requests-per-client",
+        "5",
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("limit reached at clients=8: success rate = "), "{}", run.stdout);
+    let set = results(&json);
+    assert_eq!(set.results.len(), 2, "the sweep stops at clients=8");
+    assert!(!set.results[0].params.contains_key("sweep_limit"));
+    let limit = set.results[1].params["sweep_limit"].as_str().expect("the limit step says what crossed it");
+    assert!(limit.starts_with("success rate = ") && limit.ends_with("< 95.00 %"), "{limit}");
 }

@@ -265,10 +265,11 @@ fn the_benchmark_kinds_run_against_an_http_target() {
 
 #[test]
 fn the_suite_compares_rpyc_with_http() {
+    // Threaded, forking and HTTP together, at tiny counts: every request succeeds.
     let out = std::env::temp_dir().join(format!("rpycbench-http-suite-{}", std::process::id()));
     let status = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-        .args(["--connections", "5", "--requests", "50", "--clients", "2", "--requests-per-client", "10"])
-        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--skip-forking", "--quiet", "--out"])
+        .args(["--connections", "5", "--requests", "30", "--clients", "2", "--requests-per-client", "10"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--warmup", "1", "--quiet", "--out"])
         .arg(&out)
         .stdin(Stdio::null())
         .status()
@@ -278,12 +279,42 @@ fn the_suite_compares_rpyc_with_http() {
     assert!(status.success(), "suite exited {status}");
     let names: Vec<&str> = results.results.iter().map(|r| r.name.as_str()).collect();
     for kind in ["connection", "latency", "bandwidth", "concurrent"] {
-        for server in ["threaded", "http"] {
+        for server in ["threaded", "forking", "http"] {
             assert!(names.contains(&format!("{kind}[{server}]").as_str()), "{kind}[{server}] missing from {names:?}");
         }
     }
+    assert_eq!(names.len(), 12, "{names:?}");
+    for r in &results.results {
+        assert!(r.outcomes.attempts > 0 && r.outcomes.success_rate == 1.0, "{}: {:?}", r.name, r.outcomes);
+    }
     results.results.iter().filter(|r| r.name.ends_with("[http]")).for_each(check_http_result);
-    assert!(!names.iter().any(|n| n.contains("forking")), "{names:?}");
+
+    // Bad counts and a file as --out are refused (exit 2) before any server starts.
+    let file = std::env::temp_dir().join(format!("rpycbench-http-suite-file-{}", std::process::id()));
+    std::fs::write(&file, "").expect("write a file");
+    let file_arg = file.to_str().expect("utf-8 path");
+    for (args, message) in [
+        (vec!["--clients", "0"], "--clients: clients must be from 1"),
+        (vec!["--requests", "0"], "--requests must be at least 1"),
+        (vec!["--connections", "0"], "--connections must be at least 1"),
+        (vec!["--chunk-size", "0"], "--chunk-size must be from 1"),
+        (vec!["--bandwidth-sizes", "0"], "--bandwidth-sizes: payload size 0"),
+        (vec!["--rate", "1e-9"], "would take"),
+        (vec!["--out", file_arg], "is an existing file"),
+    ] {
+        let started = Instant::now();
+        let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+            .args(&args)
+            .arg("--quiet")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running the suite");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: expected {message:?} in {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?} ran something first");
+    }
+    let _ = std::fs::remove_file(&file);
 
     // Skipping everything, HTTP included, is an error rather than an empty run.
     let skipped = Command::new(env!("CARGO_BIN_EXE_rpycbench"))

@@ -44,6 +44,10 @@ fn results() -> &'static ResultSet {
                 .requests_per_client(20)
                 .run(&target, ping);
             mark_sweep(&mut r, "clients", serde_json::json!(clients));
+            if clients == 4 {
+                // As `rpycbench sweep` records the step that crossed its limit.
+                r.params.insert("sweep_limit".into(), serde_json::json!("p99 = 9.00 ms > 1.00 ms"));
+            }
             set.push(r);
         }
         server.stop().expect("stop the server");
@@ -189,12 +193,26 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
     ] {
         let at = html.find(&format!("<strong>{title}</strong>")).unwrap_or_else(|| panic!("no figure {title:?}"));
         let figure_end = at + html[at..].find("</figure>").expect("figure closes");
-        assert!(html[at..figure_end].contains("<svg"), "figure {title:?} has no SVG");
+        let figure = &html[at..figure_end];
+        // Legend swatches are little <svg width="26"> elements: the plot is another one,
+        // as wide as a plot is drawn (640 px, or 1160 px for the comparison charts).
+        let plots = figure.matches("<svg").count() - figure.matches("<svg width=\"26\"").count();
+        assert_eq!(plots, 1, "figure {title:?} should hold one plot SVG besides its legend swatches");
+        assert!(
+            figure.contains("<svg width=\"640\" height=\"380\"") || figure.contains("<svg width=\"1160\""),
+            "figure {title:?} has no plot-sized SVG"
+        );
         assert!(!html[at..figure_end].contains("plot failed"), "figure {title:?} failed to draw");
         if !title.contains("by mode") {
             assert!(html[at..figure_end].contains("<div class=\"legend\">"), "figure {title:?} has no legend");
         }
     }
+    for title in ["sweep: latency by clients", "sweep: throughput by clients"] {
+        let at = html.find(&format!("<strong>{title}</strong>")).expect("the sweep figure");
+        let figure = &html[at..at + html[at..].find("</figure>").expect("figure closes")];
+        assert!(figure.contains("Limit reached at clients=4 (threaded): p99 = 9.00 ms &gt; 1.00 ms."), "{figure}");
+    }
+    assert!(html.contains("Limit reached at clients=4"), "the sweep table's caption names the limit");
     assert!(html.contains("No regression</strong> against baseline <code>same.json</code>"), "a file against itself");
     assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");
     assert!(html.contains("id=\"table-failures\""), "failures are shown");
@@ -285,10 +303,12 @@ fn report_command_refuses_bad_files_clearly() {
     let tmp = TempDir::new("bad");
     std::fs::write(tmp.0.join("corrupt.json"), "{ not json").expect("write");
     std::fs::write(tmp.0.join("foreign.json"), r#"{"schema": "someone-else/v9", "results": []}"#).expect("write");
+    std::fs::write(tmp.0.join("empty.json"), "{}").expect("write");
     results().save(&tmp.0.join("good.json")).expect("save results");
     for (args, needle) in [
         (vec!["report", "corrupt.json"], "corrupt.json is corrupt"),
         (vec!["report", "foreign.json"], "someone-else/v9"),
+        (vec!["report", "empty.json"], "empty.json is corrupt: no \"schema\" field"),
         (vec!["report", "missing.json"], "missing.json"),
         (vec!["report", "good.json", "--baseline", "corrupt.json"], "corrupt.json is corrupt"),
     ] {
@@ -296,6 +316,8 @@ fn report_command_refuses_bad_files_clearly() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(needle) && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        // Reading never writes the file: "left unchanged" belongs to saving a baseline.
+        assert!(!stderr.contains("left unchanged"), "{args:?}: {stderr}");
     }
     assert!(!tmp.0.join("report.html").exists(), "no report from a bad file");
 }
