@@ -316,6 +316,25 @@ fn the_suite_compares_rpyc_with_http() {
     }
     let _ = std::fs::remove_file(&file);
 
+    // A server that fails to start ends the run, but what ran before it is written.
+    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-partial-{}", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-forking", "--skip-http", "--python", "--python-interpreter", "/nonexistent/python3"])
+        .args(["--connections", "2", "--requests", "5", "--clients", "1", "--requests-per-client", "2"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "1", "--warmup", "0", "--quiet", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the suite");
+    let partial = ResultSet::load(&out.join("results.json"));
+    let _ = std::fs::remove_dir_all(&out);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the python-threaded server did not start"), "{stderr}");
+    assert!(stderr.contains("the results measured before it were written"), "{stderr}");
+    let partial = partial.expect("the threaded server's results were written");
+    assert_eq!(partial.results.len(), 4, "{:?}", partial.results.iter().map(|r| &r.name).collect::<Vec<_>>());
+
     // Skipping everything, HTTP included, is an error rather than an empty run.
     let skipped = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
         .args(["--skip-threaded", "--skip-forking", "--skip-http", "--quiet"])

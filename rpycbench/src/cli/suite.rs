@@ -329,3 +329,20 @@ fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<ReportFiles, B
     }
     Ok(write_reports(&args.out, results, None)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_summed_up_in_one_line() {
+        // Real refused connections: a port the kernel handed out and took back.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let mut set = ResultSet::new();
+        let ping = |c: &mut crate::Connection| c.call("ping", ()).map(drop);
+        set.push(Latency::new("refused").requests(3).warmup(0).sample_system(false).run(&Target::address(dead), ping));
+        let line = failure_summary(&set).expect("failures are reported");
+        assert!(line.starts_with("1 of 1 benchmarks had failed requests: refused 3/3 failed, e.g. "), "{line}");
+        assert_eq!(failure_summary(&ResultSet::new()), None);
+    }
+}
