@@ -133,6 +133,13 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Whether a method called at top level is an operation of the application: named,
+/// and not a dunder (`__iter__`, `__next__`, `__getitem__` are steps of one).
+fn names_an_operation(method: &str) -> bool {
+    let dunder = method.starts_with("__") && method.ends_with("__");
+    !method.is_empty() && !dunder
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -295,7 +302,7 @@ impl Recorder {
                 }
                 _ => name.as_deref(),
             };
-            if method.is_some_and(|m| !m.is_empty() && !(m.starts_with("__") && m.ends_with("__"))) {
+            if method.is_some_and(names_an_operation) {
                 self.dirs[slot(direction)].operations += 1;
             }
         }

@@ -197,6 +197,9 @@ fn callback_depth_counts_the_peer_requests_stacked() {
     assert_eq!(t.max_depth, 5);
     assert_eq!(t.calls.iter().map(|c| c.level).max(), Some(10), "the tree itself is ten levels");
     assert_eq!((t.operations, t.unanswered), (1, 0));
+    // No GETROOT, and the server sent as many requests as the client: the client is
+    // still the side whose calls are top-level.
+    assert_eq!((t.requests_c2s, t.requests_s2c, t.client_direction()), (5, 5, C2S));
 }
 
 #[test]

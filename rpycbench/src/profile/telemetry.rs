@@ -213,12 +213,14 @@ impl Telemetry {
     }
 
     /// Which direction the client sent: the one that carried GETROOT (a client asks
-    /// for the root first), or else the one with more requests (ties: `c2s`). In a
+    /// for the root first), or else the one with more operations (top-level named
+    /// calls: a server's callbacks are nested in the client's calls), or else the one
+    /// with more requests (ties: `c2s`). In a
     /// relay and on a profiled client this is `c2s`; under `RPYCBENCH_PROFILE` on a
     /// server process it is `s2c` (the peer, i.e. the clients, sent those).
     pub fn client_direction(&self) -> Direction {
         let getroot = |d: &DirectionStats| d.requests_by_handler.get("GETROOT").copied().unwrap_or(0);
-        let key = |d: &DirectionStats| (getroot(d), d.requests);
+        let key = |d: &DirectionStats| (getroot(d), d.operations, d.requests);
         if key(&self.s2c) > key(&self.c2s) {
             Direction::S2c
         } else {
