@@ -545,8 +545,8 @@ fn both_sides_writing_at_once_do_not_deadlock_the_relay() {
     let upstream_addr = upstream.local_addr().unwrap();
     let server = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut s, _) = upstream.accept()?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        s.set_write_timeout(Some(Duration::from_secs(30)))?;
+        s.set_read_timeout(Some(Duration::from_secs(15)))?;
+        s.set_write_timeout(Some(Duration::from_secs(15)))?;
         s.write_all(&vec![1u8; SIZE])?;
         let mut got = vec![0u8; SIZE];
         s.read_exact(&mut got)?;
@@ -556,8 +556,8 @@ fn both_sides_writing_at_once_do_not_deadlock_the_relay() {
     let proxy = Proxy::start(upstream_addr);
     let started = Instant::now();
     let client = TcpStream::connect(proxy.addr).unwrap();
-    client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    client.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    client.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
     let reader = {
         let mut c = client.try_clone().unwrap();
         std::thread::spawn(move || -> std::io::Result<bool> {
