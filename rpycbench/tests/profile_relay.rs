@@ -148,11 +148,50 @@ fn count(json: &Json, path: &[&str]) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("no count at {path:?} in the telemetry"))
 }
 
+/// Prepended to Python client scripts: counts the requests the Python client really
+/// sends, by handler, by wrapping rpyc 6.0.2's `Connection._send(msg, seq, args)`
+/// (a request's `args` is `(handler, data)`); `sent()` prints them as the last line.
+const COUNT_SENT: &str = r#"
+import collections, json
+from rpyc.core import consts, protocol
+SENT = collections.Counter()
+_HANDLERS = {v: k[len("HANDLE_"):] for k, v in vars(consts).items() if k.startswith("HANDLE_")}
+_send = protocol.Connection._send
+def _counting_send(self, msg, seq, args):
+    _send(self, msg, seq, args)
+    if msg == consts.MSG_REQUEST:
+        SENT[_HANDLERS.get(args[0], "UNKNOWN")] += 1
+protocol.Connection._send = _counting_send
+def sent():
+    print("SENT " + json.dumps(SENT))
+"#;
+
+/// The script with [`COUNT_SENT`] in front.
+fn counted(script: &str) -> String {
+    format!("{COUNT_SENT}\n{script}")
+}
+
+/// The counts a [`COUNT_SENT`] script printed on its last line, and the output before.
+fn sent_counts(out: &str) -> (std::collections::BTreeMap<String, u64>, String) {
+    let (rest, last) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim_end()));
+    let json = last.strip_prefix("SENT ").unwrap_or_else(|| panic!("no SENT line in {out:?}"));
+    (serde_json::from_str(json).expect("SENT counts parse"), rest.to_string())
+}
+
+/// The relay's counts of what the client sent equal what the Python client sent.
+fn assert_relay_counted(t: &Json, sent: &std::collections::BTreeMap<String, u64>, what: &str) {
+    let relayed: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(t["c2s"]["requests_by_handler"].clone()).expect("requests by handler");
+    assert_eq!(&relayed, sent, "[{what}] the relay's c2s requests by handler vs the Python client's _send");
+    assert_eq!(count(t, &["requests_c2s"]), sent.values().sum::<u64>(), "[{what}]");
+}
+
 const PINGS: &str = r#"
 import sys, rpyc
 conn = rpyc.connect("127.0.0.1", int(sys.argv[1]))
 print([conn.root.ping() for _ in range(5)])
 conn.close()
+sent()
 "#;
 
 /// What `conn.root.ping()` costs a Python client: GETATTR (the bound method), CALL,
@@ -163,9 +202,10 @@ fn python_pings_through_the_proxy_cost_three_requests_each() {
     for mode in [ServerMode::Threaded, ServerMode::PythonThreaded] {
         let server = server(mode);
         let proxy = Proxy::start(server.addr());
-        let out = run_python(PINGS, proxy.addr.port());
+        let (sent, out) = sent_counts(&run_python(&counted(PINGS), proxy.addr.port()));
         assert_eq!(out.trim(), "['pong', 'pong', 'pong', 'pong', 'pong']", "[{mode}]");
         let t = proxy.terminate();
+        assert_relay_counted(&t, &sent, &mode.to_string());
         assert_eq!(count(&t, &["requests_c2s"]), 5 * 3 + 3, "[{mode}] {:#}", t["c2s"]);
         assert_eq!(count(&t, &["requests_s2c"]), 0, "[{mode}]");
         for (handler, n) in [("GETATTR", 5), ("CALL", 5), ("DEL", 5), ("GETROOT", 1), ("INSPECT", 1), ("CLOSE", 1)] {
@@ -173,7 +213,8 @@ fn python_pings_through_the_proxy_cost_three_requests_each() {
         }
         assert_eq!(count(&t, &["round_trips"]), 12, "[{mode}] GETROOT, INSPECT and 5 × (GETATTR, CALL)");
         assert_eq!(count(&t, &["undecodable_frames"]), 0, "[{mode}]");
-        assert_eq!(count(&t, &["max_depth"]), 1, "[{mode}]");
+        assert_eq!(count(&t, &["max_depth"]), 0, "[{mode}] no callbacks");
+        assert_eq!(count(&t, &["operations"]), 5, "[{mode}] each ping is one operation");
     }
 }
 
@@ -182,10 +223,11 @@ import sys, rpyc
 conn = rpyc.connect("127.0.0.1", int(sys.argv[1]))
 def again(depth):
     return conn.root.nested(depth, again) + 1 if depth > 0 else 0
-print(conn.root.nested(3, again))
+print(conn.root.nested(5, again))
 print([u.name for u in conn.root.get_users(3)])
 print(conn.root.get_users_batch((1, 2)))
 conn.close()
+sent()
 "#;
 
 const CONCURRENT: &str = r#"
@@ -201,6 +243,7 @@ threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
 [t.start() for t in threads]
 [t.join(timeout=60) for t in threads]
 print(len(results), all(results))
+sent()
 "#;
 
 /// Callbacks nest on the wire, many clients at once all get through, a connection
@@ -212,29 +255,35 @@ fn callbacks_concurrency_and_garbage_through_the_proxy() {
         let server = server(mode);
         let proxy = Proxy::start(server.addr());
         let port = proxy.addr.port();
-        let out = run_python(CALLBACKS_AND_USERS, port);
-        // nested(3) = again(2) + 1 = nested(2) + 2 = … = again(0) + 5 = 5.
-        let want = "5\n['user0', 'user1', 'user2']\n((1, 'user1', 'user1@example.com', 'active'), (2, 'user2', 'user2@example.com', 'active'))";
+        let (mut sent, out) = sent_counts(&run_python(&counted(CALLBACKS_AND_USERS), port));
+        // nested(5) = again(4) + 1 = nested(4) + 2 = … = again(0) + 9 = 9.
+        let want = "9\n['user0', 'user1', 'user2']\n((1, 'user1', 'user1@example.com', 'active'), (2, 'user2', 'user2@example.com', 'active'))";
         assert_eq!(out.trim(), want, "[{mode}]");
 
         let report = proxy.report_on_demand();
-        assert!(report.contains("max nesting depth      6"), "[{mode}] report:\n{report}");
-        // nested(3) → callback → nested(2) → callback → …: each level indented once more.
-        assert!(report.contains("\n          s2c CALL function"), "[{mode}] call tree:\n{report}");
+        // Five callbacks stacked: nested(5) → callback → nested(4) → callback → ….
+        assert!(report.contains("max nesting depth      5 "), "[{mode}] report:\n{report}");
+        // Each level of the call tree indented once more (the tree itself is ten deep).
+        assert!(report.contains("\n                  s2c CALL function"), "[{mode}] call tree:\n{report}");
         assert!(report.contains("rpycbench_service.User"), "[{mode}] references:\n{report}");
-        // The diagnosis reads the same telemetry: depth 6 is past the default limit of 3.
+        // The diagnosis reads the same telemetry: depth 5 is past the default limit of 3.
         assert!(report.contains("=== DIAGNOSIS ==="), "[{mode}] report:\n{report}");
-        assert!(report.contains("(deep_nesting)") && report.contains("nesting depth = 6 > 3"), "[{mode}]:\n{report}");
+        assert!(report.contains("(deep_nesting)") && report.contains("5 > 3"), "[{mode}]:\n{report}");
 
         let mut garbage = TcpStream::connect(proxy.addr).expect("connect to the proxy");
         garbage.write_all(&[0xff; 64]).expect("send garbage");
         drop(garbage);
-        assert_eq!(run_python(CONCURRENT, port).trim(), "20 True", "[{mode}]");
+        let (more, out) = sent_counts(&run_python(&counted(CONCURRENT), port));
+        assert_eq!(out.trim(), "20 True", "[{mode}]");
+        for (handler, n) in more {
+            *sent.entry(handler).or_default() += n;
+        }
 
         let t = proxy.terminate();
+        assert_relay_counted(&t, &sent, &mode.to_string());
         assert_eq!(count(&t, &["connections"]), 22, "[{mode}] 1 + the garbage one + 20");
         assert!(count(&t, &["requests_s2c"]) >= 3, "[{mode}] the server's callbacks are counted");
-        assert_eq!(count(&t, &["max_depth"]), 6, "[{mode}]");
+        assert_eq!(count(&t, &["max_depth"]), 5, "[{mode}]");
         assert_eq!(count(&t, &["undecodable_connections"]), 1, "[{mode}]");
         assert_eq!(count(&t, &["unanswered"]), 0, "[{mode}]");
     }
@@ -332,16 +381,19 @@ fn profiling_nests_callbacks_and_bounds_history() {
             Ok(Object::from(inner + 1))
         })
     }
-    let (got, t) = profile::profile(&mut conn, |conn| conn.call("nested", (3, again())));
-    // nested(3) = callback(2) + 1 = nested(2) + 2 = … = callback(0) + 5; six requests deep.
-    assert_eq!(got.unwrap().extract::<i64>().unwrap(), 5);
-    assert_eq!(t.max_depth, 6);
+    let (got, t) = profile::profile(&mut conn, |conn| conn.call("nested", (5, again())));
+    // nested(5) = callback(4) + 1 = nested(4) + 2 = … = callback(0) + 9: five callbacks
+    // stacked, in a chain of ten requests.
+    assert_eq!(got.unwrap().extract::<i64>().unwrap(), 9);
+    assert_eq!((t.max_depth, t.operations), (5, 1));
     let mut chain = vec![t.calls.iter().find(|c| c.parent.is_none()).unwrap()];
     while let Some(child) = t.children(chain.last().unwrap().id).next() {
         chain.push(child);
     }
     let labels: Vec<String> = chain.iter().map(|c| format!("{} {}", c.direction.name(), c.handler)).collect();
-    assert_eq!(labels, ["c2s CALLATTR", "s2c CALL", "c2s CALLATTR", "s2c CALL", "c2s CALLATTR", "s2c CALL"]);
+    assert_eq!(labels, ["c2s CALLATTR", "s2c CALL"].repeat(5));
+    let depths: Vec<(u32, u32)> = chain.iter().map(|c| (c.level, c.callback_depth)).collect();
+    assert_eq!(depths, (1..=10).map(|l| (l, l / 2)).collect::<Vec<_>>());
 
     let config = RecorderConfig { history_limit: 5, ..RecorderConfig::default() };
     let ((), t) = profile::profile_with(config, &mut conn, |conn| {
@@ -389,7 +441,9 @@ fn wire_slas_fail_n_plus_one_and_pass_the_batch() {
 }
 
 /// `RPYCBENCH_PROFILE=FILE` on a process (here `rpycbench serve`, whose connections
-/// are `Connection`s too) writes the telemetry when it exits.
+/// are `Connection`s too) writes the telemetry when it exits; on a server, the
+/// client's requests arrive in direction `s2c`, and the diagnosis reads them as the
+/// client's: a Python N+1 client is diagnosed with excessive round trips.
 #[test]
 fn the_environment_variable_profiles_every_connection() {
     let json = scratch("env.json");
@@ -406,11 +460,8 @@ fn the_environment_variable_profiles_every_connection() {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     let addr: SocketAddr = line.trim().strip_prefix("listening on ").unwrap().parse().unwrap();
-    let mut conn = Connection::connect(addr).unwrap();
-    for _ in 0..5 {
-        conn.call("ping", ()).unwrap();
-    }
-    conn.close().unwrap();
+    let (sent, out) = sent_counts(&run_python(&counted(N_PLUS_ONE), addr.port()));
+    assert_eq!(out.lines().count(), 10, "{out}");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
@@ -422,10 +473,127 @@ fn the_environment_variable_profiles_every_connection() {
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no telemetry file ({e}); stderr:\n{stderr}"));
     let _ = std::fs::remove_file(&json);
     let t: Json = serde_json::from_str(&text).unwrap();
-    // The server's own view: its peer (the client) sent GETROOT, 5 CALLATTR, CLOSE.
-    assert_eq!(count(&t, &["requests_s2c"]), 7, "{:#}", t["s2c"]);
-    assert_eq!(count(&t, &["s2c", "requests_by_handler", "CALLATTR"]), 5);
+    // The server's own view: its peer (the client) sent exactly what Python sent.
+    let relayed: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(t["s2c"]["requests_by_handler"].clone()).unwrap();
+    assert_eq!(relayed, sent, "the server saw what the Python client sent");
+    assert_eq!(count(&t, &["operations"]), 1, "one top-level get_users call");
+    let waited = sent.iter().filter(|(h, _)| *h != "DEL" && *h != "CLOSE").map(|(_, n)| n).sum::<u64>();
+    assert_eq!(count(&t, &["s2c", "round_trips"]), waited);
     assert!(stderr.contains("=== SUMMARY ==="), "the report goes to stderr:\n{stderr}");
+    assert!(stderr.contains("(excessive_round_trips)"), "the client's N+1 is diagnosed:\n{stderr}");
+}
+
+/// A Python N+1: one call for the list, then a round trip per attribute per user.
+const N_PLUS_ONE: &str = r#"
+import sys, rpyc
+conn = rpyc.connect("127.0.0.1", int(sys.argv[1]))
+for u in conn.root.get_users(10):
+    print(u.name, u.email, u.id, u.status)
+conn.close()
+sent()
+"#;
+
+/// Through the relay, the Python N+1 loop is one operation with every round trip
+/// the client waited for, as Python counted them; the diagnosis says so.
+#[test]
+fn a_python_n_plus_one_is_one_operation_with_all_its_round_trips() {
+    for mode in [ServerMode::Threaded, ServerMode::PythonThreaded] {
+        let server = server(mode);
+        let proxy = Proxy::start(server.addr());
+        let (sent, out) = sent_counts(&run_python(&counted(N_PLUS_ONE), proxy.addr.port()));
+        assert_eq!(out.lines().next(), Some("user0 user0@example.com 0 active"), "[{mode}]");
+        let report = proxy.report_on_demand();
+        let t = proxy.terminate();
+        assert_relay_counted(&t, &sent, &mode.to_string());
+        let waited = sent.iter().filter(|(h, _)| *h != "DEL" && *h != "CLOSE").map(|(_, n)| n).sum::<u64>();
+        assert_eq!((count(&t, &["operations"]), count(&t, &["c2s", "round_trips"])), (1, waited), "[{mode}]");
+        assert!(waited > 40, "[{mode}] four attributes of ten users: {waited}");
+        assert!(report.contains("(figures per operation over operation)"), "[{mode}]\n{report}");
+        assert!(report.contains("(excessive_round_trips)"), "[{mode}]\n{report}");
+    }
+}
+
+/// 5000 pings of a Rust client on one connection are 5000 operations of one round
+/// trip each: no round-trip finding.
+#[test]
+fn many_pings_on_one_connection_are_one_round_trip_each() {
+    let server = server(ServerMode::Threaded);
+    let proxy = Proxy::start(server.addr());
+    let mut conn = Connection::connect(proxy.addr).unwrap();
+    for _ in 0..5000 {
+        conn.call("ping", ()).unwrap();
+    }
+    conn.close().unwrap();
+    let report = proxy.report_on_demand();
+    let t = proxy.terminate();
+    // GETROOT once, then one CALLATTR per ping.
+    assert_eq!((count(&t, &["operations"]), count(&t, &["c2s", "round_trips"])), (5000, 5001));
+    assert!(report.contains("over 5000 operations"), "{report}");
+    assert!(!report.contains("(excessive_round_trips)"), "{report}");
+}
+
+/// Two endpoints that both write a lot before reading: the upstream sends 64 MiB
+/// and only then reads, the client sends 64 MiB while a thread of its own reads.
+/// Directly this completes; through the relay it must too (a relay that blocks on
+/// one direction's write while the other needs reading deadlocks here), and the
+/// relay's connection must end when both sides close.
+#[test]
+fn both_sides_writing_at_once_do_not_deadlock_the_relay() {
+    const SIZE: usize = 64 << 20;
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = upstream.accept()?;
+        s.set_read_timeout(Some(Duration::from_secs(15)))?;
+        s.set_write_timeout(Some(Duration::from_secs(15)))?;
+        s.write_all(&vec![1u8; SIZE])?;
+        let mut got = vec![0u8; SIZE];
+        s.read_exact(&mut got)?;
+        assert!(got.iter().all(|&b| b == 2));
+        Ok(())
+    });
+    let proxy = Proxy::start(upstream_addr);
+    let started = Instant::now();
+    let client = TcpStream::connect(proxy.addr).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    client.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
+    let reader = {
+        let mut c = client.try_clone().unwrap();
+        std::thread::spawn(move || -> std::io::Result<bool> {
+            let mut got = vec![0u8; SIZE];
+            c.read_exact(&mut got)?;
+            Ok(got.iter().all(|&b| b == 1))
+        })
+    };
+    (&client).write_all(&vec![2u8; SIZE]).expect("the relay took the client's bytes (timed out: deadlock?)");
+    assert!(reader.join().unwrap().expect("the client got the upstream's bytes"), "bytes changed");
+    server.join().unwrap().expect("the upstream got the client's bytes");
+    println!("64 MiB each way through the relay in {:?}", started.elapsed());
+    drop(client);
+    // The relay's thread for the connection ends and closes its sockets.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let report = proxy.report_on_demand();
+        if report.contains("1 connections accepted, 0 active") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the relay connection is still active:\n{report}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--slow-ms` beyond what a duration holds is a clear error, not a panic.
+#[test]
+fn a_huge_slow_threshold_is_refused_clearly() {
+    let out = Command::new(BIN)
+        .args(["proxy", "--upstream", "127.0.0.1:1", "--slow-ms", "1e30"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rpycbench proxy");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.status.code().is_some(), "{:?}: {stderr}", out.status);
+    assert!(stderr.contains("--slow-ms") && !stderr.contains("panicked"), "{stderr}");
 }
 
 /// A child process killed (if still running) when the test ends, even by a panic.

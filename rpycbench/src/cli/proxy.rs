@@ -37,7 +37,8 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     top: usize,
     /// Operations the application performed while relayed, for the diagnosis's "per
-    /// operation" figures (default: one per client connection).
+    /// operation" figures (default: the clients' top-level calls of named methods,
+    /// or one per connection when there were none).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     operations: Option<u64>,
     /// Diagnosis thresholds as JSON (missing keys keep their defaults).
@@ -49,11 +50,10 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     if !(args.slow_ms.is_finite() && args.slow_ms >= 0.0) {
         return Err(format!("--slow-ms must be a non-negative number of milliseconds, got {}", args.slow_ms).into());
     }
-    let config = RecorderConfig {
-        history_limit: args.history,
-        slow_threshold: Duration::from_secs_f64(args.slow_ms / 1e3),
-        ..RecorderConfig::default()
-    };
+    // `try_from` refuses what a Duration cannot hold (1e30 ms) instead of panicking.
+    let slow_threshold = Duration::try_from_secs_f64(args.slow_ms / 1e3)
+        .map_err(|e| format!("--slow-ms {} is out of range: {e}", args.slow_ms))?;
+    let config = RecorderConfig { history_limit: args.history, slow_threshold, ..RecorderConfig::default() };
     let thresholds = match &args.thresholds {
         Some(path) => Thresholds::load(path)?,
         None => Thresholds::default(),
@@ -109,7 +109,7 @@ fn print_report(
     thresholds: &Thresholds,
 ) {
     let relay = Section { title: "RELAY".into(), body: format!("upstream {upstream}: {}\n", counters.describe()) };
-    let operations = operations.unwrap_or(t.connections.max(1));
+    let operations = operations.unwrap_or_else(|| report::default_operations(t));
     let diagnosis = report::diagnosis_section(t, operations, &format!("traffic to {upstream}"), thresholds);
     // The relay's own figures close the report (tests read up to them).
     let extra = [diagnosis, relay];

@@ -109,8 +109,12 @@ extern "C" fn report_at_exit() {
         eprintln!("rpycbench: the profiler stayed busy at exit; no report");
         return;
     };
-    let diagnosis =
-        report::diagnosis_section(&telemetry, telemetry.connections.max(1), "this process", &Thresholds::default());
+    let diagnosis = report::diagnosis_section(
+        &telemetry,
+        report::default_operations(&telemetry),
+        "this process",
+        &Thresholds::default(),
+    );
     eprint!("{}", report::full_with(&telemetry, &ReportOptions::default(), &[diagnosis]));
     if let ProfileTarget::Json(path) = &g.target {
         if let Err(e) = std::fs::write(path, telemetry.to_json()) {

@@ -75,7 +75,13 @@ struct Open {
     handler: i64,
     label: String,
     request_bytes: u64,
-    depth: u32,
+    /// Level in the call tree (1 for a top-level request).
+    level: u32,
+    /// Peer requests stacked along the chain up to and including this one (see
+    /// [`CallRecord::callback_depth`]).
+    callback_depth: u32,
+    /// The direction of the top-level request of this chain.
+    root_direction: Direction,
 }
 
 #[derive(Default)]
@@ -125,6 +131,13 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
             map.insert(key.to_string(), 1);
         }
     }
+}
+
+/// Whether a method called at top level is an operation of the application: named,
+/// and not a dunder (`__iter__`, `__next__`, `__getitem__` are steps of one).
+fn names_an_operation(method: &str) -> bool {
+    let dunder = method.starts_with("__") && method.ends_with("__");
+    !method.is_empty() && !dunder
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -274,14 +287,32 @@ impl Recorder {
             .iter()
             .rev()
             .find(|o| o.direction != direction && o.handler != i64::from(Handler::Del.id()))
-            .map(|o| (o.id, o.depth));
-        let depth = parent.map_or(1, |(_, d)| d + 1);
+            .map(|o| (o.id, o.level, o.callback_depth, o.root_direction));
+        let is_del = handler == i64::from(Handler::Del.id());
+        let (level, callback_depth, root_direction) = match parent {
+            None => (1, 0, direction),
+            // A request against the chain's own direction is the peer calling back;
+            // a DEL is only a release, not a call made while the other side waits.
+            Some((_, level, cb, root)) => (level + 1, cb + u32::from(direction != root && !is_del), root),
+        };
+        if parent.is_none() && matches!(Handler::from_id(handler), Some(Handler::Call | Handler::CallAttr)) {
+            let method = match (handler == i64::from(Handler::Call.id()), &target) {
+                (true, Some(t)) => {
+                    state.names.get(&(owner, t.object_id)).and_then(|k| k.rsplit_once('.')).map(|(_, m)| m)
+                }
+                _ => name.as_deref(),
+            };
+            if method.is_some_and(names_an_operation) {
+                self.dirs[slot(direction)].operations += 1;
+            }
+        }
         let id = self.next_id;
         self.next_id += 1;
         let answered = handler != i64::from(Handler::Close.id());
+        let mut evicted = None;
         if answered {
             if state.open.len() >= MAX_OPEN_PER_CONNECTION {
-                state.open.remove(0);
+                evicted = Some(state.open.remove(0).id);
                 self.unanswered_closed += 1;
             }
             state.open.push(Open {
@@ -292,10 +323,15 @@ impl Recorder {
                 handler,
                 label: label.clone(),
                 request_bytes: bytes,
-                depth,
+                level,
+                callback_depth,
+                root_direction,
             });
         }
-        self.max_depth = self.max_depth.max(depth);
+        if let Some(old) = evicted {
+            self.update_record(old, |r| r.outcome = CallOutcome::Evicted);
+        }
+        self.max_depth = self.max_depth.max(callback_depth);
         if let Some(t) = &target {
             if handler == i64::from(Handler::Del.id()) {
                 self.ref_entry(owner, &t.name).released += released;
@@ -317,8 +353,9 @@ impl Recorder {
             target_type: target.map(|t| t.name.to_string()),
             name,
             label,
-            parent: parent.map(|(p, _)| p),
-            depth,
+            parent: parent.map(|(p, ..)| p),
+            level,
+            callback_depth,
             start_ns: nanos(at.saturating_duration_since(self.epoch)),
             duration_ns: None,
             request_bytes: bytes,
@@ -367,15 +404,23 @@ impl Recorder {
             state.names.insert((direction, refs[0].object_id), what);
         }
         // DEL is answered but fire-and-forget (its sender never waits): like the
-        // client's own counters, round trips leave it out.
-        if open.handler != i64::from(Handler::Del.id()) {
-            let hname = handler_name(open.handler);
-            let od = &mut self.dirs[slot(open.direction)];
-            od.round_trips += 1;
-            bump(&mut od.round_trips_by_handler, hname);
-            self.round_trips += 1;
-            self.round_trip_bytes += open.request_bytes + bytes;
+        // client's own counters, round trips leave it out, and so do the method times
+        // and slow calls (nobody waited for it).
+        let refs_returned = u32::try_from(refs.len()).unwrap_or(u32::MAX);
+        if open.handler == i64::from(Handler::Del.id()) {
+            self.update_record(open.id, |r| {
+                r.duration_ns = Some(duration);
+                r.answer_bytes = bytes;
+                r.outcome = if exception { CallOutcome::Exception } else { CallOutcome::Reply };
+            });
+            return;
         }
+        let hname = handler_name(open.handler);
+        let od = &mut self.dirs[slot(open.direction)];
+        od.round_trips += 1;
+        bump(&mut od.round_trips_by_handler, hname);
+        self.round_trips += 1;
+        self.round_trip_bytes += open.request_bytes + bytes;
         let key = if self.methods.len() >= MAX_KEYS && !self.methods.contains_key(&open.label) {
             "(other)".to_string()
         } else {
@@ -387,7 +432,6 @@ impl Recorder {
         m.max_ns = m.max_ns.max(duration);
         m.bytes += open.request_bytes + bytes;
         m.exceptions += u64::from(exception);
-        let refs_returned = u32::try_from(refs.len()).unwrap_or(u32::MAX);
         let finish = |r: &mut CallRecord| {
             r.duration_ns = Some(duration);
             r.answer_bytes = bytes;
@@ -413,7 +457,8 @@ impl Recorder {
             seq: open.seq,
             handler: handler_name(open.handler).to_string(),
             label: open.label.clone(),
-            depth: open.depth,
+            level: open.level,
+            callback_depth: open.callback_depth,
             start_ns: nanos(open.start.saturating_duration_since(self.epoch)),
             duration_ns: Some(duration),
             request_bytes: open.request_bytes,
@@ -459,7 +504,7 @@ impl Recorder {
         references.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| a.type_name.cmp(&b.type_name)));
         let open_now: u64 = self.conns.values().map(|c| c.open.len() as u64).sum();
         let [c2s, s2c] = self.dirs.clone();
-        Telemetry {
+        let mut t = Telemetry {
             schema: TELEMETRY_SCHEMA.to_string(),
             elapsed_ns: nanos(self.epoch.elapsed()),
             connections: self.connections,
@@ -487,7 +532,10 @@ impl Recorder {
             history_limit: self.config.history_limit,
             calls_recorded: self.next_id,
             calls: self.history.iter().cloned().collect(),
-        }
+            operations: 0,
+        };
+        t.operations = t.direction(t.client_direction()).operations;
+        t
     }
 }
 

@@ -68,9 +68,10 @@ fn callbacks_nest_under_the_request_being_waited_on() {
     f.reply(C2S, 0, Boxed::Value(Value::Int(1)));
     f.reply(S2C, 0, Boxed::Value(Value::Int(2)));
     let t = f.rec.telemetry();
-    let depth: Vec<(u32, Option<u64>)> = t.calls.iter().map(|c| (c.depth, c.parent)).collect();
-    assert_eq!(depth, [(1, None), (2, Some(0)), (3, Some(1))]);
-    assert_eq!((t.max_depth, t.requests_c2s, t.requests_s2c), (3, 2, 1));
+    let depth: Vec<(u32, u32, Option<u64>)> = t.calls.iter().map(|c| (c.level, c.callback_depth, c.parent)).collect();
+    assert_eq!(depth, [(1, 0, None), (2, 1, Some(0)), (3, 1, Some(1))]);
+    assert_eq!((t.max_depth, t.requests_c2s, t.requests_s2c), (1, 2, 1), "one callback stacked");
+    assert_eq!(t.operations, 1, "only the top-level nested() is an operation");
     assert_eq!((t.c2s.round_trips, t.s2c.round_trips, t.unanswered), (2, 1, 0));
     assert_eq!(t.method("CALLATTR Service.nested").map(|m| m.count), Some(2));
     assert_eq!(t.calls[0].duration_ns, Some(5_000), "first request to its reply: five messages later");
@@ -119,7 +120,9 @@ fn references_are_counted_by_type_and_released_by_del() {
     assert_eq!(t.calls[3].parent, None);
     assert_eq!(t.c2s.round_trips, 2, "DEL is answered but not a round trip");
     assert_eq!(t.c2s.requests_by_handler.get("DEL"), Some(&1));
-    assert_eq!(t.method("DEL User").map(|m| m.count), Some(1));
+    assert_eq!(t.method("DEL User"), None, "nobody waits for a DEL: no method time");
+    assert_eq!(t.calls[2].outcome, CallOutcome::Reply, "the DEL's record is still completed");
+    assert_eq!(t.max_depth, 0, "a DEL is not a callback, and nothing nests in it");
 }
 
 #[test]
@@ -174,4 +177,86 @@ fn the_slowest_calls_are_kept_slowest_first() {
         assert!(report.contains(title), "{title} missing from\n{report}");
     }
     assert!(report.contains("c2s CALLATTR Service.io_work ×3"), "{report}");
+}
+
+#[test]
+fn callback_depth_counts_the_peer_requests_stacked() {
+    // nested(5, cb): client → server, server calls back, the callback calls the
+    // server again, … five callbacks deep; then everything answers.
+    let mut f = Feed::new(RecorderConfig::default());
+    let cb = IdPack::new("builtins.function", 3, 300);
+    for level in 0..5 {
+        f.callattr(C2S, level, svc(), "nested");
+        f.request(S2C, level, Handler::Call, vec![Boxed::LocalRef(cb.clone())]);
+    }
+    for level in (0..5).rev() {
+        f.reply(C2S, level, Boxed::Value(Value::Int(0)));
+        f.reply(S2C, level, Boxed::Value(Value::Int(0)));
+    }
+    let t = f.rec.telemetry();
+    assert_eq!(t.max_depth, 5);
+    assert_eq!(t.calls.iter().map(|c| c.level).max(), Some(10), "the tree itself is ten levels");
+    assert_eq!((t.operations, t.unanswered), (1, 0));
+    // No GETROOT, and the server sent as many requests as the client: the client is
+    // still the side whose calls are top-level.
+    assert_eq!((t.requests_c2s, t.requests_s2c, t.client_direction()), (5, 5, C2S));
+}
+
+#[test]
+fn operations_are_top_level_named_calls() {
+    let mut f = Feed::new(RecorderConfig::default());
+    let method = IdPack::new("builtins.method", 4, 400);
+    let list = IdPack::new("builtins.list", 5, 500);
+    f.request(C2S, 0, Handler::GetRoot, vec![]);
+    f.reply(S2C, 0, Boxed::RemoteRef(svc()));
+    // A Python `conn.root.get_users(3)`: GETATTR, then CALL of the bound method.
+    f.request(C2S, 1, Handler::GetAttr, vec![Boxed::LocalRef(svc()), Boxed::Value("get_users".into())]);
+    f.reply(S2C, 1, Boxed::RemoteRef(method.clone()));
+    f.request(C2S, 2, Handler::Call, vec![Boxed::LocalRef(method), Boxed::Value(Value::Tuple(vec![]))]);
+    f.reply(S2C, 2, Boxed::RemoteRef(list.clone()));
+    // Iterating it: dunder calls, steps of the same operation.
+    f.callattr(C2S, 3, list, "__iter__");
+    f.reply(S2C, 3, none());
+    // A Rust client's call: one CALLATTR.
+    f.callattr(C2S, 4, svc(), "ping");
+    f.reply(S2C, 4, none());
+    // A CALL of an object no GETATTR named is not counted.
+    f.request(C2S, 5, Handler::Call, vec![Boxed::LocalRef(IdPack::new("builtins.function", 6, 600))]);
+    f.reply(S2C, 5, none());
+    let t = f.rec.telemetry();
+    assert_eq!((t.operations, t.c2s.operations, t.client_direction()), (2, 2, C2S));
+}
+
+#[test]
+fn evicted_requests_are_marked_not_left_pending() {
+    let mut f = Feed::new(RecorderConfig { history_limit: MAX_OPEN_PER_CONNECTION + 10, ..Default::default() });
+    for seq in 0..=MAX_OPEN_PER_CONNECTION as i64 {
+        f.callattr(C2S, seq, svc(), "io_work");
+    }
+    let t = f.rec.telemetry();
+    assert_eq!(t.calls[0].outcome, CallOutcome::Evicted);
+    assert_eq!(t.calls[1].outcome, CallOutcome::Pending);
+    assert_eq!(t.unanswered, MAX_OPEN_PER_CONNECTION as u64 + 1);
+}
+
+#[test]
+fn the_diagnosis_reads_the_clients_direction_whichever_it_is() {
+    // A profiled server: its peer (the client) sends in direction `s2c`.
+    let mut f = Feed::new(RecorderConfig::default());
+    let method = IdPack::new("builtins.method", 4, 400);
+    f.request(S2C, 0, Handler::GetRoot, vec![]);
+    f.reply(C2S, 0, Boxed::RemoteRef(svc()));
+    for seq in 1..4 {
+        f.request(S2C, 2 * seq, Handler::GetAttr, vec![Boxed::LocalRef(svc()), Boxed::Value("ping".into())]);
+        f.reply(C2S, 2 * seq, Boxed::RemoteRef(method.clone()));
+        f.request(S2C, 2 * seq + 1, Handler::Call, vec![Boxed::LocalRef(method.clone())]);
+        f.reply(C2S, 2 * seq + 1, none());
+        f.request(S2C, 100 + seq, Handler::Del, vec![Boxed::LocalRef(method.clone()), Boxed::Value(Value::Int(1))]);
+        f.reply(C2S, 100 + seq, none());
+    }
+    let t = f.rec.telemetry();
+    assert_eq!((t.client_direction(), t.operations), (S2C, 3));
+    let w = crate::profile::diagnosis::WireEvidence::from_telemetry(&t, t.operations);
+    assert_eq!((w.round_trips, w.references_received, w.method_references, w.requests_from_server), (7, 4, 3, 0));
+    assert!(w.top_methods.iter().all(|m| !m.name.starts_with("DEL")), "{:?}", w.top_methods);
 }

@@ -2,15 +2,20 @@
 //! copies every byte unchanged in both directions, and decodes a copy of the stream
 //! into telemetry shared by all connections.
 //!
-//! One thread per connection polls both sockets. Bytes read are written to the other
-//! side first and decoded after, so decoding never holds back the bytes just read; and
-//! because one thread sees both directions, a reply is never recorded before the
-//! request it answers. A stream that stops being RPyC framing is counted and then only
-//! relayed, never decoded again.
+//! One thread per connection polls both (non-blocking) sockets. Bytes read are written
+//! to the other side first and decoded after, so decoding never holds back the bytes
+//! just read; and because one thread sees both directions, in the order it read them,
+//! a reply is never recorded before the request it answers. A write the destination
+//! cannot take now waits in a per-direction buffer while the other direction carries
+//! on, so two endpoints that both write before they read never deadlock through the
+//! relay; a source is read only while its buffer is below 1 MiB (backpressure). The
+//! thread ends, closing both sockets, once both directions ended or either side failed.
+//! A stream that stops being RPyC framing is counted and then only relayed, never
+//! decoded again.
 //!
-//! Memory per connection: a 64 KiB copy buffer and, per direction, the frame being
-//! decoded (frames are decoded whole, so up to the largest frame in flight, bounded by
-//! the wire layer's 256 MiB frame limit).
+//! Memory per connection: a 64 KiB copy buffer, up to about 1 MiB of pending bytes per
+//! direction and, per direction, the frame being decoded (frames are decoded whole, so
+//! up to the largest frame in flight, bounded by the wire layer's 256 MiB frame limit).
 
 use super::facts::Direction;
 use super::recorder::{FrameFacts, RecorderConfig};
@@ -26,6 +31,9 @@ use std::time::{Duration, Instant};
 
 /// Bytes read per system call.
 const CHUNK: usize = 64 << 10;
+/// Bytes a direction may hold that its destination has not taken yet; past it the
+/// relay stops reading that direction's source until the destination drains.
+const MAX_PENDING: usize = 1 << 20;
 
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +219,48 @@ impl Job {
     }
 }
 
+/// Bytes read from one side and not yet written to the other.
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` already written.
+    sent: usize,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.bytes.len() - self.sent
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.sent > 0 && self.sent >= self.bytes.len() / 2 {
+            self.bytes.drain(..self.sent);
+            self.sent = 0;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Writes as much as `dst` takes now; `Ok` when it took all it could.
+    fn flush(&mut self, mut dst: &TcpStream) -> std::io::Result<()> {
+        while !self.is_empty() {
+            match dst.write(&self.bytes[self.sent..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.bytes.clear();
+        self.sent = 0;
+        Ok(())
+    }
+}
+
 /// Both directions of one connection.
 struct Pipe {
     conn: u64,
@@ -237,49 +287,123 @@ impl Pipe {
         }
     }
 
+    /// Relays until both directions ended, or either side fails.
+    ///
+    /// Both sockets are non-blocking: a write the destination cannot take now is
+    /// kept in that direction's pending buffer and finished when poll says the
+    /// destination is writable, so a full socket in one direction never stops the
+    /// other (two endpoints that both write before they read get through). A side is
+    /// read only while its direction holds less than [`MAX_PENDING`] pending bytes:
+    /// the relay passes the receiver's backpressure on instead of buffering without
+    /// bound.
     fn run(&mut self, client: &TcpStream, server: &TcpStream) -> std::io::Result<()> {
-        // open[0]: the client still sends; open[1]: the server still sends.
-        let mut open = [true, true];
-        while open[0] || open[1] {
-            // Poll only the sides still sending; `order` maps poll slots to sides.
-            let order = if open[0] { [0, 1] } else { [1, 0] };
-            let polled = usize::from(open[0]) + usize::from(open[1]);
-            let sides = [client, server];
-            let mut fds = order.map(|i| PollFd::new(sides[i].as_fd(), PollFlags::POLLIN));
-            match poll(&mut fds[..polled], PollTimeout::NONE) {
+        client.set_nonblocking(true)?;
+        server.set_nonblocking(true)?;
+        let sides = [client, server];
+        // Direction i reads sides[i] and writes sides[1 - i]: 0 is c2s, 1 is s2c.
+        let mut reading = [true, true];
+        let mut shut = [false, false];
+        let mut pending = [Pending::default(), Pending::default()];
+        loop {
+            for i in [0, 1] {
+                // Pass a finished direction's end on once its bytes are all written.
+                if !reading[i] && pending[i].is_empty() && !shut[i] {
+                    shut[i] = true;
+                    let _ = sides[1 - i].shutdown(Shutdown::Write);
+                }
+            }
+            if shut == [true, true] {
+                return Ok(());
+            }
+            // Events per side: readable if its direction may read, writable if the
+            // other direction has bytes waiting for it.
+            let wants = |side: usize| {
+                let mut f = PollFlags::empty();
+                if reading[side] && pending[side].len() < MAX_PENDING {
+                    f |= PollFlags::POLLIN;
+                }
+                if !pending[1 - side].is_empty() {
+                    f |= PollFlags::POLLOUT;
+                }
+                f
+            };
+            let flags = [wants(0), wants(1)];
+            // Only sides with something to wait for are polled: a side that is done
+            // both ways may report POLLHUP forever, which must not spin this loop.
+            // (At least one side is polled: with nothing to read and nothing pending
+            // both directions would have been shut above.)
+            let polled: Vec<usize> = [0, 1].into_iter().filter(|&side| !flags[side].is_empty()).collect();
+            let mut fds: Vec<PollFd<'_>> =
+                polled.iter().map(|&side| PollFd::new(sides[side].as_fd(), flags[side])).collect();
+            match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let mut ready = [false; 2];
-            for (fd, &i) in fds[..polled].iter().zip(&order) {
-                ready[i] = fd.revents().is_some_and(|r| !r.is_empty());
+            let mut revents = [PollFlags::empty(); 2];
+            for (fd, &side) in fds.iter().zip(&polled) {
+                revents[side] = fd.revents().unwrap_or(PollFlags::empty());
             }
-            for i in [0, 1].into_iter().filter(|&i| ready[i]) {
-                let (mut src, mut dst, direction) = match i {
-                    0 => (client, server, Direction::C2s),
-                    _ => (server, client, Direction::S2c),
-                };
-                let n = match src.read(&mut self.buf) {
-                    Ok(n) => n,
-                    Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => continue,
-                    Err(e) => return Err(e),
-                };
-                if n == 0 {
-                    // Half close: pass the end of this direction on, keep the other.
-                    open[i] = false;
-                    let _ = dst.shutdown(Shutdown::Write);
-                    continue;
+            drop(fds);
+            let trouble = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+            for side in [0, 1] {
+                let r = revents[side];
+                // Writable (or failed: the write reports why).
+                if flags[side].contains(PollFlags::POLLOUT) && r.intersects(PollFlags::POLLOUT | trouble) {
+                    pending[1 - side].flush(sides[side])?;
                 }
-                let at = Instant::now();
-                dst.write_all(&self.buf[..n])?;
-                let spent = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                self.counters.chunks.fetch_add(1, Ordering::Relaxed);
-                self.counters.forward_ns.fetch_add(spent, Ordering::Relaxed);
-                self.counters.forward_ns_max.fetch_max(spent, Ordering::Relaxed);
-                self.decode(direction, n, at);
+                // Readable (or failed, or ended: the read reports which).
+                if flags[side].contains(PollFlags::POLLIN) && r.intersects(PollFlags::POLLIN | trouble) {
+                    self.read_side(side, sides, &mut reading, &mut pending)?;
+                }
             }
         }
+    }
+
+    /// Reads what `sides[side]` has, forwards it (or queues what the other side does
+    /// not take now), then decodes it.
+    fn read_side(
+        &mut self,
+        side: usize,
+        sides: [&TcpStream; 2],
+        reading: &mut [bool; 2],
+        pending: &mut [Pending; 2],
+    ) -> std::io::Result<()> {
+        let room = MAX_PENDING.saturating_sub(pending[side].len()).clamp(1, CHUNK);
+        let n = match (&mut &*sides[side]).read(&mut self.buf[..room]) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            // Half close: the end is passed on once the pending bytes are written.
+            reading[side] = false;
+            return Ok(());
+        }
+        let at = Instant::now();
+        // Forward first (behind any bytes still waiting), decode after.
+        let queue = &mut pending[side];
+        if queue.is_empty() {
+            let mut written = 0;
+            while written < n {
+                match (&mut &*sides[1 - side]).write(&self.buf[written..n]) {
+                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                    Ok(k) => written += k,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            queue.push(&self.buf[written..n]);
+        } else {
+            queue.push(&self.buf[..n]);
+        }
+        let spent = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.counters.chunks.fetch_add(1, Ordering::Relaxed);
+        self.counters.forward_ns.fetch_add(spent, Ordering::Relaxed);
+        self.counters.forward_ns_max.fetch_max(spent, Ordering::Relaxed);
+        let direction = if side == 0 { Direction::C2s } else { Direction::S2c };
+        self.decode(direction, n, at);
         Ok(())
     }
 

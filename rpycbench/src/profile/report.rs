@@ -59,8 +59,8 @@ pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> Stri
 
 /// The diagnosis engine's findings on this telemetry, as the report's last section.
 ///
-/// "Per operation" is per `operations` (the relay and `RPYCBENCH_PROFILE` count one
-/// per client connection, since they cannot see an application's own operations).
+/// "Per operation" is per `operations` (the relay and `RPYCBENCH_PROFILE` use
+/// [`default_operations`] unless told otherwise).
 pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
     let evidence = WireEvidence::from_telemetry(t, operations);
     let findings = Diagnosis::new(thresholds.clone()).telemetry(subject, evidence).findings();
@@ -68,6 +68,17 @@ pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, threshol
     Section {
         title: "DIAGNOSIS".into(),
         body: format!("(figures per operation over {per})\n{}", render_text(&findings)),
+    }
+}
+
+/// The operations the relay and `RPYCBENCH_PROFILE` divide by when not told:
+/// [`Telemetry::operations`] (the client's top-level named calls), or one per
+/// connection when there were none.
+pub fn default_operations(t: &Telemetry) -> u64 {
+    if t.operations > 0 {
+        t.operations
+    } else {
+        t.connections.max(1)
     }
 }
 
@@ -115,7 +126,9 @@ pub fn summary(t: &Telemetry) -> String {
     let _ = writeln!(s, "references to server   {refs_s2c} received, {alive_s2c} still alive");
     let _ = writeln!(s, "references to client   {refs_c2s} received, {alive_c2s} still alive");
     let _ = writeln!(s, "INSPECT requests       {}", t.inspect_requests);
-    let _ = writeln!(s, "max nesting depth      {}", t.max_depth);
+    let _ = writeln!(s, "max nesting depth      {} (callbacks stacked in one chain)", t.max_depth);
+    let _ =
+        writeln!(s, "client operations      {} (top-level named calls, {})", t.operations, t.client_direction().name());
     let _ = writeln!(s, "slow calls             {} (>= {})", t.slow_calls, format_duration(t.slow_threshold_ns));
     let _ = writeln!(s, "bytes per round trip   {:.1}", t.bytes_per_round_trip);
     let _ = writeln!(s, "bytes c2s / s2c        {} / {}", t.c2s.bytes, t.s2c.bytes);
@@ -140,6 +153,7 @@ fn describe(c: &CallRecord) -> String {
     let time = match (c.outcome, c.duration_ns) {
         (_, Some(ns)) => format_duration(ns),
         (CallOutcome::Pending, None) => "pending".into(),
+        (CallOutcome::Evicted, None) => "forgotten (too many waiting)".into(),
         _ => "no answer".into(),
     };
     let mut s = format!("{} {}  {time}", c.direction.name(), c.label);

@@ -32,8 +32,10 @@ pub struct Telemetry {
     pub s2c: DirectionStats,
     /// INSPECT requests (a Python peer sends one per new proxy of most types).
     pub inspect_requests: u64,
-    /// Deepest nesting of requests: 1 when nothing nested; a callback made while the
-    /// client waited makes 2.
+    /// Deepest nesting of callbacks: the most peer requests stacked along one chain
+    /// of nested requests (the largest [`CallRecord::callback_depth`]). 0 for plain
+    /// requests; 1 when the peer called back once while a request waited; 5 for
+    /// `nested(5, cb)` whose callback calls `nested` again. DEL is not counted.
     pub max_depth: u32,
     /// Calls at least this long count as slow.
     pub slow_threshold_ns: u64,
@@ -63,6 +65,14 @@ pub struct Telemetry {
     pub calls_recorded: u64,
     /// The most recent requests, in the order they were seen.
     pub calls: Vec<CallRecord>,
+    /// The client's operations, counted exactly (not limited by the history): its
+    /// top-level CALL and CALLATTR requests (nested in no other request) of a named
+    /// method that is not a dunder (`__iter__`, `__next__`, … are steps of an
+    /// operation, not operations). A CALL is named by the GETATTR that fetched the
+    /// bound method. The client's direction is [`Telemetry::client_direction`]. The
+    /// relay's and `RPYCBENCH_PROFILE`'s diagnosis count "per operation" in these.
+    #[serde(default)]
+    pub operations: u64,
 }
 
 /// What travelled in one direction.
@@ -76,6 +86,10 @@ pub struct DirectionStats {
     pub requests: u64,
     /// Request messages sent this way that got an answer (DEL excluded).
     pub round_trips: u64,
+    /// Operations started this way: top-level CALL/CALLATTR requests of a named,
+    /// non-dunder method (see [`Telemetry::operations`]).
+    #[serde(default)]
+    pub operations: u64,
     /// REPLY messages.
     pub replies: u64,
     /// EXCEPTION messages.
@@ -139,6 +153,9 @@ pub enum CallOutcome {
     Exception,
     /// The connection ended first, or the request is never answered (CLOSE).
     NoAnswer,
+    /// Forgotten unanswered: its connection left too many requests waiting, and the
+    /// oldest are no longer tracked (any later answer counts as unmatched).
+    Evicted,
 }
 
 /// One request and its answer.
@@ -163,8 +180,15 @@ pub struct CallRecord {
     /// The request it was nested in: the innermost request of the opposite direction
     /// that was waiting for its answer when this one arrived.
     pub parent: Option<u64>,
-    /// 1 for a top-level request, parent's depth + 1 otherwise.
-    pub depth: u32,
+    /// Level in the call tree: 1 for a top-level request, the parent's level + 1
+    /// otherwise (each level alternates direction). For indentation.
+    pub level: u32,
+    /// Peer requests (callbacks) stacked along the chain from the top-level request
+    /// down to this one, itself included: a request that goes against the top-level
+    /// request's direction is a callback. 0 for a top-level request; 1 for a
+    /// callback during it, and for the requests made while serving that callback; 2
+    /// for a callback during those; … DEL adds nothing. [`Telemetry::max_depth`] is the largest.
+    pub callback_depth: u32,
     /// When the request was seen, from the start of recording.
     pub start_ns: u64,
     /// Time to its answer; `None` until answered.
@@ -185,6 +209,22 @@ impl Telemetry {
         match d {
             Direction::C2s => &self.c2s,
             Direction::S2c => &self.s2c,
+        }
+    }
+
+    /// Which direction the client sent: the one that carried GETROOT (a client asks
+    /// for the root first), or else the one with more operations (top-level named
+    /// calls: a server's callbacks are nested in the client's calls), or else the one
+    /// with more requests (ties: `c2s`). In a
+    /// relay and on a profiled client this is `c2s`; under `RPYCBENCH_PROFILE` on a
+    /// server process it is `s2c` (the peer, i.e. the clients, sent those).
+    pub fn client_direction(&self) -> Direction {
+        let getroot = |d: &DirectionStats| d.requests_by_handler.get("GETROOT").copied().unwrap_or(0);
+        let key = |d: &DirectionStats| (getroot(d), d.operations, d.requests);
+        if key(&self.s2c) > key(&self.c2s) {
+            Direction::S2c
+        } else {
+            Direction::C2s
         }
     }
 

@@ -24,16 +24,23 @@ pub struct WireEvidence {
     pub references_received: u64,
     /// References still held when the figures were taken; `None` when unknown.
     pub references_alive: Option<u64>,
-    /// INSPECT requests (a Python client asks once per new remote type).
+    /// INSPECT requests (a Python client sends one for each new proxy of a type that is
+    /// not a builtin, to build its proxy class).
     pub inspect_requests: u64,
     /// Requests the server sent to the client (callbacks, and their DELs).
     pub requests_from_server: u64,
-    /// Deepest nesting seen: 1 is a plain request; 2 a request during which the server
-    /// called the client; 3 the client calling the server again inside that callback; …
-    /// `None` when unknown (counters alone cannot tell).
+    /// Deepest nesting of callbacks: the most requests from the server stacked in one
+    /// chain while the client waited. 0 for plain requests; 1 for a request during
+    /// which the server called the client back once; `nested(5, cb)` whose callback
+    /// calls `nested` again is 5. `None` when unknown (counters alone cannot tell).
     pub max_nesting_depth: Option<u32>,
-    /// The methods that cost the most time, most costly first; empty when unknown.
+    /// The methods that cost the most time, most costly first (DEL left out: nobody
+    /// waits for it); empty when unknown.
     pub top_methods: Vec<MethodCost>,
+    /// Of `references_received`, those of type `builtins.method`: bound methods, as a
+    /// Python client receives one for every `conn.root.f` before calling it. They
+    /// cost a GETATTR each, not a proxy of the caller's data.
+    pub method_references: u64,
 }
 
 /// Time spent in one remote method.
@@ -96,29 +103,35 @@ impl WireEvidence {
     /// operation" means is the caller's: requests of a benchmark, pages an application
     /// served, sessions through the relay).
     ///
-    /// The profiled side is the client: round trips are the ones it waited for,
-    /// references the proxies of the peer's objects it received.
+    /// The client is the side that sent [`Telemetry::client_direction`](crate::profile::Telemetry::client_direction)
+    /// (the relay's clients, a profiled client, or the clients of a profiled server):
+    /// round trips are the ones it waited for, references the proxies of the server's
+    /// objects it received.
     pub fn from_telemetry(t: &crate::profile::Telemetry, operations: u64) -> Self {
-        use crate::profile::Direction;
-        let server_refs = t.references.iter().filter(|r| r.direction == Direction::S2c);
-        let (received, alive) = server_refs.fold((0, 0), |(n, a), r| (n + r.received, a + r.alive));
+        let client = t.client_direction();
+        let server = client.opposite();
+        let server_refs = t.references.iter().filter(|r| r.direction == server);
+        let (received, alive) = server_refs.clone().fold((0, 0), |(n, a), r| (n + r.received, a + r.alive));
+        let method_references = server_refs.filter(|r| r.type_name == "builtins.method").map(|r| r.received).sum();
         let mut top_methods: Vec<MethodCost> = t
             .methods
             .iter()
+            .filter(|m| m.label != "DEL" && !m.label.starts_with("DEL "))
             .map(|m| MethodCost { name: m.label.clone(), count: m.count, total_ns: m.total_ns })
             .collect();
         top_methods.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then_with(|| a.name.cmp(&b.name)));
         top_methods.truncate(5);
         WireEvidence {
             operations,
-            round_trips: t.c2s.round_trips,
-            round_trips_by_handler: t.c2s.round_trips_by_handler.clone(),
+            round_trips: t.direction(client).round_trips,
+            round_trips_by_handler: t.direction(client).round_trips_by_handler.clone(),
             references_received: received,
             references_alive: Some(alive),
-            inspect_requests: t.inspect_requests,
-            requests_from_server: t.requests_s2c,
+            inspect_requests: t.direction(client).requests_by_handler.get("INSPECT").copied().unwrap_or(0),
+            requests_from_server: t.direction(server).requests,
             max_nesting_depth: Some(t.max_depth),
             top_methods,
+            method_references,
         }
     }
 }
