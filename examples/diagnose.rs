@@ -174,25 +174,25 @@ fn batch(conn: &mut Connection) -> rpycbench::Result<()> {
     Ok(())
 }
 
-/// `nested(2, cb)` where the callback calls `nested` again: request → callback →
-/// request → … on the wire. Records the deepest level (1 = a plain request).
+/// `nested(5, cb)` where the callback calls `nested` again: request → callback →
+/// request → … on the wire. Records the deepest stack of callbacks (0 for a plain
+/// request, 5 here), the profiler's meaning of nesting depth.
 fn nesting(conn: &mut Connection, deepest: &Arc<AtomicU32>) -> rpycbench::Result<()> {
     let depth: i64 =
-        conn.call_kw("nested", (2,), kwargs! { "callback" => reentering(deepest.clone(), 1) })?.extract()?;
-    debug_assert_eq!(depth, 2);
-    deepest.fetch_max(1, Ordering::Relaxed);
+        conn.call_kw("nested", (5,), kwargs! { "callback" => reentering(deepest.clone(), 1) })?.extract()?;
+    debug_assert_eq!(depth, 5);
     Ok(())
 }
 
-/// A callback, called at nesting `level` + 1, that calls `nested` on the server again.
+/// A callback, the `level`-th stacked one, that calls `nested` on the server again.
 fn reentering(deepest: Arc<AtomicU32>, level: u32) -> Object {
     Object::callback(move |conn, args| {
         let d: i64 = args.arg(0)?;
-        deepest.fetch_max(level + 1, Ordering::Relaxed);
+        deepest.fetch_max(level, Ordering::Relaxed);
         if d == 0 {
             return Ok(Object::from(0i64));
         }
-        let inner = reentering(deepest.clone(), level + 2);
+        let inner = reentering(deepest.clone(), level + 1);
         let n: i64 = conn.call_kw("nested", (d,), kwargs! { "callback" => inner })?.extract()?;
         Ok(Object::from(n))
     })

@@ -509,7 +509,7 @@ fn a_python_n_plus_one_is_one_operation_with_all_its_round_trips() {
         let waited = sent.iter().filter(|(h, _)| *h != "DEL" && *h != "CLOSE").map(|(_, n)| n).sum::<u64>();
         assert_eq!((count(&t, &["operations"]), count(&t, &["c2s", "round_trips"])), (1, waited), "[{mode}]");
         assert!(waited > 40, "[{mode}] four attributes of ten users: {waited}");
-        assert!(report.contains("(figures per operation over operation)"), "[{mode}]\n{report}");
+        assert!(report.contains("(\"per operation\" figures divide by 1 operation)"), "[{mode}]\n{report}");
         assert!(report.contains("(excessive_round_trips)"), "[{mode}]\n{report}");
     }
 }

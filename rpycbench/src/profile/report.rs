@@ -64,10 +64,13 @@ pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> Stri
 pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
     let evidence = WireEvidence::from_telemetry(t, operations);
     let findings = Diagnosis::new(thresholds.clone()).telemetry(subject, evidence).findings();
-    let per = if operations == 1 { "operation".to_owned() } else { format!("{operations} operations") };
+    let plural = if operations == 1 { "" } else { "s" };
     Section {
         title: "DIAGNOSIS".into(),
-        body: format!("(figures per operation over {per})\n{}", render_text(&findings)),
+        body: format!(
+            "(\"per operation\" figures divide by {operations} operation{plural})\n{}",
+            render_text(&findings)
+        ),
     }
 }
 
