@@ -359,9 +359,9 @@ pub(super) fn reference_overhead(subject: &str, w: &WireEvidence, t: &Thresholds
         f.details.push(format!("{alive} references still held"));
     }
     f.explanation = format!(
-        "Each operation receives {} references to the server's data and pays {} round trips: the data did not \
-         come back, only handles to it, and every read through a handle is another round trip (releasing it \
-         costs a DEL message).",
+        "Each operation receives references to the server's data ({} per operation) and pays {} round trips: the \
+         data did not come back, only handles to it, and every read through a handle is another round trip \
+         (releasing it costs a DEL message).",
         number(refs),
         number(trips)
     );
