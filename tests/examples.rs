@@ -142,7 +142,7 @@ fn diagnose_finds_round_trips_io_and_failures_but_not_the_batch() {
 
     // Thresholds from a file: 23 round trips per operation are now allowed.
     let file = std::env::temp_dir().join(format!("rpycbench-thresholds-{}.json", std::process::id()));
-    std::fs::write(&file, r#"{"max_round_trips_per_op": 30, "max_references_per_op": 20}"#).expect("write thresholds");
+    std::fs::write(&file, r#"{"max_round_trips_per_op": 30, "min_references_per_op": 20}"#).expect("write thresholds");
     let thresholds = file.to_str().expect("UTF-8 path");
     let relaxed = run("diagnose", &["--workload", "n_plus_one", "--requests", "20", "--thresholds", thresholds]);
     let _ = std::fs::remove_file(&file);

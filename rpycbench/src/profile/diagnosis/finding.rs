@@ -28,7 +28,8 @@ pub enum FindingId {
     NetworkLatency,
     /// Many round trips per operation.
     ExcessiveRoundTrips,
-    /// Many remote references per operation.
+    /// Data (objects, dicts, lists) received by reference and then read through the
+    /// references, a round trip per read.
     ReferenceOverhead,
     /// Callbacks that call back into the server, nested deeply.
     DeepNesting,

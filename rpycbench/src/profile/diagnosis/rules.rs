@@ -271,6 +271,13 @@ pub(super) fn excessive_round_trips(subject: &str, w: &WireEvidence, t: &Thresho
     if let Some(b) = w.handler_breakdown() {
         f.details.push(format!("by request type: {b}"));
     }
+    let bind_once = binds_methods_per_call(w, t);
+    if bind_once {
+        f.details.push(format!(
+            "{} of the {} round trips looked up a bound method (`conn.root.f`, a GETATTR each)",
+            w.method_references, w.round_trips
+        ));
+    }
     for m in w.top_methods.iter().take(3) {
         f.details.push(format!("{}: {} calls, {} ms in total", m.name, m.count, number(ms(m.total_ns))));
     }
@@ -285,38 +292,83 @@ pub(super) fn excessive_round_trips(subject: &str, w: &WireEvidence, t: &Thresho
         "Fetch everything in one call: add a batch method that returns a tuple of tuples of simple values \
          (numbers, strings, bytes), or copy the object once (an obtain-style copy). Do NOT return a dict or list \
          to save round trips: RPyC sends dicts and lists as references, so every key or item access is another \
-         round trip. Target ≤ {} round trips per operation (measured: {}).",
+         round trip.{} Target ≤ {} round trips per operation (measured: {}).",
+        if bind_once {
+            " Bind the method once (`f = conn.root.f`) — each `conn.root.f()` costs GETATTR + CALL; `f()` is the \
+             CALL alone."
+        } else {
+            ""
+        },
         number(t.max_round_trips_per_op),
         number(per_op)
     );
     Some(f)
 }
 
+/// Whether a Python client's bound-method lookups (`conn.root.f` before every call) are
+/// a noticeable share of its round trips.
+fn binds_methods_per_call(w: &WireEvidence, t: &Thresholds) -> bool {
+    w.method_references > 0 && w.method_lookup_share() >= t.min_method_lookup_share
+}
+
+/// Data references that the operation then paid round trips through: a dict read key by
+/// key, a list of objects read attribute by attribute. A bound method is not data (the
+/// round-trip finding covers it), and a reference only held or passed back costs nothing.
 pub(super) fn reference_overhead(subject: &str, w: &WireEvidence, t: &Thresholds) -> Option<Finding> {
-    let per_op = w.references_per_op();
-    if w.operations == 0 || per_op <= t.max_references_per_op {
+    let refs = w.data_references_per_op();
+    let trips = w.round_trips_per_op();
+    let evidence = [
+        Evidence::new(
+            "data references received per operation",
+            refs,
+            Comparison::AtLeast,
+            t.min_references_per_op,
+            "min_references_per_op",
+        ),
+        Evidence::new(
+            "round trips per operation",
+            trips,
+            Comparison::Above,
+            t.reference_round_trips_per_op,
+            "reference_round_trips_per_op",
+        ),
+    ];
+    if w.operations == 0 || w.data_references() == 0 || !evidence.iter().all(Evidence::holds) {
         return None;
     }
-    let mut f = finding(FindingId::ReferenceOverhead, Severity::Info, subject, "Many remote references per operation");
-    f.evidence.push(Evidence::new(
-        "references received per operation",
-        per_op,
-        Comparison::Above,
-        t.max_references_per_op,
-        "max_references_per_op",
+    let mut f = finding(
+        FindingId::ReferenceOverhead,
+        Severity::Info,
+        subject,
+        "Data returned by reference, then read round trip by round trip",
+    );
+    f.evidence.extend(evidence);
+    f.details.push(format!(
+        "{} data references and {} round trips over {} operations",
+        w.data_references(),
+        w.round_trips,
+        w.operations
     ));
-    f.details.push(format!("{} references over {} operations", w.references_received, w.operations));
+    if w.method_references > 0 {
+        f.details.push(format!("{} bound-method references not counted as data", w.method_references));
+    }
     if w.inspect_requests > 0 {
-        f.details.push(format!("{} INSPECT requests (one per new remote type)", w.inspect_requests));
+        f.details.push(format!("{} INSPECT requests (one per new proxy of a non-builtin type)", w.inspect_requests));
     }
     if let Some(alive) = w.references_alive {
         f.details.push(format!("{alive} references still held"));
     }
-    f.explanation = "Every object, list and dict the server returns arrives as a reference: using it costs round \
-                     trips, and releasing it costs a DEL message."
-        .into();
-    f.action = "Return tuples of simple values instead of objects, dicts or lists (those travel as references too), \
-                or copy what you need once with an obtain-style copy; drop references you no longer need."
+    f.explanation = format!(
+        "Each operation receives references to the server's data ({} per operation) and pays {} round trips: the \
+         data did not come back, only handles to it, and every read through a handle is another round trip \
+         (releasing it costs a DEL message).",
+        number(refs),
+        number(trips)
+    );
+    f.action = "Dicts and lists travel by reference, like objects: each key or item read is a round trip. Return \
+                tuples of simple values (numbers, strings, bytes) instead, add a batch method that returns all of \
+                them in one call, or copy what you need once with an obtain-style copy; drop references you no \
+                longer need."
         .into();
     Some(f)
 }

@@ -20,8 +20,13 @@ pub struct WireEvidence {
     /// Round trips by request type, named as in the protocol (`"GETATTR"`, `"CALLATTR"`).
     /// Empty when unknown.
     pub round_trips_by_handler: BTreeMap<String, u64>,
-    /// Remote references (netrefs) the client received.
+    /// Remote references (netrefs) the client received, bound-method references
+    /// included.
     pub references_received: u64,
+    /// Of `references_received`, the bound methods (`builtins.method`) a Python client
+    /// receives for each `conn.root.f` lookup: not data, and each one cost a GETATTR
+    /// round trip. 0 when unknown (a benchmark's counters cannot tell).
+    pub method_references: u64,
     /// References still held when the figures were taken; `None` when unknown.
     pub references_alive: Option<u64>,
     /// INSPECT requests (a Python client sends one for each new proxy of a type that is
@@ -37,10 +42,6 @@ pub struct WireEvidence {
     /// The methods that cost the most time, most costly first (DEL left out: nobody
     /// waits for it); empty when unknown.
     pub top_methods: Vec<MethodCost>,
-    /// Of `references_received`, those of type `builtins.method`: bound methods, as a
-    /// Python client receives one for every `conn.root.f` before calling it. They
-    /// cost a GETATTR each, not a proxy of the caller's data.
-    pub method_references: u64,
 }
 
 /// Time spent in one remote method.
@@ -60,9 +61,26 @@ impl WireEvidence {
         per(self.round_trips, self.operations)
     }
 
-    /// References received per operation (0 without operations).
+    /// References received per operation, bound methods included (0 without operations).
     pub fn references_per_op(&self) -> f64 {
         per(self.references_received, self.operations)
+    }
+
+    /// References to data (objects, lists, dicts, iterators — bound methods left out)
+    /// received per operation (0 without operations).
+    pub fn data_references_per_op(&self) -> f64 {
+        per(self.data_references(), self.operations)
+    }
+
+    /// References to data received: `references_received` less `method_references`.
+    pub fn data_references(&self) -> u64 {
+        self.references_received.saturating_sub(self.method_references)
+    }
+
+    /// Bound-method lookups (`conn.root.f`, one GETATTR each) as a share of round trips
+    /// (0 without round trips).
+    pub fn method_lookup_share(&self) -> f64 {
+        per(self.method_references, self.round_trips)
     }
 
     /// `"GETATTR 10.0/op, CALLATTR 2.0/op"`, most frequent first; `None` when unknown.
