@@ -333,7 +333,6 @@ fn telemetry_adds_handlers_nesting_and_replaces_counters() {
         requests_from_server: 40,
         max_nesting_depth: Some(5),
         top_methods: vec![MethodCost { name: "get_report".into(), count: 10, total_ns: 50_000_000 }],
-        method_references: 0,
     };
     let f = Diagnosis::new(Thresholds::default()).result(&r).telemetry("report", telemetry.clone()).findings();
     assert_eq!(ids(&f), ["excessive_round_trips", "deep_nesting"]);
