@@ -20,9 +20,24 @@ use std::process::ExitCode;
 /// Every knob of the predecessor's command has a counterpart here.
 #[derive(Debug, Args)]
 pub(crate) struct SuiteArgs {
-    /// Address the built-in servers bind.
+    /// Address the built-in servers bind (each server's --*-host overrides it).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Address of the native threaded server (default: --host).
+    #[arg(long, value_name = "HOST")]
+    threaded_host: Option<String>,
+    /// Address of the native forking server (default: --host).
+    #[arg(long, value_name = "HOST")]
+    forking_host: Option<String>,
+    /// Address of the Python threaded server, with --python (default: --host).
+    #[arg(long, value_name = "HOST")]
+    python_threaded_host: Option<String>,
+    /// Address of the Python forking server, with --python (default: --host).
+    #[arg(long, value_name = "HOST")]
+    python_forking_host: Option<String>,
+    /// Address of the HTTP baseline server (default: --host).
+    #[arg(long, value_name = "HOST")]
+    http_host: Option<String>,
     /// Port of the native threaded server (0: a free one).
     #[arg(long, default_value_t = 0)]
     threaded_port: u16,
@@ -50,6 +65,12 @@ pub(crate) struct SuiteArgs {
     /// Also run the Python-backed servers (python-threaded, python-forking).
     #[arg(long)]
     python: bool,
+    /// With --python: skip the Python threaded server.
+    #[arg(long)]
+    skip_python_threaded: bool,
+    /// With --python: skip the Python forking server.
+    #[arg(long)]
+    skip_python_forking: bool,
     /// Python interpreter for --python (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long, value_name = "PATH")]
     python_interpreter: Option<PathBuf>,
@@ -101,22 +122,29 @@ pub(crate) struct SuiteArgs {
 }
 
 impl SuiteArgs {
-    fn servers(&self) -> Vec<(ServerMode, u16)> {
-        let mut out = Vec::new();
-        if !self.skip_threaded {
-            out.push((ServerMode::Threaded, self.threaded_port));
-        }
-        if !self.skip_forking {
-            out.push((ServerMode::Forking, self.forking_port));
-        }
-        if self.python {
-            out.push((ServerMode::PythonThreaded, self.python_threaded_port));
-            out.push((ServerMode::PythonForking, self.python_forking_port));
-        }
-        if !self.skip_http {
-            out.push((ServerMode::Http, self.http_port));
-        }
-        out
+    /// The servers to run, in order, each with the address it binds.
+    fn servers(&self) -> Vec<(ServerMode, String, u16)> {
+        let all = [
+            (ServerMode::Threaded, !self.skip_threaded, &self.threaded_host, self.threaded_port),
+            (ServerMode::Forking, !self.skip_forking, &self.forking_host, self.forking_port),
+            (
+                ServerMode::PythonThreaded,
+                self.python && !self.skip_python_threaded,
+                &self.python_threaded_host,
+                self.python_threaded_port,
+            ),
+            (
+                ServerMode::PythonForking,
+                self.python && !self.skip_python_forking,
+                &self.python_forking_host,
+                self.python_forking_port,
+            ),
+            (ServerMode::Http, !self.skip_http, &self.http_host, self.http_port),
+        ];
+        all.into_iter()
+            .filter(|(_, on, _, _)| *on)
+            .map(|(mode, _, host, port)| (mode, host.clone().unwrap_or_else(|| self.host.clone()), port))
+            .collect()
     }
 
     /// Counts that would run nothing, run for hours or not fit a frame.
@@ -170,14 +198,14 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         eprintln!("rpycbench: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let phases = servers.iter().map(|&(mode, _)| args.phases_per_server(mode)).sum();
+    let phases = servers.iter().map(|(mode, _, _)| args.phases_per_server(*mode)).sum();
     let mut progress = Progress::new(phases, args.quiet);
     let mut results = ResultSet::new();
     // A server that fails to start ends the run, but what was measured is kept.
     let mut stopped: Option<String> = None;
-    for (mode, port) in servers {
+    for (mode, host, port) in servers {
         let mut spec = ServerSpec::new(mode);
-        spec.host = args.host.clone();
+        spec.host = host;
         spec.port = port;
         spec.python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
@@ -333,6 +361,49 @@ fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<ReportFiles, B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        suite: SuiteArgs,
+    }
+
+    fn servers(args: &[&str]) -> Vec<(ServerMode, String, u16)> {
+        Cmd::parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).suite.servers()
+    }
+
+    #[test]
+    fn each_server_has_its_own_host_port_and_skip() {
+        let local = || "127.0.0.1".to_owned();
+        assert_eq!(
+            servers(&[]),
+            [(ServerMode::Threaded, local(), 0), (ServerMode::Forking, local(), 0), (ServerMode::Http, local(), 0)]
+        );
+        let picked = servers(&[
+            "--host",
+            "127.0.0.3",
+            "--threaded-host",
+            "127.0.0.2",
+            "--threaded-port",
+            "18861",
+            "--skip-forking",
+            "--python",
+            "--skip-python-forking",
+            "--python-threaded-host",
+            "127.0.0.4",
+            "--http-port",
+            "8080",
+        ]);
+        assert_eq!(
+            picked,
+            [
+                (ServerMode::Threaded, "127.0.0.2".to_owned(), 18861),
+                (ServerMode::PythonThreaded, "127.0.0.4".to_owned(), 0),
+                (ServerMode::Http, "127.0.0.3".to_owned(), 8080),
+            ]
+        );
+    }
 
     #[test]
     fn failures_are_summed_up_in_one_line() {
