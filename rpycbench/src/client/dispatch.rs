@@ -35,7 +35,7 @@ impl Connection {
         }
         // Proxies the handler dropped are released now, as Python does right after its
         // reply; a server that never calls back would otherwise never send their DEL.
-        self.send_releases()
+        self.send_releases().map(drop)
     }
 
     fn run_handler(&mut self, h: Handler, args: Boxed) -> Result<Object> {
