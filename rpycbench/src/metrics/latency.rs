@@ -171,6 +171,18 @@ impl LatencyStats {
     }
 }
 
+/// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`
+/// (shared by the result reports and the profiler's text reports).
+pub fn format_ns(ns: u64) -> String {
+    let x = ns as f64;
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{:.1} µs", x / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2} ms", x / 1e6),
+        _ => format!("{:.2} s", x / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

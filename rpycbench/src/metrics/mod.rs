@@ -11,7 +11,7 @@ pub mod system;
 
 pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
-pub use latency::{HistogramError, LatencyHistogram, LatencyStats};
+pub use latency::{format_ns, HistogramError, LatencyHistogram, LatencyStats};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub(crate) use result::write_atomically;
 pub use result::{

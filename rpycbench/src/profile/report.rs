@@ -5,6 +5,7 @@
 use super::diagnosis::{render_text, Diagnosis, Thresholds, WireEvidence};
 use super::facts::Direction;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
+use crate::metrics::format_ns;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -91,17 +92,6 @@ pub fn full(t: &Telemetry, opts: &ReportOptions) -> String {
     full_with(t, opts, &[])
 }
 
-/// A duration for people: `850 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`.
-pub fn format_duration(ns: u64) -> String {
-    let f = ns as f64;
-    match ns {
-        0..=999 => format!("{ns} ns"),
-        1_000..=999_999 => format!("{:.1} µs", f / 1e3),
-        1_000_000..=999_999_999 => format!("{:.2} ms", f / 1e6),
-        _ => format!("{:.2} s", f / 1e9),
-    }
-}
-
 fn handler_list(map: &std::collections::BTreeMap<String, u64>) -> String {
     let mut v: Vec<(&String, &u64)> = map.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
@@ -132,7 +122,7 @@ pub fn summary(t: &Telemetry) -> String {
     let _ = writeln!(s, "max nesting depth      {} (callbacks stacked in one chain)", t.max_depth);
     let _ =
         writeln!(s, "client operations      {} (top-level named calls, {})", t.operations, t.client_direction().name());
-    let _ = writeln!(s, "slow calls             {} (>= {})", t.slow_calls, format_duration(t.slow_threshold_ns));
+    let _ = writeln!(s, "slow calls             {} (>= {})", t.slow_calls, format_ns(t.slow_threshold_ns));
     let _ = writeln!(s, "bytes per round trip   {:.1}", t.bytes_per_round_trip);
     let _ = writeln!(s, "bytes c2s / s2c        {} / {}", t.c2s.bytes, t.s2c.bytes);
     let _ = writeln!(s, "exceptions c2s / s2c   {} / {}", t.c2s.exceptions, t.s2c.exceptions);
@@ -154,7 +144,7 @@ pub fn summary(t: &Telemetry) -> String {
 
 fn describe(c: &CallRecord) -> String {
     let time = match (c.outcome, c.duration_ns) {
-        (_, Some(ns)) => format_duration(ns),
+        (_, Some(ns)) => format_ns(ns),
         (CallOutcome::Pending, None) => "pending".into(),
         (CallOutcome::Evicted, None) => "forgotten (too many waiting)".into(),
         _ => "no answer".into(),
@@ -176,7 +166,7 @@ pub fn slow_calls(t: &Telemetry, top_n: usize) -> String {
         s,
         "Top {} slowest calls (threshold: {}; {} at or above it)",
         t.slowest.len().min(top_n),
-        format_duration(t.slow_threshold_ns),
+        format_ns(t.slow_threshold_ns),
         t.slow_calls
     );
     for (i, c) in t.slowest.iter().take(top_n).enumerate() {
@@ -195,9 +185,9 @@ pub fn slow_calls(t: &Telemetry, top_n: usize) -> String {
             "  {:<width$}  {:>7}  {:>10}  {:>10}  {:>10}  {:>9}",
             m.label,
             m.count,
-            format_duration(m.total_ns),
-            format_duration(m.mean_ns),
-            format_duration(m.max_ns),
+            format_ns(m.total_ns),
+            format_ns(m.mean_ns),
+            format_ns(m.max_ns),
             m.bytes
         );
     }
@@ -251,7 +241,7 @@ pub fn call_tree(t: &Telemetry, max_lines: usize) -> String {
                     "  ".repeat(level.min(40)),
                     c.direction.name(),
                     c.label,
-                    format_duration(total)
+                    format_ns(total)
                 );
             }
         }

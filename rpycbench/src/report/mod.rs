@@ -12,6 +12,7 @@ mod table;
 mod terminal;
 mod units;
 
+pub use crate::metrics::format_ns;
 pub use comparison::{ComparedSeries, Comparison};
 pub use html::html_report;
 pub use markdown::markdown_report;
@@ -19,6 +20,6 @@ pub use sections::result_tables;
 pub use sweep::{name_prefix, sweeps, Sweep, SweepValue, SWEEP_PARAMETER, SWEEP_VALUE};
 pub use table::{Cell, Column, Table, Tone, Value};
 pub use terminal::{colour_enabled, colour_wanted, render_table, summary_table, terminal_report, Row};
-pub use units::{format_bps, format_ns, ColumnUnit};
+pub use units::{format_bps, ColumnUnit};
 mod files;
 pub use files::{write_reports, ReportFiles};

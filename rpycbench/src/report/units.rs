@@ -1,16 +1,5 @@
 //! Human units for report cells.
 
-/// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`.
-pub fn format_ns(ns: u64) -> String {
-    let x = ns as f64;
-    match ns {
-        0..=999 => format!("{ns} ns"),
-        1_000..=999_999 => format!("{:.1} µs", x / 1e3),
-        1_000_000..=999_999_999 => format!("{:.2} ms", x / 1e6),
-        _ => format!("{:.2} s", x / 1e9),
-    }
-}
-
 /// Bytes per second in binary units: `512 B/s`, `12.3 KiB/s`, `181 MiB/s`, `1.20 GiB/s`.
 pub fn format_bps(bps: f64) -> String {
     const KIB: f64 = 1024.0;
@@ -81,6 +70,7 @@ impl ColumnUnit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::format_ns;
 
     #[test]
     fn one_unit_per_column_from_its_median() {
