@@ -9,14 +9,19 @@
 //! * a Python client (`conn.root.ping()`, timed with `time.perf_counter_ns`) against
 //!   the Python `ThreadedServer`, and for reference against the native server, and the
 //!   Rust client against the Python server;
-//! * the throughput of 64 concurrent clients (a thread and a connection each,
-//!   closed-loop `ping` for 3 s) against the native threaded and the Python threaded
-//!   server;
+//! * the throughput of 64 concurrent clients (closed-loop `ping`, one request in flight
+//!   per connection) against the native threaded and the Python threaded server, with
+//!   the server's CPU time per request (see [`throughput`]). The target is checked with
+//!   the 64 connections driven by an event-loop thread per CPU ([`mux_load`]), so the
+//!   load generator takes as little as it can of the cores it shares with the server;
+//!   a thread per client (a blocking `Connection` each) is shown for reference, and a
+//!   minimal thread-per-connection responder shows the most that server model can
+//!   reach on the machine;
 //!
 //! and prints a table and the ratios with their targets.
 //!
 //! Run with `cargo bench -p rpycbench --bench server_compare` (release profile, about
-//! 30 s). Without `--bench` (as `cargo test --all-targets` runs it) it does a quick
+//! 50 s). Without `--bench` (as `cargo test --all-targets` runs it) it does a quick
 //! smoke run with tiny counts and checks no targets. Python comes from
 //! `RPYCBENCH_PYTHON`, else the repository's `.venv`.
 
@@ -27,8 +32,12 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+
+mod mux_load;
+mod throughput;
+
+use throughput::{Contender, Rounds};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -38,7 +47,9 @@ struct Plan {
     calls: usize,
     python_calls: usize,
     clients: usize,
-    throughput_for: Duration,
+    /// Throughput rounds per contender, taken in turns.
+    rounds: usize,
+    round_for: Duration,
     full: bool,
 }
 
@@ -47,7 +58,8 @@ const FULL: Plan = Plan {
     calls: 20_000,
     python_calls: 10_000,
     clients: 64,
-    throughput_for: Duration::from_secs(3),
+    rounds: 5,
+    round_for: Duration::from_secs(2),
     full: true,
 };
 
@@ -56,7 +68,8 @@ const SMOKE: Plan = Plan {
     calls: 200,
     python_calls: 100,
     clients: 4,
-    throughput_for: Duration::from_millis(200),
+    rounds: 1,
+    round_for: Duration::from_millis(200),
     full: false,
 };
 
@@ -225,45 +238,6 @@ fn python_client_latency(plan: &Plan, addr: SocketAddr) -> Res<Latency> {
     }
 }
 
-/// Closed-loop `ping` from `plan.clients` threads, each with its own connection, for
-/// `plan.throughput_for`; requests per second over all of them.
-fn throughput(plan: &Plan, addr: SocketAddr) -> Res<f64> {
-    let mut conns = Vec::with_capacity(plan.clients);
-    for _ in 0..plan.clients {
-        let mut conn = Connection::connect(addr)?;
-        conn.call("ping", ())?; // GETROOT and a first round trip before the clock starts
-        conns.push(conn);
-    }
-    let start_line = Arc::new(Barrier::new(plan.clients + 1));
-    let workers: Vec<_> = conns
-        .into_iter()
-        .map(|mut conn| {
-            let (start_line, window) = (start_line.clone(), plan.throughput_for);
-            std::thread::spawn(move || -> rpycbench::Result<(u64, Instant)> {
-                start_line.wait();
-                let deadline = Instant::now() + window;
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    conn.call("ping", ())?;
-                    done += 1;
-                }
-                let finished = Instant::now();
-                conn.close()?;
-                Ok((done, finished))
-            })
-        })
-        .collect();
-    start_line.wait();
-    let start = Instant::now();
-    let (mut total, mut last) = (0u64, start);
-    for w in workers {
-        let (done, finished) = w.join().map_err(|_| "a client thread panicked")??;
-        total += done;
-        last = last.max(finished);
-    }
-    Ok(total as f64 / (last - start).as_secs_f64())
-}
-
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -281,6 +255,7 @@ fn grouped(x: f64) -> String {
 }
 
 fn main() -> Res<()> {
+    throughput::serve_if_responder()?;
     // `cargo bench` passes --bench; `cargo test --all-targets` runs benches without it.
     let plan = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -302,8 +277,18 @@ fn main() -> Res<()> {
     let rust_python = rust_client_latency(&Plan { calls: plan.python_calls, ..plan }, python_server.addr())?;
     let py_python = python_client_latency(&plan, python_server.addr())?;
     let py_native = python_client_latency(&plan, native.addr())?;
-    let tput_native = throughput(&plan, native.addr())?;
-    let tput_python = throughput(&plan, python_server.addr())?;
+    let responder = throughput::MinimalResponder::start()?;
+    let contenders = [
+        Contender { addr: native.addr(), pids: native.pids() },
+        Contender { addr: python_server.addr(), pids: python_server.pids() },
+        Contender { addr: responder.addr, pids: vec![responder.pid()] },
+    ];
+    let [tput_native, tput_python, tput_minimal]: [Rounds; 3] =
+        throughput::event_loop_rounds(&contenders, plan.clients, plan.rounds, plan.round_for)?
+            .try_into()
+            .map_err(|_| "one result per contender")?;
+    let threads_native = throughput::client_threads(native.addr(), plan.clients, plan.round_for)?;
+    let threads_python = throughput::client_threads(python_server.addr(), plan.clients, plan.round_for)?;
 
     println!();
     println!(
@@ -326,19 +311,31 @@ fn main() -> Res<()> {
     }
     println!();
     println!(
-        "{:<54} {:>10}",
-        format!("throughput, {} clients, closed-loop ping, {:?}", plan.clients, plan.throughput_for),
-        "req/s"
+        "{:<54} {:>10} {:>22}   rounds (req/s)",
+        format!("throughput, {} clients, closed-loop ping", plan.clients),
+        "req/s",
+        "server CPU/req (user)"
     );
-    println!("{:<54} {:>10}", "native threaded", grouped(tput_native));
-    println!("{:<54} {:>10}", "python-threaded", grouped(tput_python));
+    let cpu =
+        |r: &Rounds| r.server_cpu_per_request().map_or("-".into(), |c| format!("{} ({})", us(c.total()), us(c.user)));
+    let spread = |r: &Rounds| r.rates.iter().map(|&x| grouped(x)).collect::<Vec<_>>().join(" ");
+    let tput_rows = [
+        ("native threaded, event-loop clients", &tput_native),
+        ("python-threaded, event-loop clients", &tput_python),
+        ("minimal thread-per-connection responder (ceiling)", &tput_minimal),
+    ];
+    for (name, r) in tput_rows {
+        println!("{name:<54} {:>10} {:>22}   {}", grouped(r.median()), cpu(r), spread(r));
+    }
+    println!("{:<54} {:>10}", "native threaded, a client thread per connection", grouped(threads_native));
+    println!("{:<54} {:>10}", "python-threaded, a client thread per connection", grouped(threads_python));
     println!();
 
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     let checks = [
         ("native / raw median latency", ratio(rust_native.median, raw.median), "<=", 1.3),
         ("python / native median latency", ratio(py_python.median, rust_native.median), ">=", 4.0),
-        ("native / python throughput", tput_native / tput_python, ">=", 10.0),
+        ("native / python throughput (event-loop clients)", tput_native.median() / tput_python.median(), ">=", 10.0),
     ];
     println!("{:<54} {:>10}   target", "ratio", "value");
     for (name, value, op, target) in checks {
@@ -349,6 +346,20 @@ fn main() -> Res<()> {
             (true, false) => "  MISSED",
         };
         println!("{name:<54} {value:>10.2}   {op} {target}{verdict}");
+    }
+    println!();
+    let per_request = |r: &Rounds| r.server_cpu_per_request().map(|c| c.total().as_secs_f64());
+    let notes = [
+        ("native / ceiling throughput", Some(tput_native.median() / tput_minimal.median())),
+        (
+            "python / native server CPU per request",
+            per_request(&tput_python).zip(per_request(&tput_native)).map(|(p, n)| p / n),
+        ),
+    ];
+    for (name, value) in notes {
+        if let Some(value) = value {
+            println!("{name:<54} {value:>10.2}");
+        }
     }
     println!();
     Ok(())
