@@ -240,6 +240,29 @@ fn dropped_proxies_are_released_with_the_right_count() {
     assert_eq!((del.requests_sent.get(rpycbench::wire::Handler::Del), del.refs_released), (1, 2));
 }
 
+/// A DEL sent before a request makes rpyc write two answers back to back on a socket
+/// with Nagle on, so the second waits for our ACK of the first; with Linux's delayed
+/// ACK that wait is 40 ms per operation unless the client acknowledges at once. This
+/// guards that behaviour, not a speed: an operation here takes about a millisecond, a
+/// stalled one at least 40, and the median of ten sits far from the 20 ms line either way.
+#[test]
+fn releasing_proxies_does_not_stall_on_delayed_acks() {
+    let (_server, mut conn) = threaded();
+    let mut took = Vec::new();
+    for _ in 0..11 {
+        let start = Instant::now();
+        // The DEL of the previous round's point goes out with this call.
+        let point = conn.call("get_point", (1, 2)).unwrap();
+        let x = conn.getattr(point.as_remote().unwrap(), "x").unwrap();
+        assert_eq!(x.extract::<i64>().unwrap(), 1);
+        took.push(start.elapsed());
+    }
+    took.remove(0); // the first round had nothing to release
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(median < Duration::from_millis(20), "operations with a DEL took {took:?}: a delayed-ACK stall is back");
+}
+
 #[test]
 fn ping_and_prompt_close() {
     let (_server, mut conn) = threaded();
