@@ -11,7 +11,7 @@ mod common;
 
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Target, Transfer};
 use rpycbench::metrics::{BenchResult, ResultSet};
-use rpycbench::report::{html_report, markdown_report, Comparison, SWEEP_PARAMETER, SWEEP_VALUE};
+use rpycbench::report::{html_report, markdown_report, terminal_report, Comparison, SWEEP_PARAMETER, SWEEP_VALUE};
 use rpycbench::server::ServerMode;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,6 +87,20 @@ fn markdown_rows<'a>(md: &'a str, title: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The cell of the Markdown table titled `title`, in the row of benchmark `name`, under
+/// the column whose header (units aside) is `column`.
+fn markdown_cell(md: &str, title: &str, name: &str, column: &str) -> String {
+    let start = md.find(&format!("### {title}\n")).unwrap_or_else(|| panic!("no table {title:?} in:\n{md}"));
+    let cells = |line: &str| line.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect::<Vec<_>>();
+    let header = md[start..].lines().find(|l| l.starts_with('|')).map(cells).expect("a header row");
+    let at = header
+        .iter()
+        .position(|h| h == column || h.starts_with(&format!("{column} (")))
+        .unwrap_or_else(|| panic!("no column {column:?} in {header:?}"));
+    let row = markdown_rows(md, title).into_iter().find(|r| r.starts_with(&format!("| {name} |"))).expect("the row");
+    cells(row)[at].clone()
+}
+
 #[test]
 fn markdown_has_every_table_with_the_right_rows() {
     let md = markdown_report(results(), None);
@@ -126,6 +140,42 @@ fn markdown_has_every_table_with_the_right_rows() {
     // The diagnosis reads the same results: every refused attempt is server exhaustion.
     let findings = &md[md.find("### Findings").expect("a findings list")..];
     assert!(findings.contains("**CRITICAL**") && findings.contains("(min\\_success\\_rate)"), "{findings}");
+}
+
+/// A server's CPU time comes in 10 ms ticks, so a short run's server CPU is noise: the
+/// tables leave it out and say why, and show it for a run long enough to mean something.
+#[test]
+fn server_cpu_of_runs_too_short_to_measure_it_is_left_out_and_explained() {
+    let real = results().get("concurrent[threaded]").expect("concurrent result").clone();
+    assert!(real.system.as_ref().is_some_and(|s| s.server.is_some()), "the server was sampled");
+    let with_wall = |name: &str, wall_ms: u64| {
+        let mut r = BenchResult { name: name.into(), wall_time_ns: wall_ms * 1_000_000, ..real.clone() };
+        if let Some(server) = r.system.as_mut().and_then(|s| s.server.as_mut()) {
+            (server.cpu_percent_mean, server.cpu_percent_max) = (42.0, 77.0);
+        }
+        r
+    };
+    let note = "Server CPU is left out (–) for runs under 200 ms";
+    let mut set = ResultSet::new();
+    set.push(with_wall("short", 30));
+    set.push(with_wall("long", 1_000));
+    let md = markdown_report(&set, None);
+    for (table, column, shown) in [
+        ("Concurrency", "server CPU", "42"),
+        ("Resources and wire cost", "server CPU mean", "42"),
+        ("Resources and wire cost", "server CPU max", "77"),
+    ] {
+        assert_eq!(markdown_cell(&md, table, "short", column), "–", "{table}: {md}");
+        assert!(markdown_cell(&md, table, "long", column).starts_with(shown), "{table}: {md}");
+    }
+    assert_eq!(md.matches(note).count(), 2, "each table with a left-out figure says why: {md}");
+    let terminal = terminal_report(&set, None, false);
+    assert_eq!(terminal.matches(note).count(), 2, "the terminal, which has no captions, says it too: {terminal}");
+    assert_eq!(html_report(&set, None).matches(note).count(), 2);
+
+    let mut set = ResultSet::new();
+    set.push(with_wall("long", 1_000));
+    assert!(!markdown_report(&set, None).contains(note), "nothing left out, nothing to explain");
 }
 
 /// Why `html` is not well nested, if it is not: every element opened must be closed

@@ -18,4 +18,4 @@ pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
     WireStats, RESULTS_SCHEMA,
 };
-pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats};
+pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};

@@ -90,6 +90,14 @@ enum Inner {
     Inline(Box<State>),
 }
 
+/// The shortest run whose server CPU figures are worth showing.
+///
+/// A server's CPU time is read from `/proc` in clock ticks (10 ms at the usual USER_HZ of
+/// 100), so over a 30 ms run one tick more or less moves the mean by a third of a core;
+/// over 200 ms by 5 points. The client's comes from `getrusage`, precise to the
+/// microsecond, and needs no such floor.
+pub const MIN_SERVER_CPU_WINDOW: Duration = Duration::from_millis(200);
+
 /// The shortest sampling interval; shorter requests are raised to it.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 

@@ -196,7 +196,11 @@ fn html_table(page: &mut String, t: &Table) {
         }
         page.push_str("</tr>\n");
     }
-    page.push_str("</tbody>\n</table>\n</div>\n</div>\n");
+    page.push_str("</tbody>\n</table>\n</div>\n");
+    for note in &t.notes {
+        let _ = writeln!(page, "<p class=\"caption\">{}</p>", escape(note));
+    }
+    page.push_str("</div>\n");
 }
 
 #[cfg(test)]

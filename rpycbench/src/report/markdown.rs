@@ -70,6 +70,9 @@ pub fn markdown_table(t: &Table) -> String {
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
+    for note in &t.notes {
+        let _ = write!(out, "\n_{}_\n", escape(note));
+    }
     out
 }
 

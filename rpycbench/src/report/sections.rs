@@ -3,7 +3,9 @@
 
 use super::sweep::{families, is_sweep, limit_note, name_prefix, sweeps};
 use super::table::{format_bytes, Table, TableBuilder, Tone, Value};
-use crate::metrics::{BenchKind, BenchResult, LatencyStats, LoadModel, Outcomes, ResultSet};
+use crate::metrics::{
+    BenchKind, BenchResult, LatencyStats, LoadModel, Outcomes, ProcessStats, ResultSet, MIN_SERVER_CPU_WINDOW,
+};
 
 /// Every table a result collection has data for, in reading order.
 pub fn result_tables(results: &ResultSet) -> Vec<Table> {
@@ -143,8 +145,35 @@ fn load_label(r: &BenchResult) -> String {
 }
 
 fn cpu(r: &BenchResult, server: bool) -> Value {
-    let stats = r.system.as_ref().and_then(|s| if server { s.server.as_ref() } else { Some(&s.client) });
-    stats.map_or(Value::Missing, |p| Value::Pct(p.cpu_percent_mean))
+    if server {
+        return server_cpu(r, |s| s.cpu_percent_mean);
+    }
+    r.system.as_ref().map_or(Value::Missing, |s| Value::Pct(s.client.cpu_percent_mean))
+}
+
+/// A server CPU figure of `r`, left out for runs too short for the kernel's 10 ms ticks
+/// to say anything (see [`MIN_SERVER_CPU_WINDOW`]).
+fn server_cpu(r: &BenchResult, figure: fn(&ProcessStats) -> f64) -> Value {
+    match r.system.as_ref().and_then(|s| s.server.as_ref()) {
+        Some(server) if !server_cpu_left_out(r) => Value::Pct(figure(server)),
+        _ => Value::Missing,
+    }
+}
+
+/// Whether [`server_cpu`] left out a figure of `r` that was measured.
+fn server_cpu_left_out(r: &BenchResult) -> bool {
+    r.system.as_ref().is_some_and(|s| s.server.is_some())
+        && u128::from(r.wall_time_ns) < MIN_SERVER_CPU_WINDOW.as_nanos()
+}
+
+/// Says why server CPU cells are empty, under a table that has such cells.
+fn explain_left_out_cpu(table: &mut Table, any_left_out: bool) {
+    if any_left_out {
+        table.notes.push(format!(
+            "Server CPU is left out (–) for runs under {} ms: the kernel counts it in 10 ms ticks; more requests make a run long enough.",
+            MIN_SERVER_CPU_WINDOW.as_millis()
+        ));
+    }
 }
 
 /// Concurrent benchmarks: load model, tail latency, throughput and who spent the CPU.
@@ -187,7 +216,9 @@ pub fn concurrency(results: &ResultSet) -> Option<Table> {
         row.push((cpu(r, false), Tone::Plain));
         b.toned_row(row);
     }
-    (!b.is_empty()).then(|| b.build())
+    let mut table = (!b.is_empty()).then(|| b.build())?;
+    explain_left_out_cpu(&mut table, plain(results).any(|r| r.kind == BenchKind::Concurrent && server_cpu_left_out(r)));
+    Some(table)
 }
 
 /// One table per swept parameter and benchmark, a row per server and value.
@@ -254,8 +285,8 @@ pub fn resources(results: &ResultSet) -> Option<Table> {
         let mib = |bytes: u64| Value::Num(bytes as f64 / 1048576.0, 1);
         b.row(vec![
             text(&r.name),
-            server.map_or(Value::Missing, |s| Value::Pct(s.cpu_percent_mean)),
-            server.map_or(Value::Missing, |s| Value::Pct(s.cpu_percent_max)),
+            server_cpu(r, |s| s.cpu_percent_mean),
+            server_cpu(r, |s| s.cpu_percent_max),
             server.map_or(Value::Missing, |s| mib(s.rss_bytes_max)),
             server.map_or(Value::Missing, |s| Value::Int(u64::from(s.processes_max))),
             cpu(r, false),
@@ -264,6 +295,10 @@ pub fn resources(results: &ResultSet) -> Option<Table> {
         ]);
     }
     let mut table = (!b.is_empty()).then(|| b.build())?;
+    explain_left_out_cpu(
+        &mut table,
+        plain(results).any(|r| (r.system.is_some() || r.wire.is_some()) && server_cpu_left_out(r)),
+    );
     if let Some(col) = table.columns.get_mut(3) {
         col.header = "server RSS max (MiB)".into();
     }

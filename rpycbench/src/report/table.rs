@@ -72,6 +72,10 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The rows, each as long as `columns`.
     pub rows: Vec<Vec<Cell>>,
+    /// What a reader must know to read these rows right (why a cell is empty, say),
+    /// shown under the table by every renderer, the terminal included, which leaves
+    /// captions out.
+    pub notes: Vec<String>,
 }
 
 /// Collects typed rows, then formats each column with one unit.
@@ -152,7 +156,7 @@ impl TableBuilder {
             .iter()
             .map(|r| r.iter().zip(&formatters).map(|((v, tone), f)| Cell { text: f.format(v), tone: *tone }).collect())
             .collect();
-        Table { id: self.id, title: self.title, caption: self.caption, columns, rows }
+        Table { id: self.id, title: self.title, caption: self.caption, columns, rows, notes: Vec::new() }
     }
 }
 

@@ -100,7 +100,12 @@ pub fn render_table(t: &Table, colour: bool) -> String {
         }
     }
     let title = if colour { format!("\x1b[1m{}\x1b[0m", t.title) } else { t.title.clone() };
-    format!("{title}\n{table}")
+    let mut out = format!("{title}\n{table}");
+    for note in &t.notes {
+        out.push_str("\n  ");
+        out.push_str(note);
+    }
+    out
 }
 
 /// Every table of a report, separated by blank lines.

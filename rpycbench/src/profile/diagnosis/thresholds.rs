@@ -82,7 +82,7 @@ impl Default for Thresholds {
             min_success_rate: 0.95,
             severe_tail_ratio: 10.0,
             min_tail_samples: 100,
-            min_cpu_window_ms: 200.0,
+            min_cpu_window_ms: crate::metrics::MIN_SERVER_CPU_WINDOW.as_secs_f64() * 1e3,
             gil_cpu_min_percent: 70.0,
             gil_cpu_max_percent: 130.0,
             gil_min_tail_ratio: 1.5,
