@@ -2,7 +2,8 @@
 //! 127.0.0.1, driven by the keep-alive client and by the benchmark kinds; its answers
 //! match the RPyC service's, keep-alive really reuses one connection, every failure
 //! (404/400/405/413, refused, timeout) is counted with a readable message, the suite
-//! includes it, and SIGTERM ends it cleanly.
+//! includes it, and SIGTERM ends it cleanly. A scripted peer that closes, stalls or
+//! answers what is not HTTP shows the client's errors.
 
 mod common;
 
@@ -182,6 +183,86 @@ fn failures_are_errors_with_readable_messages() {
         .run(&slow, |c| c.io_work(Duration::from_millis(500)).map(drop));
     assert_eq!(result.outcomes.failures, 2);
     assert!(result.outcomes.errors[0].message.contains("no reply from"), "{:?}", result.outcomes.errors);
+}
+
+/// What a scripted peer does with the one request of a connection.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Writes these bytes, then closes.
+    Bytes(&'static [u8]),
+    /// Says nothing for two seconds, then closes.
+    Silence,
+}
+
+/// A peer on 127.0.0.1 that takes one connection per answer, reads one request head on
+/// it, answers as scripted and closes: HTTP gone wrong in every way a server can.
+fn scripted_peer(answers: Vec<Answer>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a scripted peer");
+    let addr = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        for answer in answers {
+            let Ok((stream, _)) = listener.accept() else { return };
+            let _ = stream.set_read_timeout(Some(REPLY));
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            match answer {
+                Answer::Bytes(bytes) => drop((&stream).write_all(bytes)),
+                Answer::Silence => std::thread::sleep(Duration::from_secs(2)),
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_client_survives_a_closed_keep_alive_and_names_broken_answers() {
+    const PONG: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong";
+    let patient = HttpConfig::default().request_timeout(REPLY).connect_timeout(REPLY);
+
+    // The server closes each connection after one answer without saying so: the next
+    // request finds the kept-alive connection dead and goes again on a new one.
+    let mut c = HttpClient::with_config(scripted_peer(vec![Answer::Bytes(PONG); 3]), patient.clone());
+    for _ in 0..3 {
+        c.ping().expect("a closed idle connection is replaced, once");
+    }
+
+    let error = |answer: Answer| {
+        let mut c = HttpClient::with_config(scripted_peer(vec![answer]), patient.clone());
+        c.ping().expect_err("a broken answer is an error")
+    };
+    let reason = |e: Error| match e {
+        Error::Http { reason, .. } => reason,
+        other => panic!("expected an HTTP error, got {other:?}"),
+    };
+    assert!(reason(error(Answer::Bytes(b"SSH-2.0-OpenSSH\r\n\r\n"))).contains("malformed response head"));
+    let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\npong\r\n0\r\n\r\n";
+    assert!(reason(error(Answer::Bytes(chunked))).contains("chunked body"));
+    let long = b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\npong-pong";
+    assert!(reason(error(Answer::Bytes(long))).contains("expected \"pong\""));
+    let endless: &'static [u8] = Box::leak(
+        [&b"HTTP/1.1 200 OK\r\nx-filler: "[..], &b"0123456789abcdef".repeat(2000)].concat().into_boxed_slice(),
+    );
+    assert!(reason(error(Answer::Bytes(endless))).contains("head is over 16384 bytes"));
+
+    // Cut short, or closed at once on a fresh connection: socket errors, no retry loop.
+    let cut = error(Answer::Bytes(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\npon"));
+    assert!(matches!(cut, Error::Io { .. }) && cut.to_string().contains("7 bytes before the end"), "{cut}");
+    let closed = error(Answer::Bytes(b""));
+    assert!(
+        matches!(closed, Error::Io { .. }) && closed.to_string().contains("closed the connection without answering")
+    );
+
+    let mut impatient = HttpClient::with_config(
+        scripted_peer(vec![Answer::Silence]),
+        HttpConfig::default().request_timeout(Duration::from_millis(200)),
+    );
+    let t0 = Instant::now();
+    let e = impatient.ping().unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "the timeout took {:?}", t0.elapsed());
 }
 
 #[test]

@@ -1,28 +1,25 @@
-//! The HTTP baseline's client: blocking HTTP/1.1 with keep-alive, on `ureq`.
-//!
-//! `ureq` is a small, well-kept blocking client: no async runtime or helper thread
-//! between the benchmark's clock and the socket, which is what a fair comparison with
-//! the blocking RPyC [`Connection`](crate::Connection) needs. Each [`HttpClient`] has an
-//! agent of its own, so it holds exactly one TCP connection, reused across requests,
-//! and a new client is a new TCP connection (what the connection benchmark measures).
+//! The HTTP baseline's client: blocking HTTP/1.1 with keep-alive, one TCP connection
+//! per client (see [`exchange`](super::exchange) for why it is not a general-purpose
+//! client). A new client is a new TCP connection, which is what the connection
+//! benchmark measures.
 
+use super::exchange::{write_request, Failure, HttpStream, Sink};
 use crate::bench::{BuiltinCalls, Client};
 use crate::client::WireCounters;
 use crate::error::{Error, Result};
 use crate::Value;
-use std::io::Read;
+use hyper::StatusCode;
 use std::net::SocketAddr;
 use std::time::Duration;
-use ureq::http::{Response, StatusCode, Uri};
-use ureq::{Agent, Body};
 
 /// How an [`HttpClient`] waits.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// How long opening the TCP connection may take (default 10 s, as RPyC's).
     pub connect_timeout: Duration,
-    /// How long each phase of a request (sending it, waiting for the response head,
-    /// reading the body) may take (default 30 s, as RPyC's request timeout).
+    /// How long the client waits on the socket each time: to send a request, for the
+    /// answer, for each further part of a long answer (default 30 s, as RPyC's request
+    /// timeout).
     pub request_timeout: Duration,
 }
 
@@ -44,34 +41,6 @@ impl HttpConfig {
         self.connect_timeout = t;
         self
     }
-
-    fn agent(&self) -> Agent {
-        let t = Some(self.request_timeout);
-        // Phase timeouts, not a global or per-call one: with either of those, ureq
-        // resolves the host on a new thread for every request (even an IP address),
-        // which would put a thread spawn inside every measured request.
-        Agent::config_builder()
-            .timeout_connect(Some(self.connect_timeout))
-            .timeout_send_request(t)
-            .timeout_send_body(t)
-            .timeout_recv_response(t)
-            .timeout_recv_body(t)
-            // Statuses are checked here, with the server's explanation in the error.
-            .http_status_as_error(false)
-            // A benchmark of 127.0.0.1 must not go through a proxy from the environment.
-            .proxy(None)
-            .max_redirects(0)
-            .max_idle_connections_per_host(1)
-            .build()
-            .into()
-    }
-}
-
-/// The URIs of the fixed routes, parsed once: cloning a `Uri` is cheap, parsing is not.
-struct Routes {
-    ping: Uri,
-    echo: Uri,
-    upload: Uri,
 }
 
 /// One keep-alive HTTP connection to the baseline server (opened on the first request,
@@ -86,16 +55,32 @@ struct Routes {
 /// # Ok(()) }
 /// ```
 pub struct HttpClient {
-    agent: Agent,
+    addr: SocketAddr,
     config: HttpConfig,
     peer: String,
-    routes: Routes,
-    /// Where downloads are read to: counted, not kept, so a download allocates nothing.
-    scratch: Vec<u8>,
+    conn: Option<HttpStream>,
+    /// The request being sent, reused: a request allocates nothing.
+    request: Vec<u8>,
 }
 
 /// The most of a body that short answers (and error explanations) may have.
 const SHORT_BODY: usize = 4096;
+
+/// The methods this client sends.
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
 
 impl HttpClient {
     /// A client of the server at `addr`, with default timeouts. Opens nothing yet.
@@ -105,13 +90,7 @@ impl HttpClient {
 
     /// A client of the server at `addr`.
     pub fn with_config(addr: SocketAddr, config: HttpConfig) -> HttpClient {
-        let peer = addr.to_string();
-        let uri = |path: &str| -> Uri {
-            // A socket address and a fixed path always make a valid URI.
-            format!("http://{peer}{path}").parse().expect("a valid URI")
-        };
-        let routes = Routes { ping: uri("/ping"), echo: uri("/echo"), upload: uri("/upload") };
-        HttpClient { agent: config.agent(), config, routes, peer, scratch: vec![0; 64 << 10] }
+        HttpClient { addr, config, peer: addr.to_string(), conn: None, request: Vec::with_capacity(256) }
     }
 
     /// The server's address.
@@ -121,63 +100,53 @@ impl HttpClient {
 
     /// `GET /ping`; checks the answer is `pong`.
     pub fn ping(&mut self) -> Result<()> {
-        let uri = self.routes.ping.clone();
-        let response = self.agent.get(uri).call();
-        let answer = self.short_answer("GET", &self.routes.ping, response)?;
+        let answer = self.short(Method::Get, "/ping", None)?;
         if answer != b"pong" {
-            return Err(self.unexpected("GET", &self.routes.ping, &answer, "\"pong\""));
+            return Err(self.unexpected(Method::Get, "/ping", &answer, "\"pong\""));
         }
         Ok(())
     }
 
     /// `POST /echo`: the body back.
     pub fn echo(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let response = self.agent.post(self.routes.echo.clone()).send(data);
-        let mut response = self.checked("POST", &self.routes.echo, response)?;
-        let limit = data.len() as u64 + 1;
-        let read = response.body_mut().with_config().limit(limit).read_to_vec();
-        read.map_err(|e| self.failure("POST", &self.routes.echo, e))
+        let sink = Sink::Keep { limit: data.len(), out: Vec::with_capacity(data.len()) };
+        match self.exchange(Method::Post, "/echo", Some(data), sink)? {
+            Sink::Keep { out, .. } => Ok(out),
+            _ => unreachable!("exchange returns the sink it was given"),
+        }
     }
 
     /// `POST /upload`: the length the server counted.
     pub fn upload(&mut self, data: &[u8]) -> Result<u64> {
-        let response = self.agent.post(self.routes.upload.clone()).send(data);
-        let answer = self.short_answer("POST", &self.routes.upload, response)?;
-        number(&answer).ok_or_else(|| self.unexpected("POST", &self.routes.upload, &answer, "a length"))
+        let answer = self.short(Method::Post, "/upload", Some(data))?;
+        number(&answer).ok_or_else(|| self.unexpected(Method::Post, "/upload", &answer, "a length"))
     }
 
     /// `GET /download?size=N`: reads the `N` bytes (counting them, keeping none) and
     /// checks that exactly `N` arrived.
     pub fn download(&mut self, size: u64) -> Result<()> {
-        let uri = self.uri(&format!("/download?size={size}"))?;
-        let response = self.agent.get(uri.clone()).call();
-        let mut response = self.checked("GET", &uri, response)?;
-        let mut reader = response.body_mut().as_reader();
-        let mut got = 0u64;
-        loop {
-            match reader.read(&mut self.scratch) {
-                Ok(0) => break,
-                Ok(n) => got += n as u64,
-                Err(e) => return Err(self.io_failure("GET", &uri, e)),
-            }
-        }
-        if got != size {
-            return Err(Error::Http {
+        let path = format!("/download?size={size}");
+        match self.exchange(Method::Get, &path, None, Sink::Count(0))? {
+            Sink::Count(got) if got == size => Ok(()),
+            Sink::Count(got) => Err(Error::Http {
                 peer: self.peer.clone(),
-                request: request("GET", &uri),
+                request: format!("GET {path}"),
                 reason: format!("{got} bytes arrived instead of {size}"),
-            });
+            }),
+            _ => unreachable!("exchange returns the sink it was given"),
         }
-        Ok(())
     }
 
     /// `GET /download?size=N`, keeping the bytes.
     pub fn download_bytes(&mut self, size: u64) -> Result<Vec<u8>> {
-        let uri = self.uri(&format!("/download?size={size}"))?;
-        let response = self.agent.get(uri.clone()).call();
-        let mut response = self.checked("GET", &uri, response)?;
-        let read = response.body_mut().with_config().limit(size.saturating_add(1)).read_to_vec();
-        read.map_err(|e| self.failure("GET", &uri, e))
+        let path = format!("/download?size={size}");
+        // The length is the server's to announce; more than asked for is an error.
+        let limit = usize::try_from(size).unwrap_or(usize::MAX);
+        let sink = Sink::Keep { limit, out: Vec::with_capacity(limit.min(64 << 20)) };
+        match self.exchange(Method::Get, &path, None, sink)? {
+            Sink::Keep { out, .. } => Ok(out),
+            _ => unreachable!("exchange returns the sink it was given"),
+        }
     }
 
     /// `GET /cpu_work?iterations=N`: the 16 hex digits RPyC's `cpu_work(N)` returns.
@@ -194,119 +163,117 @@ impl HttpClient {
 
     /// `GET` any path (with its query): the short answer of a 2xx, else an error.
     pub fn get(&mut self, path_and_query: &str) -> Result<Vec<u8>> {
-        let uri = self.uri(path_and_query)?;
-        let response = self.agent.get(uri.clone()).call();
-        self.short_answer("GET", &uri, response)
-    }
-
-    fn uri(&self, path_and_query: &str) -> Result<Uri> {
-        format!("http://{}{path_and_query}", self.peer).parse().map_err(|e| Error::Http {
-            peer: self.peer.clone(),
-            request: format!("GET {path_and_query}"),
-            reason: format!("not a valid request path: {e}"),
-        })
-    }
-
-    /// The response if its status is 2xx, else [`Error::HttpStatus`] with the start of
-    /// the server's explanation.
-    fn checked(
-        &self,
-        method: &str,
-        uri: &Uri,
-        response: std::result::Result<Response<Body>, ureq::Error>,
-    ) -> Result<Response<Body>> {
-        let mut response = response.map_err(|e| self.failure(method, uri, e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
+        let valid = path_and_query.starts_with('/') && path_and_query.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(Error::Http {
+                peer: self.peer.clone(),
+                request: format!("GET {path_and_query}"),
+                reason: "not a valid request path: it must start with '/' and hold no spaces or control characters"
+                    .into(),
+            });
         }
-        let mut message = Vec::new();
-        // Read (a bounded part of) the explanation; reading it all keeps the
-        // connection reusable.
-        let _ = response.body_mut().as_reader().take(SHORT_BODY as u64).read_to_end(&mut message);
-        Err(Error::HttpStatus {
-            peer: self.peer.clone(),
-            request: request(method, uri),
-            status: status.as_u16(),
-            message: status_message(status, &message),
-        })
+        self.short(Method::Get, path_and_query, None)
     }
 
-    /// A 2xx response's whole body, at most [`SHORT_BODY`] bytes.
-    fn short_answer(
-        &self,
-        method: &str,
-        uri: &Uri,
-        response: std::result::Result<Response<Body>, ureq::Error>,
-    ) -> Result<Vec<u8>> {
-        let mut response = self.checked(method, uri, response)?;
-        let read = response.body_mut().with_config().limit(SHORT_BODY as u64).read_to_vec();
-        read.map_err(|e| self.failure(method, uri, e))
+    /// A 2xx answer's whole body, at most [`SHORT_BODY`] bytes.
+    fn short(&mut self, method: Method, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>> {
+        match self.exchange(method, path, body, Sink::Keep { limit: SHORT_BODY, out: Vec::new() })? {
+            Sink::Keep { out, .. } => Ok(out),
+            _ => unreachable!("exchange returns the sink it was given"),
+        }
     }
 
-    fn unexpected(&self, method: &str, uri: &Uri, answer: &[u8], wanted: &str) -> Error {
+    /// Sends a request and reads its answer into `sink` (a 2xx) or into an
+    /// [`Error::HttpStatus`]. A kept-alive connection the server closed while idle is
+    /// replaced once; after any other failure the next request opens a new connection.
+    fn exchange(&mut self, method: Method, path: &str, body: Option<&[u8]>, sink: Sink) -> Result<Sink> {
+        let mut sink = sink;
+        let mut outcome = self.try_exchange(method, path, body, &mut sink);
+        if let Err(Failure::Stale(_)) = outcome {
+            outcome = self.try_exchange(method, path, body, &mut sink);
+        }
+        match outcome {
+            Ok(None) => Ok(sink),
+            Ok(Some((status, message))) => Err(Error::HttpStatus {
+                peer: self.peer.clone(),
+                request: format!("{} {path}", method.as_str()),
+                status,
+                message: status_message(status, &message),
+            }),
+            Err(failure) => {
+                self.conn = None;
+                Err(self.failure(method, path, failure))
+            }
+        }
+    }
+
+    /// One attempt: `Ok(None)` for a 2xx read into `sink`, `Ok(Some(..))` for another
+    /// status with the start of its explanation.
+    fn try_exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+        sink: &mut Sink,
+    ) -> std::result::Result<Option<(u16, Vec<u8>)>, Failure> {
+        if self.conn.as_ref().is_none_or(|c| !c.reusable()) {
+            self.conn = None;
+            let config = &self.config;
+            self.conn = Some(HttpStream::connect(self.addr, config.connect_timeout, config.request_timeout)?);
+        }
+        let rest = write_request(&mut self.request, method.as_str(), path, &self.peer, body);
+        let Some(conn) = self.conn.as_mut() else { unreachable!("connected just above") };
+        conn.send(&self.request, rest)?;
+        let head = conn.read_head()?;
+        if (200..300).contains(&head.status) {
+            conn.read_body(head, sink)?;
+            return Ok(None);
+        }
+        // Reading the explanation to its end keeps the connection usable.
+        let mut explanation = Sink::Start { limit: SHORT_BODY, out: Vec::new() };
+        conn.read_body(head, &mut explanation)?;
+        let Sink::Start { out, .. } = explanation else { unreachable!("built as Start just above") };
+        Ok(Some((head.status, out)))
+    }
+
+    fn unexpected(&self, method: Method, path: &str, answer: &[u8], wanted: &str) -> Error {
         Error::Http {
             peer: self.peer.clone(),
-            request: request(method, uri),
+            request: format!("{} {path}", method.as_str()),
             reason: format!("expected {wanted}, got {:?}", String::from_utf8_lossy(answer)),
         }
     }
 
-    fn io_failure(&self, method: &str, uri: &Uri, e: std::io::Error) -> Error {
-        // ureq's body reader wraps its own errors (a timeout among them) in io::Error;
-        // a plain socket error comes as it is.
-        if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
-            return self.failure(method, uri, ureq::Error::Io(e));
-        }
-        match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
-            Some(Ok(inner)) => self.failure(method, uri, *inner),
-            // Checked just above; kept as an error rather than a panic all the same.
-            _ => Error::Http {
-                peer: self.peer.clone(),
-                request: request(method, uri),
-                reason: "reading the body failed".into(),
-            },
-        }
-    }
-
-    /// The crate's error for what ureq reported: refused and unreachable are
+    /// The crate's error for a failed exchange: refused and unreachable are
     /// [`Error::Connect`], timeouts [`Error::Timeout`], broken sockets [`Error::Io`],
-    /// anything else [`Error::Http`]; all but the timeout make the connection reopen.
-    fn failure(&self, method: &str, uri: &Uri, e: ureq::Error) -> Error {
+    /// answers that are not readable HTTP [`Error::Http`].
+    fn failure(&self, method: Method, path: &str, failure: Failure) -> Error {
         let peer = self.peer.clone();
-        match e {
-            ureq::Error::Timeout(phase) => {
-                let after = if phase == ureq::Timeout::Connect {
-                    self.config.connect_timeout
-                } else {
-                    self.config.request_timeout
-                };
-                Error::Timeout { peer, what: request(method, uri), after }
+        let what = format!("{} {path}", method.as_str());
+        match failure {
+            Failure::Connect(e) if is_timeout(&e) => {
+                Error::Timeout { peer, what: format!("connecting for {what}"), after: self.config.connect_timeout }
             }
-            ureq::Error::Io(source) if is_connect_error(&source) => Error::Connect { addr: peer, source },
-            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-                Error::Connect { addr: peer, source: std::io::Error::other(e.to_string()) }
+            Failure::Connect(source) => Error::Connect { addr: peer, source },
+            Failure::Io(e) | Failure::Stale(e) if is_timeout(&e) => {
+                Error::Timeout { peer, what, after: self.config.request_timeout }
             }
-            ureq::Error::Io(source) => Error::Io { peer, doing: "an HTTP request", source },
-            other => Error::Http { peer, request: request(method, uri), reason: other.to_string() },
+            Failure::Io(source) | Failure::Stale(source) => Error::Io { peer, doing: "an HTTP request", source },
+            Failure::Protocol(reason) => Error::Http { peer, request: what, reason },
         }
     }
 }
 
-fn is_connect_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionRefused | AddrNotAvailable | HostUnreachable | NetworkUnreachable)
+/// A socket timeout: Linux reports `SO_RCVTIMEO` as `EAGAIN`.
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
-/// `METHOD /path?query`, for messages.
-fn request(method: &str, uri: &Uri) -> String {
-    format!("{method} {}", uri.path_and_query().map_or("/", |p| p.as_str()))
-}
-
-fn status_message(status: StatusCode, body: &[u8]) -> String {
+fn status_message(status: u16, body: &[u8]) -> String {
+    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
-    match (status.canonical_reason(), text.is_empty()) {
+    match (reason, text.is_empty()) {
         (Some(reason), true) => reason.to_owned(),
         (Some(reason), false) => format!("{reason}: {text}"),
         (None, _) => text.to_owned(),
@@ -318,7 +285,7 @@ fn number(answer: &[u8]) -> Option<u64> {
 }
 
 impl Client for HttpClient {
-    /// ureq counts no bytes; HTTP results carry no wire statistics.
+    /// Wire statistics count RPyC frames and handlers; HTTP results carry none.
     const COUNTS_WIRE: bool = false;
 
     /// `GET /ping`: the TCP connect happens here, with the first request.
@@ -331,8 +298,7 @@ impl Client for HttpClient {
     }
 
     fn disconnect(&mut self) {
-        // A fresh agent drops the old one's pooled connection, closing it now.
-        self.agent = self.config.agent();
+        self.conn = None;
     }
 
     fn wire_counters(&self) -> WireCounters {
@@ -378,36 +344,48 @@ mod tests {
     }
 
     #[test]
-    fn ureq_errors_become_the_crates_errors() {
+    fn failures_become_the_crates_errors() {
         let c = client();
-        let uri: Uri = "http://127.0.0.1:9/io_work?delay=5".parse().unwrap();
-        let timeout = c.failure("GET", &uri, ureq::Error::Timeout(ureq::Timeout::RecvResponse));
+        let timed_out = || std::io::Error::from(std::io::ErrorKind::WouldBlock);
+        let timeout = c.failure(Method::Get, "/io_work?delay=5", Failure::Io(timed_out()));
         assert!(matches!(timeout, Error::Timeout { after, .. } if after == Duration::from_secs(2)), "{timeout:?}");
         assert!(!timeout.is_connection_fatal());
         assert!(timeout.to_string().contains("GET /io_work?delay=5"), "{timeout}");
+        let connecting = c.failure(Method::Get, "/ping", Failure::Connect(timed_out()));
+        assert!(
+            matches!(connecting, Error::Timeout { after, .. } if after == Duration::from_secs(10)),
+            "{connecting:?}"
+        );
 
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let refused = c.failure("GET", &uri, ureq::Error::Io(refused));
+        let refused = c.failure(Method::Get, "/ping", Failure::Connect(refused));
         assert!(matches!(refused, Error::Connect { .. }) && refused.is_connection_fatal(), "{refused:?}");
 
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-        let reset = c.failure("GET", &uri, ureq::Error::Io(reset));
+        let reset = c.failure(Method::Post, "/upload", Failure::Stale(reset));
         assert!(matches!(reset, Error::Io { .. }) && reset.is_connection_fatal(), "{reset:?}");
 
-        // Errors while reading a body arrive wrapped in io::Error, or as plain socket errors.
-        let wrapped = std::io::Error::new(std::io::ErrorKind::TimedOut, ureq::Error::Timeout(ureq::Timeout::RecvBody));
-        assert!(matches!(c.io_failure("GET", &uri, wrapped), Error::Timeout { .. }));
-        let cut = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-        assert!(matches!(c.io_failure("GET", &uri, cut), Error::Io { .. }));
-
-        let other = c.failure("GET", &uri, ureq::Error::BadUri("x".into()));
+        let other = c.failure(Method::Get, "/ping", Failure::Protocol("garbage".into()));
         assert!(matches!(other, Error::Http { .. }) && other.is_connection_fatal(), "{other:?}");
+        assert!(other.to_string().contains("garbage"), "{other}");
+    }
+
+    #[test]
+    fn paths_that_would_break_the_request_line_are_refused() {
+        for bad in ["ping", "/a b", "/a\r\nx: y", ""] {
+            let e = client().get(bad).unwrap_err();
+            assert!(
+                matches!(e, Error::Http { ref reason, .. } if reason.contains("not a valid request path")),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
     fn status_messages_and_numbers_read_as_people_expect() {
-        assert_eq!(status_message(StatusCode::NOT_FOUND, b" no route /x\n"), "Not Found: no route /x");
-        assert_eq!(status_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
+        assert_eq!(status_message(404, b" no route /x\n"), "Not Found: no route /x");
+        assert_eq!(status_message(502, b""), "Bad Gateway");
+        assert_eq!(status_message(599, b"odd"), "odd");
         assert_eq!(number(b"1024"), Some(1024));
         assert_eq!(number(b"-1"), None);
         assert_eq!(number(b"\xff"), None);

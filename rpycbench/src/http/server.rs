@@ -66,7 +66,7 @@ fn serve_connection(stream: TcpStream) -> io::Result<()> {
         stream.set_nonblocking(true)?;
         let stream = tokio::net::TcpStream::from_std(stream)?;
         // Replies are small and request-response: Nagle would only add delay (the RPyC
-        // client and ureq set it too).
+        // client and the HTTP baseline client set it too).
         stream.set_nodelay(true)?;
         let served = http1::Builder::new()
             .keep_alive(true)
