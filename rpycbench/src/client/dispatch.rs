@@ -161,6 +161,7 @@ impl Connection {
     /// connection. Returns `Ok` on an orderly close (CLOSE or EOF).
     pub fn serve_until_closed(&mut self) -> Result<()> {
         while !self.closed {
+            self.wait_without_timeout()?;
             match self.receive(None, "serving") {
                 Ok(Some(msg)) => {
                     // A reply here answers a callback whose waiter gave up: dropped.
