@@ -2,7 +2,7 @@
 //! 127.0.0.1, driven by the keep-alive client and by the benchmark kinds; its answers
 //! match the RPyC service's, keep-alive really reuses one connection, every failure
 //! (404/400/405/413, refused, timeout) is counted with a readable message, the suite
-//! includes it, and SIGTERM ends it cleanly.
+//! includes it (and exits 1, 2 or 4 as documented), and SIGTERM ends it cleanly.
 
 mod common;
 
@@ -378,4 +378,129 @@ fn sigterm_ends_the_http_server_with_status_zero_and_nothing_left() {
     assert!(proc_stat(pid).is_none(), "the server process is still there");
     assert!(TcpStream::connect(addr).is_err(), "nothing listens any more");
     assert!(http.ping().is_err(), "the kept connection is gone");
+}
+
+/// The suite's own stderr message before its first phase (see `cli/suite.rs`); the
+/// test below stalls the suite right after it.
+const BEFORE_FIRST_PHASE: &str = "starting the threaded server\n";
+
+/// The suite process and the server it started: both killed on drop if still there
+/// (the server lives in its own session, so killing the suite would not end it).
+struct SuiteRun {
+    suite: std::process::Child,
+    server: Option<u32>,
+}
+
+impl Drop for SuiteRun {
+    fn drop(&mut self) {
+        if let Some(pid) = self.server {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        if self.suite.try_wait().ok().flatten().is_none() {
+            let _ = self.suite.kill();
+            let _ = self.suite.wait();
+        }
+    }
+}
+
+/// Exit code 4 for real: the suite's threaded server dies (SIGKILL) after it started
+/// and before the first benchmark, so every request of every phase fails with a
+/// refused connection; the suite still runs every phase, writes its results with the
+/// failures counted, prints the one-line summary and exits 4.
+///
+/// No timing is involved: the suite's stderr is a one-page pipe filled so that only
+/// its "starting the threaded server" line still fits. Its next line (the first
+/// phase's progress) then blocks in `write(2, …)` until the test reads the pipe, and
+/// the test kills the server while the suite is held there.
+#[test]
+fn the_suite_exits_4_when_its_server_dies_and_keeps_the_failures() {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let out = std::env::temp_dir().join(format!("rpycbench-suite-exit4-{}", std::process::id()));
+    let (mut stderr, filler) = std::io::pipe().expect("a pipe");
+    fcntl(&filler, FcntlArg::F_SETPIPE_SZ(4096)).expect("shrink the pipe");
+    let capacity = fcntl(&filler, FcntlArg::F_GETPIPE_SZ).expect("pipe size") as usize;
+    (&filler).write_all(&vec![b'.'; capacity - BEFORE_FIRST_PHASE.len()]).expect("fill the pipe");
+    let suite = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-forking", "--skip-http", "--connections", "3", "--requests", "5", "--warmup", "1"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--clients", "2"])
+        .args(["--requests-per-client", "3", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(filler) // The Command (and so this end) is dropped at the end of the statement.
+        .spawn()
+        .expect("spawning the suite");
+    let mut run = SuiteRun { suite, server: None };
+    let pid = run.suite.id();
+    let mut stdout = run.suite.stdout.take().expect("piped stdout");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+
+    // Held: the suite's main thread blocked writing to fd 2, its server started.
+    let blocked_on_stderr = format!("{} 0x2 ", nix::libc::SYS_write);
+    let held = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&blocked_on_stderr))
+    });
+    assert!(held, "the suite never blocked writing its stderr (exited: {:?})", run.suite.try_wait());
+    let children: Vec<u32> = common::all_procs().iter().filter(|p| p.ppid == pid).map(|p| p.pid).collect();
+    let [server] = children[..] else {
+        panic!("expected the threaded server as the suite's only child, found {children:?}: does the suite still print {BEFORE_FIRST_PHASE:?} before its first phase?")
+    };
+    run.server = Some(server);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server as i32), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the server");
+    // A zombie has closed its sockets: from now on connections are refused.
+    assert!(eventually(REPLY, || proc_stat(server).is_none_or(|p| p.state == 'Z')), "the server did not die");
+
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.suite.try_wait().expect("wait for the suite") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the suite did not finish within 60 s of its server's death");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().expect("stderr reader");
+    let stderr = stderr.trim_start_matches('.');
+    let stdout = stdout.join().expect("stdout reader");
+    let results = ResultSet::load(&out.join("results.json"));
+    let reports = ["summary.md", "report.html"].map(|f| out.join(f).is_file());
+    let _ = std::fs::remove_dir_all(&out);
+
+    assert_eq!(status.code(), Some(4), "{status}\nstderr:\n{stderr}\nstdout:\n{stdout}");
+    assert!(stderr.starts_with(BEFORE_FIRST_PHASE), "{stderr}");
+    let summary =
+        stderr.lines().find(|l| l.starts_with("rpycbench: ")).unwrap_or_else(|| panic!("no summary:\n{stderr}"));
+    assert!(summary.starts_with("rpycbench: 4 of 4 benchmarks had failed requests: "), "{summary}");
+    let results = results.expect("results.json was written");
+    assert_eq!(reports, [true, true], "summary.md and report.html were written too");
+    assert!(stdout.contains("results written to"), "{stdout}");
+    // Every attempt failed, as many as the flags ask for; warm-up requests are not counted.
+    let counts: Vec<(&str, u64, u64)> =
+        results.results.iter().map(|r| (r.name.as_str(), r.outcomes.attempts, r.outcomes.failures)).collect();
+    let want = [
+        ("connection[threaded]", 3, 3),
+        ("latency[threaded]", 5, 5),
+        ("bandwidth[threaded]", 4, 4), // 1 size × 2 iterations × upload and download
+        ("concurrent[threaded]", 6, 6),
+    ];
+    assert_eq!(counts, want);
+    for (name, attempts, failures) in want {
+        assert!(
+            summary.contains(&format!("{name} {failures}/{attempts} failed, e.g. cannot connect to ")),
+            "{summary}"
+        );
+    }
+    for r in &results.results {
+        let errors: Vec<&str> = r.outcomes.errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(errors.iter().all(|m| m.contains("Connection refused")), "{}: {errors:?}", r.name);
+    }
 }
