@@ -2,8 +2,8 @@
 //! 127.0.0.1, driven by the keep-alive client and by the benchmark kinds; its answers
 //! match the RPyC service's, keep-alive really reuses one connection, every failure
 //! (404/400/405/413, refused, timeout) is counted with a readable message, the suite
-//! includes it, and SIGTERM ends it cleanly. A scripted peer that closes, stalls or
-//! answers what is not HTTP shows the client's errors.
+//! includes it (tests/suite_cli.rs), and SIGTERM ends it cleanly. A scripted peer that closes, stalls or answers what is not HTTP shows the client's
+//! errors.
 
 mod common;
 
@@ -11,7 +11,7 @@ use common::{eventually, native_spec, proc_stat};
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency};
 use rpycbench::client::Config;
 use rpycbench::http::{self, HttpClient, HttpConfig, MAX_BODY_BYTES};
-use rpycbench::metrics::{BenchResult, ResultSet};
+use rpycbench::metrics::BenchResult;
 use rpycbench::server::{ServerHandle, ServerMode};
 use rpycbench::{Connection, Error};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -342,88 +342,6 @@ fn the_benchmark_kinds_run_against_an_http_target() {
     check_http_result(&concurrent);
     assert_eq!(concurrent.outcomes.successes, 60);
     assert_eq!(concurrent.latency.as_ref().unwrap().count, 60);
-}
-
-#[test]
-fn the_suite_compares_rpyc_with_http() {
-    // Threaded, forking and HTTP together, at tiny counts: every request succeeds.
-    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-{}", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-        .args(["--connections", "5", "--requests", "30", "--clients", "2", "--requests-per-client", "10"])
-        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--warmup", "1", "--quiet", "--out"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .status()
-        .expect("running the suite");
-    let results = ResultSet::load(&out.join("results.json")).expect("results.json");
-    let _ = std::fs::remove_dir_all(&out);
-    assert!(status.success(), "suite exited {status}");
-    let names: Vec<&str> = results.results.iter().map(|r| r.name.as_str()).collect();
-    for kind in ["connection", "latency", "bandwidth", "concurrent"] {
-        for server in ["threaded", "forking", "http"] {
-            assert!(names.contains(&format!("{kind}[{server}]").as_str()), "{kind}[{server}] missing from {names:?}");
-        }
-    }
-    assert_eq!(names.len(), 12, "{names:?}");
-    for r in &results.results {
-        assert!(r.outcomes.attempts > 0 && r.outcomes.success_rate == 1.0, "{}: {:?}", r.name, r.outcomes);
-    }
-    results.results.iter().filter(|r| r.name.ends_with("[http]")).for_each(check_http_result);
-
-    // Bad counts and a file as --out are refused (exit 2) before any server starts.
-    let file = std::env::temp_dir().join(format!("rpycbench-http-suite-file-{}", std::process::id()));
-    std::fs::write(&file, "").expect("write a file");
-    let file_arg = file.to_str().expect("utf-8 path");
-    for (args, message) in [
-        (vec!["--clients", "0"], "--clients: clients must be from 1"),
-        (vec!["--requests", "0"], "--requests must be at least 1"),
-        (vec!["--connections", "0"], "--connections must be at least 1"),
-        (vec!["--chunk-size", "0"], "--chunk-size must be from 1"),
-        (vec!["--bandwidth-sizes", "0"], "--bandwidth-sizes: payload size 0"),
-        (vec!["--rate", "1e-9"], "would take"),
-        (vec!["--out", file_arg], "is an existing file"),
-    ] {
-        let started = Instant::now();
-        let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-            .args(&args)
-            .arg("--quiet")
-            .stdin(Stdio::null())
-            .output()
-            .expect("running the suite");
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: expected {message:?} in {stderr}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{args:?} ran something first");
-    }
-    let _ = std::fs::remove_file(&file);
-
-    // A server that fails to start ends the run, but what ran before it is written.
-    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-partial-{}", std::process::id()));
-    let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-        .args(["--skip-forking", "--skip-http", "--python", "--python-interpreter", "/nonexistent/python3"])
-        .args(["--connections", "2", "--requests", "5", "--clients", "1", "--requests-per-client", "2"])
-        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "1", "--warmup", "0", "--quiet", "--out"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the suite");
-    let partial = ResultSet::load(&out.join("results.json"));
-    let _ = std::fs::remove_dir_all(&out);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the python-threaded server did not start"), "{stderr}");
-    assert!(stderr.contains("the results measured before it were written"), "{stderr}");
-    let partial = partial.expect("the threaded server's results were written");
-    assert_eq!(partial.results.len(), 4, "{:?}", partial.results.iter().map(|r| &r.name).collect::<Vec<_>>());
-
-    // Skipping everything, HTTP included, is an error rather than an empty run.
-    let skipped = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-        .args(["--skip-threaded", "--skip-forking", "--skip-http", "--quiet"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the suite");
-    assert!(!skipped.status.success());
-    assert!(String::from_utf8_lossy(&skipped.stderr).contains("every server is skipped"));
 }
 
 #[test]

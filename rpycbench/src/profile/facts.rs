@@ -8,7 +8,20 @@ use crate::wire::{Boxed, Handler, IdPack, Message, Value};
 ///
 /// In a relay, `C2s` is client to server. On a profiled [`Connection`](crate::Connection)
 /// "client" is the profiled side: `C2s` is what it sent, `S2c` what its peer sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Client (or the profiled side) to server (or its peer).

@@ -1,8 +1,11 @@
 //! The telemetry of a profiled run as data: counts per direction and handler, the
 //! per-method and per-type statistics, the slowest calls and the (bounded) history of
-//! requests. Serialized as JSON with the schema name [`TELEMETRY_SCHEMA`].
+//! requests. Serialized as JSON with the schema name [`TELEMETRY_SCHEMA`]; its JSON
+//! Schema is generated from these types ([`Telemetry::json_schema`]) and published as
+//! `schema/telemetry-v1.json`.
 
 use super::facts::Direction;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use std::collections::BTreeMap;
 pub const TELEMETRY_SCHEMA: &str = "rpycbench/telemetry/v1";
 
 /// Everything recorded, as of the moment it was taken.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Telemetry {
     /// Always [`TELEMETRY_SCHEMA`].
     pub schema: String,
@@ -76,7 +79,7 @@ pub struct Telemetry {
 }
 
 /// What travelled in one direction.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DirectionStats {
     /// Frames, empty ones included.
     pub frames: u64,
@@ -101,7 +104,7 @@ pub struct DirectionStats {
 }
 
 /// Time spent in one method (or attribute, or handler on a type), answered calls only.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MethodStats {
     /// `HANDLER Type.name` (e.g. `CALLATTR BenchmarkService.get_users`,
     /// `GETATTR User.name`), `HANDLER Type` when no name applies, or just `HANDLER`.
@@ -121,7 +124,7 @@ pub struct MethodStats {
 }
 
 /// References to objects of one type that travelled one way.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReferenceStats {
     /// The object's type as its owner names it (`"rpycbench_service.User"`).
     pub type_name: String,
@@ -141,7 +144,7 @@ pub struct ReferenceStats {
 }
 
 /// How a request ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// No answer yet.
@@ -159,7 +162,7 @@ pub enum CallOutcome {
 }
 
 /// One request and its answer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CallRecord {
     /// Unique within the telemetry, in order of arrival.
     pub id: u64,
@@ -253,5 +256,11 @@ impl Telemetry {
         // Serializing plain structs of numbers, strings and maps with string keys
         // cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The JSON Schema of telemetry JSON, generated from these types.
+    pub fn json_schema() -> serde_json::Value {
+        // A schema is plain JSON built by schemars: converting it cannot fail.
+        serde_json::to_value(schemars::schema_for!(Telemetry)).unwrap_or_default()
     }
 }

@@ -1,0 +1,228 @@
+//! The suite (`rpycbench` with no subcommand) as CI runs it: the real binary starting
+//! its threaded, forking and HTTP servers, checked by exit status (0, 1, 2 and 4 as
+//! documented), stderr and the results it writes, even when a server dies mid-run.
+
+mod common;
+
+use common::{eventually, proc_stat};
+use rpycbench::metrics::{BenchResult, ResultSet};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for any one reply before it fails.
+const REPLY: Duration = Duration::from_secs(15);
+
+fn check_http_result(r: &BenchResult) {
+    assert_eq!(r.server.mode, "http", "{}", r.name);
+    assert_eq!(r.server.backend, "hyper", "{}", r.name);
+    assert_eq!(r.outcomes.success_rate, 1.0, "{}: {:?}", r.name, r.outcomes.errors);
+    assert!(r.wire.is_none(), "{}: the HTTP client counts no wire traffic", r.name);
+}
+
+#[test]
+fn the_suite_compares_rpyc_with_http() {
+    // Threaded, forking and HTTP together, at tiny counts: every request succeeds.
+    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-{}", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--connections", "5", "--requests", "30", "--clients", "2", "--requests-per-client", "10"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--warmup", "1", "--quiet", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .status()
+        .expect("running the suite");
+    let results = ResultSet::load(&out.join("results.json")).expect("results.json");
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(status.success(), "suite exited {status}");
+    let names: Vec<&str> = results.results.iter().map(|r| r.name.as_str()).collect();
+    for kind in ["connection", "latency", "bandwidth", "concurrent"] {
+        for server in ["threaded", "forking", "http"] {
+            assert!(names.contains(&format!("{kind}[{server}]").as_str()), "{kind}[{server}] missing from {names:?}");
+        }
+    }
+    assert_eq!(names.len(), 12, "{names:?}");
+    for r in &results.results {
+        assert!(r.outcomes.attempts > 0 && r.outcomes.success_rate == 1.0, "{}: {:?}", r.name, r.outcomes);
+    }
+    results.results.iter().filter(|r| r.name.ends_with("[http]")).for_each(check_http_result);
+
+    // Bad counts and a file as --out are refused (exit 2) before any server starts.
+    let file = std::env::temp_dir().join(format!("rpycbench-http-suite-file-{}", std::process::id()));
+    std::fs::write(&file, "").expect("write a file");
+    let file_arg = file.to_str().expect("utf-8 path");
+    for (args, message) in [
+        (vec!["--clients", "0"], "--clients: clients must be from 1"),
+        (vec!["--requests", "0"], "--requests must be at least 1"),
+        (vec!["--connections", "0"], "--connections must be at least 1"),
+        (vec!["--chunk-size", "0"], "--chunk-size must be from 1"),
+        (vec!["--bandwidth-sizes", "0"], "--bandwidth-sizes: payload size 0"),
+        (vec!["--rate", "1e-9"], "would take"),
+        (vec!["--out", file_arg], "is an existing file"),
+    ] {
+        let started = Instant::now();
+        let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+            .args(&args)
+            .arg("--quiet")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running the suite");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: expected {message:?} in {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?} ran something first");
+    }
+    let _ = std::fs::remove_file(&file);
+
+    // A server that fails to start ends the run, but what ran before it is written.
+    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-partial-{}", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-forking", "--skip-http", "--python", "--python-interpreter", "/nonexistent/python3"])
+        .args(["--connections", "2", "--requests", "5", "--clients", "1", "--requests-per-client", "2"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "1", "--warmup", "0", "--quiet", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the suite");
+    let partial = ResultSet::load(&out.join("results.json"));
+    let _ = std::fs::remove_dir_all(&out);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the python-threaded server did not start"), "{stderr}");
+    assert!(stderr.contains("the results measured before it were written"), "{stderr}");
+    let partial = partial.expect("the threaded server's results were written");
+    assert_eq!(partial.results.len(), 4, "{:?}", partial.results.iter().map(|r| &r.name).collect::<Vec<_>>());
+
+    // Skipping everything, HTTP included, is an error rather than an empty run.
+    let skipped = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-threaded", "--skip-forking", "--skip-http", "--quiet"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the suite");
+    assert!(!skipped.status.success());
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("every server is skipped"));
+}
+
+/// The suite's own stderr message before its first phase (see `cli/suite.rs`); the
+/// test below stalls the suite right after it.
+const BEFORE_FIRST_PHASE: &str = "starting the threaded server\n";
+
+/// The suite process and the server it started: both killed on drop if still there
+/// (the server lives in its own session, so killing the suite would not end it).
+struct SuiteRun {
+    suite: std::process::Child,
+    server: Option<u32>,
+}
+
+impl Drop for SuiteRun {
+    fn drop(&mut self) {
+        if let Some(pid) = self.server {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        if self.suite.try_wait().ok().flatten().is_none() {
+            let _ = self.suite.kill();
+            let _ = self.suite.wait();
+        }
+    }
+}
+
+/// Exit code 4 for real: the suite's threaded server dies (SIGKILL) after it started
+/// and before the first benchmark, so every request of every phase fails with a
+/// refused connection; the suite still runs every phase, writes its results with the
+/// failures counted, prints the one-line summary and exits 4.
+///
+/// No timing is involved: the suite's stderr is a one-page pipe filled so that only
+/// its "starting the threaded server" line still fits. Its next line (the first
+/// phase's progress) then blocks in `write(2, …)` until the test reads the pipe, and
+/// the test kills the server while the suite is held there.
+#[test]
+fn the_suite_exits_4_when_its_server_dies_and_keeps_the_failures() {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let out = std::env::temp_dir().join(format!("rpycbench-suite-exit4-{}", std::process::id()));
+    let (mut stderr, filler) = std::io::pipe().expect("a pipe");
+    fcntl(&filler, FcntlArg::F_SETPIPE_SZ(4096)).expect("shrink the pipe");
+    let capacity = fcntl(&filler, FcntlArg::F_GETPIPE_SZ).expect("pipe size") as usize;
+    (&filler).write_all(&vec![b'.'; capacity - BEFORE_FIRST_PHASE.len()]).expect("fill the pipe");
+    let suite = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-forking", "--skip-http", "--connections", "3", "--requests", "5", "--warmup", "1"])
+        .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "2", "--clients", "2"])
+        .args(["--requests-per-client", "3", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(filler) // The Command (and so this end) is dropped at the end of the statement.
+        .spawn()
+        .expect("spawning the suite");
+    let mut run = SuiteRun { suite, server: None };
+    let pid = run.suite.id();
+    let mut stdout = run.suite.stdout.take().expect("piped stdout");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+
+    // Held: the suite's main thread blocked writing to fd 2, its server started.
+    let blocked_on_stderr = format!("{} 0x2 ", nix::libc::SYS_write);
+    let held = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| s.starts_with(&blocked_on_stderr))
+    });
+    assert!(held, "the suite never blocked writing its stderr (exited: {:?})", run.suite.try_wait());
+    let children: Vec<u32> = common::all_procs().iter().filter(|p| p.ppid == pid).map(|p| p.pid).collect();
+    let [server] = children[..] else {
+        panic!("expected the threaded server as the suite's only child, found {children:?}: does the suite still print {BEFORE_FIRST_PHASE:?} before its first phase?")
+    };
+    run.server = Some(server);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server as i32), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the server");
+    // A zombie has closed its sockets: from now on connections are refused.
+    assert!(eventually(REPLY, || proc_stat(server).is_none_or(|p| p.state == 'Z')), "the server did not die");
+
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.suite.try_wait().expect("wait for the suite") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the suite did not finish within 60 s of its server's death");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().expect("stderr reader");
+    let stderr = stderr.trim_start_matches('.');
+    let stdout = stdout.join().expect("stdout reader");
+    let results = ResultSet::load(&out.join("results.json"));
+    let reports = ["summary.md", "report.html"].map(|f| out.join(f).is_file());
+    let _ = std::fs::remove_dir_all(&out);
+
+    assert_eq!(status.code(), Some(4), "{status}\nstderr:\n{stderr}\nstdout:\n{stdout}");
+    assert!(stderr.starts_with(BEFORE_FIRST_PHASE), "{stderr}");
+    let summary =
+        stderr.lines().find(|l| l.starts_with("rpycbench: ")).unwrap_or_else(|| panic!("no summary:\n{stderr}"));
+    assert!(summary.starts_with("rpycbench: 4 of 4 benchmarks had failed requests: "), "{summary}");
+    let results = results.expect("results.json was written");
+    assert_eq!(reports, [true, true], "summary.md and report.html were written too");
+    assert!(stdout.contains("results written to"), "{stdout}");
+    // Every attempt failed, as many as the flags ask for; warm-up requests are not counted.
+    let counts: Vec<(&str, u64, u64)> =
+        results.results.iter().map(|r| (r.name.as_str(), r.outcomes.attempts, r.outcomes.failures)).collect();
+    let want = [
+        ("connection[threaded]", 3, 3),
+        ("latency[threaded]", 5, 5),
+        ("bandwidth[threaded]", 4, 4), // 1 size × 2 iterations × upload and download
+        ("concurrent[threaded]", 6, 6),
+    ];
+    assert_eq!(counts, want);
+    for (name, attempts, failures) in want {
+        assert!(
+            summary.contains(&format!("{name} {failures}/{attempts} failed, e.g. cannot connect to ")),
+            "{summary}"
+        );
+    }
+    for r in &results.results {
+        let errors: Vec<&str> = r.outcomes.errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(errors.iter().all(|m| m.contains("Connection refused")), "{}: {errors:?}", r.name);
+    }
+}
