@@ -29,13 +29,16 @@ use rpycbench::client::Connection;
 use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
 use rpycbench::wire::{Boxed, Compression, FrameEncoder, Handler, Message, Value};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod mux_load;
+mod peer;
 mod throughput;
+
+use peer::{Peer, PeerKind};
 
 use throughput::{Contender, Rounds};
 
@@ -158,32 +161,18 @@ fn ping_frames(conn: &mut Connection) -> Res<(Vec<u8>, Vec<u8>)> {
     Ok((request, reply))
 }
 
-/// Raw TCP ping-pong with the frames of a CALLATTR ping: no RPyC on either side.
+/// Raw TCP ping-pong with the frames of a CALLATTR ping: no RPyC on either side, the
+/// echoing end a process in its own session like the servers ([`peer`]).
 fn raw_ping_pong(plan: &Plan, request: &[u8], reply: &[u8]) -> Res<Latency> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let (req_len, reply_frame) = (request.len(), reply.to_vec());
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut stream, _) = listener.accept()?;
-        stream.set_nodelay(true)?;
-        let mut buf = vec![0u8; req_len];
-        loop {
-            match stream.read_exact(&mut buf) {
-                Ok(()) => stream.write_all(&reply_frame)?,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
-    });
-    let mut stream = TcpStream::connect(addr)?;
+    let echo = Peer::start(&PeerKind::Raw { request_len: request.len(), reply: reply.to_vec() })?;
+    let mut stream = TcpStream::connect(echo.addr)?;
     stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut buf = vec![0u8; reply.len()];
     let latency = time_calls(plan, || {
         stream.write_all(request).expect("raw write");
         stream.read_exact(&mut buf).expect("raw read");
     });
-    drop(stream);
-    server.join().map_err(|_| "the raw server thread panicked")??;
     Ok(latency)
 }
 
@@ -255,7 +244,7 @@ fn grouped(x: f64) -> String {
 }
 
 fn main() -> Res<()> {
-    throughput::serve_if_responder()?;
+    peer::serve_if_peer()?;
     // `cargo bench` passes --bench; `cargo test --all-targets` runs benches without it.
     let plan = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -277,7 +266,7 @@ fn main() -> Res<()> {
     let rust_python = rust_client_latency(&Plan { calls: plan.python_calls, ..plan }, python_server.addr())?;
     let py_python = python_client_latency(&plan, python_server.addr())?;
     let py_native = python_client_latency(&plan, native.addr())?;
-    let responder = throughput::MinimalResponder::start()?;
+    let responder = Peer::start(&PeerKind::Minimal)?;
     let contenders = [
         Contender { addr: native.addr(), pids: native.pids() },
         Contender { addr: python_server.addr(), pids: python_server.pids() },
@@ -327,8 +316,8 @@ fn main() -> Res<()> {
     for (name, r) in tput_rows {
         println!("{name:<54} {:>10} {:>22}   {}", grouped(r.median()), cpu(r), spread(r));
     }
-    println!("{:<54} {:>10}", "native threaded, a client thread per connection", grouped(threads_native));
-    println!("{:<54} {:>10}", "python-threaded, a client thread per connection", grouped(threads_python));
+    println!("{:<54} {:>10}", "native threaded, client thread per connection, 1 round", grouped(threads_native));
+    println!("{:<54} {:>10}", "python-threaded, client thread per connection, 1 round", grouped(threads_python));
     println!();
 
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();

@@ -1,12 +1,13 @@
-//! A load generator that drives many RPyC connections from one thread.
+//! A load generator that drives many RPyC connections from a few event loops.
 //!
 //! A thread per client measures the server *and* the scheduler's cost of 64 more
 //! threads on the same cores: on a 2-core machine the clients' context switches eat
 //! the CPU the server would use. Capacity tools (wrk, h2load) drive many connections
-//! from a few event loops for that reason, and so does this: one thread, one epoll set
-//! with every socket (registered once: `poll(2)` would walk all 64 sockets on every
-//! wakeup), each connection closed-loop with one request in flight, exactly as a
-//! blocking client would behave from the server's side.
+//! from a few event loops for that reason, and so does this: an event-loop thread per
+//! CPU, each with one epoll set holding its share of the sockets (registered once:
+//! `poll(2)` would walk every socket on every wakeup), each connection closed-loop with
+//! one request in flight, exactly as a blocking client would behave from the server's
+//! side.
 //!
 //! The requests are real CALLATTR `ping` requests on the root object a GETROOT returned,
 //! with a fresh sequence number each, encoded by the wire layer; every reply is decoded
@@ -75,10 +76,14 @@ impl Session {
     }
 }
 
+/// How long setting up a connection may take before the run fails.
+const SETUP: Duration = Duration::from_secs(10);
+
 /// Connects and asks for the root object, as `rpyc.connect` does.
 fn open(addr: SocketAddr, limits: &Limits) -> Res<(TcpStream, Session)> {
-    let stream = TcpStream::connect(addr)?;
+    let stream = TcpStream::connect_timeout(&addr, SETUP)?;
     stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(SETUP))?;
     let mut encoder = FrameEncoder::new(Compression::Off);
     write_request_header(1, i64::from(Handler::GetRoot.id()), encoder.payload());
     Boxed::Value(Value::Tuple(Vec::new())).encode(encoder.payload())?;
@@ -108,12 +113,21 @@ fn open(addr: SocketAddr, limits: &Limits) -> Res<(TcpStream, Session)> {
 }
 
 /// Closed-loop `ping` on `clients` connections for `window`, driven by `loops` event-loop
-/// threads (each with its share of the connections); completed requests per second.
+/// threads (each with its share of the connections); completed requests per second,
+/// and what `sample` read when the first requests went out and when the window closed
+/// (so a CPU reading covers the timed requests, not the connects before or the
+/// teardown after).
 ///
 /// On loopback a `send` runs the receiver's side of TCP in the sender's system call, so
 /// one driving thread does much of the kernel's work for the whole run and can leave
 /// a core idle; one loop per core keeps the machine busy with the server's work.
-pub fn throughput(addr: SocketAddr, clients: usize, loops: usize, window: Duration) -> Res<f64> {
+pub fn run<T>(
+    addr: SocketAddr,
+    clients: usize,
+    loops: usize,
+    window: Duration,
+    sample: impl Fn() -> T,
+) -> Res<(f64, T, T)> {
     let limits = Limits::default();
     let mut conns = (0..clients).map(|_| open(addr, &limits)).collect::<Res<Vec<_>>>()?;
     let per_loop = clients.div_ceil(loops.max(1));
@@ -122,16 +136,19 @@ pub fn throughput(addr: SocketAddr, clients: usize, loops: usize, window: Durati
         let rest = conns.split_off(per_loop.min(conns.len()));
         shares.push(std::mem::replace(&mut conns, rest));
     }
+    let first = sample();
     let deadline = Instant::now() + window;
     let threads: Vec<_> = shares
         .into_iter()
         .map(|share| std::thread::spawn(move || drive(share, deadline, &limits).map_err(|e| e.to_string())))
         .collect();
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+    let last = sample();
     let mut completed = 0u64;
     for t in threads {
         completed += t.join().map_err(|_| "a load thread panicked")??;
     }
-    Ok(completed as f64 / window.as_secs_f64())
+    Ok((completed as f64 / window.as_secs_f64(), first, last))
 }
 
 /// One event loop: pings on every connection of `share` until `deadline`; returns the

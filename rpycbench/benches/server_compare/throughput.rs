@@ -11,10 +11,7 @@
 
 use super::mux_load;
 use rpycbench::client::Connection;
-use rpycbench::wire::{Boxed, Compression, FrameDecoder, FrameEncoder, IdPack, Limits, Message};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -68,8 +65,9 @@ pub struct Contender {
     pub pids: Vec<u32>,
 }
 
-/// `rounds` turns of `window` each, the contenders taking turns, every turn with
-/// `clients` connections driven by an event-loop thread per CPU.
+/// `rounds` turns of `window` each, the contenders taking turns (each round starting
+/// with the next one, so none always follows the same neighbour's teardown), every turn
+/// with `clients` connections driven by an event-loop thread per CPU.
 pub fn event_loop_rounds(
     contenders: &[Contender],
     clients: usize,
@@ -78,12 +76,11 @@ pub fn event_loop_rounds(
 ) -> Res<Vec<Rounds>> {
     let loops = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out: Vec<Rounds> = contenders.iter().map(|_| Rounds::default()).collect();
-    for _ in 0..rounds {
-        for (c, rounds) in contenders.iter().zip(&mut out) {
-            let before = cpu_time(&c.pids);
-            let rate = mux_load::throughput(c.addr, clients, loops, window)?;
-            let cpu = before.zip(cpu_time(&c.pids)).map(|(b, a)| a.since(b));
-            rounds.record(rate, window, cpu);
+    for round in 0..rounds {
+        for i in (0..contenders.len()).map(|k| (k + round) % contenders.len()) {
+            let c = &contenders[i];
+            let (rate, before, after) = mux_load::run(c.addr, clients, loops, window, || cpu_time(&c.pids))?;
+            out[i].record(rate, window, before.zip(after).map(|(b, a)| a.since(b)));
         }
     }
     Ok(out)
@@ -136,94 +133,6 @@ fn cpu_time(pids: &[u32]) -> Option<CpuTime> {
     }
     let ticks = |t: u64| Duration::from_nanos(t * 1_000_000_000 / hz);
     Some(CpuTime { user: ticks(user), system: ticks(system) })
-}
-
-/// Set in the environment of the bench's own re-executed copy that serves as the
-/// minimal responder.
-const RESPONDER_ENV: &str = "RPYCBENCH_SERVER_COMPARE_RESPONDER";
-
-/// A thread-per-connection responder that decodes each request and answers `"pong"`
-/// (GETROOT gets a root reference), with no service, object table or dispatch: the most
-/// a thread-per-connection RPyC server could do on this machine.
-///
-/// It runs in a process of its own, as the servers do (a copy of this bench, see
-/// [`serve_if_responder`]): switching between threads of one process skips the
-/// address-space switch, so an in-process responder would set the bar too high.
-pub struct MinimalResponder {
-    child: std::process::Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
-}
-
-impl MinimalResponder {
-    /// Starts the responder and waits for its address.
-    pub fn start() -> Res<MinimalResponder> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .env(RESPONDER_ENV, "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or("the responder's stdout")?;
-        BufReader::new(stdout).read_line(&mut line)?;
-        match line.trim().parse() {
-            Ok(addr) => Ok(MinimalResponder { child, addr }),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(format!("the minimal responder printed {line:?} instead of its address").into())
-            }
-        }
-    }
-
-    /// Its process id, for its CPU time.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for MinimalResponder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// In the responder's process: serves until killed and never returns. Elsewhere:
-/// returns at once.
-pub fn serve_if_responder() -> Res<()> {
-    if std::env::var_os(RESPONDER_ENV).is_none() {
-        return Ok(());
-    }
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    println!("{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    for stream in listener.incoming().flatten() {
-        // A connection ends when the load generator drops it, often mid-request.
-        std::thread::spawn(move || drop(respond(stream)));
-    }
-    std::process::exit(0)
-}
-
-fn respond(stream: TcpStream) -> Res<()> {
-    stream.set_nodelay(true)?;
-    let limits = Limits::default();
-    let root = IdPack::new("rpycbench.Minimal", 1, 1);
-    let (mut decoder, mut encoder) = (FrameDecoder::new(limits), FrameEncoder::new(Compression::Off));
-    let mut stream = &stream;
-    while decoder.read_from(&mut stream)? > 0 {
-        while let Some(frame) = decoder.next_frame()? {
-            let request = Message::decode(frame.payload, &limits)?;
-            let value = match request {
-                Message::Request { handler: 3, .. } => Boxed::RemoteRef(root.clone()), // GETROOT
-                _ => Boxed::Value("pong".into()),
-            };
-            encoder.reset();
-            Message::Reply { seq: request.seq(), value }.encode(encoder.payload())?;
-            stream.write_all(encoder.finish()?)?;
-        }
-    }
-    Ok(())
 }
 
 /// Closed-loop `ping` from `clients` threads, each with its own blocking
