@@ -2,8 +2,8 @@
 //! 127.0.0.1, driven by the keep-alive client and by the benchmark kinds; its answers
 //! match the RPyC service's, keep-alive really reuses one connection, every failure
 //! (404/400/405/413, refused, timeout) is counted with a readable message, the suite
-//! includes it (tests/suite_cli.rs), and SIGTERM ends it cleanly. A scripted peer that closes, stalls or answers what is not HTTP shows the client's
-//! errors.
+//! includes it (tests/suite_cli.rs), and SIGTERM ends it cleanly. A scripted peer
+//! that closes, stalls or answers what is not HTTP shows the client's errors.
 
 mod common;
 
@@ -11,7 +11,6 @@ use common::{eventually, native_spec, proc_stat};
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency};
 use rpycbench::client::Config;
 use rpycbench::http::{self, HttpClient, HttpConfig, MAX_BODY_BYTES};
-use rpycbench::metrics::BenchResult;
 use rpycbench::server::{ServerHandle, ServerMode};
 use rpycbench::{Connection, Error};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -144,6 +143,14 @@ fn failures_are_errors_with_readable_messages() {
     let (code, message, _) = status(http.get(&format!("/download?size={}", MAX_BODY_BYTES + 1)).unwrap_err());
     assert_eq!((code, message.contains("over the limit")), (413, true), "{message}");
 
+    // An upload over the limit: the server refuses it from its announced length and
+    // closes before reading the body; the client still reports the 413 and its reason.
+    let oversized = vec![0u8; usize::try_from(MAX_BODY_BYTES).unwrap() + 1];
+    let (code, message, _) = status(http.upload(&oversized).unwrap_err());
+    assert_eq!((code, message.contains("over the limit")), (413, true), "{message}");
+    drop(oversized);
+    http.ping().expect("the next request opens a new connection");
+
     // A timeout: the server sleeps longer than the client waits.
     let mut impatient =
         HttpClient::with_config(server.addr(), HttpConfig::default().request_timeout(Duration::from_millis(200)));
@@ -192,6 +199,8 @@ enum Answer {
     Bytes(&'static [u8]),
     /// Says nothing for two seconds, then closes.
     Silence,
+    /// Announces 100 bytes of body and sends one every 100 ms.
+    Trickle,
 }
 
 /// A peer on 127.0.0.1 that takes one connection per answer, reads one request head on
@@ -211,6 +220,15 @@ fn scripted_peer(answers: Vec<Answer>) -> SocketAddr {
             match answer {
                 Answer::Bytes(bytes) => drop((&stream).write_all(bytes)),
                 Answer::Silence => std::thread::sleep(Duration::from_secs(2)),
+                Answer::Trickle => {
+                    let _ = (&stream).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n");
+                    for _ in 0..100 {
+                        std::thread::sleep(Duration::from_millis(100));
+                        if (&stream).write_all(b"x").is_err() {
+                            break;
+                        }
+                    }
+                }
             }
         }
     });
@@ -255,14 +273,18 @@ fn the_client_survives_a_closed_keep_alive_and_names_broken_answers() {
         matches!(closed, Error::Io { .. }) && closed.to_string().contains("closed the connection without answering")
     );
 
-    let mut impatient = HttpClient::with_config(
-        scripted_peer(vec![Answer::Silence]),
-        HttpConfig::default().request_timeout(Duration::from_millis(200)),
-    );
-    let t0 = Instant::now();
-    let e = impatient.ping().unwrap_err();
-    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
-    assert!(t0.elapsed() < Duration::from_secs(2), "the timeout took {:?}", t0.elapsed());
+    // The timeout bounds the whole request: silence, or an answer trickled so that no
+    // single read waits long.
+    for answer in [Answer::Silence, Answer::Trickle] {
+        let mut impatient = HttpClient::with_config(
+            scripted_peer(vec![answer]),
+            HttpConfig::default().request_timeout(Duration::from_millis(300)),
+        );
+        let t0 = Instant::now();
+        let e = impatient.get("/slow").unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "the timeout took {:?}", t0.elapsed());
+    }
 }
 
 #[test]
@@ -297,20 +319,13 @@ fn oversized_request_bodies_are_refused_with_413() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(200)]);
 }
 
-fn check_http_result(r: &BenchResult) {
-    assert_eq!(r.server.mode, "http", "{}", r.name);
-    assert_eq!(r.server.backend, "hyper", "{}", r.name);
-    assert_eq!(r.outcomes.success_rate, 1.0, "{}: {:?}", r.name, r.outcomes.errors);
-    assert!(r.wire.is_none(), "{}: the HTTP client counts no wire traffic", r.name);
-}
-
 #[test]
 fn the_benchmark_kinds_run_against_an_http_target() {
     let server = start(ServerMode::Http);
     let target = http::target(&server);
 
     let connection = ConnectionBench::new("connection[http]").connections(10).run(&target);
-    check_http_result(&connection);
+    common::assert_http_result(&connection);
     assert_eq!(connection.outcomes.successes, 10);
     // Each measured connection was a new TCP connection, closed by the client: ten
     // closed ones wait out TIME_WAIT on the client's side, and none is still open.
@@ -321,25 +336,25 @@ fn the_benchmark_kinds_run_against_an_http_target() {
     let connection_p50 = connection.latency.as_ref().unwrap().p50_ns;
     assert!(connection_p50 > 0 && connection_p50 < 1_000_000_000, "{connection_p50}");
     let held = ConnectionBench::new("held[http]").connections(5).keep_open(true).run(&target);
-    check_http_result(&held);
+    common::assert_http_result(&held);
     assert_eq!(held.params["held_alive"], 5);
 
     let latency = Latency::new("latency[http]").requests(200).warmup(5).run(&target, |c| c.ping());
-    check_http_result(&latency);
+    common::assert_http_result(&latency);
     let stats = latency.latency.as_ref().unwrap();
     assert_eq!(stats.count, 200);
     assert!(stats.p50_ns > 0 && stats.p50_ns <= stats.p99_ns && stats.p99_ns <= stats.max_ns);
     assert!(latency.throughput_rps.unwrap() > 0.0);
 
     let bandwidth = Bandwidth::new("bandwidth[http]").sizes([1024, 65_536]).iterations(3).run_builtin(&target);
-    check_http_result(&bandwidth);
+    common::assert_http_result(&bandwidth);
     let per_size: Vec<(&str, u64, u64)> =
         bandwidth.sizes.iter().map(|s| (s.direction.as_str(), s.size_bytes, s.outcomes.successes)).collect();
     assert_eq!(per_size, [("upload", 1024, 3), ("download", 1024, 3), ("upload", 65_536, 3), ("download", 65_536, 3)]);
     assert!(bandwidth.sizes.iter().all(|s| s.mean_bps > 0.0));
 
     let concurrent = Concurrent::new("concurrent[http]").clients(3).requests_per_client(20).run(&target, |c| c.ping());
-    check_http_result(&concurrent);
+    common::assert_http_result(&concurrent);
     assert_eq!(concurrent.outcomes.successes, 60);
     assert_eq!(concurrent.latency.as_ref().unwrap().count, 60);
 }

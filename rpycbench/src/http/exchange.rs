@@ -11,14 +11,18 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest response head accepted.
 const MAX_HEAD: usize = 16 << 10;
 /// The most headers a response head may have.
 const MAX_HEADERS: usize = 32;
 /// Receive buffer: heads, short bodies and a download's reads.
-const BUF: usize = 64 << 10;
+const RECV_BUF: usize = 64 << 10;
+/// A socket timeout is re-armed only when it is off from the time left by more than
+/// this: a `setsockopt` per read would cost more than the answer (as in the RPyC
+/// connection).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
 /// Bodies up to this size go out in the same `send` as the head.
 const INLINE_BODY: usize = 64 << 10;
 
@@ -57,12 +61,24 @@ pub(crate) enum Sink {
     /// Kept, up to `limit` bytes; more is an error.
     Keep { limit: usize, out: Vec<u8> },
     /// The first `limit` bytes kept, the rest read and dropped (an error's explanation).
-    Start { limit: usize, out: Vec<u8> },
-    /// Counted, not kept: a download allocates nothing.
+    Prefix { limit: usize, out: Vec<u8> },
+    /// Counted, not kept: a download's bytes need no memory.
     Count(u64),
 }
 
 impl Sink {
+    /// Told the length the server announced: a body longer than a [`Sink::Keep`] takes
+    /// is refused before it is read, and the room for one that fits is made at once.
+    fn expect(&mut self, announced: u64) -> Result<(), Failure> {
+        if let Sink::Keep { limit, out } = self {
+            let room = usize::try_from(announced).ok().filter(|n| *n <= *limit).ok_or_else(|| {
+                Failure::Protocol(format!("the server announced {announced} bytes, more than the {limit} expected"))
+            })?;
+            out.reserve_exact(room.saturating_sub(out.len()));
+        }
+        Ok(())
+    }
+
     fn take(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         match self {
             Sink::Keep { limit, out } => {
@@ -71,7 +87,7 @@ impl Sink {
                 }
                 out.extend_from_slice(bytes);
             }
-            Sink::Start { limit, out } => {
+            Sink::Prefix { limit, out } => {
                 let room = limit.saturating_sub(out.len()).min(bytes.len());
                 out.extend_from_slice(&bytes[..room]);
             }
@@ -94,28 +110,39 @@ pub(crate) struct HttpStream {
     reused: bool,
     /// Set when the server said it closes, or an answer ran to the end of the stream.
     closing: bool,
+    /// How long the whole exchange in progress may take, and when that runs out.
+    timeout: Duration,
+    deadline: Instant,
+    /// The socket timeouts now set, re-armed towards the time left (see [`TIMEOUT_SLACK`]).
+    read_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl HttpStream {
-    /// Opens a connection; every later wait on it (sending, any part of an answer) is
-    /// bounded by `timeout`.
+    /// Opens a connection; each later exchange on it (sending the request, reading the
+    /// whole answer) must end within `timeout`.
     pub(crate) fn connect(addr: SocketAddr, connect: Duration, timeout: Duration) -> Result<HttpStream, Failure> {
         // A zero timeout is an error to `set_read_timeout`; a millisecond is as impatient.
         let floor = |t: Duration| t.max(Duration::from_millis(1));
         let stream = TcpStream::connect_timeout(&addr, floor(connect)).map_err(Failure::Connect)?;
+        let timeout = floor(timeout);
         let setup = stream
             .set_nodelay(true)
-            .and_then(|()| stream.set_read_timeout(Some(floor(timeout))))
-            .and_then(|()| stream.set_write_timeout(Some(floor(timeout))));
+            .and_then(|()| stream.set_read_timeout(Some(timeout)))
+            .and_then(|()| stream.set_write_timeout(Some(timeout)));
         setup.map_err(Failure::Io)?;
         Ok(HttpStream {
             stream,
-            buf: vec![0; BUF].into_boxed_slice(),
+            buf: vec![0; RECV_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
             answering: false,
             reused: false,
             closing: false,
+            timeout,
+            deadline: Instant::now() + timeout,
+            read_timeout: timeout,
+            write_timeout: timeout,
         })
     }
 
@@ -125,11 +152,45 @@ impl HttpStream {
     }
 
     /// Sends a request: `request` holds the head (and, when small, the body already);
-    /// `body` is the rest.
-    pub(crate) fn send(&mut self, request: &[u8], body: &[u8]) -> Result<(), Failure> {
+    /// `body` is the rest. Starts the exchange's clock.
+    ///
+    /// A send that fails part-way through a large body may still have an answer
+    /// waiting (a server refuses an oversized upload with 413 and closes before reading
+    /// it all): `Ok(false)` says so, and the answer should be read before giving up.
+    pub(crate) fn send(&mut self, request: &[u8], body: &[u8]) -> Result<bool, Failure> {
         self.answering = false;
-        let sent = (&self.stream).write_all(request).and_then(|()| (&self.stream).write_all(body));
-        sent.map_err(|e| self.io_failure(e))
+        self.deadline = Instant::now() + self.timeout;
+        self.fit_timeouts().map_err(Failure::Io)?;
+        if let Err(e) = (&self.stream).write_all(request) {
+            return Err(self.io_failure(e));
+        }
+        match (&self.stream).write_all(body) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {
+                self.closing = true;
+                Ok(false)
+            }
+            Err(e) => Err(self.io_failure(e)),
+        }
+    }
+
+    /// Keeps the socket timeouts near the time left of the exchange, so that a server
+    /// that trickles its answer cannot stretch it past `timeout`.
+    fn fit_timeouts(&mut self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(ErrorKind::TimedOut, "the request's time ran out"));
+        }
+        let off = |current: Duration| current > left + TIMEOUT_SLACK || current + TIMEOUT_SLACK < left;
+        if off(self.read_timeout) {
+            self.stream.set_read_timeout(Some(left))?;
+            self.read_timeout = left;
+        }
+        if off(self.write_timeout) {
+            self.stream.set_write_timeout(Some(left))?;
+            self.write_timeout = left;
+        }
+        Ok(())
     }
 
     /// Reads the answer's head.
@@ -172,7 +233,10 @@ impl HttpStream {
     /// Reads the body that `head` announced into `sink`.
     pub(crate) fn read_body(&mut self, head: Head, sink: &mut Sink) -> Result<(), Failure> {
         let mut left = match head.framing {
-            Framing::Length(n) => n,
+            Framing::Length(n) => {
+                sink.expect(n)?;
+                n
+            }
             Framing::UntilClose => u64::MAX,
         };
         loop {
@@ -210,7 +274,13 @@ impl HttpStream {
             self.buf.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
         }
+        // Heads are capped far below the buffer and bodies are drained before each
+        // read, so there is always room; an empty read would pass for the end of stream.
+        debug_assert!(self.end < self.buf.len(), "no room to read into");
         loop {
+            if let Err(e) = self.fit_timeouts() {
+                return Err(self.io_failure(e));
+            }
             match (&self.stream).read(&mut self.buf[self.end..]) {
                 Ok(n) => {
                     self.end += n;
@@ -251,25 +321,32 @@ fn head_of(response: &httparse::Response<'_, '_>) -> Result<Head, Failure> {
         return Err(Failure::Protocol(format!("an unexpected interim answer {status}")));
     }
     let mut length = None;
-    // HTTP/1.0 closes unless told otherwise; HTTP/1.1 keeps the connection unless told.
-    let mut close = response.version == Some(0);
+    let (mut says_close, mut says_keep_alive) = (false, false);
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = value.parse().map_err(|_| Failure::Protocol(format!("a bad Content-Length {value:?}")))?;
+            // Digits only: `str::parse` would take "+5".
+            let n = Some(value)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Failure::Protocol(format!("a bad Content-Length {value:?}")))?;
             if length.is_some_and(|l| l != n) {
                 return Err(Failure::Protocol("two different Content-Length headers".into()));
             }
             length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") && !value.eq_ignore_ascii_case("identity") {
             return Err(Failure::Protocol(format!(
-                "a {value} body: this client reads bodies framed by Content-Length, as the rpycbench HTTP server sends them"
+                "a {value} body: this client reads bodies framed by Content-Length, \
+                 as the rpycbench HTTP server sends them"
             )));
         } else if h.name.eq_ignore_ascii_case("connection") {
             let says = |token: &str| value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token));
-            close = if close { !says("keep-alive") } else { says("close") };
+            says_close |= says("close");
+            says_keep_alive |= says("keep-alive");
         }
     }
+    // "close" anywhere wins (RFC 9112 §9.6); HTTP/1.0 closes unless it says keep-alive.
+    let mut close = says_close || (response.version == Some(0) && !says_keep_alive);
     // Answers that never have a body (RFC 9110 §6.4.1).
     if status == 204 || status == 304 {
         length = Some(0);
@@ -332,6 +409,8 @@ mod tests {
         assert!(h.close, "HTTP/1.0 closes by default");
         let h = head("HTTP/1.0 200 OK\r\ncontent-length: 1\r\nconnection: Keep-Alive\r\n\r\n").unwrap();
         assert!(!h.close);
+        let h = head("HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\nconnection: keep-alive\r\n\r\n");
+        assert!(h.unwrap().close, "close anywhere wins");
         let h = head("HTTP/1.1 200 OK\r\n\r\n").unwrap();
         assert_eq!((h.framing, h.close), (Framing::UntilClose, true), "no length: the body runs to the close");
         let h = head("HTTP/1.1 204 No Content\r\n\r\n").unwrap();
@@ -346,6 +425,7 @@ mod tests {
         };
         assert!(reason("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").contains("chunked body"));
         assert!(reason("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n").contains("bad Content-Length"));
+        assert!(reason("HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n").contains("bad Content-Length"));
         assert!(reason("HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n").contains("two different"));
         assert!(reason("HTTP/1.1 100 Continue\r\n\r\n").contains("interim"));
     }
@@ -369,10 +449,14 @@ mod tests {
         let mut keep = Sink::Keep { limit: 4, out: Vec::new() };
         keep.take(b"abc").unwrap();
         assert!(matches!(keep.take(b"de"), Err(Failure::Protocol(_))));
-        let mut start = Sink::Start { limit: 4, out: Vec::new() };
-        start.take(b"abc").unwrap();
-        start.take(b"defg").unwrap();
-        assert!(matches!(start, Sink::Start { ref out, .. } if out == b"abcd"));
+        let mut prefix = Sink::Prefix { limit: 4, out: Vec::new() };
+        prefix.take(b"abc").unwrap();
+        prefix.take(b"defg").unwrap();
+        assert!(matches!(prefix, Sink::Prefix { ref out, .. } if out == b"abcd"));
+        let mut keep = Sink::Keep { limit: 4, out: Vec::new() };
+        assert!(matches!(keep.expect(5), Err(Failure::Protocol(ref r)) if r.contains("announced 5 bytes")));
+        keep.expect(4).unwrap();
+        assert!(matches!(keep, Sink::Keep { ref out, .. } if out.capacity() >= 4));
         let mut count = Sink::Count(0);
         count.take(&[0; 10]).unwrap();
         assert!(matches!(count, Sink::Count(10)));

@@ -2,8 +2,9 @@
 //!
 //! An HTTP/1.1 keep-alive server on hyper and tokio, threaded like the native threaded
 //! RPyC server (one OS thread per connection), serving the built-in RPyC benchmark
-//! service's operations as [routes](self#routes); and a blocking keep-alive
-//! client (one `send` and one `recv` per request, as the RPyC connection) that the benchmark kinds drive like an RPyC connection (it implements
+//! service's operations as [routes](self#routes); and a blocking keep-alive client
+//! (one `send` and one `recv` per request, as the RPyC connection) that the benchmark
+//! kinds drive like an RPyC connection (it implements
 //! [`bench::Client`](crate::bench::Client)). A non-2xx status, a timeout or a refused
 //! connection is an error, so a benchmark counts it as a failure.
 //!
