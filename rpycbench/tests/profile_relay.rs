@@ -3,7 +3,7 @@
 //! `profile` API on a real connection, `RPYCBENCH_PROFILE`, and the wire SLAs.
 
 mod common;
-use common::{python, start_server as server};
+use common::{python, start_server as server, KillOnDrop};
 
 use rpycbench::bench::{Latency, Target};
 use rpycbench::client::{Connection, Object, RemoteRef};
@@ -594,18 +594,6 @@ fn a_huge_slow_threshold_is_refused_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && out.status.code().is_some(), "{:?}: {stderr}", out.status);
     assert!(stderr.contains("--slow-ms") && !stderr.contains("panicked"), "{stderr}");
-}
-
-/// A child process killed (if still running) when the test ends, even by a panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }
 
 /// The relay's added latency: `ping` round trips of a Rust client, direct and through

@@ -11,6 +11,9 @@
 //! After changing a result or telemetry type on purpose, regenerate the schema files
 //! with `RPYCBENCH_BLESS=1 cargo test -p rpycbench --test results_schema` and commit them.
 
+mod common;
+
+use common::KillOnDrop;
 use rpycbench::bench::{Bandwidth, Concurrent, Latency, Load, Target};
 use rpycbench::client::{Object, RemoteRef};
 use rpycbench::metrics::{BenchResult, ResultFileError, ResultSet, RESULTS_SCHEMA};
@@ -21,7 +24,7 @@ use serde_json::Value as Json;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
@@ -318,18 +321,6 @@ fn results_with_the_same_name_are_all_kept() {
 }
 
 // ---- Profiler telemetry: rpycbench/telemetry/v1 ----
-
-/// A child process killed (and reaped) on drop if still running.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// Spawns `cmd` with piped stdout and returns it with the address of its first line,
 /// `listening on HOST:PORT` (within 20 s; a child that says nothing fails the test).

@@ -190,3 +190,24 @@ pub fn eventually(within: std::time::Duration, mut cond: impl FnMut() -> bool) -
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// A child process killed (and reaped) on drop if still running, even by a panic.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// What every HTTP baseline result must say: it ran against the hyper server, every
+/// request succeeded, and it carries no wire statistics (those count RPyC frames).
+pub fn assert_http_result(r: &rpycbench::metrics::BenchResult) {
+    assert_eq!(r.server.mode, "http", "{}", r.name);
+    assert_eq!(r.server.backend, "hyper", "{}", r.name);
+    assert_eq!(r.outcomes.success_rate, 1.0, "{}: {:?}", r.name, r.outcomes.errors);
+    assert!(r.wire.is_none(), "{}: the HTTP client counts no wire traffic", r.name);
+}
