@@ -479,12 +479,13 @@ impl Connection {
         }
     }
 
-    /// Clears the socket's read timeout while waiting for the peer's next request, which
-    /// may come at any time (an idle client is not an error). It matters for speed too:
-    /// with `SO_RCVTIMEO` set, every blocking `recv` arms and cancels a kernel timer,
-    /// measurable on a server that answers tens of thousands of requests per second.
-    /// The timeout comes back when this side waits for a reply of its own (a callback).
-    pub(crate) fn wait_without_timeout(&mut self) -> Result<()> {
+    /// Clears the socket's read timeout, for a server about to wait for requests.
+    ///
+    /// That wait has no deadline anyway (`receive(None, ..)` goes on after a timeout),
+    /// but with `SO_RCVTIMEO` set every blocking `recv` arms and cancels a kernel timer,
+    /// a cost on each of the tens of thousands of requests a second a server answers.
+    /// Waiting for a reply of this side's own (a callback) sets a timeout again.
+    pub(crate) fn clear_read_timeout(&mut self) -> Result<()> {
         if self.read_timeout.is_some() {
             self.stream.set_read_timeout(None).map_err(|e| self.io_error("clearing the read timeout", e))?;
             self.read_timeout = None;

@@ -160,8 +160,10 @@ impl Connection {
     /// Serves the peer's requests until it closes the connection; how a server runs a
     /// connection. Returns `Ok` on an orderly close (CLOSE or EOF).
     pub fn serve_until_closed(&mut self) -> Result<()> {
+        // Once, not per request: after a callback the timeout it set stays, as
+        // re-clearing would cost two `setsockopt`s per calling-back request.
+        self.clear_read_timeout()?;
         while !self.closed {
-            self.wait_without_timeout()?;
             match self.receive(None, "serving") {
                 Ok(Some(msg)) => {
                     // A reply here answers a callback whose waiter gave up: dropped.
