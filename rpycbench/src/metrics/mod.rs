@@ -7,6 +7,7 @@ mod environment;
 mod latency;
 mod outcomes;
 mod result;
+pub(crate) mod schema;
 pub mod system;
 
 pub use clock::{LoopClock, Stamp};

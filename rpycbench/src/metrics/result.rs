@@ -286,7 +286,7 @@ impl ResultSet {
 
     /// The JSON Schema of result files, generated from these types.
     pub fn json_schema() -> serde_json::Value {
-        serde_json::to_value(schemars::schema_for!(ResultSet)).unwrap_or_default()
+        super::schema::published::<ResultSet>()
     }
 }
 

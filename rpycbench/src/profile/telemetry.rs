@@ -260,7 +260,6 @@ impl Telemetry {
 
     /// The JSON Schema of telemetry JSON, generated from these types.
     pub fn json_schema() -> serde_json::Value {
-        // A schema is plain JSON built by schemars: converting it cannot fail.
-        serde_json::to_value(schemars::schema_for!(Telemetry)).unwrap_or_default()
+        crate::metrics::schema::published::<Telemetry>()
     }
 }
