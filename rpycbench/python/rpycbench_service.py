@@ -24,9 +24,10 @@ the contract (Python raises whatever ``TypeError`` the operation raises).
     Returns ``len(data)``.
 
 ``download(size)``
-    Returns ``size`` bytes (by value): the 256-byte block ``BLOCK = bytes(range(256))``
-    repeated and cut to ``size``, i.e. byte ``i`` is ``i % 256``. ``size`` must not be
-    negative. ``download(0) == b""``.
+    Returns ``size`` bytes (by value): the 64 KiB block ``BLOCK`` repeated and cut to
+    ``size``. ``BLOCK`` is SHA-256 in counter mode, incompressible, so that rpyc's zlib
+    compression of large frames cannot turn a transfer benchmark into a zlib benchmark.
+    ``size`` must not be negative. ``download(0) == b""``.
 
 ``upload_chunked(chunks)``
     Iterates ``chunks`` (``for c in chunks: total += len(c)``) and returns ``total``. When
@@ -103,8 +104,9 @@ import rpyc
 
 __all__ = ["BLOCK", "BenchmarkService", "User"]
 
-BLOCK = bytes(range(256))
-"""The 256-byte pattern ``download`` repeats: byte i of a download is i % 256."""
+BLOCK = b"".join(hashlib.sha256(b"rpycbench payload" + i.to_bytes(4, "big")).digest() for i in range(2048))
+"""The 64 KiB block ``download`` repeats, the same bytes as the native server's
+``payload_block()``: twice zlib's window, so nothing in it compresses."""
 
 _REFUSED_EXCEPTIONS = (SystemExit, KeyboardInterrupt, GeneratorExit)
 
@@ -117,7 +119,7 @@ def _not_negative(name, value):
 def _pattern(size):
     """``size`` bytes of BLOCK repeated (built in one go: sizes go up to 100 MB)."""
     _not_negative("size", size)
-    return (BLOCK * (size // 256 + 1))[:size]
+    return (BLOCK * (size // len(BLOCK) + 1))[:size]
 
 
 def _chunks(size, chunk_size):

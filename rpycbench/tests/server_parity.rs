@@ -60,9 +60,9 @@ fn assert_builtin(e: &RemoteException, class: &str, message: &str, what: &str) {
     assert_eq!(e.attr("_remote_version"), Some(&Value::from("6.0.2")), "{what}: attrs {:?}", e.attrs);
 }
 
-/// The download content: byte i is i % 256.
+/// The download content, as both services build it.
 fn pattern(size: usize) -> Vec<u8> {
-    (0..size).map(|i| i as u8).collect()
+    rpycbench::bench::payload(size as u64)
 }
 
 fn remote(obj: Object, what: &str) -> RemoteRef {

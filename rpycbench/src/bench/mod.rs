@@ -27,8 +27,10 @@ pub use run::SYSTEM_SAMPLE_INTERVAL;
 pub use target::Target;
 pub use transfer::{BuiltinTransfer, Transfer, TransferOps};
 
-/// The payload of `size` bytes the built-in service's `download` returns too: the block
-/// `0, 1, …, 255` repeated.
+/// The payload of `size` bytes the built-in service's `download` returns too: the
+/// incompressible [`payload_block`](crate::server::payload_block) repeated.
 pub fn payload(size: u64) -> Vec<u8> {
-    (0..size).map(|i| i as u8).collect()
+    let mut data = Vec::new();
+    crate::server::extend_payload(&mut data, usize::try_from(size).unwrap_or(usize::MAX));
+    data
 }

@@ -29,7 +29,7 @@
 //! | `GET /ping` | `pong` |
 //! | `POST /echo` | the request body |
 //! | `POST /upload` | the body's length in bytes, as decimal text |
-//! | `GET /download?size=N` | `N` bytes: `0, 1, …, 255` repeated, as RPyC's `download` |
+//! | `GET /download?size=N` | the same `N` bytes as RPyC's `download` ([`payload_block`](crate::server::payload_block) repeated) |
 //! | `GET /cpu_work?iterations=N` | the same 16 hex digits as RPyC's `cpu_work(N)` (default 100000) |
 //! | `GET /io_work?delay=SECONDS` | `data` after sleeping (default 0.01 s) |
 //!

@@ -8,6 +8,7 @@ use crate::client::{Args, Connection, Object, RemoteRef};
 use crate::error::{Error, Result};
 use crate::wire::Value;
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The built-in benchmark service (`rpycbench_service.BenchmarkService`).
@@ -164,7 +165,7 @@ fn required<T: crate::client::FromObject>(args: &Args, i: usize, name: &str, met
     args.param(i, name)?.ok_or_else(|| missing(method, name))
 }
 
-/// The download content: the block `bytes(range(256))` repeated, cut to `size`.
+/// The download content: the [`payload_block`] repeated, cut to `size`.
 ///
 /// A size no frame can carry is refused before allocating, and an allocation the
 /// system refuses is a MemoryError: Rust aborts the whole process when an allocation
@@ -178,8 +179,43 @@ fn payload(size: i64) -> Result<Vec<u8>> {
         ));
     }
     let mut data = with_capacity(size as i64)?;
-    data.extend((0..size as usize).map(|i| i as u8));
+    extend_payload(&mut data, size as usize);
     Ok(data)
+}
+
+/// The bytes `download` repeats: 64 KiB of SHA-256 in counter mode (32-byte block `i`
+/// is `sha256(b"rpycbench payload" + i as 4 big-endian bytes)`), built the same way by
+/// the Python twin.
+///
+/// Why not `0, 1, …, 255` repeated: Python's rpyc compresses frames over 3000 bytes with
+/// zlib, which squeezed that pattern to almost nothing, so a Python server's downloads
+/// measured zlib rather than the transfer. A period of 64 KiB is twice zlib's 32 KiB
+/// window, so nothing repeats where zlib can see it: the payload is incompressible, as
+/// most real binary data is, and both servers put the same bytes on the wire.
+pub fn payload_block() -> &'static [u8] {
+    static BLOCK: OnceLock<Vec<u8>> = OnceLock::new();
+    BLOCK.get_or_init(|| {
+        (0..2048u32)
+            .flat_map(|i| {
+                let mut h = Sha256::new();
+                h.update(b"rpycbench payload");
+                h.update(i.to_be_bytes());
+                h.finalize()
+            })
+            .collect()
+    })
+}
+
+/// Appends `size` bytes of the [`payload_block`] repeated.
+pub(crate) fn extend_payload(out: &mut Vec<u8>, size: usize) {
+    let block = payload_block();
+    out.reserve(size);
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len());
+        out.extend_from_slice(&block[..n]);
+        left -= n;
+    }
 }
 
 /// The largest payload a reply frame can carry: its length is a u32, and the message
@@ -286,5 +322,23 @@ mod tests {
         // Expected values computed with Python's hashlib.
         assert_eq!(super::cpu_work(1), "cced28c6dc3f99c2");
         assert_eq!(super::cpu_work(1000), "3595323d0c762e0f");
+    }
+
+    #[test]
+    fn the_payload_is_the_python_twins_and_zlib_cannot_shrink_it() {
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let block = super::payload_block();
+        assert_eq!(block.len(), 64 << 10);
+        // Expected values computed with Python's hashlib from the twin's definition.
+        assert_eq!(hex::encode(&block[..8]), "f8611b6949fa7e1b");
+        assert_eq!(hex::encode(&Sha256::digest(block)[..8]), "d7151243d6654304");
+        let data = crate::bench::payload(300_000);
+        assert_eq!((&data[..block.len()], &data[block.len()..2 * block.len()]), (block, block));
+        // At rpyc's level (1), as Python compresses frames over 3000 bytes.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
+        z.write_all(&data).unwrap();
+        let compressed = z.finish().unwrap().len();
+        assert!(compressed as f64 > 0.99 * data.len() as f64, "{} bytes compressed to {compressed}", data.len());
     }
 }

@@ -10,7 +10,8 @@ mod process;
 mod python;
 mod service;
 
-pub use builtin::{cpu_work, BenchmarkService};
+pub(crate) use builtin::extend_payload;
+pub use builtin::{cpu_work, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
