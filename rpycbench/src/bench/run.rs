@@ -98,16 +98,20 @@ pub(crate) fn closed_loop<C: Client, F: FnMut(&mut C) -> Result<()>>(
 ) {
     let clock = LoopClock::new();
     let begin = clock.stamp();
+    // The end of the previous request: a duration stop reads it instead of the clock,
+    // so every iteration costs two clock reads whichever stop applies.
+    let mut last_end = begin;
     let mut done = 0u64;
     loop {
         match stop {
             Stop::Requests(n) if done >= n => break,
-            Stop::Duration(d) if clock.since(begin) >= d => break,
+            Stop::Duration(d) if clock.between(begin, last_end) >= d => break,
             _ => {}
         }
         let t0 = clock.stamp();
         let r = session.run(f);
-        let elapsed_ns = clock.nanos_since(t0);
+        last_end = clock.stamp();
+        let elapsed_ns = clock.nanos_between(t0, last_end);
         match r {
             Ok(()) => {
                 hist.record_ns(elapsed_ns);

@@ -219,6 +219,8 @@ impl Connection {
         let released = self.send_releases()?;
         let seq = self.send_request_now(handler, parts)?;
         if released {
+            // After the request, not with the DELs: sending data right after receiving
+            // puts the socket back in delayed-ACK ("pingpong") mode, which would undo it.
             self.ack_the_next_reply_at_once();
         }
         Ok(seq)
@@ -265,16 +267,15 @@ impl Connection {
         Ok(seq)
     }
 
-    /// Sends one DEL per proxy dropped since the last request (fire and forget).
-    /// Sends a DEL for every reference dropped since the last call; whether it sent any.
+    /// Sends one DEL per proxy dropped since the last request (fire and forget);
+    /// whether it sent any.
     pub(crate) fn send_releases(&mut self) -> Result<bool> {
         let Some(dropped) = self.queue.drain() else { return Ok(false) };
         let mut sent = false;
         for id in dropped {
             if let Some(count) = self.held.released(&id) {
                 let count = i64::try_from(count).unwrap_or(i64::MAX);
-                let proxy_id = id.clone();
-                self.send_del(proxy_id, count)?;
+                self.send_del(id.clone(), count)?;
                 sent = true;
             }
         }

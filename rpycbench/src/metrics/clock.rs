@@ -45,7 +45,12 @@ impl LoopClock {
     /// Nanoseconds from `start` to now, for recording straight into a histogram.
     #[inline]
     pub fn nanos_since(&self, start: Stamp) -> u64 {
-        let end = self.stamp();
+        self.nanos_between(start, self.stamp())
+    }
+
+    /// Nanoseconds from `start` to `end` (zero if `end` is earlier).
+    #[inline]
+    pub fn nanos_between(&self, start: Stamp, end: Stamp) -> u64 {
         if end.0 <= start.0 {
             return 0;
         }
