@@ -13,7 +13,7 @@ use rpycbench::server::ServerMode;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
 
@@ -42,18 +42,7 @@ fn rpycbench(args: &[&str]) -> Run {
         .stderr(std::fs::File::create(&err).expect("create stderr file"))
         .spawn()
         .expect("run rpycbench");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for rpycbench") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rpycbench {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::exit_within(&mut child, Duration::from_secs(60), &format!("rpycbench {args:?}"));
     let read = |p: &PathBuf| {
         let text = std::fs::read_to_string(p).unwrap_or_default();
         let _ = std::fs::remove_file(p);

@@ -377,17 +377,7 @@ fn sigterm_ends_the_http_server_with_status_zero_and_nothing_left() {
     let mut http = HttpClient::new(addr);
     http.ping().expect("ping");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + REPLY;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the http server did not exit within {REPLY:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = common::exit_within(&mut child, REPLY, "the http server, after SIGTERM,");
     assert_eq!(status.code(), Some(0), "{status}");
     assert!(proc_stat(pid).is_none(), "the server process is still there");
     assert!(TcpStream::connect(addr).is_err(), "nothing listens any more");

@@ -91,14 +91,7 @@ impl Proxy {
     /// SIGTERM; the proxy must exit 0 and leave its telemetry JSON.
     fn terminate(mut self) -> Json {
         self.signal(nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait for the proxy") {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "the proxy did not exit within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = common::exit_within(&mut self.child, Duration::from_secs(10), "the proxy, after SIGTERM,");
         assert!(status.success(), "the proxy exited with {status} on SIGTERM");
         let text = std::fs::read_to_string(&self.json).expect("the proxy wrote its --json file");
         serde_json::from_str(&text).expect("telemetry JSON parses")
@@ -124,18 +117,7 @@ fn run_python(script: &str, port: u16) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the Python client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for Python") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the Python client did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = common::exit_within(&mut child, Duration::from_secs(60), "the Python client");
     let (mut out, mut err) = (String::new(), String::new());
     child.stdout.take().map(|mut s| s.read_to_string(&mut out));
     child.stderr.take().map(|mut s| s.read_to_string(&mut err));
@@ -463,11 +445,7 @@ fn the_environment_variable_profiles_every_connection() {
     let (sent, out) = sent_counts(&run_python(&counted(N_PLUS_ONE), addr.port()));
     assert_eq!(out.lines().count(), 10, "{out}");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not exit on SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::exit_within(child, Duration::from_secs(10), "the server, after SIGTERM,");
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no telemetry file ({e}); stderr:\n{stderr}"));

@@ -311,14 +311,7 @@ fn rpycbench(args: &[&str], dir: &Path) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run rpycbench");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().expect("wait for rpycbench").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("rpycbench {args:?} did not finish in 60 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::exit_within(&mut child, std::time::Duration::from_secs(60), &format!("rpycbench {args:?}"));
     child.wait_with_output().expect("collect rpycbench's output")
 }
 

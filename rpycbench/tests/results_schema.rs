@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
 
@@ -343,14 +343,7 @@ fn spawn_listening(cmd: &mut Command) -> (KillOnDrop, SocketAddr) {
 fn terminate_and_read(mut child: KillOnDrop, json: &TempFile) -> Json {
     let pid = nix::unistd::Pid::from_raw(child.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = common::exit_within(&mut child.0, Duration::from_secs(10), "rpycbench, after SIGTERM,");
     assert!(status.success(), "exited with {status} on SIGTERM");
     let text = std::fs::read_to_string(&json.0).unwrap_or_else(|e| panic!("no telemetry at {}: {e}", json.0.display()));
     serde_json::from_str(&text).expect("the telemetry file is JSON")

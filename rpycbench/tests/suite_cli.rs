@@ -183,14 +183,7 @@ fn the_suite_exits_4_when_its_server_dies_and_keeps_the_failures() {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = run.suite.try_wait().expect("wait for the suite") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the suite did not finish within 60 s of its server's death");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = common::exit_within(&mut run.suite, Duration::from_secs(60), "the suite, after its server died,");
     let stderr = reader.join().expect("stderr reader");
     let stderr = stderr.trim_start_matches('.');
     let stdout = stdout.join().expect("stdout reader");

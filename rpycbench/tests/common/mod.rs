@@ -211,3 +211,24 @@ pub fn assert_http_result(r: &rpycbench::metrics::BenchResult) {
     assert_eq!(r.outcomes.success_rate, 1.0, "{}: {:?}", r.name, r.outcomes.errors);
     assert!(r.wire.is_none(), "{}: the HTTP client counts no wire traffic", r.name);
 }
+
+/// The exit status of `child`, which must exit within `within`: past it, the child is
+/// killed and reaped and the test fails, naming `what` (no test waits forever).
+pub fn exit_within(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("waiting for {what}: {e}")) {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {within:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
