@@ -8,7 +8,7 @@ use rpycbench::client::{CmpOp, Config, Connection, Object};
 use rpycbench::{kwargs, Error, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use support::PythonServer;
+use support::{ClosedPort, PythonServer};
 
 fn threaded() -> (PythonServer, Connection) {
     let server = PythonServer::start("threaded", &[]);
@@ -305,10 +305,8 @@ fn a_server_that_dies_mid_request_is_a_clear_error() {
 
 #[test]
 fn a_refused_connection_is_a_connect_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = ClosedPort::new();
+    let port = closed.port();
     let err = Connection::connect(("127.0.0.1", port)).err().expect("nothing listens there");
     assert!(matches!(err, Error::Connect { .. }), "{err}");
     assert!(err.to_string().contains(&port.to_string()), "{err}");

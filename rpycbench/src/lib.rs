@@ -13,6 +13,11 @@ pub mod report;
 pub mod server;
 pub mod wire;
 
+/// Ports for unit tests, shared by file with the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/ports.rs"]
+mod test_ports;
+
 pub use client::Connection;
 pub use error::{Error, ProtocolError, Result};
 pub use wire::Value;

@@ -16,7 +16,7 @@
 //! need quiet timing: they hold [`GATE`] exclusively.
 
 mod common;
-use common::{dead_address, start_server as start};
+use common::{start_server as start, ClosedPort};
 
 use rpycbench::bench::{Bandwidth, BuiltinTransfer};
 use rpycbench::bench::{BenchmarkContext, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
@@ -123,8 +123,9 @@ fn half_failures_give_success_rate_one_half_with_errors_grouped() {
 fn refused_connection_fails_every_latency_attempt() {
     let _gate = shared();
     let n = 12;
+    let closed = ClosedPort::new();
     let r =
-        Latency::new("refused").requests(n).warmup(3).sample_system(false).run(&Target::address(dead_address()), ping);
+        Latency::new("refused").requests(n).warmup(3).sample_system(false).run(&Target::address(closed.addr()), ping);
     let o = &r.outcomes;
     assert_eq!((o.attempts, o.successes, o.failures, o.success_rate), (n, 0, n, 0.0), "{o:?}");
     assert_single_error(&r, "cannot connect", n);
@@ -135,12 +136,13 @@ fn refused_connection_fails_every_latency_attempt() {
 fn refused_connection_fails_every_concurrent_attempt() {
     let _gate = shared();
     let (clients, per) = (3u32, 7u64);
+    let closed = ClosedPort::new();
     let r = Concurrent::new("refused")
         .clients(clients)
         .requests_per_client(per)
         .per_client(true)
         .sample_system(false)
-        .run(&Target::address(dead_address()), ping);
+        .run(&Target::address(closed.addr()), ping);
     let total = u64::from(clients) * per;
     let o = &r.outcomes;
     assert_eq!((o.attempts, o.successes, o.failures, o.success_rate), (total, 0, total, 0.0), "{o:?}");
@@ -155,7 +157,8 @@ fn refused_connection_fails_every_concurrent_attempt() {
 #[test]
 fn refused_connection_fails_every_connection_attempt() {
     let _gate = shared();
-    let r = ConnectionBench::new("refused").connections(6).sample_system(false).run(&Target::address(dead_address()));
+    let closed = ClosedPort::new();
+    let r = ConnectionBench::new("refused").connections(6).sample_system(false).run(&Target::address(closed.addr()));
     let o = &r.outcomes;
     assert_eq!((o.attempts, o.successes, o.failures, o.success_rate), (6, 0, 6, 0.0), "{o:?}");
     assert_single_error(&r, "cannot connect", 6);

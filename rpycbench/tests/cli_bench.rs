@@ -6,7 +6,7 @@
 //! runs with a timeout and every server is stopped when its handle drops.
 
 mod common;
-use common::{dead_address, native_spec, python, start_server as start};
+use common::{native_spec, python, start_server as start, ClosedPort};
 
 use rpycbench::metrics::{BenchKind, LoadModel, ResultSet};
 use rpycbench::server::ServerMode;
@@ -187,7 +187,8 @@ fn concurrent_open_loop_and_bandwidth_per_size() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let dead = dead_address().to_string();
+    let closed = ClosedPort::new();
+    let dead = closed.addr().to_string();
     let cases: [(&[&str], &str); 6] = [
         (&["--args", r#"{"x": 1}"#], "--args takes a JSON array"),
         (&["--args", "[1,"], "args: not valid JSON"),

@@ -15,6 +15,7 @@
 //! must not share the two cores with the other tests of this binary.
 
 mod common;
+use common::preconditions;
 
 use rpycbench::bench::{Concurrent, Latency, Target};
 use rpycbench::client::RemoteRef;
@@ -152,24 +153,26 @@ fn wire_workloads_are_diagnosed_on(mode: ServerMode) {
     assert_eq!(findings.iter().filter(|f| f.subject == io.name).count(), 1, "{report}");
 }
 
-#[test]
 fn wire_workloads_are_diagnosed_on_the_native_threaded_server() {
     wire_workloads_are_diagnosed_on(ServerMode::Threaded);
 }
 
-#[test]
 fn wire_workloads_are_diagnosed_on_the_python_threaded_server() {
     wire_workloads_are_diagnosed_on(ServerMode::PythonThreaded);
 }
 
 /// SHA-256 rounds of one `cpu_work` request: about 10 ms of Python CPU (0.8 µs a round).
 const CPU_ROUNDS: i64 = 12_000;
-/// Tries at the GIL comparison. The forking server can only scale onto a core nobody
-/// else uses, and Linux's autogroup scheduling gives each session an equal share: while
-/// another session (a compiler) keeps one of 2 cores busy, the forking server gets one
-/// core too, does no better than the threaded one, and the engine rightly does not call
-/// it the GIL. A try takes about 2.5 s.
-const GIL_TRIES: usize = 5;
+/// Tries at the GIL comparison before it is reported as not checkable here. The forking
+/// server can only scale onto a core nobody else uses, and Linux's autogroup scheduling
+/// gives each session an equal share: while another session (a compiler, a CPU hog)
+/// keeps one of 2 cores busy, the forking server gets one core too, does no better than
+/// the threaded one, and the engine rightly does not call it the GIL. A try takes about
+/// 2.5 s.
+const GIL_TRIES: usize = 3;
+/// The precondition of the GIL comparison: server CPU (percent of one core) the forking
+/// server must reach, well over the one core a GIL holds the threaded server to.
+const FORKING_SCALED_PERCENT: f64 = 150.0;
 
 /// `work` under a closed loop of 8 clients × 13 requests on `mode`.
 fn closed_loop(
@@ -219,7 +222,6 @@ fn server_cpu(r: &BenchResult) -> f64 {
     r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(-1.0, |s| s.cpu_percent_mean)
 }
 
-#[test]
 fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_not() {
     let _one = serial();
     use ServerMode::{PythonForking, PythonThreaded};
@@ -234,34 +236,38 @@ fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_n
         assert!(the(&findings, FindingId::IoBound, &r.name).evidence[0].measured >= 50.0, "{report}");
     }
 
-    // The CPU load: the GIL, once the forking server could use the second core.
+    // The CPU load: the GIL, on a machine that let the forking server use a second core.
     let mut log = String::new();
     let mut forking_cpu_max: f64 = 0.0;
     for attempt in 1..=GIL_TRIES {
         let cpu = [closed_loop(PythonThreaded, "cpu_work", cpu_work), closed_loop(PythonForking, "cpu_work", cpu_work)];
-        forking_cpu_max = forking_cpu_max.max(server_cpu(&cpu[1]));
+        let forking_cpu = server_cpu(&cpu[1]);
+        forking_cpu_max = forking_cpu_max.max(forking_cpu);
         let findings = diagnose(&cpu, &Thresholds::default());
         let report = format!("try {attempt}:\n{}{}", figures(&cpu), render_text(&findings));
         eprintln!("{report}");
         log += &report;
         assert!(findings.iter().all(|f| f.id != FindingId::IoBound), "{report}");
-        let gil: Vec<&Finding> = findings.iter().filter(|f| f.id == FindingId::GilContention).collect();
-        if let [gil] = gil[..] {
-            assert_eq!(gil.subject, "cpu_work[python-threaded] vs cpu_work[python-forking]");
-            assert_eq!(gil.evidence.len(), 4);
-            assert!(gil.evidence.iter().all(|e| e.holds()), "{:?}", gil.evidence);
-            return;
+        if forking_cpu < FORKING_SCALED_PERCENT && attempt < GIL_TRIES {
+            continue; // the machine, not the code: try again
         }
-        assert!(gil.is_empty(), "{report}");
+        preconditions::require(forking_cpu >= FORKING_SCALED_PERCENT, || {
+            format!(
+                "no second core was free: the forking server reached at most {forking_cpu_max:.0} % CPU in \
+                 {GIL_TRIES} tries, and GIL contention shows only once it exceeds {FORKING_SCALED_PERCENT:.0} %"
+            )
+        });
+        let gil: Vec<&Finding> = findings.iter().filter(|f| f.id == FindingId::GilContention).collect();
+        let [gil] = gil[..] else {
+            panic!("the forking server scaled to {forking_cpu:.0} % CPU, yet no single GIL finding:\n{log}")
+        };
+        assert_eq!(gil.subject, "cpu_work[python-threaded] vs cpu_work[python-forking]");
+        assert_eq!(gil.evidence.len(), 4);
+        assert!(gil.evidence.iter().all(|e| e.holds()), "{:?}", gil.evidence);
+        return;
     }
-    panic!(
-        "cpu_work was not diagnosed as GIL contention in {GIL_TRIES} tries; the forking server reached at most \
-         {forking_cpu_max:.0} % CPU (below about 150 %, another session kept the second core busy and forking could \
-         not scale, see GIL_TRIES):\n{log}"
-    );
 }
 
-#[test]
 fn a_server_capped_at_two_connections_is_exhausted_by_six_clients() {
     let _one = serial();
     let spec = common::native_spec(ServerMode::Threaded).max_connections(2);
@@ -286,4 +292,13 @@ fn a_server_capped_at_two_connections_is_exhausted_by_six_clients() {
     assert!(ex.explanation.contains("40 failures were the connection's"), "{}", ex.explanation);
     assert!(ex.action.contains("connection cap"), "{}", ex.action);
     assert_eq!(findings[0].id, FindingId::ServerExhaustion);
+}
+
+fn main() {
+    preconditions::main(crate::tests![
+        wire_workloads_are_diagnosed_on_the_native_threaded_server,
+        wire_workloads_are_diagnosed_on_the_python_threaded_server,
+        cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_not,
+        a_server_capped_at_two_connections_is_exhausted_by_six_clients,
+    ])
 }

@@ -162,10 +162,8 @@ fn failures_are_errors_with_readable_messages() {
     impatient.ping().expect("the next request works after a timeout");
 
     // A refused connection: a port nobody listens on.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let closed_port = common::ClosedPort::new();
+    let closed = closed_port.addr();
     let e = HttpClient::new(closed).ping().unwrap_err();
     assert!(matches!(e, Error::Connect { .. }) && e.is_connection_fatal(), "{e:?}");
     assert!(e.to_string().contains(&format!("cannot connect to {closed}")), "{e}");

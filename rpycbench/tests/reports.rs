@@ -52,13 +52,13 @@ fn results() -> &'static ResultSet {
         }
         server.stop().expect("stop the server");
         // A refused connection: every attempt fails, and the report must say so.
-        let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let closed = common::ClosedPort::new();
         set.push(
             Latency::new("refused[<b>&\"x\"]")
                 .requests(4)
                 .warmup(0)
                 .sample_system(false)
-                .run(&Target::address(dead), ping),
+                .run(&Target::address(closed.addr()), ping),
         );
         let latency = set.get("latency[threaded]").expect("latency result").clone();
         for mode in ["threaded", "forking"] {

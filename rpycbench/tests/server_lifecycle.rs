@@ -7,7 +7,7 @@
 mod common;
 use common::python;
 
-use common::{all_procs, eventually, fd_count, native_spec, proc_stat};
+use common::{all_procs, eventually, fd_count, native_spec, port_outside_ephemeral_range, proc_stat};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rpycbench::client::{Config, Connection};
@@ -163,10 +163,27 @@ fn readiness_line_python_threaded() {
 
 #[test]
 fn readiness_line_honours_an_explicit_port() {
-    // A port that was free a moment ago (nothing else here binds fixed ports).
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = Cli::spawn(ServerMode::Threaded, port);
-    assert_eq!(server.ready(), SocketAddr::from(([127, 0, 0, 1], port)));
+    // A port outside the ephemeral range, so no parallel test binding port 0 can take
+    // it; a process outside the tests still might, and then another port is tried.
+    for _ in 0..5 {
+        let port = port_outside_ephemeral_range();
+        let mut server = Cli::spawn(ServerMode::Threaded, port);
+        match server.lines.recv_timeout(STARTUP) {
+            Ok(line) => {
+                assert_eq!(line, format!("listening on 127.0.0.1:{port}"));
+                return;
+            }
+            Err(e) => {
+                let status = server.wait(STARTUP);
+                let stderr = server.stderr();
+                assert!(
+                    status.is_some_and(|s| !s.success()) && stderr.contains("address already in use"),
+                    "no readiness line ({e}), and not because port {port} was taken; stderr:\n{stderr}"
+                );
+            }
+        }
+    }
+    panic!("five ports outside the ephemeral range were taken between checking and binding");
 }
 
 fn port_in_use_is_refused(mode: ServerMode) {

@@ -14,6 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "../../rpycbench/tests/common/ports.rs"]
+mod ports;
+#[allow(unused_imports)] // each test binary uses a part
+pub use ports::ClosedPort;
+
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 

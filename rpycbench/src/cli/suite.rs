@@ -407,8 +407,9 @@ mod tests {
 
     #[test]
     fn failures_are_summed_up_in_one_line() {
-        // Real refused connections: a port the kernel handed out and took back.
-        let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        // Real refused connections.
+        let closed = crate::test_ports::ClosedPort::new();
+        let dead = closed.addr();
         let mut set = ResultSet::new();
         let ping = |c: &mut crate::Connection| c.call("ping", ()).map(drop);
         set.push(Latency::new("refused").requests(3).warmup(0).sample_system(false).run(&Target::address(dead), ping));

@@ -6,6 +6,11 @@
 
 use std::path::PathBuf;
 
+mod ports;
+pub mod preconditions;
+#[allow(unused_imports)] // each test binary uses a part
+pub use ports::{port_outside_ephemeral_range, ClosedPort};
+
 /// The protocol reference folder (`shared/rpyc-protocol`).
 ///
 /// `RPYC_PROTOCOL_DIR` wins; otherwise `shared/` sits beside the workspace root, both in
@@ -119,12 +124,6 @@ pub fn start_server(mode: rpycbench::server::ServerMode) -> rpycbench::server::S
         ..native_spec(mode)
     };
     spec.start().unwrap_or_else(|e| panic!("cannot start the {mode} server: {e}"))
-}
-
-/// An address nothing listens on: a port the kernel just handed out and took back.
-pub fn dead_address() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("its address")
 }
 
 /// What /proc/PID/stat says about a process: its state letter, parent, process group
