@@ -208,7 +208,7 @@ fn production_monitoring_flushes_json_lines_and_alerts() {
     run("production_monitoring", &["--periods", "3", "--period-ms", "200", "--out", out_arg])
         .assert_ok()
         .has("period 3: get_user")
-        // The degraded period adds a 20 ms sleep, far past both alert conditions. Whether
+        // The degraded period adds a 100 ms sleep, far past both alert conditions. Whether
         // the healthy operation stays quiet is a matter of timing, so it is not asserted.
         .has("ALERT: get_user degraded");
     let text = std::fs::read_to_string(&out).expect("the JSON Lines file");
@@ -221,7 +221,9 @@ fn production_monitoring_flushes_json_lines_and_alerts() {
 
 #[test]
 fn find_the_limit_stops_at_the_connection_cap() {
-    run("find_the_limit", &["--levels", "1,2,8", "--max-connections", "4", "--requests", "10"])
+    // 20 ms requests: the four admitted clients hold their slots for 200 ms, while the
+    // others are turned away within milliseconds, so they fail even on a busy machine.
+    run("find_the_limit", &["--levels", "1,2,8", "--max-connections", "4", "--requests", "10", "--delay", "0.02"])
         .assert_ok()
         .has("   2 clients: success 100.0 %")
         .has("LIMIT REACHED at 8 clients")

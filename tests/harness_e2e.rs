@@ -14,8 +14,12 @@ use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-/// Longest any one command may take; a hang fails the test instead of blocking CI.
+/// Longest any one run of a built binary may take; a hang fails the test instead of
+/// blocking CI.
 const TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest a cargo command that compiles may take: on a loaded 2-core machine it may
+/// also wait for another test's build to release cargo's lock.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Exit statuses documented by the harness.
 const EXIT_SLA_VIOLATED: i32 = 10;
@@ -61,6 +65,26 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| Path::new(REPO).join("target"))
 }
 
+/// The `rpycbench` binary of this build. Built here if `cargo test` did not build it
+/// (it does with `--workspace`), never with `cargo run`, which would relink it while
+/// other tests run it.
+fn rpycbench_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            // This test runs as <target>/<profile>/deps/harness_e2e-<hash>.
+            let exe = std::env::current_exe().expect("current exe");
+            let binary = exe.ancestors().nth(2).expect("the profile directory").join("rpycbench");
+            if !binary.is_file() {
+                let mut build = cargo();
+                build.current_dir(REPO).args(["build", "--offline", "-q", "-p", "rpycbench", "--bin", "rpycbench"]);
+                run_within(build, BUILD_TIMEOUT).assert_code(0);
+            }
+            binary
+        })
+        .clone()
+}
+
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.env("CARGO_TARGET_DIR", target_dir());
@@ -78,7 +102,7 @@ fn fixture() -> &'static Fixture {
         let dir = copy_crate(&src, "rpycbench-e2e-fixture", &manifest, &["tests/benches.rs", ".config/nextest.toml"]);
         let mut build = cargo();
         build.current_dir(&dir).args(["test", "--no-run", "--offline", "--message-format=json-render-diagnostics"]);
-        let run = run(build);
+        let run = run_within(build, BUILD_TIMEOUT);
         run.assert_code(0);
         let binary = run
             .stdout
@@ -118,7 +142,12 @@ fn write_if_changed(path: &Path, text: &str) {
 }
 
 /// Runs `cmd` to completion (or kills it after [`TIMEOUT`]), capturing its output.
-fn run(mut cmd: Command) -> Run {
+fn run(cmd: Command) -> Run {
+    run_within(cmd, TIMEOUT)
+}
+
+/// Runs `cmd` to completion (or kills it after `timeout`), capturing its output.
+fn run_within(mut cmd: Command, timeout: Duration) -> Run {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -139,9 +168,9 @@ fn run(mut cmd: Command) -> Run {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > timeout {
             let _ = child.kill();
-            panic!("{cmd:?} did not finish within {TIMEOUT:?}");
+            panic!("{cmd:?} did not finish within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -206,12 +235,14 @@ fn a_met_sla_passes_under_cargo_test() {
     cmd.current_dir(&f.dir).args(["test", "--offline", "--test", "benches", "--", "--exact", "ping[threaded]"]);
     let baselines = temp_baselines("cargo-test");
     cmd.env("RPYCBENCH_BASELINE_DIR", &*baselines);
-    let run = run(cmd);
+    // Results of an earlier run must not stand in for this one's.
+    let results = target_dir().join("rpycbench/rpycbench-e2e-fixture/benches.json");
+    let _ = std::fs::remove_file(&results);
+    let run = run_within(cmd, BUILD_TIMEOUT);
     run.assert_code(0);
     run.assert_contains("test ping[threaded] ... ok");
     run.assert_contains("ping[threaded]: p50 ");
     run.assert_contains("benchmarks run one at a time");
-    let results = target_dir().join("rpycbench/rpycbench-e2e-fixture/benches.json");
     let text = std::fs::read_to_string(&results).expect("results file");
     assert!(text.contains("\"rpycbench/results/v1\"") && text.contains("ping[threaded]"), "{text}");
 }
@@ -265,7 +296,7 @@ fn a_2x_slowdown_against_a_saved_baseline_regresses_and_a_rerun_passes() {
     );
     slower.assert_code(EXIT_REGRESSED);
     slower.assert_contains("test sleepy[threaded] ... FAILED");
-    // e.g. `regressed: p50 = 10.53 ms vs 5.48 ms in baseline 'main', +92.2 % (95 % CI +91.5 % to
+    // e.g. `regressed: p50 = 60.53 ms vs 30.48 ms in baseline 'main', +92.2 % (95 % CI +91.5 % to
     // +92.8 %) > threshold 10 % (sleepy[threaded], 40 requests)`
     let line = slower
         .stdout
@@ -298,9 +329,8 @@ fn a_2x_slowdown_against_a_saved_baseline_regresses_and_a_rerun_passes() {
 
     // `rpycbench compare` says the same about the two files.
     let compare = |old: &str, new: &str| {
-        let mut cmd = cargo();
-        cmd.current_dir(REPO).args(["run", "--offline", "-q", "-p", "rpycbench", "--", "compare"]);
-        cmd.arg(dir.join(old)).arg(dir.join(new));
+        let mut cmd = Command::new(rpycbench_binary());
+        cmd.current_dir(REPO).arg("compare").arg(dir.join(old)).arg(dir.join(new));
         run(cmd)
     };
     let cli = compare("main.json", "slower.json");

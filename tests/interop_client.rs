@@ -243,13 +243,14 @@ fn dropped_proxies_are_released_with_the_right_count() {
 /// A DEL sent before a request makes rpyc write two answers back to back on a socket
 /// with Nagle on, so the second waits for our ACK of the first; with Linux's delayed
 /// ACK that wait is 40 ms per operation unless the client acknowledges at once. This
-/// guards that behaviour, not a speed: an operation here takes about a millisecond, a
-/// stalled one at least 40, and the median of ten sits far from the 20 ms line either way.
+/// guards that behaviour, not a speed: it counts stalled operations (30 ms or more; one
+/// takes about a millisecond). A stall comes back on every operation, while a loaded
+/// machine delays only the odd one, so a third of them is a clear line between the two.
 #[test]
 fn releasing_proxies_does_not_stall_on_delayed_acks() {
     let (_server, mut conn) = threaded();
     let mut took = Vec::new();
-    for _ in 0..11 {
+    for _ in 0..31 {
         let start = Instant::now();
         // The DEL of the previous round's point goes out with this call.
         let point = conn.call("get_point", (1, 2)).unwrap();
@@ -258,19 +259,22 @@ fn releasing_proxies_does_not_stall_on_delayed_acks() {
         took.push(start.elapsed());
     }
     took.remove(0); // the first round had nothing to release
-    took.sort();
-    let median = took[took.len() / 2];
-    assert!(median < Duration::from_millis(20), "operations with a DEL took {took:?}: a delayed-ACK stall is back");
+    let stalled = took.iter().filter(|t| **t >= Duration::from_millis(30)).count();
+    assert!(stalled < took.len() / 3, "{stalled} of {} operations with a DEL stalled ({took:?})", took.len());
 }
 
 #[test]
 fn ping_and_prompt_close() {
-    let (_server, mut conn) = threaded();
+    let server = PythonServer::start("threaded", &[]);
+    // close() waits for the hang-up at most close_timeout: a long one, so that a close
+    // well within it shows that Python hung up.
+    let config = Config { close_timeout: Duration::from_secs(10), ..Config::default() };
+    let mut conn = Connection::connect_with(server.addr, config).unwrap();
     let rtt = conn.ping().unwrap();
     assert!(rtt < Duration::from_secs(3));
     let start = Instant::now();
     conn.close().unwrap();
-    assert!(start.elapsed() < Duration::from_millis(900), "close took {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(5), "close took {:?}", start.elapsed());
     assert!(matches!(conn.call("ping", ()), Err(Error::AlreadyClosed)));
 }
 
@@ -284,7 +288,12 @@ fn a_timeout_is_an_error_and_the_connection_survives_it() {
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(start.elapsed() < Duration::from_millis(900), "timed out after {:?}", start.elapsed());
     // The late reply is dropped when it arrives; the next call gets its own answer.
-    std::thread::sleep(Duration::from_millis(800));
+    let before = conn.counters().replies_received;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.counters().replies_received == before {
+        assert!(Instant::now() < deadline, "the late reply never arrived");
+        conn.serve_until(Instant::now() + Duration::from_millis(50)).unwrap();
+    }
     assert_eq!(conn.call("echo", ("after",)).unwrap().as_str(), Some("after"));
 }
 

@@ -204,7 +204,9 @@ fn open_loop_shows_the_stall_that_closed_loop_hides() {
     let cl = closed.latency.as_ref().expect("latency");
     assert_eq!(cl.count, 1000);
     assert!(cl.max_ns >= 200_000_000, "the stalled request is measured: {cl:?}");
-    assert!(cl.p99_ns < 50_000_000, "one slow request in 1000 cannot move a closed loop's p99: {cl:?}");
+    // The stall is 200 ms: a p99 below 150 ms shows it did not move the percentile, with
+    // room for a loaded machine's slow pings.
+    assert!(cl.p99_ns < 150_000_000, "one slow request in 1000 cannot move a closed loop's p99: {cl:?}");
     assert_eq!(closed.outcomes.late_starts, 0);
     assert_eq!(closed.load_model, Some(LoadModel::ClosedLoop));
     eprintln!(
@@ -217,7 +219,9 @@ fn open_loop_shows_the_stall_that_closed_loop_hides() {
 fn bandwidth_rates_come_from_each_sizes_own_bytes_and_time() {
     let _gate = shared();
     let server = start(ServerMode::Threaded);
-    let sizes = [1u64 << 10, 256 << 10];
+    // 1 KiB against 4 MiB: far enough apart that a preempted small transfer cannot look
+    // slower than the large one.
+    let sizes = [1u64 << 10, 4 << 20];
     let r = Bandwidth::new("bw")
         .sizes(sizes)
         .iterations(5)
@@ -243,10 +247,10 @@ fn bandwidth_rates_come_from_each_sizes_own_bytes_and_time() {
         let (small, large) = (of(sizes[0]), of(sizes[1]));
         assert_eq!((small.len(), large.len()), (1, 1), "one {dir} result per size: {:?}", r.sizes);
         assert!(
-            large[0].latency.mean_ns > small[0].latency.mean_ns,
-            "{dir}: 256 KiB ({} ns) should take longer than 1 KiB ({} ns)",
-            large[0].latency.mean_ns,
-            small[0].latency.mean_ns
+            large[0].latency.min_ns > small[0].latency.min_ns,
+            "{dir}: 4 MiB ({} ns) should take longer than 1 KiB ({} ns) at best",
+            large[0].latency.min_ns,
+            small[0].latency.min_ns
         );
     }
 }

@@ -35,14 +35,16 @@ fn client(server: &ServerHandle) -> HttpClient {
 /// TIME_WAIT behind for a minute, so this also tells how many connections were used.
 fn sockets_of(port: u16) -> Vec<String> {
     let table = std::fs::read_to_string("/proc/net/tcp").expect("reading /proc/net/tcp");
-    let port_of = |addr: &str| addr.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    // 127.0.0.1 and the port, as /proc/net/tcp spells them: connections of other
+    // addresses that happen to use the same port number are not ours.
+    let endpoint = format!("0100007F:{port:04X}");
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
-            let ours = port_of(local) == Some(port) || port_of(remote) == Some(port);
+            let ours = **local == endpoint || **remote == endpoint;
             (ours && *state != "0A").then(|| state.to_string())
         })
         .collect()
@@ -378,6 +380,8 @@ fn sigterm_ends_the_http_server_with_status_zero_and_nothing_left() {
     let status = common::exit_within(&mut child, REPLY, "the http server, after SIGTERM,");
     assert_eq!(status.code(), Some(0), "{status}");
     assert!(proc_stat(pid).is_none(), "the server process is still there");
-    assert!(TcpStream::connect(addr).is_err(), "nothing listens any more");
+    // Held, so that the retry on a new connection cannot reach another test's server.
+    let closed = common::ClosedPort::at(addr.port()).expect("nothing listens on the server's port any more");
     assert!(http.ping().is_err(), "the kept connection is gone");
+    drop(closed);
 }

@@ -311,8 +311,18 @@ fn rpycbench(args: &[&str], dir: &Path) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run rpycbench");
-    common::exit_within(&mut child, std::time::Duration::from_secs(60), &format!("rpycbench {args:?}"));
-    child.wait_with_output().expect("collect rpycbench's output")
+    // Read while it runs: a report longer than a pipe holds would block it otherwise.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let status = common::exit_within(&mut child, std::time::Duration::from_secs(60), &format!("rpycbench {args:?}"));
+    Output { status, stdout: stdout.join().expect("stdout reader"), stderr: stderr.join().expect("stderr reader") }
 }
 
 #[test]

@@ -785,6 +785,8 @@ fn disconnect_while_the_server_calls_back(mode: ServerMode) {
             seq
         };
 
+        // Taken before any connection, so that the control's cannot inflate it.
+        let baseline = footprint(server);
         // Control: answering the callback completes the call (41 + 1).
         let mut raw = Raw::connect(server.addr());
         let root = raw.getroot();
@@ -793,9 +795,9 @@ fn disconnect_while_the_server_calls_back(mode: ServerMode) {
         raw.send_reply(cb_seq, 41.into());
         assert_eq!(raw.reply(seq, "nested(3, callback)"), Boxed::Value(42.into()));
         drop(raw);
+        assert_released(server, baseline, "the control connection");
 
         // The hostile version: vanish while the server waits for the callback's reply.
-        let baseline = footprint(server);
         let mut raw = Raw::connect(server.addr());
         let root = raw.getroot();
         raw.request(i64::from(Handler::CallAttr.id()), nested(&root, 3));

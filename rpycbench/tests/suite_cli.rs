@@ -171,10 +171,15 @@ fn the_suite_exits_4_when_its_server_dies_and_keeps_the_failures() {
         panic!("expected the threaded server as the suite's only child, found {children:?}: does the suite still print {BEFORE_FIRST_PHASE:?} before its first phase?")
     };
     run.server = Some(server);
+    let [port] = common::listening_ports(server)[..] else {
+        panic!("the server should listen on one port: {:?}", common::listening_ports(server))
+    };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server as i32), nix::sys::signal::Signal::SIGKILL)
         .expect("kill the server");
-    // A zombie has closed its sockets: from now on connections are refused.
+    // A zombie has closed its sockets: from now on connections are refused, and the
+    // port is held so that no other test can start listening there meanwhile.
     assert!(eventually(REPLY, || proc_stat(server).is_none_or(|p| p.state == 'Z')), "the server did not die");
+    let _closed = common::ClosedPort::at(port).unwrap_or_else(|e| panic!("hold the dead server's port {port}: {e}"));
     // Dead: once the suite reaps it, its pid may be another process's, not to be killed.
     run.server = None;
 

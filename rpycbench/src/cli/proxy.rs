@@ -10,8 +10,9 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub(crate) struct ProxyArgs {
@@ -70,6 +71,9 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let operations = args.operations;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         for signal in signals.forever() {
+            if signal != SIGUSR1 {
+                settle(&counters);
+            }
             let telemetry = profiler.telemetry();
             let quiet = args.quiet && signal != SIGUSR1;
             if !quiet {
@@ -98,6 +102,20 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     drop(out);
     relay.run()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a stopping relay waits for open connections to end.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Waits (at most [`SETTLE`]) until no connection is open. The relay forwards bytes
+/// before it decodes them, so a connection whose client has just left may still be
+/// recording its last frames (the final DEL, the CLOSE); a report taken at once would
+/// miss them.
+fn settle(counters: &RelayCounters) {
+    let deadline = Instant::now() + SETTLE;
+    while counters.active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn print_report(

@@ -79,15 +79,21 @@ mod tests {
     use std::time::Instant;
 
     /// The scaled counter must agree with the OS clock, or every latency it records is
-    /// off by the same factor. A 50 ms sleep is long enough that a 2 % band only
-    /// catches a miscalibration, not scheduling noise.
+    /// off by the same factor. Over 100 ms a 2 % band only catches a miscalibration; a
+    /// preemption between the paired reads only adds error, so the best of three tries
+    /// is the one that tells.
     #[test]
     fn agrees_with_the_os_monotonic_clock() {
         let clock = LoopClock::new();
-        let (s, i) = (clock.stamp(), Instant::now());
-        std::thread::sleep(Duration::from_millis(50));
-        let (ours, os) = (clock.since(s).as_nanos() as f64, i.elapsed().as_nanos() as f64);
-        assert!((ours / os - 1.0).abs() < 0.02, "loop clock {ours} ns vs OS clock {os} ns");
+        let errors: Vec<(f64, f64)> = (0..3)
+            .map(|_| {
+                let (s, i) = (clock.stamp(), Instant::now());
+                std::thread::sleep(Duration::from_millis(100));
+                (clock.since(s).as_nanos() as f64, i.elapsed().as_nanos() as f64)
+            })
+            .collect();
+        let best = errors.iter().map(|(ours, os)| (ours / os - 1.0).abs()).fold(f64::INFINITY, f64::min);
+        assert!(best < 0.02, "loop clock vs OS clock (ns): {errors:?}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct ServeOptions {
 
 /// How often the accept loop looks at the stop flag. A connection wakes it at once.
 const STOP_POLL: Duration = Duration::from_millis(100);
+/// How long a stopping threaded server waits for its connections to end.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// Waits until a connection is ready to accept, or the poll interval passes.
 fn readable(listener: &TcpListener) -> io::Result<bool> {
@@ -108,6 +110,13 @@ pub fn serve_threaded(listener: TcpListener, opts: ServeOptions, stop: &AtomicBo
         if let Err(e) = spawned {
             eprintln!("rpycbench server: cannot start a connection thread: {e}");
         }
+    }
+    // Connections whose client has just left get a moment to finish what they read
+    // (a profiled server's telemetry then holds their last frames); open ones do not
+    // hold the stop up for longer.
+    let deadline = Instant::now() + STOP_GRACE;
+    while live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
 }

@@ -99,8 +99,11 @@ fn embedded_dir() -> Result<PathBuf, PythonError> {
         if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
             continue;
         }
-        // Write-then-rename, so parallel starts never run a half-written file.
-        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+        // Write-then-rename, so parallel starts never run a half-written file; a name of
+        // its own per write, as threads of one process may write at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{name}.{}.{n}.tmp", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;

@@ -39,6 +39,19 @@ impl ClosedPort {
         ClosedPort { _socket: socket, addr }
     }
 
+    /// Takes `port` on 127.0.0.1 the same way, e.g. the port of a server that was just
+    /// killed, so that nothing else can start listening there while a test expects it
+    /// to refuse. Connections of the dead server left in TIME_WAIT do not stand in the
+    /// way (`SO_REUSEADDR`); a socket still listening there does.
+    pub fn at(port: u16) -> std::io::Result<Self> {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        socket.bind(&addr.into())?;
+        Ok(ClosedPort { _socket: socket, addr })
+    }
+
     /// The address (127.0.0.1 and the held port).
     pub fn addr(&self) -> SocketAddr {
         self.addr
