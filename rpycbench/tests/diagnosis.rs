@@ -120,7 +120,7 @@ fn wire_workloads_are_diagnosed_on(mode: ServerMode) {
     let batch = latency("users_batch", 20).run(&target, users_batch);
     let dict = latency("dict_four_keys", 20).sample_system(false).run(&target, dict_four_keys);
     // 15 × 20 ms: long enough (≥ 200 ms) for the server's CPU to be sampled.
-    let io = latency("io_work(0.02)", 15).run(&target, |c| c.call("io_work", (0.1,)).map(drop));
+    let io = latency("io_work(0.02)", 15).run(&target, |c| c.call("io_work", (0.02,)).map(drop));
     server.stop().expect("stop the server");
     let results = vec![users, batch, dict, io];
     for r in &results {
@@ -128,7 +128,6 @@ fn wire_workloads_are_diagnosed_on(mode: ServerMode) {
     }
     let findings = diagnose(&results, &Thresholds::default());
     let report = render_text(&findings);
-    eprintln!("{mode}:\n{report}");
     let [users, batch, dict, io] = &results[..] else { unreachable!("four results") };
 
     // N+1: exactly what the protocol says, on the wire and in the finding.
@@ -240,7 +239,6 @@ fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_n
     let io = [closed_loop(PythonThreaded, "io_work", io_work), closed_loop(PythonForking, "io_work", io_work)];
     let findings = diagnose(&io, &Thresholds::default());
     let report = format!("{}{}", figures(&io), render_text(&findings));
-    eprintln!("{report}");
     assert!(findings.iter().all(|f| f.id != FindingId::GilContention), "{report}");
     for r in &io {
         assert!(the(&findings, FindingId::IoBound, &r.name).evidence[0].measured >= 50.0, "{report}");
@@ -255,7 +253,6 @@ fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_n
         forking_cpu_max = forking_cpu_max.max(forking_cpu);
         let findings = diagnose(&cpu, &Thresholds::default());
         let report = format!("try {attempt}:\n{}{}", figures(&cpu), render_text(&findings));
-        eprintln!("{report}");
         log += &report;
         assert!(findings.iter().all(|f| f.id != FindingId::IoBound), "{report}");
         if forking_cpu < FORKING_SCALED_PERCENT && attempt < GIL_TRIES {
@@ -290,11 +287,10 @@ fn a_server_capped_at_two_connections_is_exhausted_by_six_clients() {
         .clients(6)
         .requests_per_client(10)
         .warmup_per_client(1)
-        .run(&target, |c| c.call("io_work", (0.02,)).map(drop));
+        .run(&target, |c| c.call("io_work", (0.1,)).map(drop));
     server.stop().expect("stop the server");
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
     let report = render_text(&findings);
-    eprintln!("{report}");
     assert_eq!((r.outcomes.attempts, r.outcomes.successes, r.outcomes.failures), (60, 20, 40), "{:?}", r.outcomes);
     let ex = the(&findings, FindingId::ServerExhaustion, &r.name);
     assert_eq!(ex.evidence[0].measured, 20.0 / 60.0);

@@ -102,6 +102,8 @@ pub struct Connection {
     pub(crate) service: Option<LocalRef>,
     pub(crate) counters: WireCounters,
     pub(crate) closed: bool,
+    /// The methods of the peer's types, from INSPECT (see `python::netref`).
+    pub(crate) netref_methods: HashMap<String, Arc<[String]>>,
     read_timeout: Option<Duration>,
     /// Told about every frame when set (profiling); `None` costs one branch per frame.
     observer: Option<Box<dyn WireObserver>>,
@@ -157,6 +159,7 @@ impl Connection {
             queue: ReleaseQueue::new(),
             root: None,
             service: None,
+            netref_methods: HashMap::new(),
             counters: WireCounters::default(),
             closed: false,
         })
@@ -198,6 +201,16 @@ impl Connection {
         self.exports.len()
     }
 
+    /// Whether the peer has hung up, asked without reading or waiting: for work that
+    /// takes long (a sleep, a CPU loop) and is pointless once nobody waits for it.
+    pub(crate) fn peer_gone(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+        // SAFETY: one valid pollfd for a socket this connection owns, and a zero timeout.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+    }
+
     /// Whether the connection has been closed (by either side).
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -219,23 +232,28 @@ impl Connection {
         let released = self.send_releases()?;
         let seq = self.send_request_now(handler, parts)?;
         if released {
-            // After the request, not with the DELs: sending data right after receiving
-            // puts the socket back in delayed-ACK ("pingpong") mode, which would undo it.
-            self.ack_the_next_reply_at_once();
+            // A DEL sent just before a request makes the peer write two answers back to
+            // back, and rpyc's servers leave Nagle on for accepted sockets, so the second
+            // answer waits until the first is acknowledged. A Python client is slow enough
+            // that its next request carries that ACK; this client would stall 40 ms per
+            // operation instead, measuring our delayed ACK rather than the server. After
+            // the request, not with the DELs: sending data right after receiving puts the
+            // socket back in delayed-ACK ("pingpong") mode, which would undo it.
+            self.quick_ack();
         }
         Ok(seq)
     }
 
-    /// Asks the kernel to acknowledge the next segments at once instead of after the
-    /// delayed-ACK timer (up to 40 ms).
+    /// Asks the kernel to acknowledge what arrived and has not been acknowledged yet
+    /// now, and the next segments at once, instead of after the delayed-ACK timer (up to
+    /// 40 ms on Linux): `TCP_QUICKACK` leaves delayed-ACK ("pingpong") mode and sends an
+    /// ACK that was only scheduled.
     ///
-    /// Why: a DEL sent just before a request makes the peer write two answers back to
-    /// back, and rpyc's servers leave Nagle on for accepted sockets, so the second
-    /// answer waits until the first is acknowledged. A Python client is slow enough
-    /// that its next request carries that ACK; this client would stall 40 ms per
-    /// operation instead, measuring our delayed ACK rather than the server. Best
-    /// effort: a socket that refuses the option only loses the optimisation.
-    fn ack_the_next_reply_at_once(&self) {
+    /// A peer with Nagle on (rpyc sets no `TCP_NODELAY`) holds a small write while an
+    /// earlier one is unacknowledged; when we answer that earlier one with data, the data
+    /// carries the ACK, but where we answer nothing, the peer's next write waits for our
+    /// timer. Best effort: a socket that refuses the option only loses the optimisation.
+    pub(crate) fn quick_ack(&self) {
         use std::os::fd::AsRawFd;
         let on: libc::c_int = 1;
         // SAFETY: a valid socket descriptor owned by `self.stream`, and a pointer to a

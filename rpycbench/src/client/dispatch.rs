@@ -85,10 +85,10 @@ impl Connection {
                 let [obj] = exact(args, h)?;
                 let obj = local(obj, h)?;
                 Ok(match h {
-                    Handler::Repr => obj.object().repr().into(),
-                    Handler::Str => obj.object().str().into(),
-                    Handler::Hash => obj.object().hash().unwrap_or(identity_hash(&obj)).into(),
-                    _ => Object::Value(Value::Tuple(obj.object().dir().into_iter().map(Value::Str).collect())),
+                    Handler::Repr => obj.object().repr(self)?.into(),
+                    Handler::Str => obj.object().str(self)?.into(),
+                    Handler::Hash => obj.object().hash(self)?.into(),
+                    _ => Object::Value(Value::Tuple(obj.object().dir(self)?.into_iter().map(Value::Str).collect())),
                 })
             }
             Handler::Cmp => {
@@ -99,7 +99,7 @@ impl Connection {
                     Some(op) => name_of(op)?,
                     None => "__cmp__".to_string(),
                 };
-                obj.object().compare(&op, &other)
+                obj.object().compare(self, &op, other)
             }
             Handler::BuffIter => {
                 let [obj, count] = exact(args, h)?;
@@ -112,10 +112,21 @@ impl Connection {
                 let obj = local(obj, h)?;
                 obj.object().call_method(self, "__exit__", Args::default())
             }
-            Handler::Pickle | Handler::OldSlicing | Handler::InstanceCheck => Err(Error::raise(
-                "NotImplementedError",
-                format!("{h} is not supported by rpycbench (pickling and Python-2 slicing are Python-only)"),
-            )),
+            // rpyc's default configuration refuses pickling, with this very error.
+            Handler::Pickle => Err(Error::raise("ValueError", "pickling is disabled")),
+            Handler::OldSlicing => {
+                // `getattr(obj, attempt)(slice(start, stop), *args)`; the Python-2
+                // fallback (`__getslice__`) no Python 3 object has.
+                let [obj, attempt, _fallback, start, stop, rest] = exact(args, h)?;
+                let (obj, attempt) = (local(obj, h)?, name_of(attempt)?);
+                let (start, stop) = (start.extract::<Value>()?, stop.extract::<Value>()?);
+                let mut positional = vec![Object::Value(Value::slice(start, stop, Value::None))];
+                positional.extend(rest.extract::<Vec<Object>>()?);
+                obj.object().call_method(self, &attempt, Args { positional, kwargs: Vec::new() })
+            }
+            // A Python server answers False unless the other class is in its caches,
+            // which a native server's never are.
+            Handler::InstanceCheck => Ok(false.into()),
             Handler::Close | Handler::Del | Handler::Inspect => unreachable!("handled above"),
         }
     }
@@ -137,7 +148,12 @@ impl Connection {
         }
         .ok_or_else(|| type_error("INSPECT takes (id_pack,)".into()))?;
         let obj = self.exports.get(&id).ok_or_else(|| Error::raise("KeyError", format!("{id}")))?;
-        let methods = obj.object().special_methods().iter().map(|m| Value::from((*m, Value::None))).collect();
+        let methods = obj
+            .object()
+            .inspect()
+            .into_iter()
+            .map(|(name, doc)| Value::Tuple(vec![Value::Str(name), doc.map_or(Value::None, Value::Str)]))
+            .collect();
         Ok(Object::Value(Value::Tuple(methods)))
     }
 
@@ -166,8 +182,14 @@ impl Connection {
         while !self.closed {
             match self.receive(None, "serving") {
                 Ok(Some(msg)) => {
-                    // A reply here answers a callback whose waiter gave up: dropped.
-                    self.handle_message(msg)?;
+                    // A reply here answers a request of ours nobody waits for (a DEL, a
+                    // callback whose waiter gave up): dropped, and acknowledged at once.
+                    // We send nothing back that would carry the ACK, and a default Python
+                    // client (Nagle on) holds its next request until that ACK arrives:
+                    // without this, every operation after a DEL of ours stalls 40 ms.
+                    if self.handle_message(msg)?.is_some() {
+                        self.quick_ack();
+                    }
                 }
                 Ok(None) => {}
                 Err(Error::Closed { .. }) => return Ok(()),
@@ -200,7 +222,9 @@ impl LocalObject for VoidService {
 pub(crate) fn exception_payload(e: Error) -> ExceptionPayload {
     match e {
         Error::Remote(r) if r.module == "builtins" && r.class == "StopIteration" => ExceptionPayload::StopIteration,
-        Error::Remote(r) => ExceptionPayload::Raised(*r),
+        Error::Remote(r) if r.raised_here() => ExceptionPayload::Raised(*r),
+        // The peer's own exception (from a callback) passing through, as Python shows it.
+        Error::Remote(r) => ExceptionPayload::Raised(r.raised_again()),
         Error::Type { .. } => ExceptionPayload::Raised(RemoteException::builtin("TypeError", e.to_string())),
         other => ExceptionPayload::Raised(RemoteException::builtin("RuntimeError", other.to_string())),
     }
@@ -267,8 +291,4 @@ fn id_from_value(v: &Value) -> Option<IdPack> {
         }
         _ => None,
     }
-}
-
-fn identity_hash(obj: &LocalRef) -> i64 {
-    (obj.object() as *const dyn LocalObject as *const () as usize >> 4) as i64
 }

@@ -7,13 +7,14 @@ use crate::error::{Error, Result};
 use crate::wire::{IdPack, Value};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// An object the peer can operate on through requests (PROTOCOL.md §7).
 ///
 /// Each method answers one handler; the defaults answer as a Python object without
-/// that capability would, so an implementation only writes what it supports. Every
-/// method gets the connection so that it can call back into the peer.
+/// that capability would under rpyc's default policy, so an implementation only writes
+/// what it supports. Every method gets the connection so that it can call back into the
+/// peer (a `repr` of a list holding the peer's objects asks the peer for theirs).
 pub trait LocalObject: Send + Sync + 'static {
     /// The `name_pack` of the id_pack, `"<module>.<type>"`. A Python peer sends INSPECT
     /// for names that are not built-in (PROTOCOL.md §6.4), so callables are cheapest as
@@ -23,25 +24,25 @@ pub trait LocalObject: Send + Sync + 'static {
     /// GETATTR: read attribute `name`.
     fn getattr(&self, conn: &mut Connection, name: &str) -> Result<Object> {
         let _ = conn;
-        Err(Error::raise("AttributeError", format!("'{}' object has no attribute '{name}'", self.type_name())))
+        Err(Error::raise("AttributeError", format!("cannot access '{name}'")))
     }
 
-    /// SETATTR: refused by default, as a Python service refuses it.
+    /// SETATTR: refused by default, as rpyc's default policy refuses it.
     fn setattr(&self, conn: &mut Connection, name: &str, value: Object) -> Result<()> {
         let _ = (conn, value);
-        Err(Error::raise("AttributeError", format!("cannot set attribute '{name}': access denied")))
+        Err(Error::raise("AttributeError", format!("cannot access '{name}'")))
     }
 
     /// DELATTR: refused by default.
     fn delattr(&self, conn: &mut Connection, name: &str) -> Result<()> {
         let _ = conn;
-        Err(Error::raise("AttributeError", format!("cannot delete attribute '{name}': access denied")))
+        Err(Error::raise("AttributeError", format!("cannot access '{name}'")))
     }
 
     /// CALL: call the object itself.
     fn call(&self, conn: &mut Connection, args: Args) -> Result<Object> {
         let _ = (conn, args);
-        Err(Error::raise("TypeError", format!("'{}' object is not callable", self.type_name())))
+        Err(Error::raise("TypeError", format!("'{}' object is not callable", short_name(self.type_name()))))
     }
 
     /// CALLATTR: call method `name` (one round trip). The default reads the attribute
@@ -53,37 +54,59 @@ pub trait LocalObject: Send + Sync + 'static {
         }
     }
 
+    /// Whether `name` is a method of the object's type, reached with
+    /// [`call_method`](LocalObject::call_method): Python's operators (`len()`, `+`,
+    /// iteration) use only the methods a type has.
+    fn has_method(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
     /// REPR.
-    fn repr(&self) -> String {
-        format!("<{} object>", self.type_name())
+    fn repr(&self, conn: &mut Connection) -> Result<String> {
+        let _ = conn;
+        Ok(format!("<{} object>", self.type_name()))
     }
 
     /// STR (defaults to the repr, as in Python).
-    fn str(&self) -> String {
-        self.repr()
+    fn str(&self, conn: &mut Connection) -> Result<String> {
+        self.repr(conn)
     }
 
     /// DIR: the attribute names to list.
-    fn dir(&self) -> Vec<String> {
-        Vec::new()
+    fn dir(&self, conn: &mut Connection) -> Result<Vec<String>> {
+        let _ = conn;
+        Ok(Vec::new())
     }
 
-    /// HASH: `None` hashes by identity.
-    fn hash(&self) -> Option<i64> {
-        None
+    /// HASH: by identity unless the type says otherwise (unhashable types raise).
+    fn hash(&self, conn: &mut Connection) -> Result<i64> {
+        let _ = conn;
+        Ok((self as *const Self as *const () as usize >> 4) as i64)
     }
 
     /// CMP: `op` is `"__eq__"`, `"__lt__"`, …; `NotImplemented` lets Python fall back.
-    fn compare(&self, op: &str, other: &Object) -> Result<Object> {
-        let _ = (op, other);
+    fn compare(&self, conn: &mut Connection, op: &str, other: Object) -> Result<Object> {
+        let _ = (conn, op, other);
         Ok(Object::Value(Value::NotImplemented))
     }
 
-    /// The special methods to list in the INSPECT reply (`"__len__"`, `"__iter__"`, …):
-    /// a Python proxy forwards only those to us.
-    fn special_methods(&self) -> &[&'static str] {
-        &[]
+    /// The INSPECT reply: the methods of the object's type and their docstrings. A
+    /// Python peer builds its proxy class from it, forwarding only those methods.
+    fn inspect(&self) -> Vec<(String, Option<String>)> {
+        Vec::new()
     }
+
+    /// The object as [`Any`](std::any::Any), for types that recognise their own kind
+    /// (`list + list`); `None` for the rest.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+}
+
+/// `type(obj).__name__` from an id_pack name: `"builtins.list"` → `"list"`.
+pub(crate) fn short_name(type_name: &str) -> &str {
+    type_name.rsplit('.').next().unwrap_or(type_name)
 }
 
 /// A shared handle to a [`LocalObject`].
@@ -111,7 +134,7 @@ impl LocalRef {
         self.addr() == other.addr()
     }
 
-    fn addr(&self) -> usize {
+    pub(crate) fn addr(&self) -> usize {
         Arc::as_ptr(&self.0) as *const () as usize
     }
 }
@@ -140,79 +163,11 @@ impl LocalObject for Callback {
     fn call(&self, conn: &mut Connection, args: Args) -> Result<Object> {
         (self.0)(conn, args)
     }
-    fn repr(&self) -> String {
-        "<function rpycbench callback>".into()
+    fn repr(&self, _conn: &mut Connection) -> Result<String> {
+        Ok("<function rpycbench callback>".into())
     }
-    fn special_methods(&self) -> &[&'static str] {
-        &["__call__"]
-    }
-}
-
-/// A sequence exported as a Python `list`: `len()`, indexing and iteration.
-pub(crate) struct LocalList(Arc<Vec<Object>>);
-
-impl LocalList {
-    pub(crate) fn new(items: Vec<Object>) -> Self {
-        LocalList(Arc::new(items))
-    }
-}
-
-/// Python's index rules: negative counts from the end.
-fn python_index(len: usize, i: i64) -> Option<usize> {
-    let i = if i < 0 { i + len as i64 } else { i };
-    (0..len as i64).contains(&i).then_some(i as usize)
-}
-
-impl LocalObject for LocalList {
-    fn type_name(&self) -> &str {
-        "builtins.list"
-    }
-    fn call_method(&self, _conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
-        match name {
-            "__len__" => Ok(self.0.len().into()),
-            "__getitem__" => {
-                let i: i64 = args.arg(0)?;
-                python_index(self.0.len(), i)
-                    .map(|i| self.0[i].clone())
-                    .ok_or_else(|| Error::raise("IndexError", "list index out of range"))
-            }
-            "__iter__" => Ok(Object::local(Arc::new(LocalIter { items: self.0.clone(), next: Mutex::new(0) }))),
-            _ => Err(Error::raise("AttributeError", format!("'list' object has no attribute '{name}'"))),
-        }
-    }
-    fn repr(&self) -> String {
-        let items: Vec<String> = self.0.iter().map(Object::describe).collect();
-        format!("[{}]", items.join(", "))
-    }
-    fn special_methods(&self) -> &[&'static str] {
-        &["__len__", "__getitem__", "__iter__"]
-    }
-}
-
-/// The iterator of a [`LocalList`] (`builtins.list_iterator`).
-struct LocalIter {
-    items: Arc<Vec<Object>>,
-    next: Mutex<usize>,
-}
-
-impl LocalObject for LocalIter {
-    fn type_name(&self) -> &str {
-        "builtins.list_iterator"
-    }
-    fn call_method(&self, _conn: &mut Connection, name: &str, _args: Args) -> Result<Object> {
-        match name {
-            "__next__" => {
-                // A poisoned lock means a panic elsewhere mid-update; the index is still sane.
-                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                let item = self.items.get(*next).cloned().ok_or_else(|| Error::raise("StopIteration", ""))?;
-                *next += 1;
-                Ok(item)
-            }
-            _ => Err(Error::raise("AttributeError", format!("'list_iterator' object has no attribute '{name}'"))),
-        }
-    }
-    fn special_methods(&self) -> &[&'static str] {
-        &["__next__", "__iter__"]
+    fn inspect(&self) -> Vec<(String, Option<String>)> {
+        vec![("__call__".into(), None)]
     }
 }
 

@@ -13,6 +13,7 @@ mod object;
 mod observer;
 mod ops;
 mod outgoing;
+pub(crate) mod python;
 mod remote;
 
 pub use connection::{Config, Connection};

@@ -39,7 +39,7 @@ impl Object {
     /// Exports a sequence by reference (a Python `list`): the peer can take its `len()`,
     /// index it and iterate it, each a request back to us.
     pub fn list(items: Vec<Object>) -> Object {
-        Object::Local(LocalRef::new(Arc::new(super::local::LocalList::new(items))))
+        super::python::List::lend(items)
     }
 
     /// Exports any [`LocalObject`] by reference.

@@ -22,7 +22,8 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn dunder(self) -> &'static str {
+    /// The method name, `"__eq__"` …
+    pub fn dunder(self) -> &'static str {
         match self {
             CmpOp::Eq => "__eq__",
             CmpOp::Ne => "__ne__",
@@ -31,6 +32,11 @@ impl CmpOp {
             CmpOp::Gt => "__gt__",
             CmpOp::Ge => "__ge__",
         }
+    }
+
+    /// The operator a method name stands for.
+    pub fn from_dunder(name: &str) -> Option<CmpOp> {
+        [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge].into_iter().find(|op| op.dunder() == name)
     }
 }
 
@@ -190,6 +196,16 @@ impl Connection {
     pub fn compare(&mut self, obj: &RemoteRef, op: CmpOp, other: impl Into<Object>) -> Result<Object> {
         let other = other.into();
         self.request(Handler::Cmp, &[Part::Target(obj), Part::Obj(&other), Part::Str(op.dunder())])
+    }
+
+    /// INSPECT: the methods of the peer's type of `obj` (what a Python peer asks before it
+    /// makes a proxy class for a type it does not know).
+    pub(crate) fn inspect(&mut self, obj: &RemoteRef) -> Result<Vec<String>> {
+        let id = obj.id();
+        let pack = Value::Tuple(vec![Value::from(&*id.name), Value::Int(id.class_id), Value::Int(id.object_id)]);
+        let methods = self.request(Handler::Inspect, &[Part::Value(&pack)])?;
+        let pairs: Vec<(String, Object)> = methods.extract()?;
+        Ok(pairs.into_iter().map(|(name, _doc)| name).collect())
     }
 
     /// `len(obj)`: CALLATTR `__len__`.

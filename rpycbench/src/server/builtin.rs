@@ -2,18 +2,53 @@
 //! `rpycbench/python/rpycbench_service.py`; both follow the contract in
 //! ARCHITECTURE.md, and the same tests run against both.
 
-use super::objects::{lend, AttrObject, LocalDict};
+use super::binding::{Param, Signature};
+use super::objects::User;
 use super::service::Service;
-use crate::client::{Args, Connection, Object, RemoteRef};
+use crate::client::python::ops::{self, BinOp};
+use crate::client::python::{Dict, List};
+use crate::client::{Args, CmpOp, Connection, Object};
 use crate::error::{Error, Result};
-use crate::wire::Value;
+use crate::wire::exceptions::{BuiltinException, Family};
+use crate::wire::{RemoteException, Value};
+use num_bigint::BigInt;
+use num_traits::{ToPrimitive, Zero};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The built-in benchmark service (`rpycbench_service.BenchmarkService`).
+///
+/// Each method runs its Python twin's code step by step with Python's semantics
+/// (`client::python::ops`): the same arguments are accepted and converted (`get_user("a")`,
+/// `cpu_work(True)`, `nested(1.5, cb)`), the same errors raised with the same texts, in
+/// the same order.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BenchmarkService;
+
+const fn required(name: &'static str) -> Param {
+    Param::required(name)
+}
+
+/// The methods and their signatures, in the twin's definition order.
+const SIGNATURES: &[(&str, &[Param])] = &[
+    ("ping", &[]),
+    ("echo", &[required("x")]),
+    ("upload", &[required("data")]),
+    ("download", &[required("size")]),
+    ("upload_chunked", &[required("chunks")]),
+    ("download_chunked", &[required("size"), required("chunk_size")]),
+    ("download_chunked_tuple", &[required("size"), required("chunk_size")]),
+    ("cpu_work", &[Param::optional("iterations", Value::Int(100_000))]),
+    ("io_work", &[Param::optional("delay", Value::Float(0.01))]),
+    ("get_user", &[required("id")]),
+    ("get_users", &[required("n")]),
+    ("get_user_dict", &[required("id")]),
+    ("get_user_tuple", &[required("id")]),
+    ("get_users_batch", &[required("ids")]),
+    ("nested", &[required("depth"), required("callback")]),
+    ("raise_error", &[required("kind"), required("message")]),
+];
 
 const METHODS: &[&str] = &[
     "ping",
@@ -37,39 +72,32 @@ const METHODS: &[&str] = &[
 /// Exceptions that would end the server rather than travel to the client.
 const REFUSED: &[&str] = &["SystemExit", "KeyboardInterrupt", "GeneratorExit"];
 
-/// Built-in exception classes `raise_error` raises (those constructible from a message).
-const RAISABLE: &[&str] = &[
-    "BaseException",
-    "Exception",
-    "ArithmeticError",
-    "AssertionError",
-    "AttributeError",
-    "BufferError",
-    "ConnectionError",
-    "EOFError",
-    "FileNotFoundError",
-    "FloatingPointError",
-    "ImportError",
-    "IndexError",
-    "IOError",
-    "KeyError",
-    "LookupError",
-    "MemoryError",
-    "NameError",
-    "NotImplementedError",
-    "OSError",
-    "OverflowError",
-    "PermissionError",
-    "RecursionError",
-    "ReferenceError",
-    "RuntimeError",
-    "StopIteration",
-    "TimeoutError",
-    "TypeError",
-    "UnicodeError",
-    "ValueError",
-    "ZeroDivisionError",
-];
+/// `qualname`s as CPython names the methods in its errors.
+fn qualname(method: &str) -> &'static str {
+    macro_rules! names {
+        ($($m:literal),*) => {
+            match method { $($m => concat!("BenchmarkService.exposed_", $m),)* _ => "BenchmarkService" }
+        };
+    }
+    names!(
+        "ping",
+        "echo",
+        "upload",
+        "download",
+        "upload_chunked",
+        "download_chunked",
+        "download_chunked_tuple",
+        "cpu_work",
+        "io_work",
+        "get_user",
+        "get_users",
+        "get_user_dict",
+        "get_user_tuple",
+        "get_users_batch",
+        "nested",
+        "raise_error"
+    )
+}
 
 impl Service for BenchmarkService {
     fn type_name(&self) -> &str {
@@ -80,107 +108,203 @@ impl Service for BenchmarkService {
         METHODS
     }
 
+    fn doc(&self) -> Option<&str> {
+        Some(crate::client::python::cpython::BENCHMARK_SERVICE_DOC)
+    }
+
     fn call(&self, conn: &mut Connection, method: &str, args: Args) -> Result<Object> {
+        let params = SIGNATURES.iter().find(|(m, _)| *m == method).map_or(&[][..], |(_, p)| p);
+        let a = Signature { qualname: qualname(method), params }.bind(args)?;
         match method {
             "ping" => Ok("pong".into()),
-            "echo" => args.positional.first().cloned().ok_or_else(|| missing("echo", "x")),
-            "upload" => upload(conn, required(&args, 0, "data", "upload")?),
-            "download" => {
-                Ok(Value::Bytes(payload(not_negative("size", required(&args, 0, "size", "download")?)?)?).into())
+            "echo" => Ok(a[0].clone()),
+            "upload" => Ok(Value::from(ops::len(conn, &a[0])?).into()),
+            "download" => pattern(conn, &a[0]).map(|b| Value::Bytes(b).into()),
+            "upload_chunked" => {
+                let mut total = BigInt::zero();
+                let mut chunks = ops::iterate(conn, &a[0])?;
+                while let Some(c) = chunks.next(conn)? {
+                    total += ops::len(conn, &c)?;
+                }
+                Ok(Value::from(total).into())
             }
-            "upload_chunked" => upload_chunked(conn, required(&args, 0, "chunks", "upload_chunked")?),
-            "download_chunked" => Ok(Object::list(chunks(&args)?.into_iter().map(Object::from).collect())),
-            "download_chunked_tuple" => Ok(Value::Tuple(chunks(&args)?.into_iter().map(Value::Bytes).collect()).into()),
+            "download_chunked" => Ok(List::lend(chunks(conn, &a[0], &a[1])?.into_iter().map(Object::from).collect())),
+            "download_chunked_tuple" => {
+                Ok(Value::Tuple(chunks(conn, &a[0], &a[1])?.into_iter().map(Value::Bytes).collect()).into())
+            }
             "cpu_work" => {
-                let iterations = not_negative("iterations", args.param(0, "iterations")?.unwrap_or(100_000))?;
-                Ok(cpu_work(iterations as u64).into())
+                not_negative(conn, "iterations", &a[0])?;
+                let n = ops::index(conn, &a[0])?;
+                Ok(cpu_work_until(n.to_u64().unwrap_or(u64::MAX), || conn.peer_gone()).into())
             }
             "io_work" => {
-                let delay: f64 = args.param(0, "delay")?.unwrap_or(0.01);
-                if delay < 0.0 {
-                    return Err(Error::raise("ValueError", "delay must not be negative"));
-                }
-                // Past a day it is a mistake, not a benchmark; from_secs_f64 would panic on inf.
-                std::thread::sleep(Duration::from_secs_f64(delay.min(86_400.0)));
+                not_negative(conn, "delay", &a[0])?;
+                sleep(conn, &a[0])?;
                 Ok("data".into())
             }
-            "get_user" => Ok(user(required(&args, 0, "id", "get_user")?)),
+            "get_user" => Ok(User::new(conn, a[0].clone())?.lend()),
             "get_users" => {
-                let n = not_negative("n", required(&args, 0, "n", "get_users")?)?;
+                not_negative(conn, "n", &a[0])?;
+                let n = ops::index(conn, &a[0])?;
+                let n = n.to_usize().unwrap_or(usize::MAX);
                 let mut users = with_capacity(n)?;
-                users.extend((0..n).map(user));
-                Ok(Object::list(users))
+                for i in 0..n {
+                    users.push(User::new(conn, Object::from(i as i64))?.lend());
+                }
+                Ok(List::lend(users))
             }
             "get_user_dict" => {
-                let id: i64 = required(&args, 0, "id", "get_user_dict")?;
-                let (id, name, email, status) = user_fields(id);
-                Ok(lend(LocalDict::new(vec![
-                    ("id".into(), id.into()),
-                    ("name".into(), name.into()),
-                    ("email".into(), email.into()),
-                    ("status".into(), status.into()),
-                ])))
+                let [id, name, email, status] = user_tuple(conn, &a[0])?;
+                let keys = ["id", "name", "email", "status"].map(Object::from);
+                Ok(Dict::lend(keys.into_iter().zip([id, name, email, status]).collect()))
             }
-            "get_user_tuple" => Ok(Value::from(user_fields(required(&args, 0, "id", "get_user_tuple")?)).into()),
+            "get_user_tuple" => Ok(Object::tuple(user_tuple(conn, &a[0])?.into())),
             "get_users_batch" => {
-                let ids = items(conn, required(&args, 0, "ids", "get_users_batch")?)?;
-                let users =
-                    ids.into_iter().map(|id| Ok(Value::from(user_fields(id.extract()?)))).collect::<Result<_>>()?;
-                Ok(Value::Tuple(users).into())
+                let mut users = Vec::new();
+                let mut ids = ops::iterate(conn, &a[0])?;
+                while let Some(id) = ids.next(conn)? {
+                    users.push(Object::tuple(user_tuple(conn, &id)?.into()));
+                }
+                Ok(Object::tuple(users))
             }
             "nested" => {
-                let depth: i64 = required(&args, 0, "depth", "nested")?;
-                if depth == 0 {
+                let (depth, callback) = (&a[0], &a[1]);
+                if ops::compare_bool(conn, depth, &0.into(), CmpOp::Eq)? {
                     return Ok(0.into());
                 }
-                let callback: RemoteRef = required(&args, 1, "callback", "nested")?;
-                // Checked: a client's i64::MIN (or a callback's i64::MAX) must fail the
-                // call, not panic the connection in a debug build.
-                let overflow = || Error::raise("OverflowError", "nested depth out of the 64-bit range");
-                let below: i64 =
-                    conn.call_ref(&callback, (depth.checked_sub(1).ok_or_else(overflow)?,), Vec::new())?.extract()?;
-                Ok(below.checked_add(1).ok_or_else(overflow)?.into())
+                let below = ops::binary(conn, depth, &1.into(), BinOp::Sub)?;
+                let answer = ops::call(conn, callback, Args { positional: vec![below], kwargs: Vec::new() })?;
+                ops::binary(conn, &answer, &1.into(), BinOp::Add)
             }
-            "raise_error" => {
-                let kind: String = required(&args, 0, "kind", "raise_error")?;
-                let message: String = required(&args, 1, "message", "raise_error")?;
-                Err(if RAISABLE.contains(&kind.as_str()) {
-                    Error::raise(&kind, message)
-                } else if REFUSED.contains(&kind.as_str()) {
-                    Error::raise("ValueError", format!("refused exception kind: {kind}"))
-                } else {
-                    Error::raise("ValueError", format!("unknown exception kind: {kind}"))
-                })
-            }
+            "raise_error" => Err(raise_error(conn, &a[0], &a[1])),
             other => Err(Error::raise("AttributeError", format!("cannot access '{other}'"))),
         }
     }
 }
 
-fn missing(method: &str, param: &str) -> Error {
-    Error::raise("TypeError", format!("{method}() missing required argument: '{param}'"))
-}
-
-fn required<T: crate::client::FromObject>(args: &Args, i: usize, name: &str, method: &str) -> Result<T> {
-    args.param(i, name)?.ok_or_else(|| missing(method, name))
-}
-
-/// The download content: the [`payload_block`] repeated, cut to `size`.
-///
-/// A size no frame can carry is refused before allocating, and an allocation the
-/// system refuses is a MemoryError: Rust aborts the whole process when an allocation
-/// fails, and one client's absurd `download(2**62)` must not end everyone's server.
-fn payload(size: i64) -> Result<Vec<u8>> {
-    let size = size.max(0) as u64;
-    if size > MAX_PAYLOAD {
-        return Err(Error::raise(
-            "ValueError",
-            format!("size {size} is more than an RPyC frame can carry ({MAX_PAYLOAD} bytes)"),
-        ));
+/// `_not_negative(name, value)`: `value < 0` as Python compares it.
+fn not_negative(conn: &mut Connection, name: &str, value: &Object) -> Result<()> {
+    if ops::compare_bool(conn, value, &0.into(), CmpOp::Lt)? {
+        return Err(Error::raise("ValueError", format!("{name} must not be negative")));
     }
-    let mut data = with_capacity(size as i64)?;
-    extend_payload(&mut data, size as usize);
+    Ok(())
+}
+
+/// `_user_tuple(id)`: `(id, f"user{id}", f"user{id}@example.com", "active")`.
+fn user_tuple(conn: &mut Connection, id: &Object) -> Result<[Object; 4]> {
+    let text = ops::format(conn, id)?;
+    Ok([id.clone(), format!("user{text}").into(), format!("user{text}@example.com").into(), "active".into()])
+}
+
+/// `_pattern(size)`: `(BLOCK * (size // len(BLOCK) + 1))[:size]`, each step with
+/// Python's conversions and errors, without building the repeated block.
+fn pattern(conn: &mut Connection, size: &Object) -> Result<Vec<u8>> {
+    not_negative(conn, "size", size)?;
+    let block = Object::from(payload_block().len() as i64);
+    let blocks = ops::binary(conn, size, &block, BinOp::FloorDiv)?;
+    let blocks = ops::binary(conn, &blocks, &1.into(), BinOp::Add)?;
+    let blocks = match ops::int_of(&blocks) {
+        Some(n) => n,
+        None => {
+            return Err(Error::raise(
+                "TypeError",
+                format!("can't multiply sequence by non-int of type '{}'", ops::type_name(&blocks)),
+            ))
+        }
+    };
+    let repeated = blocks.to_u64().and_then(|n| n.checked_mul(payload_block().len() as u64));
+    let repeated = repeated
+        .filter(|n| *n <= isize::MAX as u64)
+        .ok_or_else(|| Error::raise("OverflowError", "repeated bytes are too long"))?;
+    // `[:size]`: the stop of a slice, clamped to the length.
+    let stop = ops::index(conn, size)?.to_u64().unwrap_or(u64::MAX).min(repeated);
+    if stop > MAX_PAYLOAD {
+        // Python would try to build it and fail to send it; this side stops first.
+        return Err(Error::Remote(Box::new(RemoteException::builtin_args("MemoryError", Vec::new()))));
+    }
+    let mut data = with_capacity(stop as usize)?;
+    extend_payload(&mut data, stop as usize);
     Ok(data)
+}
+
+/// `_chunks(size, chunk_size)`.
+fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object) -> Result<Vec<Vec<u8>>> {
+    not_negative(conn, "size", size)?;
+    if ops::compare_bool(conn, chunk_size, &1.into(), CmpOp::Lt)? {
+        return Err(Error::raise("ValueError", "chunk_size must be positive"));
+    }
+    let data = pattern(conn, size)?;
+    // `range(0, size, chunk_size)`: both must be integers.
+    let (end, step) = (ops::index(conn, size)?, ops::index(conn, chunk_size)?);
+    let step = step.to_usize().unwrap_or(usize::MAX).max(1);
+    let end = end.to_usize().unwrap_or(usize::MAX).min(data.len());
+    let mut out = with_capacity(end.div_ceil(step))?;
+    out.extend(data[..end].chunks(step).map(<[u8]>::to_vec));
+    Ok(out)
+}
+
+/// `time.sleep(delay)`, with its conversions and errors; it ends early when the client
+/// has gone, as nobody is left to answer.
+fn sleep(conn: &mut Connection, delay: &Object) -> Result<()> {
+    // Nanoseconds must fit a signed 64-bit count (CPython's _PyTime_t).
+    const MAX_SECONDS: f64 = i64::MAX as f64 / 1e9;
+    let seconds = match delay {
+        Object::Value(Value::Float(x)) if x.is_nan() => {
+            return Err(Error::raise("ValueError", "Invalid value NaN (not a number)"))
+        }
+        Object::Value(Value::Float(x)) if *x >= MAX_SECONDS => {
+            return Err(Error::raise("OverflowError", "timestamp out of range for platform time_t"))
+        }
+        Object::Value(Value::Float(x)) => *x,
+        other => {
+            let n = ops::index(conn, other)?;
+            match n.to_f64().filter(|n| *n < MAX_SECONDS) {
+                Some(n) => n,
+                None => return Err(Error::raise("OverflowError", "timestamp too large to convert to C _PyTime_t")),
+            }
+        }
+    };
+    let end = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+    while let Some(left) = end.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+        if conn.peer_gone() {
+            return Err(Error::Closed { peer: conn.peer().to_owned(), doing: "sleeping in io_work" });
+        }
+        std::thread::sleep(left.min(PEER_CHECK));
+    }
+    Ok(())
+}
+
+/// How often long operations look whether their client is still there.
+const PEER_CHECK: Duration = Duration::from_millis(100);
+
+/// `raise_error(kind, message)`: the error to raise, as the twin picks it.
+fn raise_error(conn: &mut Connection, kind: &Object, message: &Object) -> Error {
+    let class = match kind {
+        Object::Value(Value::Str(name)) => BuiltinException::named(name),
+        _ => None,
+    };
+    let Some(class) = class else {
+        return match ops::format(conn, kind) {
+            Ok(text) => Error::raise("ValueError", format!("unknown exception kind: {text}")),
+            Err(e) => e,
+        };
+    };
+    let kind = kind.as_str().unwrap_or_default();
+    if REFUSED.iter().any(|r| class.is_subclass_of(r)) {
+        return Error::raise("ValueError", format!("refused exception kind: {kind}"));
+    }
+    if let Family::NoSingleArgument(text) = class.family {
+        return Error::raise("TypeError", text);
+    }
+    // Vinegar sends a simple argument as it is and anything else as its repr.
+    let arg = match message {
+        Object::Value(v) => v.clone(),
+        other => match ops::repr(conn, other) {
+            Ok(text) => Value::Str(text),
+            Err(e) => return e,
+        },
+    };
+    Error::Remote(Box::new(RemoteException::builtin_args(class.name, vec![arg])))
 }
 
 /// The bytes `download` repeats: 64 KiB of SHA-256 in counter mode (32-byte block `i`
@@ -222,96 +346,36 @@ pub(crate) fn extend_payload(out: &mut Vec<u8>, size: usize) {
 /// envelope around the bytes takes a few of them.
 const MAX_PAYLOAD: u64 = u32::MAX as u64 - 64;
 
-/// An empty vector with room for `n` items, or the MemoryError Python would raise
-/// (see [`payload`]).
-fn with_capacity<T>(n: i64) -> Result<Vec<T>> {
+/// An empty vector with room for `n` items, or the MemoryError Python would raise:
+/// Rust aborts the whole process when an allocation fails, and one client's absurd
+/// `get_users(2**62)` must not end everyone's server.
+fn with_capacity<T>(n: usize) -> Result<Vec<T>> {
     let mut v = Vec::new();
-    usize::try_from(n)
-        .ok()
-        .and_then(|n| v.try_reserve_exact(n).ok())
-        .ok_or_else(|| Error::raise("MemoryError", format!("cannot allocate room for {n} items")))?;
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::Remote(Box::new(RemoteException::builtin_args("MemoryError", Vec::new()))))?;
     Ok(v)
-}
-
-fn not_negative(name: &str, value: i64) -> Result<i64> {
-    if value < 0 {
-        return Err(Error::raise("ValueError", format!("{name} must not be negative")));
-    }
-    Ok(value)
-}
-
-fn chunks(args: &Args) -> Result<Vec<Vec<u8>>> {
-    let size = not_negative("size", required(args, 0, "size", "download_chunked")?)?;
-    let chunk: i64 = required(args, 1, "chunk_size", "download_chunked")?;
-    if chunk < 1 {
-        return Err(Error::raise("ValueError", "chunk_size must be positive"));
-    }
-    let mut chunks = with_capacity(size / chunk + i64::from(size % chunk != 0))?;
-    let data = payload(size)?;
-    chunks.extend(data.chunks(chunk as usize).map(<[u8]>::to_vec));
-    Ok(chunks)
-}
-
-/// `len(data)` for bytes, str (in code points) and tuples by value, or `len()` of a
-/// client object by reference.
-fn upload(conn: &mut Connection, data: Object) -> Result<Object> {
-    Ok(match data {
-        Object::Value(Value::Bytes(b)) => b.len(),
-        Object::Value(Value::Str(s)) => s.chars().count(),
-        Object::Value(Value::Tuple(t)) => t.len(),
-        Object::Remote(r) => conn.len(&r)?,
-        other => return Err(Error::raise("TypeError", format!("object of type {} has no len()", other.describe()))),
-    }
-    .into())
-}
-
-/// Iterates the client's iterable (one callback per chunk), summing the lengths.
-fn upload_chunked(conn: &mut Connection, chunks: Object) -> Result<Object> {
-    let mut total = 0usize;
-    for c in items(conn, chunks)? {
-        match c {
-            Object::Value(Value::Bytes(b)) => total += b.len(),
-            Object::Value(Value::Str(s)) => total += s.chars().count(),
-            other => return Err(Error::raise("TypeError", format!("chunk {} has no len()", other.describe()))),
-        }
-    }
-    Ok(total.into())
-}
-
-/// The elements of a tuple by value, or of a client's iterable by reference.
-fn items(conn: &mut Connection, seq: Object) -> Result<Vec<Object>> {
-    match seq {
-        Object::Value(Value::Tuple(t)) => Ok(t.into_iter().map(Object::Value).collect()),
-        Object::Tuple(t) => Ok(t),
-        Object::Remote(r) => conn.collect(&r),
-        other => Err(Error::raise("TypeError", format!("'{}' object is not iterable", other.describe()))),
-    }
 }
 
 /// SHA-256 applied `iterations` times starting from `b"start"`; the first 16 hex digits.
 pub fn cpu_work(iterations: u64) -> String {
+    cpu_work_until(iterations, || false)
+}
+
+/// [`cpu_work`], given up (with an empty answer nobody reads) once `gone()` says the
+/// client has left; it is asked every 2^16 rounds, a few milliseconds apart.
+fn cpu_work_until(iterations: u64, mut gone: impl FnMut() -> bool) -> String {
     let hex = |bytes: &[u8]| bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
     if iterations == 0 {
         return hex(b"start");
     }
     let mut digest: [u8; 32] = Sha256::digest(b"start").into();
-    for _ in 1..iterations {
+    for i in 1..iterations {
         digest = Sha256::digest(digest).into();
+        if i & 0xffff == 0 && gone() {
+            return String::new();
+        }
     }
     hex(&digest)
-}
-
-fn user_fields(id: i64) -> (i64, String, String, &'static str) {
-    (id, format!("user{id}"), format!("user{id}@example.com"), "active")
-}
-
-fn user(id: i64) -> Object {
-    let (id, name, email, status) = user_fields(id);
-    lend(AttrObject::new(
-        "rpycbench_service.User",
-        format!("User({id})"),
-        vec![("id", id.into()), ("name", name.into()), ("email", email.into()), ("status", status.into())],
-    ))
 }
 
 #[cfg(test)]

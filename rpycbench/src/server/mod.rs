@@ -2,6 +2,7 @@
 //! Rust [`Service`], Python-backed servers running real `rpyc`, the built-in benchmark
 //! service, and [`ServerSpec`]/[`ServerHandle`] to run any of them as a separate process.
 
+mod binding;
 mod builtin;
 mod mode;
 mod native;
@@ -10,12 +11,12 @@ mod process;
 mod python;
 mod service;
 
+pub use binding::{Param, Signature};
 pub(crate) use builtin::extend_payload;
 pub use builtin::{cpu_work, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
-pub use objects::{lend, AttrObject, LocalDict};
 pub use process::{current_exe_serves, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
 pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
 pub use service::Service;

@@ -2,7 +2,7 @@
 //! connection. Both run inside a dedicated server process (`rpycbench serve`).
 
 use super::service::{Service, ServiceRoot};
-use crate::client::{Config, Connection, LocalRef};
+use crate::client::{Config, Connection};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -84,7 +84,7 @@ fn serve_one(stream: TcpStream, opts: &ServeOptions) {
         Ok(c) => c,
         Err(e) => return eprintln!("rpycbench server: {e}"),
     };
-    conn.set_service(LocalRef::new(Arc::new(ServiceRoot((opts.service)()))));
+    conn.set_service(ServiceRoot::lend((opts.service)()));
     if let Err(e) = conn.serve_until_closed() {
         // A broken or hostile client ends only its own connection.
         eprintln!("rpycbench server: connection from {} ended: {e}", conn.peer());

@@ -1,101 +1,66 @@
-//! Objects a service returns by reference: plain objects with attributes and dicts,
-//! answering exactly what a Python peer's would under RPyC's default policy.
+//! Objects the built-in service returns by reference besides lists and dicts: `User`,
+//! an instance of a plain Python class with `exposed_` attributes.
 
-use crate::client::{Args, Connection, LocalObject, Object};
-use crate::error::{Error, Result};
-use crate::wire::{RemoteException, Value};
-use std::sync::Arc;
+use crate::client::python::cpython::USER;
+use crate::client::python::{object_member, ops, Py, PyClass, PyInstance};
+use crate::client::{Args, Connection, Object};
+use crate::error::Result;
 
-/// An object with read-only attributes, e.g. a `User` (a reference, and INSPECTed by a
-/// Python client because its type is not built-in).
-pub struct AttrObject {
-    type_name: String,
-    repr: String,
-    attrs: Vec<(&'static str, Object)>,
+/// `rpycbench_service.User`: `exposed_id`, `exposed_name`, `exposed_email` and
+/// `exposed_status`, set by its `__init__`; `repr` is `User({id!r})`.
+pub(crate) struct User {
+    id: Object,
+    name: String,
+    email: String,
 }
 
-impl AttrObject {
-    /// An object of type `type_name` (`"<module>.<class>"`) with these attributes.
-    pub fn new(type_name: impl Into<String>, repr: impl Into<String>, attrs: Vec<(&'static str, Object)>) -> Self {
-        AttrObject { type_name: type_name.into(), repr: repr.into(), attrs }
+impl User {
+    /// `User(id)`: its name and email format `id` as the f-strings of `__init__` do.
+    pub(crate) fn new(conn: &mut Connection, id: Object) -> Result<User> {
+        let text = ops::format(conn, &id)?;
+        Ok(User { name: format!("user{text}"), email: format!("user{text}@example.com"), id })
+    }
+
+    /// Lends a new user.
+    pub(crate) fn lend(self) -> Object {
+        Py::lend(self)
     }
 }
 
-impl LocalObject for AttrObject {
-    fn type_name(&self) -> &str {
-        &self.type_name
+impl PyInstance for User {
+    fn class(&self) -> &PyClass {
+        &USER
     }
-    fn getattr(&self, _conn: &mut Connection, name: &str) -> Result<Object> {
-        // Attributes are exposed as a Python service exposes them: `x` or `exposed_x`.
-        let bare = name.strip_prefix("exposed_").unwrap_or(name);
-        self.attrs
-            .iter()
-            .find(|(k, _)| *k == bare)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| super::service::no_attribute(&self.type_name, name))
+
+    fn instance_attr(&self, name: &str) -> Option<Object> {
+        Some(match name {
+            "exposed_id" => self.id.clone(),
+            "exposed_name" => self.name.as_str().into(),
+            "exposed_email" => self.email.as_str().into(),
+            "exposed_status" => "active".into(),
+            _ => return None,
+        })
     }
-    fn repr(&self) -> String {
-        self.repr.clone()
-    }
+
     fn dir(&self) -> Vec<String> {
-        self.attrs.iter().map(|(k, _)| format!("exposed_{k}")).collect()
+        let mut names: Vec<String> = USER.dir.iter().map(|s| (*s).to_owned()).collect();
+        names.extend(["exposed_email", "exposed_id", "exposed_name", "exposed_status"].map(String::from));
+        names.sort();
+        names
     }
-}
 
-/// A `dict` lent by reference: `d[k]`, `len(d)`, `k in d` and iteration over its keys,
-/// each a round trip, and nothing else (`keys()` and `items()` are not in rpyc's safe
-/// attributes, so a Python server refuses them too).
-pub struct LocalDict {
-    entries: Vec<(Value, Object)>,
-}
-
-impl LocalDict {
-    /// A dict of these entries, in insertion order.
-    pub fn new(entries: Vec<(Value, Object)>) -> Self {
-        LocalDict { entries }
+    fn repr(&self, _me: &Py<Self>, conn: &mut Connection) -> Result<String> {
+        Ok(format!("User({})", ops::repr(conn, &self.id)?))
     }
-}
 
-impl LocalObject for LocalDict {
-    fn type_name(&self) -> &str {
-        "builtins.dict"
-    }
-    fn call_method(&self, _conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
+    fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
         match name {
-            "__getitem__" => {
-                let key: Value = args.arg(0)?;
-                self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
-                    // Python's KeyError carries the key itself as its argument.
-                    let mut e = RemoteException::builtin("KeyError", key.repr());
-                    e.args = vec![key.clone()];
-                    Error::Remote(Box::new(e))
-                })
+            // `User.__repr__` is a Python method: it takes no arguments but self.
+            "__repr__" => {
+                crate::server::binding::Signature { qualname: "User.__repr__", params: &[] }.bind(args)?;
+                self.repr(me, conn).map(Object::from)
             }
-            "__len__" => Ok(self.entries.len().into()),
-            "__contains__" => {
-                let key: Value = args.arg(0)?;
-                Ok(self.entries.iter().any(|(k, _)| *k == key).into())
-            }
-            "__iter__" => {
-                let keys: Vec<Object> = self.entries.iter().map(|(k, _)| Object::Value(k.clone())).collect();
-                match Object::list(keys) {
-                    Object::Local(list) => list.object().call_method(_conn, "__iter__", Args::default()),
-                    _ => unreachable!("Object::list is always a local object"),
-                }
-            }
-            _ => Err(Error::raise("AttributeError", format!("cannot access '{name}'"))),
+            _ => object_member(me, conn, name, args),
         }
     }
-    fn repr(&self) -> String {
-        let items: Vec<String> = self.entries.iter().map(|(k, v)| format!("{}: {}", k.repr(), v.describe())).collect();
-        format!("{{{}}}", items.join(", "))
-    }
-    fn special_methods(&self) -> &[&'static str] {
-        &["__getitem__", "__len__", "__contains__", "__iter__"]
-    }
-}
-
-/// Shorthand for lending an object by reference.
-pub fn lend(obj: impl LocalObject) -> Object {
-    Object::local(Arc::new(obj))
 }

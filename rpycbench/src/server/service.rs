@@ -1,8 +1,12 @@
 //! The [`Service`] trait: a Rust service exposed over RPyC with Python's `exposed_`
-//! rule, and the root object that serves it.
+//! rule, and the root object that serves it as an `rpyc.Service` instance would.
 
-use crate::client::{Args, Connection, LocalObject, Object};
+use super::binding::Signature;
+use crate::client::python::cpython::SERVICE;
+use crate::client::python::{object_member, Member, Py, PyClass, PyInstance};
+use crate::client::{Args, Connection, LocalRef, Object};
 use crate::error::{Error, Result};
+use crate::wire::Value;
 use std::sync::Arc;
 
 /// A service a server exposes: what GETROOT returns to each connection.
@@ -11,7 +15,9 @@ use std::sync::Arc;
 /// for `ping` or `exposed_ping` reaches the method `ping` listed in
 /// [`methods`](Service::methods). A CALLATTR on the root calls it in one round trip; a
 /// GETATTR returns a bound method (`builtins.method`, so a Python client needs no
-/// INSPECT) that the client then CALLs, as `conn.root.ping()` does.
+/// INSPECT) that the client then CALLs, as `conn.root.ping()` does. The root also has
+/// what every `rpyc.Service` has: `get_service_name()`, `get_service_aliases()`, a
+/// docstring, a `repr`, and the refusals of `setattr` and `delattr`.
 ///
 /// ```
 /// use rpycbench::client::{Args, Connection, Object};
@@ -21,7 +27,7 @@ use std::sync::Arc;
 ///
 /// impl Service for Greeter {
 ///     fn type_name(&self) -> &str {
-///         "greeter.Greeter"
+///         "greeter.GreeterService"
 ///     }
 ///     fn methods(&self) -> &[&'static str] {
 ///         &["hello"]
@@ -44,73 +50,114 @@ pub trait Service: Send + Sync + 'static {
     /// Calls `method` (one of [`methods`](Service::methods)). The connection is there to
     /// call back into the client (callbacks, iterating a client's list).
     fn call(&self, conn: &mut Connection, method: &str, args: Args) -> Result<Object>;
+
+    /// The class docstring (`root.__doc__`).
+    fn doc(&self) -> Option<&str> {
+        None
+    }
 }
 
-/// Adapts a [`Service`] to the object a connection serves as its root.
-pub(crate) struct ServiceRoot(pub(crate) Arc<dyn Service>);
+/// The root object of a connection: a [`Service`] as an instance of an `rpyc.Service`
+/// subclass.
+pub(crate) struct ServiceRoot {
+    service: Arc<dyn Service>,
+    module: String,
+    class: String,
+}
 
 impl ServiceRoot {
-    /// The method `name` resolves to under RPyC's default policy, if any.
-    fn resolve(&self, name: &str) -> Option<&'static str> {
-        let bare = name.strip_prefix("exposed_").unwrap_or(name);
-        self.0.methods().iter().copied().find(|m| *m == bare)
+    /// The root for `service`, to lend as GETROOT's answer.
+    pub(crate) fn lend(service: Arc<dyn Service>) -> LocalRef {
+        let (module, class) = match service.type_name().rsplit_once('.') {
+            Some((m, c)) => (m.to_owned(), c.to_owned()),
+            None => ("__main__".to_owned(), service.type_name().to_owned()),
+        };
+        LocalRef::new(Py::new(ServiceRoot { service, module, class }))
+    }
+
+    /// The service method an attribute name stands for (`exposed_ping` → `ping`).
+    fn method(&self, name: &str) -> Option<&'static str> {
+        let bare = name.strip_prefix("exposed_")?;
+        self.service.methods().iter().copied().find(|m| *m == bare)
+    }
+
+    /// `Service.get_service_aliases()`: the class name upper-cased, less a `SERVICE`
+    /// suffix (a Rust service has no `ALIASES`).
+    fn aliases(&self) -> Vec<Value> {
+        let mut name = self.class.to_uppercase();
+        if name.ends_with("SERVICE") {
+            name.truncate(name.len() - "SERVICE".len());
+        }
+        vec![Value::Str(name)]
     }
 }
 
-/// The AttributeError a Python owner raises for a name it cannot serve: rpyc's own
-/// refusal, except for `exposed_` names, which pass rpyc's access check and then fail
-/// Python's attribute lookup with its wording.
-pub(crate) fn no_attribute(type_name: &str, name: &str) -> Error {
-    if name.starts_with("exposed_") {
-        let class = type_name.rsplit('.').next().unwrap_or(type_name);
-        Error::raise("AttributeError", format!("'{class}' object has no attribute '{name}'"))
-    } else {
-        Error::raise("AttributeError", format!("cannot access '{name}'"))
-    }
-}
+/// `get_service_name` and `get_service_aliases` take nothing but the class.
+const GET_SERVICE_NAME: Signature = Signature { qualname: "Service.get_service_name", params: &[] };
+const GET_SERVICE_ALIASES: Signature = Signature { qualname: "Service.get_service_aliases", params: &[] };
 
-impl LocalObject for ServiceRoot {
-    fn type_name(&self) -> &str {
-        self.0.type_name()
+impl PyInstance for ServiceRoot {
+    fn class(&self) -> &PyClass {
+        &SERVICE
     }
 
-    fn getattr(&self, _conn: &mut Connection, name: &str) -> Result<Object> {
-        let method = self.resolve(name).ok_or_else(|| no_attribute(self.0.type_name(), name))?;
-        Ok(Object::local(Arc::new(BoundMethod { service: self.0.clone(), method })))
+    fn type_names(&self) -> (&str, &str) {
+        (&self.module, &self.class)
     }
 
-    fn call_method(&self, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
-        let method = self.resolve(name).ok_or_else(|| no_attribute(self.0.type_name(), name))?;
-        self.0.call(conn, method, args)
+    fn member(&self, name: &str) -> Option<(Member, Option<&'static str>)> {
+        match self.method(name) {
+            // A method defined on the service's own class: `{Class}.exposed_x`.
+            Some(_) => Some((Member::Method(""), None)),
+            None => SERVICE.member(name),
+        }
     }
 
-    fn repr(&self) -> String {
-        format!("<{} object>", self.0.type_name())
+    fn has_attr(&self, name: &str) -> bool {
+        SERVICE.has(name) || self.method(name).is_some()
     }
 
     fn dir(&self) -> Vec<String> {
-        self.0.methods().iter().map(|m| format!("exposed_{m}")).collect()
+        let mut names: Vec<String> = SERVICE.dir.iter().map(|s| (*s).to_owned()).collect();
+        names.extend(self.service.methods().iter().map(|m| format!("exposed_{m}")));
+        names.sort();
+        names.dedup();
+        names
     }
-}
 
-/// `root.method` as a value: callable, named `builtins.method` so that a Python client
-/// builds its proxy without an INSPECT round trip.
-struct BoundMethod {
-    service: Arc<dyn Service>,
-    method: &'static str,
-}
+    fn doc(&self) -> Option<String> {
+        self.service.doc().map(str::to_owned)
+    }
 
-impl LocalObject for BoundMethod {
-    fn type_name(&self) -> &str {
-        "builtins.method"
+    fn inspect(&self) -> Vec<(String, Option<String>)> {
+        let base = SERVICE.inspect.iter().map(|(n, d)| ((*n).to_owned(), d.map(str::to_owned)));
+        base.chain(self.service.methods().iter().map(|m| (format!("exposed_{m}"), None))).collect()
     }
-    fn call(&self, conn: &mut Connection, args: Args) -> Result<Object> {
-        self.service.call(conn, self.method, args)
+
+    fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
+        if let Some(method) = self.method(name) {
+            return self.service.call(conn, method, args);
+        }
+        match name {
+            "exposed_get_service_name" | "get_service_name" => {
+                GET_SERVICE_NAME.bind(args)?;
+                Ok(Object::Value(self.aliases().swap_remove(0)))
+            }
+            "exposed_get_service_aliases" | "get_service_aliases" => {
+                GET_SERVICE_ALIASES.bind(args)?;
+                Ok(Object::Value(Value::Tuple(self.aliases())))
+            }
+            _ => object_member(me, conn, name, args),
+        }
     }
-    fn repr(&self) -> String {
-        format!("<bound method {}.exposed_{}>", self.service.type_name(), self.method)
+
+    /// `Service._rpyc_setattr`.
+    fn setattr(&self, _name: &str) -> Result<()> {
+        Err(Error::raise("AttributeError", "access denied"))
     }
-    fn special_methods(&self) -> &[&'static str] {
-        &["__call__"]
+
+    /// `Service._rpyc_delattr`.
+    fn delattr(&self, _name: &str) -> Result<()> {
+        Err(Error::raise("AttributeError", "access denied"))
     }
 }

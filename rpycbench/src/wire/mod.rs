@@ -8,6 +8,7 @@
 pub mod boxing;
 pub mod brine;
 mod error;
+pub mod exceptions;
 pub mod frame;
 mod limits;
 pub mod message;

@@ -1,0 +1,60 @@
+//! rpyc's default attribute policy (`Connection._check_attr` with `DEFAULT_CONFIG`):
+//! which names of a lent object a peer may read and call.
+
+use super::cpython::SAFE_ATTRS;
+use crate::error::{Error, Result};
+
+/// The prefix that exposes an attribute whatever its name.
+pub(crate) const EXPOSED_PREFIX: &str = "exposed_";
+
+/// Whether `name` is one of rpyc's safe attributes.
+pub(crate) fn is_safe(name: &str) -> bool {
+    SAFE_ATTRS.binary_search(&name).is_ok()
+}
+
+/// The name a GETATTR of `name` reads, as `_check_attr(obj, name, "allow_getattr")`
+/// decides it: `exposed_<name>` when the object has that, else `name` itself when it is
+/// exposed or safe, else "cannot access". `has` is `hasattr(obj, …)`.
+pub(crate) fn check_attr(name: &str, has: impl Fn(&str) -> bool) -> Result<String> {
+    let plain = name.starts_with(EXPOSED_PREFIX) || is_safe(name);
+    let exposed = format!("{EXPOSED_PREFIX}{name}");
+    let has_exposed = has(&exposed);
+    if plain && (!has_exposed || has(name)) {
+        return Ok(name.to_owned());
+    }
+    if has_exposed {
+        return Ok(exposed);
+    }
+    if plain {
+        return Ok(name.to_owned()); // for a better error: getattr names it
+    }
+    Err(cannot_access(name))
+}
+
+/// rpyc's refusal: `AttributeError("cannot access 'name'")`.
+pub(crate) fn cannot_access(name: &str) -> Error {
+    Error::raise("AttributeError", format!("cannot access {}", crate::wire::Value::from(name).repr()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_safe_attributes_are_sorted() {
+        assert!(SAFE_ATTRS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(SAFE_ATTRS.len(), 80);
+    }
+
+    #[test]
+    fn exposed_names_win_then_safe_ones_then_nothing() {
+        let has = |n: &str| ["exposed_ping", "__len__", "exposed_x", "x"].contains(&n);
+        assert_eq!(check_attr("ping", has).unwrap(), "exposed_ping");
+        assert_eq!(check_attr("exposed_ping", has).unwrap(), "exposed_ping");
+        assert_eq!(check_attr("__len__", has).unwrap(), "__len__");
+        assert_eq!(check_attr("__iter__", has).unwrap(), "__iter__"); // safe, though absent
+        assert_eq!(check_attr("x", has).unwrap(), "exposed_x");
+        let refused = check_attr("append", has).unwrap_err().to_string();
+        assert!(refused.contains("cannot access 'append'"), "{refused}");
+    }
+}
