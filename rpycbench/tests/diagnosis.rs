@@ -127,7 +127,6 @@ fn wire_workloads_are_diagnosed_on(mode: ServerMode) {
         assert_eq!(r.outcomes.failures, 0, "{}: {:?}", r.name, r.outcomes.errors);
     }
     let findings = diagnose(&results, &Thresholds::default());
-    let report = render_text(&findings);
     let [users, batch, dict, io] = &results[..] else { unreachable!("four results") };
 
     // N+1: exactly what the protocol says, on the wire and in the finding.
@@ -290,14 +289,13 @@ fn a_server_capped_at_two_connections_is_exhausted_by_six_clients() {
         .run(&target, |c| c.call("io_work", (0.1,)).map(drop));
     server.stop().expect("stop the server");
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
-    let report = render_text(&findings);
     assert_eq!((r.outcomes.attempts, r.outcomes.successes, r.outcomes.failures), (60, 20, 40), "{:?}", r.outcomes);
     let ex = the(&findings, FindingId::ServerExhaustion, &r.name);
     assert_eq!(ex.evidence[0].measured, 20.0 / 60.0);
     assert!(ex.details.iter().any(|d| d == "40 of 60 requests failed"), "{:?}", ex.details);
     assert!(ex.explanation.contains("40 failures were the connection's"), "{}", ex.explanation);
     assert!(ex.action.contains("connection cap"), "{}", ex.action);
-    assert_eq!(findings[0].id, FindingId::ServerExhaustion);
+    assert_eq!(findings[0].id, FindingId::ServerExhaustion, "{}", render_text(&findings));
 }
 
 fn main() {
