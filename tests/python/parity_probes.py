@@ -1,6 +1,6 @@
 """Parity probes: what a real rpyc 6.0.2 client observes of an rpycbench server.
 
-Usage: python parity_probes.py PORT
+Usage: python parity_probes.py PORT [--only NAME_PREFIX]
 
 Connects with plain ``rpyc.connect("127.0.0.1", PORT)`` (rpyc's default client
 configuration, as a default user would) and runs a fixed, ordered list of probes against
@@ -1295,11 +1295,18 @@ for _name, _fn in STALLS:
 
 def main(argv):
     global PORT
-    if len(argv) != 2 or not argv[1].isdigit():
-        print("usage: python parity_probes.py PORT", file=sys.stderr)
+    only = None
+    if len(argv) == 4 and argv[2] == "--only":
+        only = argv[3]
+    elif len(argv) != 2:
+        argv = []
+    if not argv or not argv[1].isdigit():
+        print("usage: python parity_probes.py PORT [--only NAME_PREFIX]", file=sys.stderr)
         return 2
     PORT = int(argv[1])
     for name, fn in PROBES:
+        if only is not None and not name.startswith(only):
+            continue
         result = run_probe(fn)
         print(json.dumps({"probe": name, "result": result}, sort_keys=True), flush=True)
     drop_shared()
