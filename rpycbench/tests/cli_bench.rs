@@ -236,10 +236,27 @@ fn an_unknown_method_is_a_clear_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("has no method 'no_such_method'"), "{}", run.stderr);
     assert!(!json.exists(), "no results file for a run that did not start");
-    // A method that exists but refuses the arguments is named too.
-    let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "io_work", "--args", r#"["soon"]"#]);
+    // A method whose signature refuses the arguments is named too.
+    let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "io_work", "--args", "[0, 1]"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("probe call io_work('soon')"), "{}", run.stderr);
+    assert!(run.stderr.contains("probe call io_work(0, 1)"), "{}", run.stderr);
+    assert!(run.stderr.contains("takes from 1 to 2 positional arguments but 3 were given"), "{}", run.stderr);
+    // An exception the method itself raises is measured: every request fails, nothing
+    // was measured, exit 10.
+    let run = rpycbench(&[
+        "bench",
+        "latency",
+        "--connect",
+        &addr,
+        "--call",
+        "io_work",
+        "--args",
+        r#"["soon"]"#,
+        "--requests",
+        "5",
+    ]);
+    assert_eq!(run.code, 10, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("nothing was measured"), "{}", run.stdout);
 }
 
 #[test]
@@ -358,4 +375,140 @@ fn a_sweep_against_a_capped_server_stops_on_the_success_rate() {
     assert!(!set.results[0].params.contains_key("sweep_limit"));
     let limit = set.results[1].params["sweep_limit"].as_str().expect("the limit step says what crossed it");
     assert!(limit.starts_with("success rate = ") && limit.ends_with("< 95.00 %"), "{limit}");
+}
+
+// ---- Servers users bring: one-shot, failing now and then, older rpyc ----------------
+
+/// A Python peer server of `tests/python/peer_servers.py`, run by `python`.
+struct Peer {
+    _child: common::KillOnDrop,
+    addr: String,
+}
+
+fn peer(python: &std::path::Path, kind: &str) -> Peer {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/peer_servers.py");
+    let mut child = Command::new(python)
+        .args([script, kind])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let child = common::KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("the readiness line");
+    let addr =
+        line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("readiness line {line:?}")).to_owned();
+    Peer { _child: child, addr }
+}
+
+/// The interpreter with rpyc 5.3.1 (`scripts/test` makes it): `$RPYCBENCH_PYTHON_RPYC5`,
+/// else the repository's `.venv-rpyc5`.
+fn python_rpyc5() -> PathBuf {
+    std::env::var_os("RPYCBENCH_PYTHON_RPYC5")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv-rpyc5/bin/python")))
+}
+
+#[test]
+fn without_warmup_only_the_measured_calls_cross_the_wire() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let exact = ["--warmup", "0", "--max-round-trips", "1", "--max-references", "0"];
+    for kind in [&["latency", "--requests", "40"][..], &["concurrent", "--clients", "2", "--requests-per-client", "20"]]
+    {
+        let json = temp_path("warmup0.json");
+        let json_arg = json.to_str().expect("utf-8 path");
+        let args = [&["bench"][..], kind, &["--connect", &addr, "--call", "ping", "--json", json_arg], &exact].concat();
+        let run = rpycbench(&args);
+        assert_eq!(run.code, 0, "{kind:?}: a ping is one round trip and no reference:\n{}{}", run.stdout, run.stderr);
+        let set = results(&json);
+        let wire = set.results[0].wire.as_ref().expect("wire figures");
+        assert_eq!((wire.round_trips_per_request, wire.refs_received), (1.0, 0), "{kind:?}: {wire:?}");
+    }
+}
+
+#[test]
+fn a_one_shot_server_is_measured_on_its_one_connection() {
+    let server = peer(&python(), "oneshot");
+    let run = rpycbench(&[
+        "bench",
+        "latency",
+        "--connect",
+        &server.addr,
+        "--call",
+        "echo",
+        "--args",
+        r#"["hi"]"#,
+        "--requests",
+        "50",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("latency[echo]"), "{}", run.stdout);
+}
+
+#[test]
+fn a_method_that_fails_now_and_then_is_measured_while_a_missing_one_is_refused() {
+    let server = peer(&python(), "flaky");
+    // Every fourth call fails, so any run measures exactly 25 % failures: the run must
+    // happen whether or not the probe call was one of them.
+    for attempt in 0..4 {
+        let json = temp_path("flaky.json");
+        let json_arg = json.to_str().expect("utf-8 path");
+        let run = rpycbench(&[
+            "bench",
+            "latency",
+            "--connect",
+            &server.addr,
+            "--call",
+            "lookup",
+            "--args",
+            r#"["k"]"#,
+            "--requests",
+            "400",
+            "--min-success-rate",
+            "0.7",
+            "--json",
+            json_arg,
+        ]);
+        assert_eq!(run.code, 0, "run {attempt}: {}{}", run.stdout, run.stderr);
+        let set = results(&json);
+        let o = &set.results[0].outcomes;
+        assert_eq!((o.attempts, o.successes, o.success_rate), (400, 300, 0.75), "run {attempt}: {o:?}");
+        assert!(o.errors.iter().all(|e| e.message.contains("LookupError")), "{:?}", o.errors);
+    }
+    let missing = rpycbench(&["bench", "latency", "--connect", &server.addr, "--call", "nope"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("has no method 'nope'"), "{}", missing.stderr);
+    let unbound = rpycbench(&["bench", "latency", "--connect", &server.addr, "--call", "lookup"]);
+    assert_eq!(unbound.code, 2, "{}", unbound.stderr);
+    assert!(unbound.stderr.contains("missing 1 required positional argument: 'key'"), "{}", unbound.stderr);
+}
+
+#[test]
+fn an_rpyc_older_than_6_is_named_on_both_sides() {
+    let old = python_rpyc5();
+    assert!(old.is_file(), "no Python with rpyc 5 at {} (scripts/test makes it)", old.display());
+    // Our client against an rpyc 5.3.1 server.
+    let server = peer(&old, "threaded");
+    let run = rpycbench(&["bench", "latency", "--connect", &server.addr, "--call", "ping"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("speaks an rpyc older than 6.0"), "{}", run.stderr);
+    // An rpyc 5.3.1 client against our server.
+    let native = start(ServerMode::Threaded);
+    let port = native.addr().port();
+    let script = format!(
+        "import rpyc\nc = rpyc.connect('127.0.0.1', {port})\ntry:\n    c.root.ping()\nexcept Exception as e:\n    print(type(e).__name__, str(e).splitlines()[0])\n"
+    );
+    let out = Command::new(&old).args(["-c", &script]).output().expect("run the rpyc 5 client");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("ValueError this peer (rpycbench) speaks RPyC 6.0.2, and your rpyc is older than 6.0"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -153,8 +153,25 @@ fn the_stall_probe_sees_python_servers_stall() {
     assert!(worst >= 15, "no pattern stalled on the Python server: {python:?}");
 }
 
+/// The native objects present tables read off CPython and rpyc: they must be those of
+/// the interpreter the Python twin runs on.
+fn the_cpython_tables_are_the_interpreters() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new(common::python())
+        .args([&format!("{root}/scripts/gen-cpython-tables.py"), "--stdout"])
+        .output()
+        .expect("run scripts/gen-cpython-tables.py");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::fs::read_to_string(format!("{root}/rpycbench/src/client/python/cpython.rs")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "rpycbench/src/client/python/cpython.rs is stale: run .venv/bin/python scripts/gen-cpython-tables.py"
+    );
+}
+
 fn main() {
     preconditions::main(crate::tests![
+        the_cpython_tables_are_the_interpreters,
         native_threaded_answers_as_python_threaded,
         native_forking_answers_as_python_threaded,
         native_threaded_never_stalls_a_default_python_client,

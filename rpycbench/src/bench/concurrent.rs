@@ -109,7 +109,8 @@ impl Concurrent {
                     s.spawn(move || {
                         let mut session = Session::new(target);
                         let mut call = |c: &mut C| f(c);
-                        if session.conn().is_ok() {
+                        session.ready();
+                        if session.is_open() {
                             for _ in 0..self.warmup_per_client {
                                 let _ = session.run(&mut call);
                             }

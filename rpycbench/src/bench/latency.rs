@@ -61,6 +61,7 @@ impl Latency {
     /// failed requests, never a missing result.
     pub fn run<C: Client, F: FnMut(&mut C) -> Result<()>>(&self, target: &Target<C>, mut f: F) -> BenchResult {
         let mut session = Session::new(target);
+        session.ready();
         let mut warm = Parts::default();
         let mut warm_hist = LatencyHistogram::new();
         closed_loop(&mut session, Stop::Requests(self.warmup), &mut f, &mut warm_hist, &mut warm.outcomes);

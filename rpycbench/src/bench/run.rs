@@ -36,6 +36,24 @@ impl<'t, C: Client> Session<'t, C> {
         Ok(self.conn.as_mut().expect("opened just above"))
     }
 
+    /// Opens the connection and makes its first round trip (RPyC: GETROOT) before the
+    /// measurement, so that a run without warm-up does not count the connection's set-up
+    /// as measured traffic. A failure here is left to the first request to meet.
+    pub(crate) fn ready(&mut self) {
+        if let Ok(c) = self.conn() {
+            if let Err(e) = c.first_round_trip() {
+                if C::is_fatal(&e) {
+                    self.drop_conn();
+                }
+            }
+        }
+    }
+
+    /// Whether a connection is open now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.conn.is_some()
+    }
+
     /// Runs one request, keeping track of the connection's health.
     #[inline]
     pub(crate) fn run<F: FnMut(&mut C) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {

@@ -2,7 +2,7 @@
 //! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
 
 use super::counts::check_rate;
-use super::external::{connect_target, probe, CallSpec, SetupError};
+use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::progress::Progress;
 use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
@@ -181,14 +181,14 @@ impl TransferMethods {
     }
 
     /// Probes each method used with the smallest payload.
-    pub(crate) fn probe(&self, target: &Target) -> Result<(), SetupError> {
+    pub(crate) fn probe(&self, target: &Target, spare: Option<&Spare>) -> Result<(), SetupError> {
         if self.direction.upload() {
             let m = &self.upload_method;
-            probe(target, m, &format!("{m}(b'x')"), |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
+            probe(target, spare, m, &format!("{m}(b'x')"), |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
         }
         if self.direction.download() {
             let m = &self.download_method;
-            probe(target, m, &format!("{m}(1)"), |c| c.call(m, (1u64,)).map(drop))?;
+            probe(target, spare, m, &format!("{m}(1)"), |c| c.call(m, (1u64,)).map(drop))?;
         }
         Ok(())
     }
@@ -279,8 +279,8 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
             check_sizes(&sizes).map_err(|e| SetupError::Usage(format!("--sizes: {e}")))?;
             at_least_one("--iterations", u64::from(a.iterations))?;
-            let target = ready(&a.common, None)?;
-            a.methods.probe(&target)?;
+            let (target, spare) = connect_target(&a.common.connect, a.common.timeout)?;
+            a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
             let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations);
@@ -324,9 +324,9 @@ pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
 
 /// Resolves and reaches the server, and probes the call when there is one.
 fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError> {
-    let target = connect_target(&common.connect, common.timeout)?;
+    let (target, spare) = connect_target(&common.connect, common.timeout)?;
     if let Some(call) = call {
-        probe(&target, &call.method, &call.shown(), |c| call.call(c))?;
+        probe(&target, Some(&spare), &call.method, &call.shown(), |c| call.call(c))?;
     }
     Ok(target)
 }

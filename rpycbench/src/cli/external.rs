@@ -6,8 +6,10 @@
 use super::json_args::{parse_args, parse_kwargs, ShowArgs};
 use crate::bench::Target;
 use crate::client::{Config, Kwargs, Object};
+use crate::metrics::ServerInfo;
 use crate::{Connection, Error, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why a run cannot start; the command prints it and exits 2.
@@ -36,9 +38,26 @@ pub(crate) fn config(timeout: Duration) -> Config {
     Config::default().request_timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10)))
 }
 
+/// The connection that proved a server is there, kept for the run's first client: a
+/// server that serves one connection only (rpyc's `OneShotServer`) can be measured
+/// too, and the check costs the server no connection of its own.
+#[derive(Clone, Default)]
+pub(crate) struct Spare(Arc<Mutex<Option<Connection>>>);
+
+impl Spare {
+    fn take(&self) -> Option<Connection> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, conn: Connection) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+    }
+}
+
 /// Resolves `HOST:PORT` (names included) and picks the first address that accepts an
-/// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6.
-pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<Target, SetupError> {
+/// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6. The
+/// target's first connection is that one (see [`Spare`]).
+pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<(Target, Spare), SetupError> {
     if !matches!(connect.rsplit_once(':'), Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok()) {
         return Err(SetupError::Usage(format!(
             "--connect expects HOST:PORT, e.g. 127.0.0.1:18861 or myhost:18861, got '{connect}'"
@@ -53,11 +72,18 @@ pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<Target,
         .collect();
     let mut last = format!("'{connect}' resolved to no address");
     for addr in addrs {
-        let target = Target::address_with(addr, config(timeout));
-        match open(&target) {
-            Ok(mut conn) => {
-                let _ = conn.close();
-                return Ok(target);
+        match open(&Target::address_with(addr, config(timeout))) {
+            Ok(conn) => {
+                let spare = Spare::default();
+                spare.put(conn);
+                let (first, config) = (spare.clone(), config(timeout));
+                let server =
+                    ServerInfo { mode: "external".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
+                let target = Target::factory(server, move || match first.take() {
+                    Some(conn) => Ok(conn),
+                    None => Connection::connect_with(addr, config.clone()),
+                });
+                return Ok((target, spare));
             }
             Err(e) => last = e,
         }
@@ -109,19 +135,55 @@ impl CallSpec {
     }
 }
 
-/// Makes one request before the run; an error means every request of the run would
-/// fail the same way, so the run does not start.
+/// Makes one request before the run, on the target's spare connection when it has one
+/// (and keeps it for the run). An error that every request would meet (the server
+/// unreachable, no such method, arguments the method's signature refuses) stops the run
+/// before it starts; an exception the method itself raised is left to the run, which
+/// measures it as a failure: a service that fails now and then is still measured.
 pub(crate) fn probe(
     target: &Target,
+    spare: Option<&Spare>,
     method: &str,
     shown: &str,
     request: impl FnOnce(&mut Connection) -> Result<()>,
 ) -> Result<(), SetupError> {
     let address = target.info().address.clone().unwrap_or_else(|| "the server".into());
-    let mut conn = open(target).map_err(|e| SetupError::Unreachable(format!("cannot reach {address}: {e}")))?;
+    let mut conn = match spare.and_then(Spare::take) {
+        Some(conn) => conn,
+        None => open(target).map_err(|e| SetupError::Unreachable(format!("cannot reach {address}: {e}")))?,
+    };
     let outcome = request(&mut conn);
-    let _ = conn.close();
-    outcome.map_err(|e| SetupError::Probe(describe_probe_failure(&e, method, shown, &address)))
+    match (&outcome, spare) {
+        (Err(e), _) if e.is_connection_fatal() => {}
+        (_, Some(spare)) => spare.put(conn),
+        (_, None) => {
+            let _ = conn.close();
+        }
+    }
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) if !stops_every_request(&e) => Ok(()),
+        Err(e) => Err(SetupError::Probe(describe_probe_failure(&e, method, shown, &address))),
+    }
+}
+
+/// Whether every request would fail as the probe did: the connection failed, the method
+/// is missing, or the call's arguments do not fit its signature (CPython's binding
+/// errors, raised before the method runs).
+fn stops_every_request(e: &Error) -> bool {
+    match e.remote() {
+        None => true,
+        Some(ex) if ex.class == "AttributeError" => true,
+        Some(ex) if ex.class == "TypeError" => is_binding_error(&ex.message()),
+        Some(_) => false,
+    }
+}
+
+/// CPython's texts for arguments a function's signature refuses.
+fn is_binding_error(message: &str) -> bool {
+    ["() takes ", "() got an unexpected keyword argument ", "() missing ", "() got multiple values for argument "]
+        .iter()
+        .any(|pattern| message.contains(pattern))
 }
 
 fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {
@@ -133,7 +195,7 @@ fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -
             ex.message()
         ),
         Some(ex) => format!(
-            "probe call {shown} on {address} raised {}: {}; every request would fail the same way \
+            "probe call {shown} on {address} raised {}: {}; the method's signature refuses these arguments \
              (check --args/--kwargs)",
             ex.qualified_name(),
             ex.message()

@@ -3,7 +3,7 @@
 //! scenario; prints where the limit was reached and the curve.
 
 use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
-use super::external::{connect_target, probe, CallSpec, SetupError};
+use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::progress::Progress;
 use super::sla_flags::{check_bound, relation};
 use super::sweep_chart::{chart, Step};
@@ -283,8 +283,8 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     let call = CallSpec::parse(args.call.as_deref().unwrap_or("ping"), args.args.as_deref(), args.kwargs.as_deref())?;
     let external = match &args.connect {
         Some(connect) => {
-            let target = connect_target(connect, args.timeout)?;
-            probe_step(args, &target, &call)?;
+            let (target, spare) = connect_target(connect, args.timeout)?;
+            probe_step(args, &target, Some(&spare), &call)?;
             Some(target)
         }
         None => None,
@@ -326,7 +326,7 @@ fn run_steps(
             }
         };
         if server.is_some() {
-            probe_step(args, &target, call)?;
+            probe_step(args, &target, None, call)?;
         }
         let mut result = run_step(args, value, call, &target);
         if let Some(handle) = server {
@@ -379,10 +379,10 @@ fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, Set
     Ok(spec.start()?)
 }
 
-fn probe_step(args: &SweepArgs, target: &Target, call: &CallSpec) -> Result<(), SetupError> {
+fn probe_step(args: &SweepArgs, target: &Target, spare: Option<&Spare>, call: &CallSpec) -> Result<(), SetupError> {
     match args.over {
-        Over::Payload => args.methods.probe(target),
-        Over::Clients | Over::Mode => probe(target, &call.method, &call.shown(), |c| call.call(c)),
+        Over::Payload => args.methods.probe(target, spare),
+        Over::Clients | Over::Mode => probe(target, spare, &call.method, &call.shown(), |c| call.call(c)),
     }
 }
 

@@ -454,6 +454,14 @@ impl Connection {
                     }
                     match Message::decode(frame.payload, &self.config.limits) {
                         Ok(msg) => return Ok(Some(msg)),
+                        Err(e) if e.source == crate::wire::DecodeError::OlderRpyc => {
+                            // Tell an old peer why, in its own framing, then hang up.
+                            if let Some(seq) = e.request_seq {
+                                self.send_older_exception(seq);
+                            }
+                            self.closed = true;
+                            return Err(self.protocol_error(e));
+                        }
                         Err(e) => match e.request_seq {
                             Some(seq) => {
                                 let exc = crate::wire::RemoteException::builtin(
@@ -494,6 +502,21 @@ impl Connection {
                     self.closed = true;
                     return Err(self.io_error(doing, e));
                 }
+            }
+        }
+    }
+
+    /// Answers an rpyc 4/5 request with a `ValueError` it can show (best effort: the
+    /// connection ends right after).
+    fn send_older_exception(&mut self, seq: i64) {
+        let message = "this peer (rpycbench) speaks RPyC 6.0.2, and your rpyc is older than 6.0 (it frames \
+                       messages as brine 3-tuples): upgrade it with pip install 'rpyc>=6'";
+        let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin("ValueError", message));
+        self.encoder.reset();
+        if crate::wire::message::encode_older_exception(seq, &exc, self.encoder.payload()).is_ok() {
+            // Frames are the same in rpyc 4, 5 and 6; only the message inside differs.
+            if let Ok(frame) = self.encoder.finish() {
+                let _ = std::io::Write::write_all(&mut self.stream, frame);
             }
         }
     }

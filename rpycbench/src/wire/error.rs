@@ -37,6 +37,13 @@ pub enum DecodeError {
     /// The message envelope is not `msg_type || (seq, body)` as PROTOCOL.md §5 defines it.
     #[error("bad message envelope: {0}")]
     Envelope(String),
+    /// The peer frames its messages as rpyc before 6.0 did: one brine 3-tuple
+    /// `(msg_type, seq, body)` instead of a type byte and a 2-tuple.
+    #[error(
+        "the peer speaks an rpyc older than 6.0 (its messages are brine 3-tuples); rpycbench speaks RPyC 6.0.2: \
+         use rpyc>=6 on both sides (pip install 'rpyc>=6')"
+    )]
+    OlderRpyc,
 }
 
 /// Why a value cannot be encoded for a Python peer.

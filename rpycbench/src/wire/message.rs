@@ -123,6 +123,12 @@ impl Message {
         let plain = |source| MessageError { request_seq: None, source };
         let (&kind, rest) =
             payload.split_first().ok_or_else(|| plain(DecodeError::Envelope("empty payload".into())))?;
+        if kind == OLDER_ENVELOPE {
+            return Err(MessageError {
+                request_seq: older_request_seq(payload, limits),
+                source: DecodeError::OlderRpyc,
+            });
+        }
         let mut r = Reader::new(rest, limits);
         r.expect_tuple(2, "envelope (seq, body)").map_err(plain)?;
         let seq = r.i64().map_err(plain)?;
@@ -162,6 +168,26 @@ impl Message {
             }
         }
     }
+}
+
+/// The first byte of an rpyc 4/5 message: brine's 3-tuple tag, where rpyc 6 puts the
+/// message type (1, 2 or 3).
+const OLDER_ENVELOPE: u8 = brine::tag::TUPLE1 + 2;
+
+/// The sequence number of an rpyc 4/5 request, `(1, seq, (handler, args))`.
+fn older_request_seq(payload: &[u8], limits: &Limits) -> Option<i64> {
+    let mut r = Reader::new(payload, limits);
+    r.expect_tuple(3, "older envelope").ok()?;
+    (r.i64().ok()? == i64::from(msg_type::REQUEST)).then(|| r.i64().ok()).flatten()
+}
+
+/// An EXCEPTION message framed as rpyc 4/5 frame theirs, so that an old peer shows the
+/// error instead of a bare "connection closed": `(3, seq, payload)` in one brine tuple.
+pub fn encode_older_exception(seq: i64, payload: &ExceptionPayload, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    out.push(OLDER_ENVELOPE);
+    brine::write_int(i64::from(msg_type::EXCEPTION), out);
+    brine::write_int(seq, out);
+    payload.encode(out)
 }
 
 /// Writes `REQUEST (seq, (handler, ` — the caller appends the boxed arguments.

@@ -11,6 +11,8 @@
 //! [`Object`]: crate::client::Object
 
 mod class;
+// Generated: formatted by its generator, not by rustfmt (a test compares it byte for byte).
+#[rustfmt::skip]
 pub(crate) mod cpython;
 mod dict;
 mod instance;
