@@ -51,6 +51,9 @@ def main(kind):
         "threaded": (ThreadedServer, EchoService),
     }[kind]
     server = server_class(service, hostname="127.0.0.1", port=0)
+    # rpyc listens in start(): listen first, so the readiness line is true when printed
+    # (start() then skips its own _listen(); the same in rpyc 5 and 6).
+    server._listen()
     print(f"listening on 127.0.0.1:{server.port}", flush=True)
     server.start()
 
