@@ -8,10 +8,11 @@
 //! The `stall.` probes count calls of 30 ms or more (Nagle meeting a delayed ACK, on
 //! a default client without `TCP_NODELAY`): a Python server has some, the native ones
 //! must have none. A stall comes back on every call of its pattern; a loaded machine
-//! delays the odd call anywhere, so a pattern counts as stalling only when a second run
-//! of it stalls too, and a run whose control pattern (`ping`, which cannot stall) was
-//! slow as well says the machine, not the server, was slow: that check is then reported
-//! as ignored with the counts.
+//! delays the odd call anywhere, so a pattern counts as stalling only when a third of
+//! its calls stall in two runs, and a run whose control pattern (`ping`, which cannot
+//! stall) was as slow says the machine, not the server, was slow: that check is then
+//! reported as ignored with the counts, as it is on a machine where even Python's
+//! server shows no stall (nothing to tell a stall by).
 
 mod common;
 
@@ -78,17 +79,32 @@ fn answers_as_python(mode: ServerMode) {
     for (name, expected) in python.iter().filter(|(n, _)| !n.starts_with(STALL)) {
         match ours.get(name) {
             Some(got) if got == expected => {}
-            got => differences
-                .push(format!("{name}\n    python: {expected}\n    {mode}: {}", got.map_or("<missing>", |g| g))),
+            got => differences.push(format!(
+                "{name}\n    python: {}\n    {mode}: {}",
+                shortened(expected),
+                got.map_or("<missing>", |g| shortened(g))
+            )),
         }
     }
     assert!(
         differences.is_empty(),
-        "{} of {} probes differ between python-threaded and {mode}:\n{}",
+        "{} of {} probes differ between python-threaded and {mode} (the first {SHOWN}; rerun one with \
+         `python tests/python/parity_probes.py PORT --only NAME` against `rpycbench serve`):\n{}",
         differences.len(),
         python.len(),
-        differences.join("\n")
+        differences[..differences.len().min(SHOWN)].join("\n")
     );
+}
+
+/// Differences shown in a failure: enough to see the pattern, not a wall of text.
+const SHOWN: usize = 20;
+
+/// An outcome cut to a readable length (deep tracebacks run to thousands of characters).
+fn shortened(outcome: &str) -> &str {
+    match outcome.char_indices().nth(400) {
+        Some((end, _)) => &outcome[..end],
+        None => outcome,
+    }
 }
 
 fn stall_count(outcomes: &Outcomes, name: &str) -> i64 {
@@ -99,9 +115,21 @@ fn stall_count(outcomes: &Outcomes, name: &str) -> i64 {
     })
 }
 
+/// Slow calls out of a pattern's 30 that make it a stall: a stall (Nagle meeting a
+/// delayed ACK) comes back on every call of its pattern, a busy machine on the odd one.
+const STALLING: i64 = 10;
+
 fn never_stalls(mode: ServerMode) {
+    // The probe must be able to see a stall here: Python's server stalls on some
+    // patterns unless this kernel acknowledges at once.
+    let python = reference();
+    let worst = python.keys().filter(|n| n.starts_with(STALL)).map(|n| stall_count(python, n)).max().unwrap_or(0);
+    preconditions::require(worst >= STALLING, || {
+        format!("no pattern stalled on the Python server either (worst {worst} of 30 calls): this machine cannot show a stall")
+    });
     let first = native(mode);
-    let stalled: Vec<&String> = first.keys().filter(|n| n.starts_with(STALL) && stall_count(first, n) > 0).collect();
+    let stalled: Vec<&String> =
+        first.keys().filter(|n| n.starts_with(STALL) && stall_count(first, n) >= STALLING).collect();
     if stalled.is_empty() {
         return;
     }
@@ -111,7 +139,7 @@ fn never_stalls(mode: ServerMode) {
     server.stop().expect("stop the native server");
     let again: Vec<String> = stalled
         .iter()
-        .filter(|n| stall_count(&second, n) > 0)
+        .filter(|n| stall_count(&second, n) >= STALLING)
         .map(|n| {
             format!("{n}: {} then {} of 30 calls took 30 ms or more", stall_count(first, n), stall_count(&second, n))
         })
@@ -120,7 +148,7 @@ fn never_stalls(mode: ServerMode) {
         return;
     }
     let control = format!("{STALL}ping");
-    let noisy = stall_count(first, &control) > 0 && stall_count(&second, &control) > 0;
+    let noisy = stall_count(first, &control) >= STALLING || stall_count(&second, &control) >= STALLING;
     preconditions::require(!noisy, || {
         format!(
             "the machine was too slow to judge stalls: even ping (which cannot stall) was slow; {}",
@@ -146,13 +174,6 @@ fn native_forking_never_stalls_a_default_python_client() {
     never_stalls(ServerMode::Forking);
 }
 
-/// The Python server itself stalls on some patterns: the probe can see a stall.
-fn the_stall_probe_sees_python_servers_stall() {
-    let python = reference();
-    let worst = python.keys().filter(|n| n.starts_with(STALL)).map(|n| stall_count(python, n)).max().unwrap_or(0);
-    assert!(worst >= 15, "no pattern stalled on the Python server: {python:?}");
-}
-
 /// The native objects present tables read off CPython and rpyc: they must be those of
 /// the interpreter the Python twin runs on.
 fn the_cpython_tables_are_the_interpreters() {
@@ -162,11 +183,21 @@ fn the_cpython_tables_are_the_interpreters() {
         .output()
         .expect("run scripts/gen-cpython-tables.py");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let committed = std::fs::read_to_string(format!("{root}/rpycbench/src/client/python/cpython.rs")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout) == committed,
-        "rpycbench/src/client/python/cpython.rs is stale: run .venv/bin/python scripts/gen-cpython-tables.py"
-    );
+    let generated = String::from_utf8(out.stdout).expect("UTF-8");
+    // A line `==> path` before each file's text.
+    let mut files: Vec<(&str, String)> = Vec::new();
+    for line in generated.split_inclusive('\n') {
+        match (line.strip_prefix("==> "), files.last_mut()) {
+            (Some(path), _) => files.push((path.trim_end(), String::new())),
+            (None, Some((_, text))) => text.push_str(line),
+            (None, None) => panic!("output before the first `==> path` line: {line}"),
+        }
+    }
+    assert_eq!(files.len(), 2, "{generated}");
+    for (path, text) in files {
+        let committed = std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_default();
+        assert!(text == committed, "{path} is stale: run .venv/bin/python scripts/gen-cpython-tables.py");
+    }
 }
 
 fn main() {
@@ -176,6 +207,5 @@ fn main() {
         native_forking_answers_as_python_threaded,
         native_threaded_never_stalls_a_default_python_client,
         native_forking_never_stalls_a_default_python_client,
-        the_stall_probe_sees_python_servers_stall,
     ])
 }

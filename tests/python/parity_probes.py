@@ -638,6 +638,16 @@ P("conv.nested.False_cb", lambda: (lambda rec: with_calls(lambda: R().nested(Fal
 P("conv.nested.0.0_cb", lambda: (lambda rec: with_calls(lambda: R().nested(0.0, rec), rec))(Recorder()))
 P("conv.nested.None_cb", lambda: (lambda rec: with_calls(lambda: R().nested(None, rec), rec))(Recorder()))
 P("conv.nested.1_cb_str", lambda: (lambda rec: with_calls(lambda: R().nested(1, rec), rec))(Recorder(lambda x: "s")))
+
+
+def _again(depth):
+    """A callback that calls `nested` back: server and client recurse together."""
+    return R().nested(depth, _again)
+
+
+# Mutual recursion: how deep it goes before a RecursionError, and from which side.
+for _depth in (10, 40, 80, 150, 400):
+    P(f"conv.nested.mutual_{_depth}", lambda d=_depth: R().nested(d, _again))
 P("conv.nested.1_cb_None", lambda: (lambda rec: with_calls(lambda: R().nested(1, rec), rec))(Recorder(lambda x: None)))
 P("conv.nested.1_cb_float", lambda: (lambda rec: with_calls(lambda: R().nested(1, rec), rec))(Recorder(lambda x: 1.5)))
 P("conv.nested.1_cb_bool", lambda: (lambda rec: with_calls(lambda: R().nested(1, rec), rec))(Recorder(lambda x: True)))
@@ -703,6 +713,48 @@ for _name, _args in [("int_kind", (5, "x")), ("NoSuch", ("NoSuch", "x")), ("int_
 _L = lambda: R().get_users(3)  # noqa: E731
 _D = lambda: R().get_user_dict(1)  # noqa: E731
 _U = lambda: R().get_user(1)  # noqa: E731
+
+
+def _self_list():
+    """A server list that holds itself (the client's netref comes home as the list;
+    `append` is not a safe attribute, item assignment is)."""
+    L = R().get_users(1)
+    L[0] = L
+    return L
+
+
+def _self_dict():
+    D = _D()
+    D["me"] = D
+    return D
+
+
+def _deep_list(depth):
+    """Server lists nested `depth` deep, built one append at a time."""
+    top = cur = R().get_users(1)
+    for _ in range(depth):
+        below = R().get_users(1)
+        cur[0] = below
+        cur = below
+    return top
+
+
+P("recursion.list_self.repr", lambda: repr(_self_list()))
+P("recursion.list_self.eq_self", lambda: (lambda L: L == L)(_self_list()))
+P("recursion.list_self.eq_other", lambda: _self_list() == _self_list())
+P("recursion.list_self.len", lambda: len(_self_list()))
+P("recursion.list_self.contains", lambda: (lambda L: L in L)(_self_list()))
+P("recursion.dict_self.repr", lambda: repr(_self_dict()))
+P("recursion.dict_self.eq_other", lambda: _self_dict() == _self_dict())
+# Each side of CPython's recursion limit, as a Python server meets it (rpyc 6.0.2,
+# CPython 3.11: repr and str raise from 984 levels, == from 987). Only the first
+# failing depth is probed: CPython's message one level deeper, and str's boundary on a
+# connection after the first, move by a level with the interpreter's recursion headroom.
+for _depth in (50, 983, 984):
+    P(f"recursion.deep_list_{_depth}.repr", lambda d=_depth: repr(_deep_list(d))[:40])
+P("recursion.deep_list_983.str", lambda: str(_deep_list(983))[:40])
+for _depth in (50, 986, 987):
+    P(f"recursion.deep_list_{_depth}.eq", lambda d=_depth: _deep_list(d) == _deep_list(d))
 
 
 def _contains_elem():

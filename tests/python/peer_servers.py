@@ -4,8 +4,9 @@ Usage: python peer_servers.py oneshot|flaky|threaded
 
 * ``oneshot``: rpyc's ``OneShotServer`` (one connection, then it exits) serving an echo
   service, as in rpyc's own echo demo.
-* ``flaky``: a ``ThreadedServer`` whose ``lookup`` raises ``LookupError`` on every fourth
-  call (any 4k consecutive calls hold exactly k failures), and whose ``ping`` works.
+* ``flaky``: a ``ThreadedServer`` whose ``lookup`` raises ``LookupError`` on its first
+  call and every fourth after it (any 4k consecutive calls hold exactly k failures), and
+  whose ``ping`` works.
 * ``threaded``: a plain ``ThreadedServer`` with ``ping`` (run with any rpyc version, e.g.
   rpyc 5, to be an older peer).
 
@@ -36,7 +37,7 @@ class FlakyService(rpyc.Service):
     def exposed_lookup(self, key):
         with self._lock:
             n = next(self._calls)
-        if n % 4 == 3:
+        if n % 4 == 0:
             raise LookupError(f"backend did not answer for {key!r}")
         return f"value of {key!r}"
 

@@ -162,28 +162,70 @@ pub(crate) fn probe(
     }
     match outcome {
         Ok(()) => Ok(()),
-        Err(e) if !stops_every_request(&e) => Ok(()),
+        Err(e) if !stops_every_request(&e, method) => Ok(()),
         Err(e) => Err(SetupError::Probe(describe_probe_failure(&e, method, shown, &address))),
     }
 }
 
-/// Whether every request would fail as the probe did: the connection failed, the method
-/// is missing, or the call's arguments do not fit its signature (CPython's binding
-/// errors, raised before the method runs).
-fn stops_every_request(e: &Error) -> bool {
+/// Whether every request would fail as the probe did: the connection failed, `method`
+/// itself is missing, or the call's arguments do not fit its signature (CPython's
+/// binding errors, raised before the method runs). Both are recognised by their texts
+/// naming `method`, so an `AttributeError` or `TypeError` the method raises from its
+/// own body is measured as the method's behaviour instead of stopping the run.
+fn stops_every_request(e: &Error, method: &str) -> bool {
+    let name = method.rsplit('.').next().unwrap_or(method);
     match e.remote() {
         None => true,
-        Some(ex) if ex.class == "AttributeError" => true,
-        Some(ex) if ex.class == "TypeError" => is_binding_error(&ex.message()),
+        Some(ex) if ex.class == "AttributeError" => is_missing_attribute(&ex.message(), name),
+        Some(ex) if ex.class == "TypeError" => is_binding_error(&ex.message(), name),
         Some(_) => false,
     }
 }
 
-/// CPython's texts for arguments a function's signature refuses.
-fn is_binding_error(message: &str) -> bool {
-    ["() takes ", "() got an unexpected keyword argument ", "() missing ", "() got multiple values for argument "]
-        .iter()
-        .any(|pattern| message.contains(pattern))
+/// rpyc's texts for an attribute the service does not expose: its policy's
+/// "cannot access 'm'" and Python's "… has no attribute 'exposed_m'" (or 'm').
+fn is_missing_attribute(message: &str, name: &str) -> bool {
+    message == format!("cannot access '{name}'")
+        || message.ends_with(&format!(" has no attribute 'exposed_{name}'"))
+        || message.ends_with(&format!(" has no attribute '{name}'"))
+}
+
+/// CPython's texts for arguments a signature refuses, for `name` (the exposed method
+/// or `exposed_name`, plain or qualified by its class as CPython 3.10+ names it).
+fn is_binding_error(message: &str, name: &str) -> bool {
+    let Some((callee, rest)) = message.split_once("() ") else { return false };
+    let function = callee.rsplit('.').next().unwrap_or(callee);
+    (function == name || function.strip_prefix("exposed_") == Some(name))
+        && ["takes ", "got an unexpected keyword argument ", "missing ", "got multiple values for argument "]
+            .iter()
+            .any(|pattern| rest.starts_with(pattern))
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::{is_binding_error, is_missing_attribute};
+
+    #[test]
+    fn a_missing_method_is_named_by_rpyc_or_python() {
+        assert!(is_missing_attribute("cannot access 'nope'", "nope"));
+        assert!(is_missing_attribute("'BenchmarkService' object has no attribute 'exposed_nope'", "nope"));
+        // The method ran and looked something else up: that is its behaviour, measured.
+        assert!(!is_missing_attribute("'NoneType' object has no attribute 'get'", "nope"));
+        assert!(!is_missing_attribute("cannot access 'other'", "nope"));
+    }
+
+    #[test]
+    fn binding_errors_name_the_called_method() {
+        assert!(is_binding_error("exposed_ping() takes 1 positional argument but 2 were given", "ping"));
+        assert!(is_binding_error(
+            "BenchmarkService.exposed_echo() missing 1 required positional argument: 'data'",
+            "echo"
+        ));
+        assert!(is_binding_error("echo() got an unexpected keyword argument 'x'", "echo"));
+        // A function the method calls refused its arguments: the method's own failure.
+        assert!(!is_binding_error("helper() takes 1 positional argument but 2 were given", "echo"));
+        assert!(!is_binding_error("unsupported operand type(s) for +: 'int' and 'str'", "echo"));
+    }
 }
 
 fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {

@@ -104,6 +104,12 @@ pub struct Connection {
     pub(crate) closed: bool,
     /// The methods of the peer's types, from INSPECT (see `python::netref`).
     pub(crate) netref_methods: HashMap<String, Arc<[String]>>,
+    /// How deep Python-level operations (`repr`, comparisons) recurse right now.
+    pub(crate) python_depth: u32,
+    /// The containers whose `repr` is being computed (CPython's `Py_ReprEnter`).
+    pub(crate) repr_active: Vec<usize>,
+    /// Requests of the peer being answered, nested (a callback calling back).
+    pub(crate) answering: u32,
     read_timeout: Option<Duration>,
     /// Told about every frame when set (profiling); `None` costs one branch per frame.
     observer: Option<Box<dyn WireObserver>>,
@@ -160,6 +166,9 @@ impl Connection {
             root: None,
             service: None,
             netref_methods: HashMap::new(),
+            python_depth: 0,
+            repr_active: Vec::new(),
+            answering: 0,
             counters: WireCounters::default(),
             closed: false,
         })

@@ -102,6 +102,29 @@ pub trait LocalObject: Send + Sync + 'static {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+
+    /// Gives up the objects this one holds, for [`drop_iteratively`]: a peer can chain
+    /// containers (or bound methods of bound methods) a hundred thousand deep, and
+    /// dropping such a chain recursively would overflow the stack.
+    fn take_references(&self) -> Vec<Object> {
+        Vec::new()
+    }
+}
+
+/// Drops `objects` and everything only they hold, without recursion: each object about
+/// to be freed (held by nothing else) first hands over what it holds.
+pub(crate) fn drop_iteratively(mut stack: Vec<Object>) {
+    while let Some(obj) = stack.pop() {
+        match obj {
+            Object::Local(l) => {
+                if Arc::strong_count(&l.0) == 1 {
+                    stack.extend(l.0.take_references());
+                }
+            }
+            Object::Tuple(items) => stack.extend(items),
+            Object::Value(_) | Object::Remote(_) => {}
+        }
+    }
 }
 
 /// `type(obj).__name__` from an id_pack name: `"builtins.list"` → `"list"`.

@@ -30,74 +30,38 @@ const fn required(name: &'static str) -> Param {
     Param::required(name)
 }
 
-/// The methods and their signatures, in the twin's definition order.
-const SIGNATURES: &[(&str, &[Param])] = &[
-    ("ping", &[]),
-    ("echo", &[required("x")]),
-    ("upload", &[required("data")]),
-    ("download", &[required("size")]),
-    ("upload_chunked", &[required("chunks")]),
-    ("download_chunked", &[required("size"), required("chunk_size")]),
-    ("download_chunked_tuple", &[required("size"), required("chunk_size")]),
-    ("cpu_work", &[Param::optional("iterations", Value::Int(100_000))]),
-    ("io_work", &[Param::optional("delay", Value::Float(0.01))]),
-    ("get_user", &[required("id")]),
-    ("get_users", &[required("n")]),
-    ("get_user_dict", &[required("id")]),
-    ("get_user_tuple", &[required("id")]),
-    ("get_users_batch", &[required("ids")]),
-    ("nested", &[required("depth"), required("callback")]),
-    ("raise_error", &[required("kind"), required("message")]),
-];
+/// The exposed methods, in the twin's definition order, each with its signature: one
+/// table, from which the method list, the lookup and CPython's qualified names come.
+macro_rules! methods {
+    ($($name:literal ($($param:expr),*)),* $(,)?) => {
+        const METHODS: &[&str] = &[$($name),*];
+        const SIGNATURES: &[(&str, Signature)] = &[$(
+            ($name, Signature { qualname: concat!("BenchmarkService.exposed_", $name), params: &[$($param),*] })
+        ),*];
+    };
+}
 
-const METHODS: &[&str] = &[
-    "ping",
-    "echo",
-    "upload",
-    "download",
-    "upload_chunked",
-    "download_chunked",
-    "download_chunked_tuple",
-    "cpu_work",
-    "io_work",
-    "get_user",
-    "get_users",
-    "get_user_dict",
-    "get_user_tuple",
-    "get_users_batch",
-    "nested",
-    "raise_error",
-];
+methods! {
+    "ping"(),
+    "echo"(required("x")),
+    "upload"(required("data")),
+    "download"(required("size")),
+    "upload_chunked"(required("chunks")),
+    "download_chunked"(required("size"), required("chunk_size")),
+    "download_chunked_tuple"(required("size"), required("chunk_size")),
+    "cpu_work"(Param::optional("iterations", Value::Int(100_000))),
+    "io_work"(Param::optional("delay", Value::Float(0.01))),
+    "get_user"(required("id")),
+    "get_users"(required("n")),
+    "get_user_dict"(required("id")),
+    "get_user_tuple"(required("id")),
+    "get_users_batch"(required("ids")),
+    "nested"(required("depth"), required("callback")),
+    "raise_error"(required("kind"), required("message")),
+}
 
 /// Exceptions that would end the server rather than travel to the client.
 const REFUSED: &[&str] = &["SystemExit", "KeyboardInterrupt", "GeneratorExit"];
-
-/// `qualname`s as CPython names the methods in its errors.
-fn qualname(method: &str) -> &'static str {
-    macro_rules! names {
-        ($($m:literal),*) => {
-            match method { $($m => concat!("BenchmarkService.exposed_", $m),)* _ => "BenchmarkService" }
-        };
-    }
-    names!(
-        "ping",
-        "echo",
-        "upload",
-        "download",
-        "upload_chunked",
-        "download_chunked",
-        "download_chunked_tuple",
-        "cpu_work",
-        "io_work",
-        "get_user",
-        "get_users",
-        "get_user_dict",
-        "get_user_tuple",
-        "get_users_batch",
-        "nested",
-        "raise_error"
-    )
-}
 
 impl Service for BenchmarkService {
     fn type_name(&self) -> &str {
@@ -109,12 +73,15 @@ impl Service for BenchmarkService {
     }
 
     fn doc(&self) -> Option<&str> {
-        Some(crate::client::python::cpython::BENCHMARK_SERVICE_DOC)
+        Some(super::python_classes::BENCHMARK_SERVICE_DOC)
     }
 
     fn call(&self, conn: &mut Connection, method: &str, args: Args) -> Result<Object> {
-        let params = SIGNATURES.iter().find(|(m, _)| *m == method).map_or(&[][..], |(_, p)| p);
-        let a = Signature { qualname: qualname(method), params }.bind(args)?;
+        // Only listed methods reach here (the root resolves names against METHODS).
+        let Some((_, signature)) = SIGNATURES.iter().find(|(m, _)| *m == method) else {
+            return Err(crate::client::python::policy::cannot_access(method));
+        };
+        let a = signature.bind(args)?;
         match method {
             "ping" => Ok("pong".into()),
             "echo" => Ok(a[0].clone()),
@@ -176,8 +143,7 @@ impl Service for BenchmarkService {
                 let answer = ops::call(conn, callback, Args { positional: vec![below], kwargs: Vec::new() })?;
                 ops::binary(conn, &answer, &1.into(), BinOp::Add)
             }
-            "raise_error" => Err(raise_error(conn, &a[0], &a[1])),
-            other => Err(Error::raise("AttributeError", format!("cannot access '{other}'"))),
+            _ => Err(raise_error(conn, &a[0], &a[1])),
         }
     }
 }

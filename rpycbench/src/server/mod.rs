@@ -9,6 +9,9 @@ mod native;
 mod objects;
 mod process;
 mod python;
+// Generated: formatted by its generator, not by rustfmt (a test compares it byte for byte).
+#[rustfmt::skip]
+mod python_classes;
 mod service;
 
 pub use binding::{Param, Signature};

@@ -1,7 +1,7 @@
 //! Objects the built-in service returns by reference besides lists and dicts: `User`,
 //! an instance of a plain Python class with `exposed_` attributes.
 
-use crate::client::python::cpython::USER;
+use super::python_classes::USER;
 use crate::client::python::{object_member, ops, Py, PyClass, PyInstance};
 use crate::client::{Args, Connection, Object};
 use crate::error::Result;

@@ -2,7 +2,7 @@
 //! rule, and the root object that serves it as an `rpyc.Service` instance would.
 
 use super::binding::Signature;
-use crate::client::python::cpython::SERVICE;
+use super::python_classes::SERVICE;
 use crate::client::python::{object_member, Member, Py, PyClass, PyInstance};
 use crate::client::{Args, Connection, LocalRef, Object};
 use crate::error::{Error, Result};

@@ -39,54 +39,78 @@ impl Dict {
         }
     }
 
-    /// Where `key` is, after checking it can be a key (`hash(key)`).
-    fn find(&self, conn: &mut Connection, key: &Object) -> Result<Option<usize>> {
+    /// The stored key equal to `key`, after checking it can be a key (`hash(key)`).
+    ///
+    /// Comparisons may run the peer's code, which may change this dict meanwhile, so
+    /// the caller finds the entry again by identity under the lock (no peer call there).
+    fn find(&self, conn: &mut Connection, key: &Object) -> Result<Option<Object>> {
         check_hashable(conn, key)?;
-        for (i, (k, _)) in self.snapshot().iter().enumerate() {
-            if k == key || ops::compare_bool(conn, k, key, CmpOp::Eq)? {
-                return Ok(Some(i));
+        let keys: Vec<Object> = self.entries().iter().map(|(k, _)| k.clone()).collect();
+        for k in keys {
+            if k == *key || ops::compare_bool(conn, &k, key, CmpOp::Eq)? {
+                return Ok(Some(k));
             }
         }
         Ok(None)
     }
 
+    /// The position of the stored key `found` now (as [`find`](Self::find) returned it).
+    fn position(&self, found: &Object) -> Option<usize> {
+        self.entries().iter().position(|(k, _)| k == found)
+    }
+
     fn set(&self, conn: &mut Connection, key: Object, value: Object) -> Result<()> {
-        match self.find(conn, &key)? {
-            Some(i) => self.entries()[i].1 = value,
-            None => self.entries().push((key, value)),
+        let found = self.find(conn, &key)?;
+        let mut entries = self.entries();
+        match found.and_then(|f| entries.iter().position(|(k, _)| *k == f)) {
+            Some(i) => entries[i].1 = value,
+            None => entries.push((key, value)),
         }
         Ok(())
     }
 
-    /// `dict.update(other)`: from a dict of ours, or any iterable of pairs.
+    /// `dict.update(other)`: from a dict of ours, a mapping of the peer's (anything with
+    /// `keys()`: its keys, then `other[key]`), or any iterable of pairs, each pair added
+    /// as it is read, as CPython does (a bad pair leaves the ones before it in).
     fn update(&self, conn: &mut Connection, other: &Object) -> Result<()> {
-        let pairs = match Dict::of(other) {
-            Some(entries) => entries,
-            None => {
-                let items = ops::iterate(conn, other)?.collect(conn)?;
-                let mut pairs = Vec::with_capacity(items.len());
-                for (n, item) in items.iter().enumerate() {
-                    let parts = ops::iterate(conn, item)
-                        .map_err(|_| {
-                            Error::raise(
-                                "TypeError",
-                                format!("cannot convert dictionary update sequence element #{n} to a sequence"),
-                            )
-                        })?
-                        .collect(conn)?;
-                    let [k, v]: [Object; 2] = parts.try_into().map_err(|p: Vec<Object>| {
-                        Error::raise(
-                            "ValueError",
-                            format!("dictionary update sequence element #{n} has length {}; 2 is required", p.len()),
-                        )
-                    })?;
-                    pairs.push((k, v));
-                }
-                pairs
+        if let Some(entries) = Dict::of(other) {
+            for (k, v) in entries {
+                self.set(conn, k, v)?;
             }
-        };
-        for (k, v) in pairs {
+            return Ok(());
+        }
+        if let Object::Remote(r) = other {
+            if super::netref::has(conn, r, "keys")? {
+                let keys = conn.call_method(r, "keys", (), Vec::new())?;
+                let mut keys = ops::iterate(conn, &keys)?;
+                while let Some(k) = keys.next(conn)? {
+                    let v = conn.call_method(r, "__getitem__", (k.clone(),), Vec::new())?;
+                    self.set(conn, k, v)?;
+                }
+                return Ok(());
+            }
+        }
+        let mut items = ops::iterate(conn, other)?;
+        let mut n = 0;
+        while let Some(item) = items.next(conn)? {
+            let parts = match ops::iterate(conn, &item) {
+                Ok(it) => it.collect(conn)?,
+                Err(Error::Remote(e)) if e.class == "TypeError" => {
+                    return Err(Error::raise(
+                        "TypeError",
+                        format!("cannot convert dictionary update sequence element #{n} to a sequence"),
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
+            let [k, v]: [Object; 2] = parts.try_into().map_err(|p: Vec<Object>| {
+                Error::raise(
+                    "ValueError",
+                    format!("dictionary update sequence element #{n} has length {}; 2 is required", p.len()),
+                )
+            })?;
             self.set(conn, k, v)?;
+            n += 1;
         }
         Ok(())
     }
@@ -99,6 +123,7 @@ fn check_hashable(conn: &mut Connection, key: &Object) -> Result<()> {
         Object::Remote(r) => conn.hash(r).map(drop),
         Object::Local(l) => l.object().hash(conn).map(drop),
         Object::Tuple(items) => items.iter().try_for_each(|i| check_hashable(conn, i)),
+        Object::Value(Value::Slice(_)) => Err(Error::raise("TypeError", "unhashable type: 'slice'")),
         Object::Value(_) => Ok(()),
     }
 }
@@ -117,12 +142,18 @@ impl PyInstance for Dict {
         &DICT
     }
 
-    fn repr(&self, _me: &Py<Self>, conn: &mut Connection) -> Result<String> {
-        let mut parts = Vec::new();
-        for (k, v) in self.snapshot() {
-            parts.push(format!("{}: {}", ops::repr(conn, &k)?, ops::repr(conn, &v)?));
-        }
-        Ok(format!("{{{}}}", parts.join(", ")))
+    fn repr(&self, me: &Py<Self>, conn: &mut Connection) -> Result<String> {
+        ops::repr_once(conn, me.address_value(), "{...}", |conn| {
+            let mut parts = Vec::new();
+            for (k, v) in self.snapshot() {
+                parts.push(format!("{}: {}", ops::repr(conn, &k)?, ops::repr(conn, &v)?));
+            }
+            Ok(format!("{{{}}}", parts.join(", ")))
+        })
+    }
+
+    fn take_references(&self) -> Vec<Object> {
+        std::mem::take(&mut *self.entries()).into_iter().flat_map(|(k, v)| [k, v]).collect()
     }
 
     fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
@@ -130,8 +161,9 @@ impl PyInstance for Dict {
             "__len__" => exactly::<0>(me, name, args).map(|_| self.entries().len().into()),
             "__getitem__" => {
                 let [key] = exactly::<1>(me, name, args)?;
-                match self.find(conn, &key)? {
-                    Some(i) => Ok(self.entries()[i].1.clone()),
+                let found = self.find(conn, &key)?.and_then(|f| self.position(&f));
+                match found.and_then(|i| self.entries().get(i).map(|(_, v)| v.clone())) {
+                    Some(value) => Ok(value),
                     None => Err(key_error(conn, &key)),
                 }
             }
@@ -141,12 +173,17 @@ impl PyInstance for Dict {
             }
             "__delitem__" => {
                 let [key] = exactly::<1>(me, name, args)?;
-                match self.find(conn, &key)? {
+                let found = self.find(conn, &key)?;
+                let mut entries = self.entries();
+                match found.and_then(|f| entries.iter().position(|(k, _)| *k == f)) {
                     Some(i) => {
-                        self.entries().remove(i);
+                        entries.remove(i);
                         Ok(Object::NONE)
                     }
-                    None => Err(key_error(conn, &key)),
+                    None => {
+                        drop(entries);
+                        Err(key_error(conn, &key))
+                    }
                 }
             }
             "__contains__" => {

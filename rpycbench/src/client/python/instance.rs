@@ -84,6 +84,17 @@ pub(crate) trait PyInstance: Send + Sync + Sized + 'static {
         Err(Error::raise("TypeError", format!("'{}' object is not callable", me.short_name())))
     }
 
+    /// `hash(self)` when the type defines it; `None` hashes by identity.
+    fn hash(&self) -> Option<i64> {
+        None
+    }
+
+    /// Gives up the objects it holds, so that it drops without recursing (see
+    /// `drop_iteratively`).
+    fn take_references(&self) -> Vec<Object> {
+        Vec::new()
+    }
+
     /// SETATTR: rpyc refuses it before it reaches the object (`allow_setattr` is off).
     fn setattr(&self, name: &str) -> Result<()> {
         Err(policy::cannot_access(name))
@@ -114,7 +125,9 @@ pub(crate) fn object_member<T: PyInstance>(
         }
         "__repr__" => exactly::<0>(me, name, args).and_then(|_| me.inner.repr(me, conn)).map(Object::from),
         "__str__" => exactly::<0>(me, name, args).and_then(|_| me.inner.str(me, conn)).map(Object::from),
-        "__hash__" => exactly::<0>(me, name, args).map(|_| me.identity_hash().into()),
+        "__hash__" => {
+            exactly::<0>(me, name, args).map(|_| me.inner.hash().unwrap_or_else(|| me.identity_hash()).into())
+        }
         "__format__" => {
             let [spec] = exactly::<1>(me, name, args)?;
             match spec {
@@ -196,7 +209,12 @@ impl<T: PyInstance> Py<T> {
 
     /// The address CPython would print: this object's own, so it is unique and stable.
     pub(crate) fn address(&self) -> String {
-        format!("{:#x}", self as *const Self as usize)
+        format!("{:#x}", self.address_value())
+    }
+
+    /// This object's address as a number (its identity).
+    pub(crate) fn address_value(&self) -> usize {
+        self as *const Self as usize
     }
 
     fn identity_hash(&self) -> i64 {
@@ -222,6 +240,12 @@ impl<T: PyInstance> Py<T> {
             Some((kind, doc)) => Ok(BoundMember::lend(self.local_ref(), &self.type_name, name, kind, doc)),
             None => Err(self.no_attribute(conn, name)),
         }
+    }
+}
+
+impl<T: PyInstance> Drop for Py<T> {
+    fn drop(&mut self) {
+        crate::client::local::drop_iteratively(self.inner.take_references());
     }
 }
 
@@ -269,6 +293,10 @@ impl<T: PyInstance> LocalObject for Py<T> {
         Some(self)
     }
 
+    fn take_references(&self) -> Vec<Object> {
+        self.inner.take_references()
+    }
+
     fn call_method(&self, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
         let name = policy::check_attr(name, |n| self.inner.has_attr(n))?;
         if self.inner.instance_attr(&name).is_none() {
@@ -300,7 +328,7 @@ impl<T: PyInstance> LocalObject for Py<T> {
             Some((Member::NoneValue, _)) => {
                 Err(Error::raise("TypeError", format!("unhashable type: '{}'", self.short_name())))
             }
-            _ => Ok(self.identity_hash()),
+            _ => Ok(self.inner.hash().unwrap_or_else(|| self.identity_hash())),
         }
     }
 

@@ -47,15 +47,26 @@ fn index_error(what: &str) -> Error {
     Error::raise("IndexError", what.to_owned())
 }
 
+fn memory_error() -> Error {
+    Error::Remote(Box::new(crate::wire::RemoteException::builtin_args("MemoryError", Vec::new())))
+}
+
 impl PyInstance for List {
     fn class(&self) -> &PyClass {
         &LIST
     }
 
-    fn repr(&self, _me: &Py<Self>, conn: &mut Connection) -> Result<String> {
-        let items = self.snapshot();
-        let texts = items.iter().map(|o| ops::repr(conn, o)).collect::<Result<Vec<_>>>()?;
-        Ok(format!("[{}]", texts.join(", ")))
+    fn take_references(&self) -> Vec<Object> {
+        std::mem::take(&mut *self.items())
+    }
+
+    fn repr(&self, me: &Py<Self>, conn: &mut Connection) -> Result<String> {
+        // A list that holds itself prints as `[...]` there, as CPython's Py_ReprEnter does.
+        ops::repr_once(conn, me.address_value(), "[...]", |conn| {
+            let items = self.snapshot();
+            let texts = items.iter().map(|o| ops::repr(conn, o)).collect::<Result<Vec<_>>>()?;
+            Ok(format!("[{}]", texts.join(", ")))
+        })
     }
 
     fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
@@ -86,7 +97,7 @@ impl PyInstance for List {
                         *slot.ok_or_else(|| index_error("list assignment index out of range"))? = value;
                     }
                     Key::Slice(positions) => {
-                        let new = iterate_to_assign(conn, &value)?;
+                        let new = iterate_to_assign(conn, &key, &value)?;
                         self.assign_slice(&key, &positions, new)?;
                     }
                 }
@@ -113,16 +124,20 @@ impl PyInstance for List {
             }
             "__contains__" => {
                 let [x] = exactly::<1>(me, name, args)?;
-                for item in self.snapshot() {
+                // Item by item, the lock taken afresh each time, as CPython walks a list
+                // that the comparisons (the peer's code) may change.
+                let mut i = 0;
+                while let Some(item) = self.items().get(i).cloned() {
                     if item == x || ops::compare_bool(conn, &item, &x, CmpOp::Eq)? {
                         return Ok(true.into());
                     }
+                    i += 1;
                 }
                 Ok(false.into())
             }
             "__iter__" => {
                 exactly::<0>(me, name, args)?;
-                Ok(Py::lend(ListIterator { list: me.arc(), next: Mutex::new(0) }))
+                Ok(Py::lend(ListIterator { list: Mutex::new(Some(me.arc())), next: Mutex::new(0) }))
             }
             "__add__" => {
                 let [other] = exactly::<1>(me, name, args)?;
@@ -146,20 +161,12 @@ impl PyInstance for List {
             "__mul__" | "__rmul__" => {
                 let [n] = exactly::<1>(me, name, args)?;
                 let n = slice::repeat_count(conn, &n)?;
-                let items = self.snapshot();
-                let total = items.len().checked_mul(n).ok_or_else(|| Error::raise("MemoryError", ""))?;
-                let mut out = Vec::new();
-                out.try_reserve_exact(total).map_err(|_| Error::raise("MemoryError", ""))?;
-                (0..n).for_each(|_| out.extend(items.iter().cloned()));
-                Ok(List::lend(out))
+                Ok(List::lend(repeat(&self.snapshot(), n)?))
             }
             "__imul__" => {
                 let [n] = exactly::<1>(me, name, args)?;
                 let n = slice::repeat_count(conn, &n)?;
-                let items = self.snapshot();
-                let mut out = Vec::new();
-                out.try_reserve_exact(items.len().saturating_mul(n)).map_err(|_| Error::raise("MemoryError", ""))?;
-                (0..n).for_each(|_| out.extend(items.iter().cloned()));
+                let out = repeat(&self.snapshot(), n)?;
                 *self.items() = out;
                 Ok(me.local_ref().into())
             }
@@ -174,6 +181,21 @@ impl PyInstance for List {
     }
 }
 
+/// `items * n`, or CPython's `MemoryError` when it cannot be held. An empty list stays
+/// empty whatever `n` (no loop of `n` rounds over nothing).
+fn repeat(items: &[Object], n: usize) -> Result<Vec<Object>> {
+    if items.is_empty() || n == 0 {
+        return Ok(Vec::new());
+    }
+    let total = items.len().checked_mul(n).ok_or_else(memory_error)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(total).map_err(|_| memory_error())?;
+    for _ in 0..n {
+        out.extend_from_slice(items);
+    }
+    Ok(out)
+}
+
 impl List {
     fn assign_slice(&self, key: &Object, positions: &[usize], new: Vec<Object>) -> Result<()> {
         let step = match key {
@@ -182,15 +204,22 @@ impl List {
         };
         let contiguous = step.is_none_or(|s| s == 1.into());
         let mut items = self.items();
+        let len = items.len();
         if contiguous {
-            // start..stop replaced by the new items, whatever their number.
+            // start..stop replaced by the new items, whatever their number. The bounds
+            // are clamped again: iterating the new items may have run the peer's code,
+            // which may have shortened this very list.
             let start = positions.first().copied().unwrap_or_else(|| match key {
-                Object::Value(Value::Slice(parts)) => slice_start(&parts[0], items.len()),
+                Object::Value(Value::Slice(parts)) => slice_start(&parts[0], len),
                 _ => 0,
             });
-            let end = positions.last().map_or(start, |p| p + 1);
+            let start = start.min(len);
+            let end = positions.last().map_or(start, |p| p + 1).clamp(start, len);
             items.splice(start..end, new);
             return Ok(());
+        }
+        if positions.iter().any(|p| *p >= len) {
+            return Err(Error::raise("IndexError", "list assignment index out of range"));
         }
         if new.len() != positions.len() {
             return Err(Error::raise(
@@ -218,22 +247,34 @@ fn slice_start(start: &Value, len: usize) -> usize {
     }
 }
 
-/// The items a slice assignment puts in (`a[1:2] = other`): any iterable.
-fn iterate_to_assign(conn: &mut Connection, value: &Object) -> Result<Vec<Object>> {
+/// The items a slice assignment puts in (`a[1:2] = other`): any iterable, or CPython's
+/// error, which names an extended slice when the step is not 1.
+fn iterate_to_assign(conn: &mut Connection, key: &Object, value: &Object) -> Result<Vec<Object>> {
     if let Some(items) = List::of(value) {
         return Ok(items);
     }
     match ops::iterate(conn, value) {
         Ok(it) => it.collect(conn),
         Err(Error::Remote(e)) if e.class == "TypeError" => {
-            Err(Error::raise("TypeError", "must assign iterable to extended slice"))
+            let step = match key {
+                Object::Value(Value::Slice(parts)) => ops::int_of(&Object::Value(parts[2].clone())),
+                _ => None,
+            };
+            let extended = step.is_some_and(|s| s != 1.into());
+            let message =
+                if extended { "must assign iterable to extended slice" } else { "can only assign an iterable" };
+            Err(Error::raise("TypeError", message))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Lexicographic comparison of two lists, as `list_richcompare` does.
+/// Lexicographic comparison of two lists, as `list_richcompare` does (lists of
+/// different lengths are unequal without a look at their items).
 pub(crate) fn compare_sequences(conn: &mut Connection, a: &[Object], b: &[Object], op: CmpOp) -> Result<bool> {
+    if a.len() != b.len() && matches!(op, CmpOp::Eq | CmpOp::Ne) {
+        return Ok(op == CmpOp::Ne);
+    }
     for (x, y) in a.iter().zip(b) {
         if x == y || ops::compare_bool(conn, x, y, CmpOp::Eq)? {
             continue;
@@ -255,9 +296,11 @@ pub(crate) fn compare_sequences(conn: &mut Connection, a: &[Object], b: &[Object
     })
 }
 
-/// `iter(list)`: a `list_iterator`.
+/// `iter(list)`: a `list_iterator`. Once exhausted it stays exhausted, as CPython's
+/// does, even if the list grows.
 pub(crate) struct ListIterator {
-    list: Arc<Py<List>>,
+    // `None` once exhausted (and when giving up its references to be dropped).
+    list: Mutex<Option<Arc<Py<List>>>>,
     next: Mutex<usize>,
 }
 
@@ -267,23 +310,37 @@ impl PyInstance for ListIterator {
     }
 
     fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
-        let items = || self.list.inner.snapshot();
         match name {
             "__next__" => {
                 exactly::<0>(me, name, args)?;
-                let items = items();
+                let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
                 let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                let item = items.get(*next).cloned().ok_or_else(|| Error::raise("StopIteration", ""))?;
-                *next += 1;
-                Ok(item)
+                // One item copied, not the list (a chunked download's list holds megabytes).
+                let item = list.as_ref().and_then(|l| l.inner.items().get(*next).cloned());
+                match item {
+                    Some(item) => {
+                        *next += 1;
+                        Ok(item)
+                    }
+                    None => {
+                        *list = None;
+                        Err(Error::raise("StopIteration", ""))
+                    }
+                }
             }
             "__iter__" => exactly::<0>(me, name, args).map(|_| me.local_ref().into()),
             "__length_hint__" => {
                 exactly::<0>(me, name, args)?;
+                let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
                 let next = *self.next.lock().unwrap_or_else(|e| e.into_inner());
-                Ok(items().len().saturating_sub(next).into())
+                Ok(list.as_ref().map_or(0, |l| l.inner.items().len().saturating_sub(next)).into())
             }
             _ => object_member(me, conn, name, args),
         }
+    }
+
+    fn take_references(&self) -> Vec<Object> {
+        let list = self.list.lock().unwrap_or_else(|e| e.into_inner()).take();
+        list.map(|l| Object::Local(crate::client::LocalRef::new(l))).into_iter().collect()
     }
 }

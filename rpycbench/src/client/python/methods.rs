@@ -7,10 +7,12 @@ use super::instance::{object_member, Py, PyInstance};
 use crate::client::{Args, Connection, LocalRef, Object};
 use crate::error::Result;
 use crate::wire::Value;
+use std::sync::Mutex;
 
 /// A member of an object, bound to it.
 pub(crate) struct BoundMember {
-    owner: LocalRef,
+    // Always set, but given up when the method is dropped (see `take_references`).
+    owner: Mutex<Option<LocalRef>>,
     owner_type: String,
     name: String,
     kind: Member,
@@ -26,7 +28,16 @@ impl BoundMember {
         kind: Member,
         doc: Option<&'static str>,
     ) -> Object {
+        let owner = Mutex::new(Some(owner));
         Py::lend(BoundMember { owner, owner_type: owner_type.to_owned(), name: name.to_owned(), kind, doc })
+    }
+}
+
+impl BoundMember {
+    /// The object it binds.
+    fn owner(&self) -> Result<LocalRef> {
+        let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        owner.ok_or_else(|| crate::error::Error::raise("ReferenceError", "the bound object is gone"))
     }
 }
 
@@ -44,7 +55,7 @@ impl PyInstance for BoundMember {
     }
 
     fn call(&self, _me: &Py<Self>, conn: &mut Connection, args: Args) -> Result<Object> {
-        self.owner.object().call_method(conn, &self.name, args)
+        self.owner()?.object().call_method(conn, &self.name, args)
     }
 
     fn call_member(&self, me: &Py<Self>, conn: &mut Connection, name: &str, args: Args) -> Result<Object> {
@@ -52,11 +63,12 @@ impl PyInstance for BoundMember {
             // Two bound methods are equal when they bind the same member of the same
             // object, even as two different method objects (`root.ping == root.ping`).
             let same = match args.positional.as_slice() {
-                [Object::Local(other)] => other
-                    .object()
-                    .as_any()
-                    .and_then(|o| o.downcast_ref::<Py<BoundMember>>())
-                    .is_some_and(|o| o.inner.owner.ptr_eq(&self.owner) && o.inner.name == self.name),
+                [Object::Local(other)] => {
+                    other.object().as_any().and_then(|o| o.downcast_ref::<Py<BoundMember>>()).is_some_and(|o| {
+                        matches!((o.inner.owner(), self.owner()), (Ok(a), Ok(b)) if a.ptr_eq(&b))
+                            && o.inner.name == self.name
+                    })
+                }
                 _ => false,
             };
             let equal = same || matches!(args.positional.as_slice(), [Object::Local(o)] if o.ptr_eq(&me.local_ref()));
@@ -69,8 +81,19 @@ impl PyInstance for BoundMember {
         object_member(me, conn, name, args)
     }
 
+    fn take_references(&self) -> Vec<Object> {
+        self.owner.lock().unwrap_or_else(|e| e.into_inner()).take().map(Object::Local).into_iter().collect()
+    }
+
+    /// Equal bound methods hash alike: the bound object and the member name.
+    fn hash(&self) -> Option<i64> {
+        let owner = self.owner().ok()?;
+        Some((owner.addr() as i64).wrapping_mul(31) ^ crate::client::fnv1a(self.name.bytes()) as i64)
+    }
+
     fn repr(&self, _me: &Py<Self>, conn: &mut Connection) -> Result<String> {
-        let at = format!("{:#x}", self.owner.addr());
+        let owner = self.owner()?;
+        let at = format!("{:#x}", owner.addr());
         let short = self.owner_type.rsplit('.').next().unwrap_or(&self.owner_type);
         Ok(match self.kind {
             Member::Wrapper => format!("<method-wrapper '{}' of {short} object at {at}>", self.name),
@@ -80,9 +103,9 @@ impl PyInstance for BoundMember {
             Member::Builtin => format!("<built-in method {} of {short} object at {at}>", self.name),
             // An empty qualified name: a method of the owner's own class.
             Member::Method("") => {
-                format!("<bound method {short}.{} of {}>", self.name, self.owner.object().repr(conn)?)
+                format!("<bound method {short}.{} of {}>", self.name, owner.object().repr(conn)?)
             }
-            Member::Method(qualname) => format!("<bound method {qualname} of {}>", self.owner.object().repr(conn)?),
+            Member::Method(qualname) => format!("<bound method {qualname} of {}>", owner.object().repr(conn)?),
             Member::ClassMethod(qualname) => format!("<bound method {qualname} of <class '{}'>>", self.owner_type),
             Member::NoneValue => unreachable!("only callable members are bound"),
         })

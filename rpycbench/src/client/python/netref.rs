@@ -8,12 +8,10 @@ use crate::client::{Connection, RemoteRef};
 use crate::error::Result;
 use std::sync::Arc;
 
-/// The methods of the peer's type of `obj`, sorted.
-pub(crate) fn methods(conn: &mut Connection, obj: &RemoteRef) -> Result<Arc<[String]>> {
+/// The methods of the peer's type of `obj`, sorted, for a type rpyc does not know
+/// without asking.
+fn inspected(conn: &mut Connection, obj: &RemoteRef) -> Result<Arc<[String]>> {
     let name = obj.type_name();
-    if let Ok(i) = BUILTIN_NETREF_METHODS.binary_search_by(|(n, _)| (*n).cmp(name)) {
-        return Ok(BUILTIN_NETREF_METHODS[i].1.iter().map(|m| (*m).to_owned()).collect());
-    }
     if let Some(known) = conn.netref_methods.get(name) {
         return Ok(known.clone());
     }
@@ -33,5 +31,9 @@ const MAX_TYPES: usize = 256;
 
 /// Whether the peer's type of `obj` has method `name`.
 pub(crate) fn has(conn: &mut Connection, obj: &RemoteRef, name: &str) -> Result<bool> {
-    Ok(methods(conn, obj)?.binary_search_by(|m| m.as_str().cmp(name)).is_ok())
+    let type_name = obj.type_name();
+    if let Ok(i) = BUILTIN_NETREF_METHODS.binary_search_by(|(n, _)| (*n).cmp(type_name)) {
+        return Ok(BUILTIN_NETREF_METHODS[i].1.binary_search(&name).is_ok());
+    }
+    Ok(inspected(conn, obj)?.binary_search_by(|m| m.as_str().cmp(name)).is_ok())
 }

@@ -57,8 +57,59 @@ fn invoke(conn: &mut Connection, obj: &Object, name: &str, args: Args) -> Result
 
 // ---- text ------------------------------------------------------------------------
 
+/// CPython's default recursion limit (`sys.getrecursionlimit()`): `repr` and
+/// comparisons recurse through containers until a Python server's stack holds this many
+/// frames. `Connection::python_depth` counts them from the handler's own frames (see
+/// `dispatch::python_frames`), so a native server raises where Python's does.
+pub(crate) const RECURSION_LIMIT: u32 = 1000;
+
+/// Stack left before [`deeper`] continues on a new segment: recursion as deep as
+/// Python's must not depend on the thread's stack size or on a debug build's frames.
+const STACK_RED_ZONE: usize = 128 * 1024;
+/// Size of each segment `stacker` adds.
+const STACK_SEGMENT: usize = 1024 * 1024;
+
+/// Runs `f` one recursion level deeper, or raises CPython's `RecursionError` (`what`
+/// says where) at [`RECURSION_LIMIT`].
+fn deeper<T>(conn: &mut Connection, what: &str, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    if conn.python_depth >= RECURSION_LIMIT {
+        return Err(Error::raise("RecursionError", format!("maximum recursion depth exceeded{what}")));
+    }
+    conn.python_depth += 1;
+    let result = grow_stack(|| f(conn));
+    conn.python_depth -= 1;
+    result
+}
+
+/// Runs `f` with room on the stack, adding a heap segment when this one runs low
+/// (`stacker`, the crate rustc itself uses for deep recursion).
+pub(crate) fn grow_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, f)
+}
+
+/// `repr` of a container at `address`: `recursive` where it would print itself again
+/// (a list holding itself is `[[...]]`), as CPython's `Py_ReprEnter` does.
+pub(crate) fn repr_once(
+    conn: &mut Connection,
+    address: usize,
+    recursive: &str,
+    f: impl FnOnce(&mut Connection) -> Result<String>,
+) -> Result<String> {
+    if conn.repr_active.contains(&address) {
+        return Ok(recursive.to_owned());
+    }
+    conn.repr_active.push(address);
+    let result = f(conn);
+    conn.repr_active.retain(|a| *a != address);
+    result
+}
+
 /// `repr(obj)`.
 pub(crate) fn repr(conn: &mut Connection, obj: &Object) -> Result<String> {
+    deeper(conn, " while getting the repr of an object", |conn| repr_inner(conn, obj))
+}
+
+fn repr_inner(conn: &mut Connection, obj: &Object) -> Result<String> {
     match obj {
         Object::Value(v) => Ok(v.repr()),
         Object::Tuple(items) => {
@@ -287,6 +338,10 @@ fn compare_one(conn: &mut Connection, a: &Object, b: &Object, op: CmpOp) -> Resu
 
 /// `a <op> b`: the result object (usually a bool), as Python's rich comparison finds it.
 pub(crate) fn compare(conn: &mut Connection, a: &Object, b: &Object, op: CmpOp) -> Result<Object> {
+    deeper(conn, " in comparison", |conn| compare_inner(conn, a, b, op))
+}
+
+fn compare_inner(conn: &mut Connection, a: &Object, b: &Object, op: CmpOp) -> Result<Object> {
     let first = compare_one(conn, a, b, op)?;
     if !matches!(first, Object::Value(Value::NotImplemented)) {
         return Ok(first);
@@ -340,6 +395,19 @@ fn value_compare(x: &Value, y: &Value, op: CmpOp) -> Option<bool> {
     let ord = match (x, y) {
         (Value::Str(a), Value::Str(b)) => a.cmp(b),
         (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+        (Value::Tuple(a), Value::Tuple(b)) => {
+            // Lexicographic: the first pair that differs decides, with its own rules.
+            for (p, q) in a.iter().zip(b) {
+                if value_compare(p, q, CmpOp::Eq) != Some(true) {
+                    return match op {
+                        CmpOp::Eq => Some(false),
+                        CmpOp::Ne => Some(true),
+                        _ => value_compare(p, q, op),
+                    };
+                }
+            }
+            a.len().cmp(&b.len())
+        }
         _ if std::mem::discriminant(x) == std::mem::discriminant(y) => {
             return match op {
                 CmpOp::Eq => Some(x == y),
@@ -400,9 +468,13 @@ impl Num {
         }
     }
 
+    /// Python's comparison of real numbers: exact between an int and a float (CPython
+    /// never rounds the int to a float first), NaN unordered.
     fn partial_cmp(&self, other: &Num) -> Option<std::cmp::Ordering> {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Some(a.cmp(b)),
+            (Num::Int(a), Num::Float(x)) => int_float_cmp(a, *x),
+            (Num::Float(x), Num::Int(a)) => int_float_cmp(a, *x).map(std::cmp::Ordering::reverse),
             _ => self.as_float().partial_cmp(&other.as_float()),
         }
     }
@@ -413,6 +485,60 @@ impl Num {
             Num::Float(x) => Value::Float(x),
             Num::Complex(a, b) => Value::Complex(a, b),
         }
+    }
+}
+
+/// `a` against `x` exactly: `None` for NaN.
+fn int_float_cmp(a: &BigInt, x: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if x.is_nan() {
+        return None;
+    }
+    if x.is_infinite() {
+        return Some(if x > 0.0 { Ordering::Less } else { Ordering::Greater });
+    }
+    let floor = x.floor();
+    let whole = big_of_float(floor);
+    Some(match a.cmp(&whole) {
+        Ordering::Equal if x > floor => Ordering::Less,
+        other => other,
+    })
+}
+
+/// An integral, finite float as a BigInt, exactly.
+fn big_of_float(x: f64) -> BigInt {
+    if x.abs() < 9.0e18 {
+        return BigInt::from(x as i64); // integral and in range: exact
+    }
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1075;
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let magnitude = BigInt::from(mantissa);
+    let magnitude = if exponent >= 0 { magnitude << exponent as usize } else { magnitude >> (-exponent) as usize };
+    if x < 0.0 {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// CPython's `float // float` (`float_floor_div`): from `fmod`, so `1 // 0.1` is 9.0,
+/// not the 10.0 that `floor(1 / 0.1)` would give.
+fn float_floor_div(x: f64, y: f64) -> f64 {
+    let m = x % y;
+    let mut div = (x - m) / y;
+    if m != 0.0 && ((y < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let floordiv = div.floor();
+        if div - floordiv > 0.5 {
+            floordiv + 1.0
+        } else {
+            floordiv
+        }
+    } else {
+        0.0f64.copysign(x / y)
     }
 }
 
@@ -521,15 +647,47 @@ fn num_binary(a: Num, b: Num, op: BinOp) -> Result<Option<Num>> {
             }
         }
         (a, b) => {
-            let (x, y) = (a.as_float(), b.as_float());
+            let to_float = |n: &Num| match n {
+                Num::Int(i) => i
+                    .to_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| Error::raise("OverflowError", "int too large to convert to float")),
+                other => Ok(other.as_float()),
+            };
+            let (x, y) = (to_float(&a)?, to_float(&b)?);
             match op {
                 BinOp::Add => Float(x + y),
                 BinOp::Sub => Float(x - y),
                 BinOp::FloorDiv if y == 0.0 => {
                     return Err(Error::raise("ZeroDivisionError", "float floor division by zero"))
                 }
-                BinOp::FloorDiv => Float((x / y).floor()),
+                BinOp::FloorDiv => Float(float_floor_div(x, y)),
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_compare_and_divide_as_cpython_does() {
+        use std::cmp::Ordering::*;
+        let big = |e: u32| BigInt::from(2).pow(e);
+        assert_eq!(int_float_cmp(&(big(53) + 1), 2f64.powi(53)), Some(Greater));
+        assert_eq!(int_float_cmp(&big(53), 2f64.powi(53)), Some(Equal));
+        assert_eq!(int_float_cmp(&BigInt::from(10).pow(400), f64::INFINITY), Some(Less));
+        assert_eq!(int_float_cmp(&BigInt::from(-3), -2.5), Some(Less));
+        assert_eq!(int_float_cmp(&BigInt::from(1), f64::NAN), None);
+        assert_eq!(float_floor_div(1.0, 0.1), 9.0);
+        assert_eq!(float_floor_div(-7.0, 2.0), -4.0);
+        assert_eq!(float_floor_div(7.0, -2.0), -4.0);
+        let t = |v: &[i64]| Value::Tuple(v.iter().map(|i| Value::Int(*i)).collect());
+        assert_eq!(value_compare(&t(&[1, 2]), &t(&[1, 3]), CmpOp::Lt), Some(true));
+        assert_eq!(
+            value_compare(&Value::Tuple(vec![Value::Int(1)]), &Value::Tuple(vec![Value::Float(1.0)]), CmpOp::Eq),
+            Some(true)
+        );
+    }
 }
