@@ -76,7 +76,7 @@ fn compare(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         trips(&after),
         trips(&dict)
     );
-    let judged = rpycbench::harness::compare(&before, &after, 10.0);
+    let judged = rpycbench::metrics::compare::compare(&before, &after, 10.0);
     for line in judged.describe() {
         println!("bootstrap: {line}");
     }

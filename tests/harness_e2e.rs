@@ -182,9 +182,15 @@ fn bench(args: &[&str], baselines: &Path, envs: &[(&str, &str)]) -> Run {
     let f = fixture();
     let mut cmd = Command::new(&f.binary);
     cmd.current_dir(&f.dir).args(args).env("RPYCBENCH_BASELINE_DIR", baselines).env("CARGO_MANIFEST_DIR", &f.dir);
-    for var in
-        ["RPYCBENCH_QUICK", "RPYCBENCH_BASELINE", "RPYCBENCH_SAVE_BASELINE", "E2E_SLOWDOWN", "GITHUB_STEP_SUMMARY"]
-    {
+    for var in [
+        "RPYCBENCH_QUICK",
+        "RPYCBENCH_BASELINE",
+        "RPYCBENCH_SAVE_BASELINE",
+        "RPYCBENCH_INCONCLUSIVE",
+        "E2E_SLOWDOWN",
+        "E2E_EXTRA_ROUND_TRIP",
+        "GITHUB_STEP_SUMMARY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(envs.iter().copied());
@@ -341,6 +347,35 @@ fn a_2x_slowdown_against_a_saved_baseline_regresses_and_a_rerun_passes() {
 }
 
 #[test]
+fn one_more_round_trip_per_request_regresses_at_the_same_latency() {
+    let _machine = quiet_machine();
+    let dir = temp_baselines("wire");
+    let only = ["--exact", "chatty[threaded]"];
+    bench(&[&only[..], &["--save-baseline", "main"]].concat(), &dir, &[]).assert_code(0);
+    let more = bench(
+        &only,
+        &dir,
+        &[("RPYCBENCH_BASELINE", "main"), ("RPYCBENCH_SAVE_BASELINE", "more"), ("E2E_EXTRA_ROUND_TRIP", "1")],
+    );
+    more.assert_code(EXIT_REGRESSED);
+    more.assert_contains("test chatty[threaded] ... FAILED");
+    more.assert_contains("regressed: round trips per request 1 → 2: REGRESSED vs baseline 'main' (chatty[threaded])");
+    // The latency itself (30 ms, plus a ping's few µs) did not cross the threshold.
+    let p50 = more
+        .stdout
+        .lines()
+        .find(|l| l.contains("vs baseline 'main': p50 "))
+        .unwrap_or_else(|| panic!("{}", more.all()));
+    assert!(!p50.contains("REGRESSED"), "{p50}");
+
+    let mut cmd = Command::new(rpycbench_binary());
+    cmd.current_dir(REPO).arg("compare").arg(dir.join("main.json")).arg(dir.join("more.json"));
+    let cli = run(cmd);
+    cli.assert_code(EXIT_REGRESSED);
+    cli.assert_contains("chatty[threaded]: round trips per request 1 → 2: REGRESSED");
+}
+
+#[test]
 fn missing_and_corrupt_baselines_are_distinct_errors() {
     let _machine = shared_machine();
     let dir = temp_baselines("errors");
@@ -397,6 +432,7 @@ fn list_terse_names_every_benchmark() {
     lines.sort_unstable();
     let expected = [
         "broken_server[python:no_such_module:Service]: test",
+        "chatty[threaded]: test",
         "ping[threaded]: test",
         "sleepy[threaded]: test",
         "slow_service[threaded]: test",
@@ -433,7 +469,7 @@ fn cargo_nextest_runs_each_benchmark_in_its_own_process() {
     run.assert_contains("PASS");
     run.assert_contains("ping[threaded]");
     run.assert_contains("sleepy[threaded]");
-    run.assert_contains("2 tests run: 2 passed");
+    run.assert_contains("3 tests run: 3 passed");
 }
 
 #[test]

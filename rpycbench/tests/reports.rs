@@ -414,3 +414,75 @@ fn the_suite_writes_json_markdown_and_html_and_names_the_directory() {
     assert_balanced(&html);
     assert!(html.matches("<svg").count() >= 4, "latency ×3 and bandwidth ×2 plots expected");
 }
+
+/// `results()` with the latency benchmark and every bandwidth size twice as slow: one
+/// benchmark with one distribution and one with four, each of them regressed.
+fn twice_as_slow() -> ResultSet {
+    let mut set = results().clone();
+    let double = |l: &mut rpycbench::metrics::LatencyStats| {
+        l.p50_ns *= 2;
+        for r in &mut l.rounds {
+            r.p50_ns *= 2;
+        }
+    };
+    for r in &mut set.results {
+        if r.name == "latency[threaded]" {
+            double(r.latency.as_mut().expect("a latency"));
+        }
+        if r.name == "bandwidth[threaded]" {
+            r.sizes.iter_mut().for_each(|s| double(&mut s.latency));
+        }
+    }
+    set
+}
+
+/// The `summary: …` or `…: N regressed, …` counts a command printed.
+fn counts_line(stdout: &str) -> String {
+    let line = stdout.lines().find(|l| l.contains(" regressed, ")).unwrap_or_else(|| panic!("no counts in:\n{stdout}"));
+    line[line.find(|c: char| c.is_ascii_digit()).expect("a count")..].trim().to_owned()
+}
+
+#[test]
+fn compare_and_report_count_per_benchmark_alike() {
+    let tmp = TempDir::new("counts");
+    results().save(&tmp.0.join("old.json")).expect("save");
+    twice_as_slow().save(&tmp.0.join("new.json")).expect("save");
+    let compare = rpycbench(&["compare", "old.json", "new.json"], &tmp.0);
+    let compare_out = String::from_utf8_lossy(&compare.stdout);
+    assert_eq!(compare.status.code(), Some(11), "{compare_out}");
+    let report = rpycbench(&["report", "new.json", "--baseline", "old.json", "--out", "out"], &tmp.0);
+    let report_out = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{report_out}");
+    let counts = counts_line(&compare_out);
+    assert!(counts.starts_with("2 regressed, "), "per benchmark, bandwidth's four sizes count once: {counts}");
+    assert_eq!(counts_line(&report_out), counts, "compare:\n{compare_out}\nreport:\n{report_out}");
+}
+
+#[test]
+fn a_gate_with_benchmarks_missing_or_none_in_common_fails() {
+    let tmp = TempDir::new("missing");
+    results().save(&tmp.0.join("old.json")).expect("save");
+    let mut renamed = results().clone();
+    renamed.results.iter_mut().for_each(|r| r.name = format!("renamed-{}", r.name));
+    renamed.save(&tmp.0.join("renamed.json")).expect("save");
+    let mut fewer = results().clone();
+    fewer.results.retain(|r| r.name != "latency[threaded]");
+    fewer.save(&tmp.0.join("fewer.json")).expect("save");
+
+    let none = rpycbench(&["compare", "old.json", "renamed.json"], &tmp.0);
+    let out = String::from_utf8_lossy(&none.stdout);
+    assert_eq!(none.status.code(), Some(15), "{out}");
+    assert!(out.contains("no benchmark in common: nothing was compared"), "{out}");
+
+    let missing = rpycbench(&["compare", "old.json", "fewer.json"], &tmp.0);
+    let out = String::from_utf8_lossy(&missing.stdout);
+    assert_eq!(missing.status.code(), Some(15), "{out}");
+    assert!(out.contains("latency[threaded]: MISSING from the new results"), "{out}");
+    // (The fixture's runs are tiny, so some of their comparisons are too noisy to tell.)
+    let allowed =
+        rpycbench(&["compare", "old.json", "fewer.json", "--allow-missing", "--inconclusive", "warn"], &tmp.0);
+    assert_eq!(allowed.status.code(), Some(0), "{}", String::from_utf8_lossy(&allowed.stdout));
+    // A file that does not exist is its own status, as the README says.
+    let absent = rpycbench(&["compare", "old.json", "absent.json"], &tmp.0);
+    assert_eq!(absent.status.code(), Some(12), "{}", String::from_utf8_lossy(&absent.stderr));
+}

@@ -1,13 +1,16 @@
 //! Bandwidth: upload and download per payload size.
 
-use super::run::{size_result, Measurement, Parts, Session};
+use super::run::{closed_loop, size_result, Measurement, Parts, RoundedSeries, Rounds, Session, Stop};
 use super::{BuiltinCalls, Client, Target};
 use crate::error::Result;
-use crate::metrics::{BenchKind, BenchResult, LatencyHistogram, OutcomeCounter};
+use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, OutcomeCounter, DEFAULT_ROUNDS};
 use crate::Value;
+use std::cell::RefCell;
 
 /// Uploads and downloads over a list of payload sizes, `iterations` each, with
 /// statistics kept per size: rates of different sizes are never averaged together.
+/// The iterations run in rounds, each round a pass over every size and direction, so
+/// each size's samples are spread over the whole run.
 #[derive(Clone, Debug)]
 pub struct Bandwidth {
     name: String,
@@ -16,6 +19,8 @@ pub struct Bandwidth {
     warmup: u32,
     upload: bool,
     download: bool,
+    rounds: u32,
+    reference: bool,
     system: bool,
 }
 
@@ -32,8 +37,22 @@ impl Bandwidth {
             warmup: 1,
             upload: true,
             download: true,
+            rounds: DEFAULT_ROUNDS,
+            reference: true,
             system: true,
         }
+    }
+
+    /// Rounds to spread the iterations over (at most one per iteration).
+    pub fn rounds(mut self, n: u32) -> Self {
+        self.rounds = n.max(1);
+        self
+    }
+
+    /// Whether to time the machine reference before, between and after the rounds.
+    pub fn machine_reference(mut self, on: bool) -> Self {
+        self.reference = on;
+        self
     }
 
     /// Payload sizes in bytes.
@@ -85,22 +104,45 @@ impl Bandwidth {
         m.param("sizes", &self.sizes);
         m.param("iterations", self.iterations);
         m.param("warmup", self.warmup);
+        m.param("rounds", self.rounds);
         let mut session = Session::new(target);
-        let mut parts = Parts::default();
         let before = session.counters();
-        for &size in &self.sizes {
+        let payloads: Vec<Value> = if self.upload {
+            self.sizes.iter().map(|&size| Value::Bytes(super::payload(size))).collect()
+        } else {
+            Vec::new()
+        };
+        // Each size's operation borrows the caller's functions; the rounds call one at a time.
+        let (upload, download) = (RefCell::new(&mut upload), RefCell::new(&mut download));
+        let (upload, download) = (&upload, &download);
+        let mut series: Vec<SizeSeries<'_, C>> = Vec::new();
+        for (i, &size) in self.sizes.iter().enumerate() {
             if self.upload {
-                let payload = Value::Bytes(super::payload(size));
-                let (hist, outcomes) =
-                    measure(&mut session, self.warmup, self.iterations, &mut |c| upload(c, &payload));
-                parts.outcomes.merge(&outcomes);
-                parts.sizes.push(size_result("upload", size, None, &hist, &outcomes));
+                let payload = &payloads[i];
+                series.push(SizeSeries::new(
+                    "upload",
+                    size,
+                    None,
+                    Box::new(move |c| (*upload.borrow_mut())(c, payload)),
+                ));
             }
             if self.download {
-                let (hist, outcomes) = measure(&mut session, self.warmup, self.iterations, &mut |c| download(c, size));
-                parts.outcomes.merge(&outcomes);
-                parts.sizes.push(size_result("download", size, None, &hist, &outcomes));
+                series.push(SizeSeries::new(
+                    "download",
+                    size,
+                    None,
+                    Box::new(move |c| (*download.borrow_mut())(c, size)),
+                ));
             }
+        }
+        let mut parts = Parts::default();
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        run_sizes(&mut session, &mut series, self.warmup, self.iterations, &mut rounds);
+        let (wall, machine) = rounds.finish();
+        (parts.wall, parts.machine) = (Some(wall), machine);
+        for s in &series {
+            parts.outcomes.merge(&s.outcomes);
+            parts.sizes.push(size_result(s.direction, s.size, s.chunk, &s.series, &s.outcomes));
         }
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
         session.close();
@@ -108,25 +150,53 @@ impl Bandwidth {
     }
 }
 
-/// Times `iterations` operations after `warmup` untimed ones.
-pub(crate) fn measure<C: Client>(
+/// One operation of a size, borrowing the caller's functions.
+pub(crate) type SizeOp<'a, C> = Box<dyn FnMut(&mut C) -> Result<()> + 'a>;
+
+/// One size's operation and what was measured of it.
+pub(crate) struct SizeSeries<'a, C> {
+    pub(crate) direction: &'static str,
+    pub(crate) size: u64,
+    pub(crate) chunk: Option<u64>,
+    op: SizeOp<'a, C>,
+    pub(crate) series: RoundedSeries,
+    pub(crate) outcomes: OutcomeCounter,
+}
+
+impl<'a, C> SizeSeries<'a, C> {
+    pub(crate) fn new(direction: &'static str, size: u64, chunk: Option<u64>, op: SizeOp<'a, C>) -> Self {
+        SizeSeries { direction, size, chunk, op, series: RoundedSeries::default(), outcomes: OutcomeCounter::default() }
+    }
+}
+
+/// Warms every series up (`warmup` untimed operations each), then times `iterations`
+/// operations of each in rounds: every round a pass over all series.
+pub(crate) fn run_sizes<C: Client>(
     session: &mut Session<'_, C>,
+    series: &mut [SizeSeries<'_, C>],
     warmup: u32,
     iterations: u32,
-    f: &mut dyn FnMut(&mut C) -> Result<()>,
-) -> (LatencyHistogram, OutcomeCounter) {
-    let mut op = |c: &mut C| f(c);
-    for _ in 0..warmup {
-        let _ = session.run(&mut op);
+    rounds: &mut Rounds,
+) {
+    for s in series.iter_mut() {
+        for _ in 0..warmup {
+            let _ = session.run(&mut s.op);
+        }
     }
-    let mut hist = LatencyHistogram::new();
-    let mut outcomes = OutcomeCounter::default();
-    super::run::closed_loop(
-        session,
-        super::run::Stop::Requests(u64::from(iterations)),
-        &mut op,
-        &mut hist,
-        &mut outcomes,
-    );
-    (hist, outcomes)
+    let per_round: Vec<u64> = rounds::split(u64::from(iterations), rounds.count()).collect();
+    for n in per_round {
+        let (hists, timing) = rounds.round(|| {
+            series
+                .iter_mut()
+                .map(|s| {
+                    let (mut hist, failed) = (LatencyHistogram::new(), s.outcomes.failures());
+                    closed_loop(session, Stop::Requests(n), &mut s.op, &mut hist, &mut s.outcomes);
+                    (hist, s.outcomes.failures() - failed)
+                })
+                .collect::<Vec<_>>()
+        });
+        for (s, (hist, failed)) in series.iter_mut().zip(hists) {
+            s.series.add(&hist, timing, failed);
+        }
+    }
 }

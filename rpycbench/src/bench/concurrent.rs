@@ -1,10 +1,12 @@
 //! Concurrent: many clients, each with its own connection, closed or open loop.
 
-use super::run::{closed_loop, Measurement, Parts, Session, Stop};
+use super::run::{closed_loop, Measurement, Parts, RoundTiming, RoundedSeries, Rounds, Session, Stop};
 use super::{Client, Target};
 use crate::client::WireCounters;
 use crate::error::Result;
-use crate::metrics::{BenchKind, BenchResult, ClientResult, LatencyHistogram, LoadModel, OutcomeCounter};
+use crate::metrics::{
+    rounds, BenchKind, BenchResult, ClientResult, LatencyHistogram, LoadModel, OutcomeCounter, DEFAULT_ROUNDS,
+};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,11 @@ pub enum Load {
 /// `clients` clients, each on its own connection and thread, `requests_per_client`
 /// requests each. Every attempt counts: a client that cannot connect fails its
 /// requests, it does not vanish from the statistics.
+///
+/// The requests run in rounds. In a closed loop every client runs its share of a round,
+/// all clients wait for each other, and the machine reference is timed between rounds.
+/// An open loop keeps its schedule: its rounds are consecutive stretches of it, with the
+/// reference timed before and after.
 #[derive(Clone, Debug)]
 pub struct Concurrent {
     name: String,
@@ -34,6 +41,8 @@ pub struct Concurrent {
     load: Load,
     late_threshold: Duration,
     per_client: bool,
+    rounds: u32,
+    reference: bool,
     system: bool,
 }
 
@@ -48,8 +57,22 @@ impl Concurrent {
             load: Load::ClosedLoop,
             late_threshold: Duration::from_millis(1),
             per_client: false,
+            rounds: DEFAULT_ROUNDS,
+            reference: true,
             system: true,
         }
+    }
+
+    /// Rounds to split each client's requests into.
+    pub fn rounds(mut self, n: u32) -> Self {
+        self.rounds = n.max(1);
+        self
+    }
+
+    /// Whether to time the machine reference before, between and after the rounds.
+    pub fn machine_reference(mut self, on: bool) -> Self {
+        self.reference = on;
+        self
     }
 
     /// Number of clients.
@@ -97,15 +120,21 @@ impl Concurrent {
     /// Runs `f` as every client's request.
     pub fn run<C: Client, F: Fn(&mut C) -> Result<()> + Sync>(&self, target: &Target<C>, f: F) -> BenchResult {
         let n = self.clients as usize;
-        // Two barriers: everyone connected, then everyone has the common start time.
+        let shares: Vec<u64> = rounds::split(self.requests_per_client, self.rounds).collect();
+        // Everyone connected; then each round starts and ends for all at once (an open
+        // loop passes the round barriers once, around its whole schedule).
         let connected = Barrier::new(n + 1);
-        let go = Barrier::new(n + 1);
+        let (round_start, round_end) = (Barrier::new(n + 1), Barrier::new(n + 1));
         let start_cell: OnceLock<Instant> = OnceLock::new();
         let mut m = Measurement::start(target, self.system);
+        let mut rounds = Rounds::start(shares.len() as u32, self.reference, target.reply_poll());
+        let mut timings = Vec::new();
         let ends = std::thread::scope(|s| {
             let handles: Vec<_> = (0..n)
                 .map(|i| {
-                    let (f, connected, go, start_cell) = (&f, &connected, &go, &start_cell);
+                    let (f, shares) = (&f, &shares);
+                    let (connected, round_start, round_end, start_cell) =
+                        (&connected, &round_start, &round_end, &start_cell);
                     s.spawn(move || {
                         let mut session = Session::new(target);
                         let mut call = |c: &mut C| f(c);
@@ -116,44 +145,65 @@ impl Concurrent {
                             }
                         }
                         connected.wait();
-                        go.wait();
-                        let start = *start_cell.get().expect("set between the barriers");
-                        let client = self.client(i, start, &mut session, &mut call);
+                        let client =
+                            self.client(i, shares, (round_start, round_end), start_cell, &mut session, &mut call);
                         session.close();
                         client
                     })
                 })
                 .collect();
             connected.wait();
-            // Sampling and the clock start once every client is ready.
-            let _ = start_cell.set(Instant::now());
-            go.wait();
+            let passes = if matches!(self.load, Load::ClosedLoop) { shares.len() } else { 1 };
+            for _ in 0..passes {
+                let ((), timing) = rounds.round(|| {
+                    // Sampling and the clock start once every client is ready.
+                    let _ = start_cell.set(Instant::now());
+                    round_start.wait();
+                    round_end.wait();
+                });
+                timings.push(timing);
+            }
             handles.into_iter().map(|h| h.join().expect("client threads do not panic")).collect::<Vec<_>>()
         });
-        let start = *start_cell.get().expect("set above");
+        let start = *start_cell.get().expect("set before the first round");
         m.param("clients", self.clients);
         m.param("requests_per_client", self.requests_per_client);
         m.param("warmup_per_client", self.warmup_per_client);
+        m.param("rounds", shares.len());
         let mut parts = Parts::default();
-        let mut hist = LatencyHistogram::new();
         let mut wire = WireCounters::default();
         let mut clients = Vec::new();
         let mut last_end = start;
+        let mut per_round: Vec<(LatencyHistogram, u64)> = shares.iter().map(|_| Default::default()).collect();
         for (i, c) in ends.into_iter().enumerate() {
-            hist.merge(&c.hist);
+            let mut hist = LatencyHistogram::new();
+            for (total, (h, failed)) in per_round.iter_mut().zip(&c.rounds) {
+                total.0.merge(h);
+                total.1 += failed;
+                hist.merge(h);
+            }
             parts.outcomes.merge(&c.outcomes);
             wire = wire + c.wire;
             last_end = last_end.max(c.end);
             if self.per_client {
-                clients.push(ClientResult {
-                    client: i as u32,
-                    outcomes: c.outcomes.outcomes(),
-                    latency: c.hist.stats(),
-                });
+                clients.push(ClientResult { client: i as u32, outcomes: c.outcomes.outcomes(), latency: hist.stats() });
             }
         }
-        parts.wall = Some(last_end - start);
-        parts.latency = Some(hist.stats());
+        // An open loop's rounds are stretches of its schedule, timed by it.
+        if !matches!(self.load, Load::ClosedLoop) {
+            timings = self.schedule_timings(&shares);
+        }
+        let mut series = RoundedSeries::default();
+        for ((hist, failed), timing) in per_round.iter().zip(timings) {
+            series.add(hist, timing, *failed);
+        }
+        let (wall, machine) = rounds.finish();
+        parts.wall = Some(match self.load {
+            Load::ClosedLoop => wall,
+            Load::OpenLoop { .. } => last_end - start,
+        });
+        parts.machine = machine;
+        parts.latency = Some(series.stats());
         parts.wire = C::COUNTS_WIRE.then(|| (wire, parts.outcomes.attempts()));
         parts.clients = self.per_client.then_some(clients);
         parts.load_model = Some(match self.load {
@@ -165,53 +215,86 @@ impl Concurrent {
         m.finish(&self.name, BenchKind::Concurrent, parts)
     }
 
+    /// The rounds of an open loop as the schedule places them.
+    fn schedule_timings(&self, shares: &[u64]) -> Vec<RoundTiming> {
+        let Load::OpenLoop { rate_per_sec } = self.load else { return Vec::new() };
+        let period_ns = f64::from(self.clients) / rate_per_sec.max(1e-9) * 1e9;
+        let mut first = 0u64;
+        shares
+            .iter()
+            .map(|&k| {
+                let timing = RoundTiming::new((first as f64 * period_ns) as u64, (k as f64 * period_ns) as u64);
+                first += k;
+                timing
+            })
+            .collect()
+    }
+
     fn client<C: Client, F: FnMut(&mut C) -> Result<()>>(
         &self,
         index: usize,
-        start: Instant,
+        shares: &[u64],
+        (round_start, round_end): (&Barrier, &Barrier),
+        start_cell: &OnceLock<Instant>,
         session: &mut Session<'_, C>,
         call: &mut F,
     ) -> ClientRun {
-        let mut hist = LatencyHistogram::new();
         let mut outcomes = OutcomeCounter::default();
+        let mut rounds = Vec::with_capacity(shares.len());
         let before = session.counters();
         match self.load {
             Load::ClosedLoop => {
-                closed_loop(session, Stop::Requests(self.requests_per_client), call, &mut hist, &mut outcomes);
+                for &share in shares {
+                    round_start.wait();
+                    let (mut hist, failed) = (LatencyHistogram::new(), outcomes.failures());
+                    closed_loop(session, Stop::Requests(share), call, &mut hist, &mut outcomes);
+                    round_end.wait();
+                    rounds.push((hist, outcomes.failures() - failed));
+                }
             }
             Load::OpenLoop { rate_per_sec } => {
+                round_start.wait();
+                let start = *start_cell.get().expect("set before the round starts");
                 // Client i sends requests i, i + n, i + 2n, … of one evenly spaced schedule.
                 let n = f64::from(self.clients);
                 let period = n / rate_per_sec.max(1e-9);
                 let offset = index as f64 / rate_per_sec.max(1e-9);
-                for k in 0..self.requests_per_client {
-                    let intended = start + Duration::from_secs_f64(offset + k as f64 * period);
-                    let now = Instant::now();
-                    if intended > now {
-                        std::thread::sleep(intended - now);
-                    }
-                    if Instant::now().saturating_duration_since(intended) > self.late_threshold {
-                        outcomes.late_start();
-                    }
-                    let r = session.run(call);
-                    // From the schedule, not from the send: queueing delay is latency.
-                    let latency = intended.elapsed();
-                    match r {
-                        Ok(()) => {
-                            hist.record(latency);
-                            outcomes.success();
+                let mut k = 0u64;
+                for &share in shares {
+                    let (mut hist, failed) = (LatencyHistogram::new(), outcomes.failures());
+                    for _ in 0..share {
+                        let intended = start + Duration::from_secs_f64(offset + k as f64 * period);
+                        k += 1;
+                        let now = Instant::now();
+                        if intended > now {
+                            std::thread::sleep(intended - now);
                         }
-                        Err(e) => outcomes.failure(&e.to_string()),
+                        if Instant::now().saturating_duration_since(intended) > self.late_threshold {
+                            outcomes.late_start();
+                        }
+                        let r = session.run(call);
+                        // From the schedule, not from the send: queueing delay is latency.
+                        let latency = intended.elapsed();
+                        match r {
+                            Ok(()) => {
+                                hist.record(latency);
+                                outcomes.success();
+                            }
+                            Err(e) => outcomes.failure(&e.to_string()),
+                        }
                     }
+                    rounds.push((hist, outcomes.failures() - failed));
                 }
+                round_end.wait();
             }
         }
-        ClientRun { hist, outcomes, wire: session.counters() - before, end: Instant::now() }
+        ClientRun { rounds, outcomes, wire: session.counters() - before, end: Instant::now() }
     }
 }
 
 struct ClientRun {
-    hist: LatencyHistogram,
+    /// Each round's latencies and failures.
+    rounds: Vec<(LatencyHistogram, u64)>,
     outcomes: OutcomeCounter,
     wire: WireCounters,
     end: Instant,

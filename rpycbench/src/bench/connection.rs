@@ -1,8 +1,8 @@
 //! Connection: time to a usable connection.
 
-use super::run::{Measurement, Parts};
+use super::run::{Measurement, Parts, RoundedSeries, Rounds};
 use super::{Client, Target};
-use crate::metrics::{BenchKind, BenchResult, LatencyHistogram};
+use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, DEFAULT_ROUNDS};
 use std::time::Instant;
 
 /// Time to a usable connection: TCP connect plus the first round trip (GETROOT), so a
@@ -17,13 +17,34 @@ pub struct ConnectionBench {
     name: String,
     connections: u64,
     keep_open: bool,
+    rounds: u32,
+    reference: bool,
     system: bool,
 }
 
 impl ConnectionBench {
     /// 100 connections, each closed after measurement.
     pub fn new(name: impl Into<String>) -> Self {
-        ConnectionBench { name: name.into(), connections: 100, keep_open: false, system: true }
+        ConnectionBench {
+            name: name.into(),
+            connections: 100,
+            keep_open: false,
+            rounds: DEFAULT_ROUNDS,
+            reference: true,
+            system: true,
+        }
+    }
+
+    /// Rounds to split the connections into.
+    pub fn rounds(mut self, n: u32) -> Self {
+        self.rounds = n.max(1);
+        self
+    }
+
+    /// Whether to time the machine reference before, between and after the rounds.
+    pub fn machine_reference(mut self, on: bool) -> Self {
+        self.reference = on;
+        self
     }
 
     /// How many connections to open, one after another.
@@ -49,35 +70,43 @@ impl ConnectionBench {
         let mut m = Measurement::start(target, self.system);
         m.param("connections", self.connections);
         m.param("keep_open", self.keep_open);
+        m.param("rounds", self.rounds);
         let mut parts = Parts::default();
-        let mut hist = LatencyHistogram::new();
+        let mut series = RoundedSeries::default();
         let mut held: Vec<C> = Vec::new();
-        let start = Instant::now();
-        for _ in 0..self.connections {
-            let t0 = Instant::now();
-            let opened = target.connect().and_then(|mut c| c.first_round_trip().map(|()| c));
-            let elapsed = t0.elapsed();
-            match opened {
-                Ok(mut conn) => {
-                    hist.record(elapsed);
-                    parts.outcomes.success();
-                    if self.keep_open {
-                        held.push(conn);
-                    } else {
-                        conn.disconnect();
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        for share in rounds::split(self.connections, rounds.count()).collect::<Vec<_>>() {
+            let (mut hist, failed) = (LatencyHistogram::new(), parts.outcomes.failures());
+            let ((), timing) = rounds.round(|| {
+                for _ in 0..share {
+                    let t0 = Instant::now();
+                    let opened = target.connect().and_then(|mut c| c.first_round_trip().map(|()| c));
+                    let elapsed = t0.elapsed();
+                    match opened {
+                        Ok(mut conn) => {
+                            hist.record(elapsed);
+                            parts.outcomes.success();
+                            if self.keep_open {
+                                held.push(conn);
+                            } else {
+                                conn.disconnect();
+                            }
+                        }
+                        Err(e) => parts.outcomes.failure(&e.to_string()),
                     }
                 }
-                Err(e) => parts.outcomes.failure(&e.to_string()),
-            }
+            });
+            series.add(&hist, timing, parts.outcomes.failures() - failed);
         }
-        parts.wall = Some(start.elapsed());
+        let (wall, machine) = rounds.finish();
+        (parts.wall, parts.machine) = (Some(wall), machine);
         // Connections still held at the end show the server kept them all alive.
         let alive = held.iter_mut().map(|c| c.check_alive().is_ok()).filter(|ok| *ok).count();
         m.param("held_alive", alive);
         for mut c in held {
             c.disconnect();
         }
-        parts.latency = Some(hist.stats());
+        parts.latency = Some(series.stats());
         m.finish(&self.name, BenchKind::Connection, parts)
     }
 }

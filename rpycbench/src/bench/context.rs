@@ -119,6 +119,7 @@ impl BenchmarkContext {
             sizes: Vec::new(),
             clients: None,
             system: None,
+            machine: None,
             wire: has_wire.then(|| WireStats::from_counters(&wire, self.wire_requests.max(self.outcomes.attempts()))),
         }
     }

@@ -1,13 +1,14 @@
 //! Latency: sequential requests on one connection.
 
-use super::run::{closed_loop, Measurement, Parts, Session, Stop};
+use super::run::{closed_loop, Measurement, Parts, RoundedSeries, Rounds, Session, Stop};
 use super::{Client, Target};
 use crate::error::Result;
-use crate::metrics::{BenchKind, BenchResult, LatencyHistogram};
+use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, DEFAULT_ROUNDS};
 use std::time::Duration;
 
 /// Sequential requests on one connection: warm-up requests first (not measured), then
-/// `requests` timed requests, or as many as fit in `duration`.
+/// `requests` timed requests, or as many as fit in `duration`, in
+/// [`rounds`](Self::rounds) with the machine reference timed between them.
 ///
 /// ```no_run
 /// use rpycbench::bench::{Latency, Target};
@@ -24,13 +25,38 @@ pub struct Latency {
     requests: u64,
     warmup: u64,
     duration: Option<Duration>,
+    rounds: u32,
+    reference: bool,
     system: bool,
 }
 
 impl Latency {
-    /// 1000 requests after 10 warm-up requests, system sampling on.
+    /// 1000 requests in [`DEFAULT_ROUNDS`] rounds after 10 warm-up requests, with the
+    /// machine reference and system sampling on.
     pub fn new(name: impl Into<String>) -> Self {
-        Latency { name: name.into(), requests: 1000, warmup: 10, duration: None, system: true }
+        Latency {
+            name: name.into(),
+            requests: 1000,
+            warmup: 10,
+            duration: None,
+            rounds: DEFAULT_ROUNDS,
+            reference: true,
+            system: true,
+        }
+    }
+
+    /// Rounds to split the requests (or the duration) into: the unit a comparison's
+    /// interval is built from (see [`rounds`](crate::metrics::rounds)).
+    pub fn rounds(mut self, n: u32) -> Self {
+        self.rounds = n.max(1);
+        self
+    }
+
+    /// Whether to time the machine reference before, between and after the rounds
+    /// (default on; see [`MachineReference`](crate::metrics::MachineReference)).
+    pub fn machine_reference(mut self, on: bool) -> Self {
+        self.reference = on;
+        self
     }
 
     /// Timed requests.
@@ -66,22 +92,30 @@ impl Latency {
         let mut warm_hist = LatencyHistogram::new();
         closed_loop(&mut session, Stop::Requests(self.warmup), &mut f, &mut warm_hist, &mut warm.outcomes);
 
-        let stop = match self.duration {
-            Some(d) => Stop::Duration(d),
-            None => Stop::Requests(self.requests),
-        };
         let before = session.counters();
         let mut m = Measurement::start(target, self.system);
         m.param("requests", self.requests);
         m.param("warmup", self.warmup);
         m.param("duration_ns", self.duration.map(|d| d.as_nanos() as u64));
+        m.param("rounds", self.rounds);
         let mut parts = Parts::default();
-        let mut hist = LatencyHistogram::new();
-        let start = std::time::Instant::now();
-        closed_loop(&mut session, stop, &mut f, &mut hist, &mut parts.outcomes);
-        parts.wall = Some(start.elapsed());
+        let mut series = RoundedSeries::default();
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        let stops: Vec<Stop> = match self.duration {
+            Some(d) => vec![Stop::Duration(d / rounds.count()); rounds.count() as usize],
+            None => rounds::split(self.requests, rounds.count()).map(Stop::Requests).collect(),
+        };
+        for stop in stops {
+            let failed = parts.outcomes.failures();
+            let mut hist = LatencyHistogram::new();
+            let ((), timing) = rounds.round(|| closed_loop(&mut session, stop, &mut f, &mut hist, &mut parts.outcomes));
+            series.add(&hist, timing, parts.outcomes.failures() - failed);
+        }
+        let (wall, machine) = rounds.finish();
+        parts.wall = Some(wall);
+        parts.machine = machine;
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
-        parts.latency = Some(hist.stats());
+        parts.latency = Some(series.stats());
         session.close();
         m.finish(&self.name, BenchKind::Latency, parts)
     }

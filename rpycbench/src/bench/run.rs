@@ -1,12 +1,13 @@
 //! The pieces every benchmark kind shares: the timed request loop, reconnecting after a
 //! connection dies, system sampling around the measured part, and result assembly.
 
+use super::reference::Reference;
 use super::{Client, Target};
 use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LatencyHistogram, LatencyStats, LoadModel, LoopClock,
-    OutcomeCounter, ProcessSet, SizeResult, SystemSampler, WireStats,
+    MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -197,6 +198,7 @@ impl<'t, C> Measurement<'t, C> {
             clients: parts.clients,
             system,
             wire: parts.wire.map(|(c, n)| WireStats::from_counters(&c, n)),
+            machine: parts.machine,
         }
     }
 }
@@ -211,6 +213,90 @@ pub(crate) struct Parts {
     pub sizes: Vec<SizeResult>,
     pub clients: Option<Vec<ClientResult>>,
     pub wire: Option<(WireCounters, u64)>,
+    pub machine: Option<MachineReference>,
+}
+
+/// The rounds of a run (see [`rounds`](crate::metrics::rounds)): times each round, keeps
+/// the measured wall time (rounds only, not the pauses between them), and measures the
+/// machine reference before the first round, between rounds and after the last.
+pub(crate) struct Rounds {
+    count: u32,
+    begin: Instant,
+    measured: Duration,
+    reference: Option<Reference>,
+}
+
+/// When a round ran, relative to the first.
+#[derive(Clone, Copy)]
+pub(crate) struct RoundTiming {
+    started_ns: u64,
+    wall_ns: u64,
+}
+
+impl RoundTiming {
+    /// A round that started `started_ns` after the first and took `wall_ns`.
+    pub(crate) fn new(started_ns: u64, wall_ns: u64) -> RoundTiming {
+        RoundTiming { started_ns, wall_ns }
+    }
+}
+
+impl Rounds {
+    /// `count` rounds (at least one), with the machine reference timed as a client
+    /// polling `reply_poll` waits, or none when `reference` is off.
+    pub(crate) fn start(count: u32, reference: bool, reply_poll: Duration) -> Rounds {
+        let mut reference = reference.then(|| Reference::start(reply_poll)).flatten();
+        if let Some(r) = &mut reference {
+            r.measure();
+        }
+        Rounds { count: count.max(1), begin: Instant::now(), measured: Duration::ZERO, reference }
+    }
+
+    /// How many rounds.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Runs one round (`f`), then measures the reference.
+    pub(crate) fn round<T>(&mut self, f: impl FnOnce() -> T) -> (T, RoundTiming) {
+        let start = Instant::now();
+        let out = f();
+        let wall = start.elapsed();
+        self.measured += wall;
+        let timing = RoundTiming { started_ns: nanos(start - self.begin), wall_ns: nanos(wall) };
+        if let Some(r) = &mut self.reference {
+            r.measure();
+        }
+        (out, timing)
+    }
+
+    /// The time the rounds took, and the machine reference.
+    pub(crate) fn finish(self) -> (Duration, Option<MachineReference>) {
+        (self.measured, self.reference.map(Reference::finish))
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One distribution measured in rounds: the merged histogram and each round's summary.
+#[derive(Default)]
+pub(crate) struct RoundedSeries {
+    hist: LatencyHistogram,
+    rounds: Vec<RoundSummary>,
+}
+
+impl RoundedSeries {
+    /// Adds a round's histogram (`failures` failed requests besides).
+    pub(crate) fn add(&mut self, round: &LatencyHistogram, timing: RoundTiming, failures: u64) {
+        self.hist.merge(round);
+        self.rounds.push(RoundSummary::of(round, timing.started_ns, timing.wall_ns, failures));
+    }
+
+    /// The merged statistics, with each round's.
+    pub(crate) fn stats(&self) -> LatencyStats {
+        LatencyStats { rounds: self.rounds.clone(), ..self.hist.stats() }
+    }
 }
 
 /// Builds one size's figures from that size's latencies only.
@@ -218,10 +304,10 @@ pub(crate) fn size_result(
     direction: &str,
     size: u64,
     chunk: Option<u64>,
-    hist: &LatencyHistogram,
+    series: &RoundedSeries,
     outcomes: &OutcomeCounter,
 ) -> SizeResult {
-    let stats = hist.stats();
+    let stats = series.stats();
     let rate = |ns: u64| if ns == 0 { 0.0 } else { size as f64 / (ns as f64 / 1e9) };
     // Mean rate = bytes moved / time spent, from the mean latency of the same size.
     SizeResult {

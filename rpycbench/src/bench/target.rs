@@ -1,13 +1,14 @@
 //! What a benchmark runs against: how to connect, and what to call the server in
 //! results.
 
-use crate::client::{Config, Connection};
+use crate::client::{Config, Connection, DEFAULT_REPLY_POLL};
 use crate::error::Result;
 use crate::metrics::{Environment, ProcessSet, ServerInfo};
 use crate::server::ServerHandle;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 type ConnectFn<C> = dyn Fn() -> Result<C> + Send + Sync;
 
@@ -21,6 +22,7 @@ pub struct Target<C = Connection> {
     server: ServerInfo,
     processes: Option<ProcessSet>,
     python: Option<PathBuf>,
+    reply_poll: Duration,
 }
 
 // Not derived: a derive would require `C: Clone`, and a connection is not.
@@ -31,6 +33,7 @@ impl<C> Clone for Target<C> {
             server: self.server.clone(),
             processes: self.processes,
             python: self.python.clone(),
+            reply_poll: self.reply_poll,
         }
     }
 }
@@ -50,11 +53,13 @@ impl Target {
 
     /// Like [`address`](Self::address), with a connection configuration.
     pub fn address_with(addr: SocketAddr, config: Config) -> Target {
+        let reply_poll = config.reply_poll;
         Target {
             connect: Arc::new(move || Connection::connect_with(addr, config.clone())),
             server: ServerInfo { mode: "external".into(), backend: "unknown".into(), address: Some(addr.to_string()) },
             processes: None,
             python: None,
+            reply_poll,
         }
     }
 }
@@ -77,18 +82,32 @@ impl<C> Target<C> {
             },
             processes: Some(ProcessSet::Session(handle.pid())),
             python: handle.python().map(PathBuf::from),
+            reply_poll: DEFAULT_REPLY_POLL,
         }
     }
 
     /// Any connection factory, e.g. one that authenticates after connecting.
     pub fn factory(server: ServerInfo, connect: impl Fn() -> Result<C> + Send + Sync + 'static) -> Target<C> {
-        Target { connect: Arc::new(connect), server, processes: None, python: None }
+        Target { connect: Arc::new(connect), server, processes: None, python: None, reply_poll: DEFAULT_REPLY_POLL }
     }
 
     /// Samples these processes' CPU and memory during runs.
     pub fn with_processes(mut self, processes: ProcessSet) -> Target<C> {
         self.processes = Some(processes);
         self
+    }
+
+    /// Says how long the clients this target makes poll for a reply before blocking
+    /// (their `reply_poll`; [`DEFAULT_REPLY_POLL`] unless said), so that the machine
+    /// reference of its results waits for its echoes the same way.
+    pub fn with_reply_poll(mut self, poll: Duration) -> Target<C> {
+        self.reply_poll = poll;
+        self
+    }
+
+    /// How long the clients poll for a reply before blocking.
+    pub fn reply_poll(&self) -> Duration {
+        self.reply_poll
     }
 
     /// Opens a connection.

@@ -1,12 +1,13 @@
 //! Transfer: large binary transfers, whole and chunked, per size and chunk size.
 
-use super::bandwidth::measure;
-use super::run::{size_result, Measurement, Parts, Session};
+use super::bandwidth::{run_sizes, SizeSeries};
+use super::run::{size_result, Measurement, Parts, Rounds, Session};
 use super::Target;
 use crate::client::{Connection, Object, RemoteRef};
 use crate::error::{Error, Result};
-use crate::metrics::{BenchKind, BenchResult};
+use crate::metrics::{BenchKind, BenchResult, DEFAULT_ROUNDS};
 use crate::Value;
+use std::cell::RefCell;
 
 /// The four transfer operations; [`Transfer::run_builtin`] uses the built-in service's.
 pub trait TransferOps {
@@ -65,6 +66,8 @@ pub struct Transfer {
     download: bool,
     whole: bool,
     chunked: bool,
+    rounds: u32,
+    reference: bool,
     system: bool,
 }
 
@@ -80,8 +83,23 @@ impl Transfer {
             download: true,
             whole: true,
             chunked: true,
+            rounds: DEFAULT_ROUNDS,
+            reference: true,
             system: true,
         }
+    }
+
+    /// Rounds to spread the iterations over (at most one per iteration): each round a
+    /// pass over every size, direction and mode.
+    pub fn rounds(mut self, n: u32) -> Self {
+        self.rounds = n.max(1);
+        self
+    }
+
+    /// Whether to time the machine reference before, between and after the rounds.
+    pub fn machine_reference(mut self, on: bool) -> Self {
+        self.reference = on;
+        self
     }
 
     /// File sizes in bytes.
@@ -133,42 +151,73 @@ impl Transfer {
         m.param("sizes", &self.sizes);
         m.param("chunk_size", self.chunk_size);
         m.param("iterations", self.iterations);
+        m.param("rounds", self.rounds);
         let mut session = Session::new(target);
-        let mut parts = Parts::default();
         let before = session.counters();
         let chunk = self.chunk_size;
-        for &size in &self.sizes {
-            if self.upload {
+        // Every operation is made before the rounds, which pass over all of them; the
+        // payloads of every size are held at once for that.
+        let ops = RefCell::new(ops);
+        let ops = &ops;
+        let mut payloads: Vec<(u64, Value, Object)> = Vec::new();
+        if self.upload {
+            for &size in &self.sizes {
                 let data = super::payload(size);
+                let chunks = Object::list(
+                    data.chunks(usize::try_from(chunk).unwrap_or(usize::MAX))
+                        .map(|c| Object::from(Value::Bytes(c.to_vec())))
+                        .collect(),
+                );
+                payloads.push((size, Value::Bytes(data), chunks));
+            }
+        }
+        let mut series: Vec<SizeSeries<'_, Connection>> = Vec::new();
+        for &size in &self.sizes {
+            if let Some((_, whole, chunks)) = payloads.iter().find(|p| p.0 == size) {
                 if self.whole {
-                    let value = Value::Bytes(data.clone());
-                    let (h, o) = measure(&mut session, 0, self.iterations, &mut |c| ops.upload(c, &value));
-                    parts.outcomes.merge(&o);
-                    parts.sizes.push(size_result("upload", size, None, &h, &o));
+                    series.push(SizeSeries::new(
+                        "upload",
+                        size,
+                        None,
+                        Box::new(move |c| ops.borrow_mut().upload(c, whole)),
+                    ));
                 }
                 if self.chunked {
-                    let chunks = Object::list(
-                        data.chunks(chunk as usize).map(|c| Object::from(Value::Bytes(c.to_vec()))).collect(),
-                    );
-                    drop(data);
-                    let (h, o) = measure(&mut session, 0, self.iterations, &mut |c| ops.upload_chunked(c, &chunks));
-                    parts.outcomes.merge(&o);
-                    parts.sizes.push(size_result("upload", size, Some(chunk), &h, &o));
+                    series.push(SizeSeries::new(
+                        "upload",
+                        size,
+                        Some(chunk),
+                        Box::new(move |c| ops.borrow_mut().upload_chunked(c, chunks)),
+                    ));
                 }
             }
             if self.download {
                 if self.whole {
-                    let (h, o) = measure(&mut session, 0, self.iterations, &mut |c| ops.download(c, size));
-                    parts.outcomes.merge(&o);
-                    parts.sizes.push(size_result("download", size, None, &h, &o));
+                    series.push(SizeSeries::new(
+                        "download",
+                        size,
+                        None,
+                        Box::new(move |c| ops.borrow_mut().download(c, size)),
+                    ));
                 }
                 if self.chunked {
-                    let (h, o) =
-                        measure(&mut session, 0, self.iterations, &mut |c| ops.download_chunked(c, size, chunk));
-                    parts.outcomes.merge(&o);
-                    parts.sizes.push(size_result("download", size, Some(chunk), &h, &o));
+                    series.push(SizeSeries::new(
+                        "download",
+                        size,
+                        Some(chunk),
+                        Box::new(move |c| ops.borrow_mut().download_chunked(c, size, chunk)),
+                    ));
                 }
             }
+        }
+        let mut parts = Parts::default();
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        run_sizes(&mut session, &mut series, 0, self.iterations, &mut rounds);
+        let (wall, machine) = rounds.finish();
+        (parts.wall, parts.machine) = (Some(wall), machine);
+        for s in &series {
+            parts.outcomes.merge(&s.outcomes);
+            parts.sizes.push(size_result(s.direction, s.size, s.chunk, &s.series, &s.outcomes));
         }
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
         session.close();

@@ -60,6 +60,14 @@ struct Common {
     /// Per-request timeout, e.g. 500ms, 5s, 2m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
+    /// How long to poll for each reply before blocking, e.g. 50us; 0s blocks at once.
+    /// Polling keeps this side's core awake for quick replies (see the README's "Noise
+    /// and regimes"); the value is recorded in the results.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "50us")]
+    reply_poll: Duration,
+    /// Rounds the run is split into: the unit comparisons build their interval from.
+    #[arg(long, default_value_t = crate::metrics::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: u32,
     /// The result's name (default: KIND[METHOD]).
     #[arg(long)]
     name: Option<String>,
@@ -71,6 +79,12 @@ struct Common {
     quiet: bool,
     #[command(flatten)]
     sla: SlaFlags,
+}
+
+impl Common {
+    fn client_config(&self) -> crate::client::Config {
+        super::external::config(self.timeout, self.reply_poll)
+    }
 }
 
 /// The method call measured.
@@ -94,15 +108,19 @@ struct LatencyArgs {
     common: Common,
     #[command(flatten)]
     call: CallFlags,
-    /// Timed requests.
-    #[arg(long, default_value_t = 1000)]
-    requests: u64,
+    /// Timed requests [default: as many as fit in --duration; 1000 with --quick].
+    #[arg(long, conflicts_with = "duration")]
+    requests: Option<u64>,
     /// Unmeasured requests before timing.
     #[arg(long, default_value_t = 10)]
     warmup: u64,
-    /// Run for this long instead of --requests, e.g. 10s.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    duration: Option<Duration>,
+    /// How long to run when --requests is not given, e.g. 10s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    duration: Duration,
+    /// 1000 requests, as earlier versions ran: a quick look, too short for stable
+    /// figures or a server CPU figure.
+    #[arg(long, conflicts_with_all = ["requests", "duration"])]
+    quick: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,20 +242,25 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
     match args.kind {
         KindCommand::Latency(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
-            if a.duration.is_none() {
-                at_least_one("--requests", a.requests)?;
+            let requests = a.requests.or(a.quick.then_some(1000));
+            // `--duration 0s` is allowed: it measures nothing, which fails every SLA (10).
+            if let Some(n) = requests {
+                at_least_one("--requests", n)?;
             }
             let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
             let target = ready(&a.common, Some(&call))?;
             let name = a.common.name.clone().unwrap_or_else(|| format!("latency[{}]", call.method));
-            let what = match a.duration {
-                Some(d) => format!("{} for {}", call.shown(), humantime::format_duration(d)),
-                None => format!("{} requests of {}", a.requests, call.shown()),
+            let mut bench = Latency::new(&name).warmup(a.warmup).rounds(a.common.rounds);
+            let what = match requests {
+                Some(n) => {
+                    bench = bench.requests(n);
+                    format!("{n} requests of {}", call.shown())
+                }
+                None => {
+                    bench = bench.duration(a.duration);
+                    format!("{} for {}", call.shown(), humantime::format_duration(a.duration))
+                }
             };
-            let mut bench = Latency::new(&name).requests(a.requests).warmup(a.warmup);
-            if let Some(d) = a.duration {
-                bench = bench.duration(d);
-            }
             let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
             Ok((with_call(result, &call), a.common))
         }
@@ -260,6 +283,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
                 .clients(a.clients)
                 .requests_per_client(a.requests_per_client)
                 .warmup_per_client(a.warmup)
+                .rounds(a.common.rounds)
                 .load(load);
             let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
             Ok((with_call(result, &call), a.common))
@@ -269,7 +293,8 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             at_least_one("--connections", a.connections)?;
             let target = ready(&a.common, None)?;
             let name = a.common.name.clone().unwrap_or_else(|| "connection".to_owned());
-            let bench = ConnectionBench::new(&name).connections(a.connections).keep_open(a.keep_open);
+            let bench =
+                ConnectionBench::new(&name).connections(a.connections).keep_open(a.keep_open).rounds(a.common.rounds);
             let what = format!("{} connections", a.connections);
             let result = with_progress(&a.common, &what, || bench.run(&target));
             Ok((result, a.common))
@@ -279,11 +304,11 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
             check_sizes(&sizes).map_err(|e| SetupError::Usage(format!("--sizes: {e}")))?;
             at_least_one("--iterations", u64::from(a.iterations))?;
-            let (target, spare) = connect_target(&a.common.connect, a.common.timeout)?;
+            let (target, spare) = connect_target(&a.common.connect, a.common.client_config())?;
             a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
-            let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations);
+            let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations).rounds(a.common.rounds);
             let result = with_progress(&a.common, &what, || a.methods.run(bench, &target));
             Ok((result, a.common))
         }
@@ -324,7 +349,7 @@ pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
 
 /// Resolves and reaches the server, and probes the call when there is one.
 fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError> {
-    let (target, spare) = connect_target(&common.connect, common.timeout)?;
+    let (target, spare) = connect_target(&common.connect, common.client_config())?;
     if let Some(call) = call {
         probe(&target, Some(&spare), &call.method, &call.shown(), |c| call.call(c))?;
     }

@@ -32,10 +32,13 @@ pub(crate) enum SetupError {
     Server(#[from] crate::server::ServerError),
 }
 
-/// Connection settings from `--timeout`: the per-request timeout, and at most 10 s to
-/// connect.
-pub(crate) fn config(timeout: Duration) -> Config {
-    Config::default().request_timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10)))
+/// Connection settings from `--timeout` and `--reply-poll`: the per-request timeout, at
+/// most 10 s to connect, and how long to poll for each reply before blocking.
+pub(crate) fn config(timeout: Duration, reply_poll: Duration) -> Config {
+    Config::default()
+        .request_timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .reply_poll(reply_poll)
 }
 
 /// The connection that proved a server is there, kept for the run's first client: a
@@ -57,7 +60,8 @@ impl Spare {
 /// Resolves `HOST:PORT` (names included) and picks the first address that accepts an
 /// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6. The
 /// target's first connection is that one (see [`Spare`]).
-pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<(Target, Spare), SetupError> {
+pub(crate) fn connect_target(connect: &str, config: Config) -> Result<(Target, Spare), SetupError> {
+    let timeout = config.request_timeout;
     if !matches!(connect.rsplit_once(':'), Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok()) {
         return Err(SetupError::Usage(format!(
             "--connect expects HOST:PORT, e.g. 127.0.0.1:18861 or myhost:18861, got '{connect}'"
@@ -72,17 +76,18 @@ pub(crate) fn connect_target(connect: &str, timeout: Duration) -> Result<(Target
         .collect();
     let mut last = format!("'{connect}' resolved to no address");
     for addr in addrs {
-        match open(&Target::address_with(addr, config(timeout))) {
+        match open(&Target::address_with(addr, config.clone())) {
             Ok(conn) => {
                 let spare = Spare::default();
                 spare.put(conn);
-                let (first, config) = (spare.clone(), config(timeout));
+                let (first, config, poll) = (spare.clone(), config.clone(), config.reply_poll);
                 let server =
                     ServerInfo { mode: "external".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
                 let target = Target::factory(server, move || match first.take() {
                     Some(conn) => Ok(conn),
                     None => Connection::connect_with(addr, config.clone()),
-                });
+                })
+                .with_reply_poll(poll);
                 return Ok((target, spare));
             }
             Err(e) => last = e,

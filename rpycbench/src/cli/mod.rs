@@ -1,5 +1,6 @@
 //! The `rpycbench` command.
 
+mod ab;
 mod bench;
 mod compare;
 mod counts;
@@ -46,6 +47,9 @@ enum Command {
     /// Benchmark a method of any running RPyC server, with SLA checks (exit 10 when violated).
     #[command(after_help = bench::BENCH_AFTER_HELP)]
     Bench(bench::BenchArgs),
+    /// Compare two running servers in one loop (paired A/B); exits 11 when B regressed.
+    #[command(after_help = ab::AB_AFTER_HELP)]
+    Ab(ab::AbArgs),
     /// Vary clients, payload size or server mode until a limit is crossed; draw the curve.
     Sweep(sweep::SweepArgs),
     /// Write report.html and summary.md for a result file, optionally against a baseline.
@@ -64,6 +68,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Ab(args)) => ab::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Proxy(args)) => proxy::run(args),

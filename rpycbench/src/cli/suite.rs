@@ -74,30 +74,34 @@ pub(crate) struct SuiteArgs {
     /// Python interpreter for --python (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long, value_name = "PATH")]
     python_interpreter: Option<PathBuf>,
-    /// Serial connections for the connection benchmark.
-    #[arg(long, default_value_t = 100)]
-    connections: u64,
-    /// Timed requests for the latency benchmark.
-    #[arg(long, default_value_t = 1000)]
-    requests: u64,
+    /// Serial connections for the connection benchmark [default: 300; 100 with --quick].
+    #[arg(long)]
+    connections: Option<u64>,
+    /// Timed requests for the latency benchmark [default: as many as fit in
+    /// --latency-duration; 1000 with --quick].
+    #[arg(long)]
+    requests: Option<u64>,
+    /// How long the latency benchmark runs when --requests is not given.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "4s")]
+    latency_duration: std::time::Duration,
     /// Unmeasured warm-up requests before timing.
     #[arg(long, default_value_t = 10)]
     warmup: u64,
     /// Parallel clients for the concurrent benchmark.
     #[arg(long, default_value_t = 10)]
     clients: u32,
-    /// Requests per client for the concurrent benchmark.
-    #[arg(long, default_value_t = 100)]
-    requests_per_client: u64,
+    /// Requests per client for the concurrent benchmark [default: 1000; 100 with --quick].
+    #[arg(long)]
+    requests_per_client: Option<u64>,
     /// Open-loop total rate (requests/s) for the concurrent benchmark; closed loop if unset.
     #[arg(long, value_name = "RATE")]
     rate: Option<f64>,
     /// Bandwidth payload sizes in bytes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1024,10240,102400,1048576")]
     bandwidth_sizes: Vec<u64>,
-    /// Operations per bandwidth payload size.
-    #[arg(long, default_value_t = 10)]
-    bandwidth_iterations: u32,
+    /// Operations per bandwidth payload size [default: 30; 10 with --quick].
+    #[arg(long)]
+    bandwidth_iterations: Option<u32>,
     /// Run the binary transfer benchmark (whole and chunked).
     #[arg(long)]
     transfers: bool,
@@ -116,9 +120,31 @@ pub(crate) struct SuiteArgs {
     /// Also write the results JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Rounds each benchmark runs in: the unit comparisons build their interval from.
+    #[arg(long, default_value_t = crate::metrics::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: u32,
+    /// The short run of earlier versions (about a second): 1000 latency requests, 100
+    /// connections, 100 requests per client, 10 bandwidth operations. Too short for
+    /// stable figures or a server CPU figure; for a quick look only.
+    #[arg(long)]
+    quick: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// How much each benchmark does: the defaults give stable medians and a server CPU
+/// figure (the default suite takes about a minute), `--quick` the short run.
+struct Amounts {
+    connections: u64,
+    latency: LatencyAmount,
+    requests_per_client: u64,
+    bandwidth_iterations: u32,
+}
+
+enum LatencyAmount {
+    Requests(u64),
+    Duration(std::time::Duration),
 }
 
 impl SuiteArgs {
@@ -147,17 +173,39 @@ impl SuiteArgs {
             .collect()
     }
 
+    /// What each benchmark does, from the flags given and `--quick`.
+    fn amounts(&self) -> Amounts {
+        let pick = |given: Option<u64>, long: u64, quick: u64| given.unwrap_or(if self.quick { quick } else { long });
+        Amounts {
+            connections: pick(self.connections, 300, 100),
+            latency: match (self.requests, self.quick) {
+                (Some(n), _) => LatencyAmount::Requests(n),
+                (None, true) => LatencyAmount::Requests(1000),
+                (None, false) => LatencyAmount::Duration(self.latency_duration),
+            },
+            requests_per_client: pick(self.requests_per_client, 1000, 100),
+            bandwidth_iterations: self.bandwidth_iterations.unwrap_or(if self.quick { 10 } else { 30 }),
+        }
+    }
+
     /// Counts that would run nothing, run for hours or not fit a frame.
     fn validate(&self) -> Result<(), SetupError> {
-        at_least_one("--connections", self.connections)?;
-        at_least_one("--requests", self.requests)?;
+        let amounts = self.amounts();
+        at_least_one("--connections", amounts.connections)?;
+        match amounts.latency {
+            LatencyAmount::Requests(n) => at_least_one("--requests", n)?,
+            LatencyAmount::Duration(d) if d.is_zero() => {
+                return Err(SetupError::Usage("--latency-duration must be longer than 0".into()))
+            }
+            LatencyAmount::Duration(_) => {}
+        }
         check_clients("--clients", self.clients)?;
-        at_least_one("--requests-per-client", self.requests_per_client)?;
+        at_least_one("--requests-per-client", amounts.requests_per_client)?;
         if let Some(rate) = self.rate {
-            check_rate("--rate", rate, u64::from(self.clients) * self.requests_per_client)?;
+            check_rate("--rate", rate, u64::from(self.clients) * amounts.requests_per_client)?;
         }
         check_sizes(&self.bandwidth_sizes).map_err(|e| SetupError::Usage(format!("--bandwidth-sizes: {e}")))?;
-        at_least_one("--bandwidth-iterations", u64::from(self.bandwidth_iterations))?;
+        at_least_one("--bandwidth-iterations", u64::from(amounts.bandwidth_iterations))?;
         // Checked without --transfers too: a flag given is a flag meant.
         check_sizes(&self.file_sizes).map_err(|e| SetupError::Usage(format!("--file-sizes: {e}")))?;
         check_chunk_size("--chunk-size", self.chunk_size, &self.file_sizes)?;
@@ -175,6 +223,8 @@ impl SuiteArgs {
 pub(crate) const SUITE_AFTER_HELP: &str = "\
 Every server runs the connection, latency, bandwidth and concurrent benchmarks;
 with --transfers the RPyC servers (not the HTTP baseline) also run the transfers.
+Each runs long enough for stable medians and a server CPU figure, in --rounds
+rounds: the default suite takes about a minute; --quick is a second or two.
 
 Exit status:
   0  every benchmark ran and every request succeeded
@@ -300,23 +350,35 @@ fn run_phases<C: BuiltinCalls>(
     target: &Target<C>,
     progress: &mut Progress,
 ) -> Vec<BenchResult> {
+    let amounts = args.amounts();
     let mut out = Vec::new();
-    progress.step(&format!("{mode}: connection time ({} connections)", args.connections));
-    out.push(ConnectionBench::new(format!("connection[{mode}]")).connections(args.connections).run(target));
-
-    progress.step(&format!("{mode}: latency ({} requests)", args.requests));
+    progress.step(&format!("{mode}: connection time ({} connections)", amounts.connections));
     out.push(
-        Latency::new(format!("latency[{mode}]"))
-            .requests(args.requests)
-            .warmup(args.warmup)
-            .run(target, |c| c.call_ping()),
+        ConnectionBench::new(format!("connection[{mode}]"))
+            .connections(amounts.connections)
+            .rounds(args.rounds)
+            .run(target),
     );
+
+    let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds);
+    let latency = match amounts.latency {
+        LatencyAmount::Requests(n) => {
+            progress.step(&format!("{mode}: latency ({n} requests)"));
+            latency.requests(n)
+        }
+        LatencyAmount::Duration(d) => {
+            progress.step(&format!("{mode}: latency ({})", humantime::format_duration(d)));
+            latency.duration(d)
+        }
+    };
+    out.push(latency.run(target, |c| c.call_ping()));
 
     progress.step(&format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()));
     out.push(
         Bandwidth::new(format!("bandwidth[{mode}]"))
             .sizes(args.bandwidth_sizes.clone())
-            .iterations(args.bandwidth_iterations)
+            .iterations(amounts.bandwidth_iterations)
+            .rounds(args.rounds)
             .run_builtin(target),
     );
 
@@ -325,8 +387,9 @@ fn run_phases<C: BuiltinCalls>(
     out.push(
         Concurrent::new(format!("concurrent[{mode}]"))
             .clients(args.clients)
-            .requests_per_client(args.requests_per_client)
+            .requests_per_client(amounts.requests_per_client)
             .load(load)
+            .rounds(args.rounds)
             .run(target, |c| c.call_ping()),
     );
     out
@@ -342,6 +405,7 @@ fn run_transfers(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: 
                 .sizes(args.file_sizes.clone())
                 .chunk_size(args.chunk_size)
                 .iterations(args.iterations)
+                .rounds(args.rounds)
                 .run_builtin(target),
         );
     }

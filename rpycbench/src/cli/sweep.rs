@@ -121,6 +121,12 @@ pub(crate) struct SweepArgs {
     /// Per-request timeout, e.g. 500ms, 5s.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
+    /// How long to poll for each reply before blocking, e.g. 50us; 0s blocks at once.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "50us")]
+    reply_poll: Duration,
+    /// Rounds each step runs in.
+    #[arg(long, default_value_t = crate::metrics::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: u32,
     /// Write every step's result (schema rpycbench/results/v1) to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -283,7 +289,7 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     let call = CallSpec::parse(args.call.as_deref().unwrap_or("ping"), args.args.as_deref(), args.kwargs.as_deref())?;
     let external = match &args.connect {
         Some(connect) => {
-            let (target, spare) = connect_target(connect, args.timeout)?;
+            let (target, spare) = connect_target(connect, super::external::config(args.timeout, args.reply_poll))?;
             probe_step(args, &target, Some(&spare), &call)?;
             Some(target)
         }
@@ -388,14 +394,18 @@ fn probe_step(args: &SweepArgs, target: &Target, spare: Option<&Spare>, call: &C
 
 fn run_step(args: &SweepArgs, value: &StepValue, call: &CallSpec, target: &Target) -> BenchResult {
     let concurrent = |clients: u32, name: String| {
-        let bench = Concurrent::new(name).clients(clients).requests_per_client(args.requests_per_client);
+        let bench =
+            Concurrent::new(name).clients(clients).requests_per_client(args.requests_per_client).rounds(args.rounds);
         with_call(bench.run(target, |c| call.call(c)), call)
     };
     match value {
         StepValue::Clients(n) => concurrent(*n, format!("{}[clients={n}]", call.method)),
         StepValue::Mode(m) => concurrent(mode_clients(args), format!("{}[{m}]", call.method)),
         StepValue::Payload(n) => {
-            let bench = Bandwidth::new(format!("bandwidth[payload={n}]")).sizes(vec![*n]).iterations(args.iterations);
+            let bench = Bandwidth::new(format!("bandwidth[payload={n}]"))
+                .sizes(vec![*n])
+                .iterations(args.iterations)
+                .rounds(args.rounds);
             args.methods.run(bench, target)
         }
     }

@@ -33,6 +33,10 @@ pub struct Config {
     pub compression: Compression,
     /// Bounds on what the peer can make us allocate.
     pub limits: Limits,
+    /// How long to poll for a reply before blocking (default
+    /// [`DEFAULT_REPLY_POLL`](super::DEFAULT_REPLY_POLL); zero blocks at once). See
+    /// `client::poll` for why: figures then do not depend on whether the machine idles.
+    pub reply_poll: Duration,
 }
 
 impl Default for Config {
@@ -43,6 +47,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(1),
             compression: Compression::Off,
             limits: Limits::DEFAULT,
+            reply_poll: super::DEFAULT_REPLY_POLL,
         }
     }
 }
@@ -61,6 +66,11 @@ impl Config {
     /// Sets the send compression.
     pub fn compression(mut self, c: Compression) -> Self {
         self.compression = c;
+        self
+    }
+    /// How long to poll for a reply before blocking.
+    pub fn reply_poll(mut self, poll: Duration) -> Self {
+        self.reply_poll = poll;
         self
     }
     /// Sets the decoding limits.
@@ -500,7 +510,10 @@ impl Connection {
                 }
                 self.fit_read_timeout(deadline - now)?;
             }
-            match self.decoder.read_from(&mut self.stream) {
+            // Waiting for a reply (a deadline) polls first; a server waiting for the next
+            // request blocks at once, as Python's does.
+            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
+            match self.decoder.read_from(&mut super::poll::PollingReader { stream: &mut self.stream, poll }) {
                 Ok(0) => {
                     self.closed = true;
                     return Err(Error::Closed { peer: self.peer.clone(), doing });

@@ -13,6 +13,7 @@ mod object;
 mod observer;
 mod ops;
 mod outgoing;
+mod poll;
 pub(crate) mod python;
 mod remote;
 
@@ -23,4 +24,5 @@ pub use local::{LocalObject, LocalRef};
 pub use object::{Args, FromObject, IntoArgs, Kwargs, Object};
 pub use observer::{ObserverFactory, WireObserver};
 pub use ops::{AsyncReply, CmpOp, RemoteIter};
+pub use poll::{poll_read, DEFAULT_REPLY_POLL};
 pub use remote::RemoteRef;

@@ -29,6 +29,8 @@ pub struct HarnessArgs {
     pub baseline_lenient: bool,
     /// Global regression threshold in percent.
     pub regression_pct: f64,
+    /// Whether a verdict too noisy to tell fails the run.
+    pub inconclusive: crate::metrics::compare::InconclusivePolicy,
     /// `--help` was given.
     pub help: bool,
 }
@@ -71,6 +73,8 @@ rpycbench options (each also as an environment variable):
   --baseline-lenient          a missing baseline is a note, not an error               [RPYCBENCH_BASELINE_LENIENT=1]
   --regression-threshold PCT  slowdown (percent) that counts as a regression (default 10)
                                                                                        [RPYCBENCH_REGRESSION_THRESHOLD]
+  --inconclusive fail|warn    a comparison too noisy to tell fails the run (default), or
+                              is only reported                                         [RPYCBENCH_INCONCLUSIVE]
 
 libtest options:
   --list                      list the benchmarks (`name: test`; --format terse is accepted)
@@ -83,7 +87,8 @@ libtest options:
                         --report-time --ensure-time --shuffle --shuffle-seed N
 
 Exit status: 0 passed; 10 SLA violated; 11 regressed; 12 baseline missing;
-13 baseline corrupt or of an unknown schema; 101 a benchmark could not run; 2 usage.
+13 baseline corrupt or of an unknown schema; 14 inconclusive (too noisy to tell, with
+--inconclusive fail); 101 a benchmark could not run; 2 usage.
 ";
 
 /// libtest flags that take no value and change nothing for benchmarks.
@@ -118,8 +123,10 @@ impl HarnessArgs {
             baseline_dir: None,
             baseline_lenient: false,
             regression_pct: DEFAULT_REGRESSION_PCT,
+            inconclusive: Default::default(),
             help: false,
         };
+        let mut inconclusive: Option<String> = None;
         let mut threshold: Option<String> = None;
         let mut filters = Vec::new();
         let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
@@ -157,6 +164,7 @@ impl HarnessArgs {
                 "--baseline-dir" => out.baseline_dir = Some(PathBuf::from(value(&flag)?)),
                 "--baseline-lenient" => out.baseline_lenient = true,
                 "--regression-threshold" => threshold = Some(value(&flag)?),
+                "--inconclusive" => inconclusive = Some(value(&flag)?),
                 f if IGNORED_SWITCHES.contains(&f) => {}
                 f if IGNORED_VALUED.contains(&f) => {
                     value(f)?;
@@ -168,11 +176,16 @@ impl HarnessArgs {
             out.libtest.filter = filters.first().cloned();
         }
         out.filters = filters;
-        out.apply_env(env, threshold)?;
+        out.apply_env(env, threshold, inconclusive)?;
         Ok(out)
     }
 
-    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, threshold: Option<String>) -> Result<(), ArgsError> {
+    fn apply_env(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+        threshold: Option<String>,
+        inconclusive: Option<String>,
+    ) -> Result<(), ArgsError> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let on = |name: &str| var(name).is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no" | "off"));
         self.quick |= on("RPYCBENCH_QUICK");
@@ -186,6 +199,17 @@ impl HarnessArgs {
         };
         if let Some(text) = text {
             self.regression_pct = parse_percent(what, &text)?;
+        }
+        let (what, text) = match inconclusive {
+            Some(t) => ("--inconclusive", Some(t)),
+            None => ("RPYCBENCH_INCONCLUSIVE", var("RPYCBENCH_INCONCLUSIVE")),
+        };
+        if let Some(text) = text {
+            self.inconclusive = text.parse().map_err(|_| ArgsError::BadValue {
+                what: what.into(),
+                value: text.clone(),
+                expected: "fail or warn",
+            })?;
         }
         for (what, name) in [("baseline name", &self.baseline), ("baseline name", &self.save_baseline)] {
             if let Some(name) = name {

@@ -4,8 +4,8 @@
 //! which runs [`main`]: libtest-compatible listing, filtering and output (so `cargo
 //! test`, cargo-nextest and IDEs drive it), one benchmark at a time, each against its
 //! own server process; SLA checks; results under `target/rpycbench/`; named baselines
-//! ([`Baseline`]) compared with a bootstrap confidence interval of the ratio of medians
-//! ([`bootstrap`] states the method and why). [`USAGE`] lists the flags and
+//! ([`Baseline`]) compared from the spread of their rounds
+//! ([`metrics::compare`](crate::metrics::compare) states the method and why). [`USAGE`] lists the flags and
 //! environment variables; the `EXIT_*` constants are the exit statuses.
 //!
 //! With cargo-nextest, which runs one process per test and several at once, put the
@@ -23,9 +23,7 @@
 
 mod args;
 mod baseline;
-pub mod bootstrap;
 mod child;
-mod compare;
 mod kinds;
 mod outcome;
 mod output;
@@ -39,9 +37,9 @@ mod trial;
 pub(crate) use args::parse_percent;
 pub use args::{DEFAULT_REGRESSION_PCT, USAGE};
 pub use baseline::{load_file, Baseline, BaselineError, LoadedFile, BASELINE_SCHEMA, DEFAULT_BASELINE_DIR};
-pub use compare::{compare, compare_sets, BenchComparison, SeriesComparison, SetComparison};
 pub use outcome::{
-    EXIT_BASELINE_MISSING, EXIT_BASELINE_UNUSABLE, EXIT_FAILED, EXIT_REGRESSED, EXIT_SLA_VIOLATED, EXIT_USAGE,
+    EXIT_BASELINE_MISSING, EXIT_BASELINE_UNUSABLE, EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_MISSING_BENCHMARKS,
+    EXIT_REGRESSED, EXIT_SLA_VIOLATED, EXIT_USAGE,
 };
 pub use paths::BinaryInfo;
 pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};

@@ -2,9 +2,8 @@
 //! in the exit status, so a CI job can tell "too slow" from "slower than before" from
 //! "misconfigured".
 
-use super::bootstrap::Change;
-use super::compare::BenchComparison;
 use super::sla::SlaCheck;
+use crate::metrics::compare::{BenchComparison, Change, InconclusivePolicy};
 use crate::metrics::BenchResult;
 use std::process::ExitCode;
 
@@ -17,6 +16,12 @@ pub const EXIT_BASELINE_MISSING: u8 = 12;
 /// Exit status: a baseline file is corrupt, of an unknown schema, or cannot be read or
 /// written. The file is never overwritten.
 pub const EXIT_BASELINE_UNUSABLE: u8 = 13;
+/// Exit status: a comparison was too noisy to tell whether the threshold was crossed
+/// (with the `fail` policy for inconclusive verdicts).
+pub const EXIT_INCONCLUSIVE: u8 = 14;
+/// Exit status (`rpycbench compare`): benchmarks of the old results are missing from
+/// the new ones, or the two have none in common.
+pub const EXIT_MISSING_BENCHMARKS: u8 = 15;
 /// Exit status: a benchmark could not run (its server did not start, every request
 /// failed, …) — libtest's own failure status.
 pub const EXIT_FAILED: u8 = 101;
@@ -38,6 +43,8 @@ pub struct Record {
     pub comparison: Option<BenchComparison>,
     /// The baseline has no entry for this benchmark (and that is an error).
     pub baseline_missing: bool,
+    /// What an inconclusive comparison does.
+    pub inconclusive_policy: InconclusivePolicy,
     /// Why it could not run.
     pub error: Option<String>,
 }
@@ -51,6 +58,11 @@ impl Record {
     /// Whether it regressed against the baseline (enforced or not).
     pub fn regressed(&self) -> bool {
         self.comparison.as_ref().is_some_and(|c| c.change() == Some(Change::Regressed))
+    }
+
+    /// Whether its comparison was too noisy to tell.
+    pub fn inconclusive(&self) -> bool {
+        self.comparison.as_ref().is_some_and(|c| c.change() == Some(Change::Inconclusive))
     }
 
     /// Whether this benchmark fails the run.
@@ -73,6 +85,9 @@ impl Record {
         if self.enforced && self.regressed() {
             out.push(("regressed", EXIT_REGRESSED));
         }
+        if self.enforced && self.inconclusive() && self.inconclusive_policy == InconclusivePolicy::Fail {
+            out.push(("inconclusive", EXIT_INCONCLUSIVE));
+        }
         out
     }
 
@@ -89,6 +104,9 @@ impl Record {
         }
         if self.regressed() {
             notes.push("regression not enforced in quick mode");
+        }
+        if self.inconclusive() {
+            notes.push("comparison inconclusive: too noisy to tell");
         }
         match self.comparison.as_ref().and_then(BenchComparison::change) {
             Some(Change::Improved) => notes.push("improved"),
@@ -113,7 +131,8 @@ impl Record {
 
 /// The run's exit status: 0 when everything passed, else the first that applies of
 /// 13 (baseline unusable), 12 (baseline missing), 101 (could not run), 10 (SLA
-/// violated), 11 (regressed). `unaccounted` counts failed tests without a record (a
+/// violated), 11 (regressed), 14 (inconclusive). `unaccounted` counts failed tests
+/// without a record (a
 /// panic in the harness itself).
 pub fn exit_code(records: &[Record], unaccounted: u64, baseline_unusable: bool) -> ExitCode {
     let mut codes: Vec<u8> = records.iter().flat_map(|r| r.failures().into_iter().map(|(_, c)| c)).collect();
@@ -123,7 +142,14 @@ pub fn exit_code(records: &[Record], unaccounted: u64, baseline_unusable: bool) 
     if baseline_unusable {
         codes.push(EXIT_BASELINE_UNUSABLE);
     }
-    let order = [EXIT_BASELINE_UNUSABLE, EXIT_BASELINE_MISSING, EXIT_FAILED, EXIT_SLA_VIOLATED, EXIT_REGRESSED];
+    let order = [
+        EXIT_BASELINE_UNUSABLE,
+        EXIT_BASELINE_MISSING,
+        EXIT_FAILED,
+        EXIT_SLA_VIOLATED,
+        EXIT_REGRESSED,
+        EXIT_INCONCLUSIVE,
+    ];
     order.into_iter().find(|c| codes.contains(c)).map_or(ExitCode::SUCCESS, ExitCode::from)
 }
 
@@ -132,7 +158,7 @@ pub fn summary(records: &[Record]) -> String {
     let mut parts = Vec::new();
     let passed = records.iter().filter(|r| r.failures().is_empty()).count();
     parts.push(format!("{passed} passed"));
-    for what in ["SLA violated", "regressed", "baseline missing", "could not run"] {
+    for what in ["SLA violated", "regressed", "inconclusive", "baseline missing", "could not run"] {
         let names: Vec<&str> =
             records.iter().filter(|r| r.failures().iter().any(|(s, _)| *s == what)).map(|r| r.name.as_str()).collect();
         if !names.is_empty() {

@@ -1,13 +1,13 @@
 //! One benchmark against one server, as one test: start the server, run, stop it,
 //! check the SLAs and the baseline, say what happened.
 
-use super::compare::{compare, environment_warnings, signed_pct, THRESHOLD_PARAM};
 use super::kinds::{self, Scale};
 use super::outcome::Record;
 use super::output::{figures, format_ms};
 use super::registry::{BenchDef, ServerChoice, Stat};
 use super::runner::Shared;
 use super::{servers, sla};
+use crate::metrics::compare::{compare, environment_warnings, signed_pct, Change, THRESHOLD_PARAM};
 use crate::metrics::BenchResult;
 use crate::server::ServerMode;
 use libtest_mimic::Failed;
@@ -54,7 +54,12 @@ pub fn plans(defs: &[&'static BenchDef]) -> Vec<Plan> {
 
 /// Runs the test, records what happened, and fails it with every reason that applies.
 pub fn execute(plan: &Plan, shared: &Shared) -> Result<(), Failed> {
-    let mut record = Record { name: plan.name.clone(), enforced: !shared.args.quick, ..Record::default() };
+    let mut record = Record {
+        name: plan.name.clone(),
+        enforced: !shared.args.quick,
+        inconclusive_policy: shared.args.inconclusive,
+        ..Record::default()
+    };
     let outcome = measure(plan, shared, &mut record);
     let failure = match outcome {
         Err(error) => {
@@ -154,6 +159,20 @@ fn failure_message(record: &Record, shared: &Shared) -> Option<String> {
                     c.threshold_pct,
                     record.name
                 ));
+            }
+            for w in c.wire.iter().filter(|w| w.regressed) {
+                reasons.push(format!("regressed: {} vs baseline '{baseline}' ({})", w.describe(), record.name));
+            }
+            if record.inconclusive_policy == crate::metrics::compare::InconclusivePolicy::Fail {
+                for s in c.series.iter().filter(|s| s.change == Some(Change::Inconclusive)) {
+                    reasons.push(format!(
+                        "inconclusive: {} against baseline '{baseline}' ({}): {} (pass --inconclusive warn to only report it; \
+                         more rounds, a quieter runner or `rpycbench ab` resolve it)",
+                        record.name,
+                        s.label,
+                        s.describe(c.threshold_pct)
+                    ));
+                }
             }
         }
     }

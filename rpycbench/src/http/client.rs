@@ -20,15 +20,28 @@ pub struct HttpConfig {
     /// How long a request may take, from sending it to the end of its answer (default
     /// 30 s, as RPyC's request timeout).
     pub request_timeout: Duration,
+    /// How long to poll for an answer before blocking (default
+    /// [`DEFAULT_REPLY_POLL`](crate::client::DEFAULT_REPLY_POLL), as the RPyC client).
+    pub reply_poll: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+        HttpConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            reply_poll: crate::client::DEFAULT_REPLY_POLL,
+        }
     }
 }
 
 impl HttpConfig {
+    /// How long to poll for an answer before blocking.
+    pub fn reply_poll(mut self, poll: Duration) -> Self {
+        self.reply_poll = poll;
+        self
+    }
+
     /// Sets the request timeout.
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
@@ -221,7 +234,12 @@ impl HttpClient {
         if self.conn.as_ref().is_none_or(|c| !c.reusable()) {
             self.conn = None;
             let config = &self.config;
-            self.conn = Some(HttpStream::connect(self.addr, config.connect_timeout, config.request_timeout)?);
+            self.conn = Some(HttpStream::connect(
+                self.addr,
+                config.connect_timeout,
+                config.request_timeout,
+                config.reply_poll,
+            )?);
         }
         let rest = write_request(&mut self.request, method.as_str(), path, &self.peer, body);
         let Some(conn) = self.conn.as_mut() else { unreachable!("connected just above") };

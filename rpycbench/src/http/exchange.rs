@@ -9,7 +9,7 @@
 //! head, is `httparse`'s (hyper's own parser); bodies are framed by `Content-Length`, or
 //! by the end of the connection, as the baseline server sends them.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -116,12 +116,19 @@ pub(crate) struct HttpStream {
     /// The socket timeouts now set, re-armed towards the time left (see [`TIMEOUT_SLACK`]).
     read_timeout: Duration,
     write_timeout: Duration,
+    /// How long each read polls before blocking.
+    reply_poll: Duration,
 }
 
 impl HttpStream {
     /// Opens a connection; each later exchange on it (sending the request, reading the
     /// whole answer) must end within `timeout`.
-    pub(crate) fn connect(addr: SocketAddr, connect: Duration, timeout: Duration) -> Result<HttpStream, Failure> {
+    pub(crate) fn connect(
+        addr: SocketAddr,
+        connect: Duration,
+        timeout: Duration,
+        reply_poll: Duration,
+    ) -> Result<HttpStream, Failure> {
         // A zero timeout is an error to `set_read_timeout`; a millisecond is as impatient.
         let floor = |t: Duration| t.max(Duration::from_millis(1));
         let stream = TcpStream::connect_timeout(&addr, floor(connect)).map_err(Failure::Connect)?;
@@ -143,6 +150,7 @@ impl HttpStream {
             deadline: Instant::now() + timeout,
             read_timeout: timeout,
             write_timeout: timeout,
+            reply_poll,
         })
     }
 
@@ -281,7 +289,9 @@ impl HttpStream {
             if let Err(e) = self.fit_timeouts() {
                 return Err(self.io_failure(e));
             }
-            match (&self.stream).read(&mut self.buf[self.end..]) {
+            // Polls for the answer before blocking, as the RPyC client does (see
+            // `client::poll`), so the two protocols wait alike.
+            match crate::client::poll_read(&mut self.stream, &mut self.buf[self.end..], self.reply_poll) {
                 Ok(n) => {
                     self.end += n;
                     self.answering |= n > 0;

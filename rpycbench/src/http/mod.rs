@@ -59,14 +59,16 @@ pub fn target(handle: &ServerHandle) -> Target<HttpClient> {
 
 /// Like [`target`], with the clients' timeouts.
 pub fn target_with(handle: &ServerHandle, config: HttpConfig) -> Target<HttpClient> {
-    Target::server_with(handle, move |addr| Ok(HttpClient::with_config(addr, config.clone())))
+    let poll = config.reply_poll;
+    Target::server_with(handle, move |addr| Ok(HttpClient::with_config(addr, config.clone()))).with_reply_poll(poll)
 }
 
 /// A target for an HTTP baseline server already running at `addr` (recorded as mode
 /// `http`, backend `unknown`).
 pub fn address_target(addr: SocketAddr, config: HttpConfig) -> Target<HttpClient> {
     let info = ServerInfo { mode: "http".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
-    Target::factory(info, move || Ok(HttpClient::with_config(addr, config.clone())))
+    let poll = config.reply_poll;
+    Target::factory(info, move || Ok(HttpClient::with_config(addr, config.clone()))).with_reply_poll(poll)
 }
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ impl LatencyHistogram {
             max_ns: if empty { 0 } else { h.max() },
             stdev_ns: h.stdev().round() as u64,
             histogram: self.to_base64(),
+            rounds: Vec::new(),
         }
     }
 
@@ -153,6 +154,10 @@ pub struct LatencyStats {
     pub stdev_ns: u64,
     /// The whole distribution: base64 of HdrHistogram's V2 deflate serialization.
     pub histogram: String,
+    /// Each round's figures, when the run was made in rounds (see
+    /// [`rounds`](super::rounds)); comparisons build their interval from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<super::rounds::RoundSummary>,
 }
 
 impl LatencyStats {

@@ -3,20 +3,25 @@
 //! JSON schema that carries it all.
 
 mod clock;
+pub mod compare;
 mod environment;
 mod latency;
+mod machine;
 mod outcomes;
 mod result;
+pub mod rounds;
 pub(crate) mod schema;
 pub mod system;
 
 pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
 pub use latency::{format_ns, HistogramError, LatencyHistogram, LatencyStats};
+pub use machine::{MachineReference, ReferenceMeasurement};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub(crate) use result::write_atomically;
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
     WireStats, RESULTS_SCHEMA,
 };
+pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
 pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};

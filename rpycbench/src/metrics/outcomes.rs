@@ -68,6 +68,11 @@ impl OutcomeCounter {
         self.attempts
     }
 
+    /// Failures so far.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
     /// The final figures.
     pub fn outcomes(&self) -> Outcomes {
         let successes = self.attempts - self.failures;

@@ -199,6 +199,9 @@ pub struct BenchResult {
     pub system: Option<SystemStats>,
     /// Wire traffic of the measured requests.
     pub wire: Option<WireStats>,
+    /// The machine's reference figures beside the run (see [`MachineReference`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<super::machine::MachineReference>,
 }
 
 /// Why a result file could not be read.

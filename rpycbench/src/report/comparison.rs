@@ -1,9 +1,10 @@
-//! Baseline versus current for reports: the harness's comparison (bootstrap interval of
-//! the median ratio, per distribution) with each side's p50 and p99 next to it.
+//! Baseline versus current for reports: the comparison of
+//! [`metrics::compare`](crate::metrics::compare) (an interval of the median ratio per
+//! distribution, from the rounds' spread, and the exact wire counts) with each side's
+//! p50 and p99 next to it.
 
 use super::table::{Table, TableBuilder, Tone, Value};
-use crate::harness::bootstrap::{Change, RatioInterval};
-use crate::harness::compare_sets;
+use crate::metrics::compare::{compare_sets_with, Change, Counts, Options, RatioInterval, WireComparison};
 use crate::metrics::{BenchResult, LatencyStats, ResultSet};
 
 /// One compared distribution.
@@ -23,6 +24,8 @@ pub struct ComparedSeries {
     pub change: Option<Change>,
     /// Threshold applied, percent.
     pub threshold_pct: f64,
+    /// Why the verdict is weaker than the interval alone would say, if it is.
+    pub note: Option<String>,
 }
 
 /// A whole baseline comparison, ready to render.
@@ -32,6 +35,10 @@ pub struct Comparison {
     pub baseline_label: String,
     /// Every compared distribution.
     pub series: Vec<ComparedSeries>,
+    /// The wire counts of each benchmark, when both sides have them.
+    pub wire: Vec<(String, WireComparison)>,
+    /// Benchmarks by verdict, counted per benchmark as `rpycbench compare` counts them.
+    pub counts: Counts,
     /// Benchmarks only in the baseline.
     pub only_baseline: Vec<String>,
     /// Benchmarks only in the current results.
@@ -40,7 +47,7 @@ pub struct Comparison {
     pub warnings: Vec<String>,
 }
 
-/// The distributions `harness::compare` compares, in its order: the latency, or each
+/// The distributions `metrics::compare::compare` compares, in its order: the latency, or each
 /// payload size the baseline also has.
 fn stats_pairs<'a>(old: &'a BenchResult, new: &'a BenchResult) -> Vec<(&'a LatencyStats, &'a LatencyStats)> {
     match (&old.latency, &new.latency) {
@@ -64,8 +71,20 @@ impl Comparison {
     /// Compares `current` with `baseline`, benchmark by benchmark, with the harness's
     /// method and `threshold_pct` where a benchmark did not record its own.
     pub fn new(baseline: &ResultSet, current: &ResultSet, threshold_pct: f64, baseline_label: &str) -> Comparison {
-        let set = compare_sets(baseline, current, threshold_pct);
+        Comparison::with_options(baseline, current, threshold_pct, baseline_label, Options::default())
+    }
+
+    /// [`new`](Self::new) with comparison [`Options`] (normalising by the machine).
+    pub fn with_options(
+        baseline: &ResultSet,
+        current: &ResultSet,
+        threshold_pct: f64,
+        baseline_label: &str,
+        options: Options,
+    ) -> Comparison {
+        let set = compare_sets_with(baseline, current, threshold_pct, options);
         let mut series = Vec::new();
+        let mut wire = Vec::new();
         for bench in &set.benches {
             let (Some(old), Some(new)) = (baseline.get(&bench.name), current.get(&bench.name)) else { continue };
             for (s, (o, n)) in bench.series.iter().zip(stats_pairs(old, new)) {
@@ -77,41 +96,33 @@ impl Comparison {
                     interval: s.interval,
                     change: s.change,
                     threshold_pct: bench.threshold_pct,
+                    note: s.note.clone(),
                 });
             }
+            wire.extend(
+                bench.wire.iter().filter(|w| w.old != w.new || w.regressed).map(|w| (bench.name.clone(), w.clone())),
+            );
         }
         Comparison {
             baseline_label: baseline_label.to_owned(),
+            counts: set.counts(),
             series,
+            wire,
             only_baseline: set.only_old,
             only_current: set.only_new,
             warnings: set.warnings,
         }
     }
 
-    /// How many distributions regressed, improved, did not change, could not be compared.
-    pub fn counts(&self) -> [usize; 4] {
-        let mut counts = [0; 4];
-        for s in &self.series {
-            counts[match s.change {
-                Some(Change::Regressed) => 0,
-                Some(Change::Improved) => 1,
-                Some(Change::NoChange) => 2,
-                None => 3,
-            }] += 1;
-        }
-        counts
-    }
-
     /// Whether anything regressed.
     pub fn regressed(&self) -> bool {
-        self.counts()[0] > 0
+        self.counts.regressed > 0
     }
 
-    /// `2 regressed, 1 improved, 5 unchanged, 0 not comparable`.
+    /// `2 regressed, 1 improved, 5 unchanged, 1 inconclusive, 0 not comparable` (per
+    /// benchmark).
     pub fn verdict_line(&self) -> String {
-        let [r, i, n, x] = self.counts();
-        format!("{r} regressed, {i} improved, {n} unchanged, {x} not comparable")
+        self.counts.line()
     }
 
     /// Baseline and current side by side, one row per compared distribution.
@@ -119,7 +130,7 @@ impl Comparison {
         let mut b = TableBuilder::new(
             "comparison",
             "Baseline versus current",
-            "Change is of the median, with a 95% bootstrap interval; a regression needs the whole interval above the threshold.",
+            "Change is of the median, with a 95% interval from the rounds' spread; a regression needs the whole interval above the threshold, an interval across it is inconclusive.",
             &["benchmark", "series", "base p50", "p50", "base p99", "p99", "change", "95% CI", "verdict"],
         )
         .same_unit(&[2, 3])
@@ -145,6 +156,10 @@ impl Comparison {
                 (text(format!("{verdict} (±{}%)", s.threshold_pct)), tone),
             ]);
         }
+        for (bench, w) in &self.wire {
+            let tone = if w.regressed { Tone::Bad } else { Tone::Muted };
+            b.toned_row(vec![(text(bench), Tone::Plain), (text(w.describe()), tone)]);
+        }
         for name in &self.only_baseline {
             b.toned_row(vec![(text(name), Tone::Plain), (text("only in the baseline"), Tone::Warn)]);
         }
@@ -165,6 +180,7 @@ pub fn verdict(change: Option<Change>) -> (&'static str, Tone) {
         Some(Change::Regressed) => ("regressed", Tone::Bad),
         Some(Change::Improved) => ("improved", Tone::Good),
         Some(Change::NoChange) => ("no change", Tone::Plain),
+        Some(Change::Inconclusive) => ("inconclusive", Tone::Warn),
         None => ("not comparable", Tone::Warn),
     }
 }

@@ -53,6 +53,7 @@ fn result(
         clients: None,
         system: None,
         wire: None,
+        machine: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::latency::error_svg;
 use super::{draw_svg, font, style_mesh, trim, Figure, Key, PlotError, BAD, GOOD, NEUTRAL, WARN};
-use crate::harness::bootstrap::Change;
+use crate::metrics::compare::Change;
 use crate::report::comparison::Comparison;
 use plotters::prelude::*;
 
@@ -39,7 +39,7 @@ pub fn comparison_figure(comparison: &Comparison) -> Option<Figure> {
     let svg = draw(&rows).unwrap_or_else(|e| error_svg(&e));
     Some(Figure {
         title: "Change of the median against the baseline".into(),
-        caption: "Dot: change of the median; bar: 95% bootstrap interval; grey band: within the threshold. Red regressed, green improved, blue no change. Left is faster.".into(),
+        caption: "Dot: change of the median; bar: its 95% interval (from the spread of the rounds); grey band: within the threshold. Red regressed, green improved, blue no change, amber inconclusive. Left is faster.".into(),
         svg,
         legend: verdict_keys(&rows),
     })
@@ -120,13 +120,14 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
     })
 }
 
-/// The colour of a verdict: red regressed, green improved, blue no change, amber unknown.
+/// The colour of a verdict: red regressed, green improved, blue no change, amber
+/// inconclusive or unknown.
 pub(super) fn verdict_colour(change: Option<Change>) -> RGBColor {
     match change {
         Some(Change::Regressed) => BAD,
         Some(Change::Improved) => GOOD,
         Some(Change::NoChange) => NEUTRAL,
-        None => WARN,
+        Some(Change::Inconclusive) | None => WARN,
     }
 }
 
@@ -149,6 +150,7 @@ pub(super) fn verdict_keys(rows: &[&crate::report::ComparedSeries]) -> Vec<Key> 
         (Some(Change::Regressed), "regressed"),
         (Some(Change::Improved), "improved"),
         (Some(Change::NoChange), "no change"),
+        (Some(Change::Inconclusive), "inconclusive"),
         (None, "not comparable"),
     ]
     .into_iter()

@@ -1,6 +1,12 @@
-//! Is the new median slower than the old one, beyond a threshold, with confidence? A
-//! bootstrap confidence interval of the ratio of medians, computed from the stored
-//! HdrHistograms.
+//! The within-run bootstrap: an interval of the ratio of medians from resampling the
+//! requests of one run on each side, computed from the stored HdrHistograms.
+//!
+//! It measures only the spread of requests *within* a run, so it is blind to what differs
+//! between runs (other jobs' load, CPU frequency, scheduling), and requests of one run
+//! are not independent either: on a shared machine it calls noise a regression. Results
+//! with rounds are compared from the spread of their round medians instead
+//! ([`RatioInterval::between_rounds`]); this interval is kept for results recorded
+//! without rounds, and a regression it shows is reported as inconclusive.
 //!
 //! # Why medians and a bootstrap
 //!
@@ -47,12 +53,12 @@
 //! number of requests, so a run of a million requests compares as fast as one of a
 //! hundred. The unit tests check this shortcut against explicit resampling.
 
+use super::interval::{Method, RatioInterval, CONFIDENCE};
+use super::rng::Rng;
 use crate::metrics::LatencyHistogram;
 
 /// Bootstrap resamples per comparison.
 pub const RESAMPLES: usize = 1000;
-/// Confidence level of the interval.
-pub const CONFIDENCE: f64 = 0.95;
 /// The generator's seed: fixed, so comparisons are reproducible.
 const SEED: u64 = 0x5eed_2b0b_5a11_ce55;
 
@@ -117,115 +123,32 @@ impl Sample {
     }
 }
 
-/// The bootstrap interval of `median(new) / median(old)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RatioInterval {
-    /// `median(new) / median(old)` of the samples themselves.
-    pub ratio: f64,
-    /// Lower bound of the [`CONFIDENCE`] interval.
-    pub lower: f64,
-    /// Upper bound of the [`CONFIDENCE`] interval.
-    pub upper: f64,
-}
-
-/// What a comparison concludes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Significantly slower by more than the threshold.
-    Regressed,
-    /// Significantly faster by more than the threshold.
-    Improved,
-    /// Within the threshold, or not significant.
-    NoChange,
-}
-
-impl RatioInterval {
-    /// The bootstrap interval; `None` when either sample is empty or has a zero median.
-    pub fn estimate(old: &Sample, new: &Sample) -> Option<RatioInterval> {
-        if old.is_empty() || new.is_empty() || old.median() == 0 {
-            return None;
-        }
-        let mut rng = Rng::new(SEED);
-        let mut ratios: Vec<f64> = (0..RESAMPLES)
-            .map(|_| new.resampled_median(&mut rng) as f64 / old.resampled_median(&mut rng).max(1) as f64)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let tail = (1.0 - CONFIDENCE) / 2.0;
-        let lo = ((tail * RESAMPLES as f64).floor() as usize).min(RESAMPLES - 1);
-        let hi = (((1.0 - tail) * RESAMPLES as f64).ceil() as usize).saturating_sub(1).min(RESAMPLES - 1);
-        Some(RatioInterval { ratio: new.median() as f64 / old.median() as f64, lower: ratios[lo], upper: ratios[hi] })
+/// The within-run bootstrap interval of `median(new) / median(old)`; `None` when
+/// either sample is empty or has a zero median.
+pub fn within_run(old: &Sample, new: &Sample) -> Option<RatioInterval> {
+    if old.is_empty() || new.is_empty() || old.median() == 0 {
+        return None;
     }
-
-    /// The verdict for a relative threshold (`0.10` is 10 %).
-    pub fn change(&self, threshold: f64) -> Change {
-        if self.lower > 1.0 + threshold {
-            Change::Regressed
-        } else if self.upper < 1.0 - threshold {
-            Change::Improved
-        } else {
-            Change::NoChange
-        }
-    }
-}
-
-/// xorshift64* (Vigna): tiny, fast, and good enough for resampling; a fixed seed makes
-/// every comparison reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in the open interval (0, 1).
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// Gamma(shape, 1) for shape >= 1 (Marsaglia and Tsang, 2000).
-    fn gamma(&mut self, shape: f64) -> f64 {
-        let d = shape - 1.0 / 3.0;
-        let c = 1.0 / (9.0 * d).sqrt();
-        loop {
-            let x = self.normal();
-            let v = 1.0 + c * x;
-            if v <= 0.0 {
-                continue;
-            }
-            let v = v * v * v;
-            let u = self.uniform();
-            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-                return d * v;
-            }
-        }
-    }
-
-    /// Beta(a, b) for a, b >= 1, as a ratio of gammas.
-    fn beta(&mut self, a: f64, b: f64) -> f64 {
-        let x = self.gamma(a);
-        let y = self.gamma(b);
-        x / (x + y)
-    }
+    let mut rng = Rng::new(SEED);
+    let mut ratios: Vec<f64> = (0..RESAMPLES)
+        .map(|_| new.resampled_median(&mut rng) as f64 / old.resampled_median(&mut rng).max(1) as f64)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let tail = (1.0 - CONFIDENCE) / 2.0;
+    let lo = ((tail * RESAMPLES as f64).floor() as usize).min(RESAMPLES - 1);
+    let hi = (((1.0 - tail) * RESAMPLES as f64).ceil() as usize).saturating_sub(1).min(RESAMPLES - 1);
+    Some(RatioInterval {
+        ratio: new.median() as f64 / old.median() as f64,
+        lower: ratios[lo],
+        upper: ratios[hi],
+        method: Method::WithinRun,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::compare::Change;
 
     /// A heavy-tailed latency sample: mostly around `base`, with a long right tail.
     fn latencies(seed: u64, n: usize, base_ns: f64, scale: f64) -> LatencyHistogram {
@@ -241,7 +164,7 @@ mod tests {
     }
 
     fn interval(old: &LatencyHistogram, new: &LatencyHistogram) -> RatioInterval {
-        RatioInterval::estimate(&Sample::from_histogram(old), &Sample::from_histogram(new)).unwrap()
+        within_run(&Sample::from_histogram(old), &Sample::from_histogram(new)).unwrap()
     }
 
     #[test]
@@ -315,8 +238,8 @@ mod tests {
     fn empty_samples_cannot_be_compared() {
         let some = latencies(1, 10, 1000.0, 1.0);
         let none = LatencyHistogram::new();
-        assert!(RatioInterval::estimate(&Sample::from_histogram(&none), &Sample::from_histogram(&some)).is_none());
-        assert!(RatioInterval::estimate(&Sample::from_histogram(&some), &Sample::from_histogram(&none)).is_none());
+        assert!(within_run(&Sample::from_histogram(&none), &Sample::from_histogram(&some)).is_none());
+        assert!(within_run(&Sample::from_histogram(&some), &Sample::from_histogram(&none)).is_none());
     }
 
     #[test]
