@@ -415,22 +415,26 @@ fn the_suite_writes_json_markdown_and_html_and_names_the_directory() {
     assert!(html.matches("<svg").count() >= 4, "latency ×3 and bandwidth ×2 plots expected");
 }
 
-/// `results()` with the latency benchmark and every bandwidth size twice as slow: one
-/// benchmark with one distribution and one with four, each of them regressed.
-fn twice_as_slow() -> ResultSet {
+/// `results()` with the round medians of the latency benchmark and of every bandwidth
+/// size made steady (within 2 % of the run's median) and scaled by `factor`: one benchmark
+/// with one distribution and one with four. Steady, because a verdict on a real run's
+/// few bandwidth rounds is rightly inconclusive when the machine was noisy, and the
+/// counting tests need a known verdict.
+fn steady_scaled(factor: u64) -> ResultSet {
     let mut set = results().clone();
-    let double = |l: &mut rpycbench::metrics::LatencyStats| {
-        l.p50_ns *= 2;
-        for r in &mut l.rounds {
-            r.p50_ns *= 2;
+    let scale = |l: &mut rpycbench::metrics::LatencyStats| {
+        let p50 = l.p50_ns.max(1_000);
+        l.p50_ns = p50 * factor;
+        for (i, r) in l.rounds.iter_mut().enumerate() {
+            r.p50_ns = p50 * factor * (100 + i as u64 % 3) / 100;
         }
     };
     for r in &mut set.results {
         if r.name == "latency[threaded]" {
-            double(r.latency.as_mut().expect("a latency"));
+            scale(r.latency.as_mut().expect("a latency"));
         }
         if r.name == "bandwidth[threaded]" {
-            r.sizes.iter_mut().for_each(|s| double(&mut s.latency));
+            r.sizes.iter_mut().for_each(|s| scale(&mut s.latency));
         }
     }
     set
@@ -445,8 +449,8 @@ fn counts_line(stdout: &str) -> String {
 #[test]
 fn compare_and_report_count_per_benchmark_alike() {
     let tmp = TempDir::new("counts");
-    results().save(&tmp.0.join("old.json")).expect("save");
-    twice_as_slow().save(&tmp.0.join("new.json")).expect("save");
+    steady_scaled(1).save(&tmp.0.join("old.json")).expect("save");
+    steady_scaled(2).save(&tmp.0.join("new.json")).expect("save");
     let compare = rpycbench(&["compare", "old.json", "new.json"], &tmp.0);
     let compare_out = String::from_utf8_lossy(&compare.stdout);
     assert_eq!(compare.status.code(), Some(11), "{compare_out}");
