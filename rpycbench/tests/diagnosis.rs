@@ -9,7 +9,9 @@
 //! - `cpu_work` under concurrent load (8 clients, ~10 ms of Python CPU a request) on
 //!   `python-threaded` versus `python-forking`: GIL contention, while the same load of
 //!   `io_work(0.05)` is not (and is I/O bound on both);
-//! - a native server capped at two connections, six clients: exhaustion.
+//! - a native server capped at two connections, six clients: exhaustion;
+//! - 100 KiB downloads from a Python server, which sends them in two segments on a
+//!   socket without `TCP_NODELAY`: delayed-ACK stalls; the native servers: none.
 //!
 //! Every test holds one lock: the GIL comparison reads CPU and latency under load and
 //! must not share the two cores with the other tests of this binary.
@@ -17,7 +19,7 @@
 mod common;
 use common::preconditions;
 
-use rpycbench::bench::{Concurrent, Latency, Target};
+use rpycbench::bench::{Bandwidth, Concurrent, Latency, Target};
 use rpycbench::client::RemoteRef;
 use rpycbench::metrics::{BenchResult, WireStats};
 use rpycbench::profile::diagnosis::{diagnose, render_text, Finding, FindingId, Thresholds};
@@ -298,8 +300,37 @@ fn a_server_capped_at_two_connections_is_exhausted_by_six_clients() {
     assert_eq!(findings[0].id, FindingId::ServerExhaustion, "{}", render_text(&findings));
 }
 
+/// Downloads of 1 KiB and 100 KiB from `mode`, 30 of each.
+fn downloads(mode: ServerMode) -> BenchResult {
+    let server = common::start_server(mode);
+    let r = Bandwidth::new(format!("downloads[{mode}]"))
+        .sizes(vec![1024, 100 << 10])
+        .iterations(30)
+        .run_builtin(&Target::server(&server));
+    server.stop().expect("stop the server");
+    assert!(r.sizes.iter().all(|s| s.outcomes.failures == 0), "{}: {:?}", r.name, r.sizes);
+    r
+}
+
+fn large_replies_of_a_python_server_stall_and_the_native_servers_do_not() {
+    let _one = serial();
+    let python = downloads(ServerMode::PythonThreaded);
+    let findings = diagnose(std::slice::from_ref(&python), &Thresholds::default());
+    // rpyc writes 64 000 bytes at a time: the rest of a 100 KiB reply is a second, small
+    // segment that Nagle holds until our delayed ACK of the first, about 40 ms later.
+    let stall = the(&findings, FindingId::DelayedAckStall, &python.name);
+    assert!(stall.details.iter().any(|d| d.starts_with("download 100 KiB: ")), "{}", render_text(&findings));
+    assert_eq!(findings[0].id, FindingId::DelayedAckStall, "{}", render_text(&findings));
+    for mode in [ServerMode::Threaded, ServerMode::Forking] {
+        let native = downloads(mode);
+        let findings = diagnose(std::slice::from_ref(&native), &Thresholds::default());
+        assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "{mode}:\n{}", render_text(&findings));
+    }
+}
+
 fn main() {
     preconditions::main(crate::tests![
+        large_replies_of_a_python_server_stall_and_the_native_servers_do_not,
         wire_workloads_are_diagnosed_on_the_native_threaded_server,
         wire_workloads_are_diagnosed_on_the_python_threaded_server,
         cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_not,

@@ -22,6 +22,9 @@ pub enum FindingId {
     ServerAtCapacity,
     /// Client and server together use (nearly) every core: the figures are the machine's.
     MachineSaturated,
+    /// Requests that wait for a delayed ACK (Nagle's algorithm on a socket without
+    /// `TCP_NODELAY`): about 40 ms each on Linux.
+    DelayedAckStall,
     /// High latency while the server's CPU is idle: it waits on something.
     IoBound,
     /// Every round trip costs at least the measured network floor.
@@ -37,12 +40,13 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every finding, in decision-tree order.
-    pub const ALL: [FindingId; 10] = [
+    pub const ALL: [FindingId; 11] = [
         FindingId::ServerExhaustion,
         FindingId::SevereContention,
         FindingId::GilContention,
         FindingId::ServerAtCapacity,
         FindingId::MachineSaturated,
+        FindingId::DelayedAckStall,
         FindingId::IoBound,
         FindingId::NetworkLatency,
         FindingId::ExcessiveRoundTrips,
@@ -58,6 +62,7 @@ impl FindingId {
             FindingId::GilContention => "gil_contention",
             FindingId::ServerAtCapacity => "server_at_capacity",
             FindingId::MachineSaturated => "machine_saturated",
+            FindingId::DelayedAckStall => "delayed_ack_stall",
             FindingId::IoBound => "io_bound",
             FindingId::NetworkLatency => "network_latency",
             FindingId::ExcessiveRoundTrips => "excessive_round_trips",

@@ -20,6 +20,7 @@ mod cross;
 mod finding;
 mod render;
 mod rules;
+mod stall;
 mod thresholds;
 mod wire;
 
@@ -86,11 +87,19 @@ impl<'a> Diagnosis<'a> {
         for &r in &self.results {
             let telemetry = self.telemetry.iter().find(|(s, _)| *s == r.name).map(|(_, w)| w.clone());
             let wire = telemetry.or_else(|| r.wire.as_ref().map(WireEvidence::from));
+            // A stall is the cause of its requests' slowness and of their tail: reported
+            // instead of the queueing or "waits on something" they would otherwise suggest.
+            let stalled = stall::delayed_ack_stall(r, t);
             out.extend(rules::exhaustion(r, t));
-            out.extend(rules::severe_contention(r, t));
+            if stalled.is_none() {
+                out.extend(rules::severe_contention(r, t));
+            }
             out.extend(rules::server_at_capacity(r, t));
             out.extend(rules::machine_saturated(r, t));
-            out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t));
+            match stalled {
+                Some(stalled) => out.push(stalled),
+                None => out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t)),
+            }
             if let Some(w) = &wire {
                 out.extend(wire_findings(&r.name, w, t));
             }
@@ -131,3 +140,6 @@ pub fn diagnose(results: &[BenchResult], thresholds: &Thresholds) -> Vec<Finding
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stall_tests;

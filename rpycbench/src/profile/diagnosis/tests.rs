@@ -7,12 +7,12 @@ use crate::metrics::{
 };
 use std::collections::BTreeMap;
 
-const LOOPBACK: &str = "127.0.0.1:40001";
+pub(super) const LOOPBACK: &str = "127.0.0.1:40001";
 const REMOTE: &str = "10.1.2.3:18812";
 
 /// A result of `kind` against `mode`, with `n` latencies from `latency_ns(i)`, all
 /// successful, 2 cores, no CPU sample, no wire counters.
-fn result(
+pub(super) fn result(
     name: &str,
     kind: BenchKind,
     mode: &str,
@@ -63,7 +63,7 @@ fn ping(name: &str, address: &str) -> BenchResult {
 }
 
 /// Sampled CPU figures; the run lasted at least a second (long enough to sample).
-fn with_cpu(mut r: BenchResult, server: f64, client: f64) -> BenchResult {
+pub(super) fn with_cpu(mut r: BenchResult, server: f64, client: f64) -> BenchResult {
     r.wall_time_ns = r.wall_time_ns.max(1_000_000_000);
     let stats =
         |cpu: f64| ProcessStats { cpu_percent_mean: cpu, cpu_percent_max: cpu * 1.2, ..ProcessStats::default() };
@@ -89,11 +89,11 @@ fn with_wire(mut r: BenchResult, ops: u64, round_trips: u64, refs: u64) -> Bench
     r
 }
 
-fn ids(findings: &[Finding]) -> Vec<&'static str> {
+pub(super) fn ids(findings: &[Finding]) -> Vec<&'static str> {
     findings.iter().map(|f| f.id.as_str()).collect()
 }
 
-fn one(findings: &[Finding], id: FindingId) -> &Finding {
+pub(super) fn one(findings: &[Finding], id: FindingId) -> &Finding {
     let found: Vec<_> = findings.iter().filter(|f| f.id == id).collect();
     assert_eq!(found.len(), 1, "expected one {id} in {:?}", ids(findings));
     found[0]

@@ -74,6 +74,11 @@ pub struct Thresholds {
     /// 1 a callback from the server during it, 2 the client calling the server again in
     /// that callback, …; `nested(5, callback)` is 5). Default 3.
     pub max_nesting_depth: u32,
+    /// `delayed_ack_stall` when at least this share of a run's requests cluster just
+    /// above the delayed-ACK timeout (40 ms on Linux, 200 ms elsewhere) while its fastest
+    /// request is far below it. Default 0.05: one request in twenty losing 40 ms is
+    /// already most of the run's time.
+    pub stall_min_share: f64,
 }
 
 impl Default for Thresholds {
@@ -98,6 +103,7 @@ impl Default for Thresholds {
             reference_round_trips_per_op: 1.0,
             min_method_lookup_share: 0.1,
             max_nesting_depth: 3,
+            stall_min_share: 0.05,
         }
     }
 }
@@ -159,6 +165,7 @@ impl Thresholds {
             ("capacity_cpu_fraction", self.capacity_cpu_fraction),
             ("machine_cpu_fraction", self.machine_cpu_fraction),
             ("min_method_lookup_share", self.min_method_lookup_share),
+            ("stall_min_share", self.stall_min_share),
         ];
         for (setting, value) in fractions {
             if !(0.0..=1.0).contains(&value) {

@@ -1,0 +1,166 @@
+//! `delayed_ack_stall`: requests that wait for the peer's delayed ACK.
+//!
+//! A sender with Nagle's algorithm on (rpyc never sets `TCP_NODELAY`) holds a small
+//! segment back while earlier data is unacknowledged, and a receiver that has nothing
+//! to send delays its ACK: Linux by about 40 ms, some other stacks by 200 ms. The two
+//! meet whenever one message leaves in more than one segment (rpyc writes at most
+//! 64 000 bytes per `send`, so any reply over that) or one side sends twice in a row
+//! (a DEL after a reply): the request then takes the delayed-ACK timeout on top of its
+//! real time. The figures are true — a Python client sees the same — but the time is
+//! pure waiting, and the fix is one socket option.
+//!
+//! What tells a stall from a method that is simply slow: the requests cluster just
+//! above the timeout while the same run (another payload size, or the other requests of
+//! the series) shows the real service time is far below it, and the messages are small
+//! enough that moving them cannot take that long.
+
+use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
+use super::rules::{finding, ms};
+use super::Thresholds;
+use crate::metrics::{BenchKind, BenchResult, LatencyStats};
+
+/// Delayed-ACK timeouts, ms: Linux's minimum (`TCP_DELACK_MIN`, 40 ms) and the 200 ms
+/// of BSD-derived stacks and Windows.
+const TIMEOUTS_MS: [f64; 2] = [40.0, 200.0];
+/// A stalled request takes the timeout plus its own time and the timer's slack (jiffies,
+/// wake-up): from just under the timeout to 30 % above it.
+const BAND: (f64, f64) = (0.95, 1.3);
+/// The real service time must be this far below the timeout for requests in the band
+/// to be told apart from it.
+const APART: f64 = 4.0;
+/// Fewer stalled requests than this is no pattern.
+const MIN_STALLED: u64 = 3;
+/// Larger payloads may really take 40 ms to move (256 KiB takes 20 ms at 100 Mb/s).
+const MAX_PAYLOAD_BYTES: u64 = 256 << 10;
+
+/// One distribution of a result: the requests of a latency run, or one payload size.
+struct Series<'a> {
+    label: String,
+    latency: &'a LatencyStats,
+}
+
+fn series(r: &BenchResult) -> Vec<Series<'_>> {
+    match r.kind {
+        BenchKind::Latency | BenchKind::Concurrent | BenchKind::Context => {
+            r.latency.iter().map(|latency| Series { label: String::new(), latency }).collect()
+        }
+        BenchKind::Bandwidth | BenchKind::Transfer => r
+            .sizes
+            .iter()
+            .filter(|s| s.size_bytes <= MAX_PAYLOAD_BYTES)
+            .map(|s| Series { label: format!("{} {}", s.direction, bytes(s.size_bytes)), latency: &s.latency })
+            .collect(),
+        BenchKind::Connection => Vec::new(),
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
+/// What one series shows about one timeout.
+struct Stalled {
+    label: String,
+    requests: u64,
+    stalled: u64,
+    /// Mean of the stalled requests, ms.
+    stalled_mean_ms: f64,
+}
+
+/// The requests of `l` in the band of `timeout_ms`, and their mean.
+fn in_band(l: &LatencyStats, timeout_ms: f64) -> Option<(u64, f64)> {
+    let h = l.histogram().ok()?;
+    let (lo, hi) = ((timeout_ms * BAND.0 * 1e6) as u64, (timeout_ms * BAND.1 * 1e6) as u64);
+    let (mut n, mut sum) = (0u64, 0f64);
+    for v in h.inner().iter_recorded() {
+        let value = h.inner().median_equivalent(v.value_iterated_to());
+        if (lo..hi).contains(&value) {
+            n += v.count_at_value();
+            sum += value as f64 * v.count_at_value() as f64;
+        }
+    }
+    (n > 0).then(|| (n, sum / n as f64 / 1e6))
+}
+
+/// The fastest request of the run, ms: what the service really takes when nothing waits.
+fn fastest_ms(all: &[Series<'_>]) -> Option<f64> {
+    all.iter().filter(|s| s.latency.count > 0).map(|s| ms(s.latency.min_ns)).min_by(f64::total_cmp)
+}
+
+pub(super) fn delayed_ack_stall(r: &BenchResult, t: &Thresholds) -> Option<Finding> {
+    let all = series(r);
+    let fastest = fastest_ms(&all)?;
+    for timeout in TIMEOUTS_MS {
+        if fastest * APART > timeout {
+            continue; // the service itself is too slow to tell a stall from its time
+        }
+        let stalled: Vec<Stalled> = all
+            .iter()
+            .filter_map(|s| {
+                let (n, mean) = in_band(s.latency, timeout)?;
+                Some(Stalled { label: s.label.clone(), requests: s.latency.count, stalled: n, stalled_mean_ms: mean })
+            })
+            .collect();
+        let (total, hit): (u64, u64) =
+            (all.iter().map(|s| s.latency.count).sum(), stalled.iter().map(|s| s.stalled).sum());
+        let share = hit as f64 / total.max(1) as f64;
+        if hit < MIN_STALLED || share < t.stall_min_share {
+            continue;
+        }
+        return Some(report(r, timeout, fastest, share, &stalled, t));
+    }
+    None
+}
+
+fn report(r: &BenchResult, timeout: f64, fastest: f64, share: f64, stalled: &[Stalled], t: &Thresholds) -> Finding {
+    let mut f = finding(
+        FindingId::DelayedAckStall,
+        Severity::Warning,
+        &r.name,
+        "Requests stalled by Nagle's algorithm and delayed ACKs",
+    );
+    f.evidence.push(Evidence::new(
+        &format!("share of requests taking {}–{} ms", number(timeout * BAND.0), number(timeout * BAND.1)),
+        share,
+        Comparison::AtLeast,
+        t.stall_min_share,
+        "stall_min_share",
+    ));
+    let mut lost = 0.0;
+    for s in stalled {
+        let what = if s.label.is_empty() { String::new() } else { format!("{}: ", s.label) };
+        f.details.push(format!(
+            "{what}{} of {} requests took {} ms on average",
+            s.stalled,
+            s.requests,
+            number(s.stalled_mean_ms)
+        ));
+        lost += s.stalled as f64 * (s.stalled_mean_ms - fastest).max(0.0);
+    }
+    f.details.push(format!(
+        "the fastest request of this run took {} ms; about {} s were spent waiting",
+        number(fastest),
+        number(lost / 1e3)
+    ));
+    f.explanation = format!(
+        "These requests take the {} ms delayed-ACK timeout on top of their real time: a message that leaves in more \
+         than one segment (rpyc sends at most 64 000 bytes at a time), or two messages in a row, makes the sender \
+         wait for an ACK the receiver is holding back. rpyc sets no TCP_NODELAY on its sockets, so Nagle's algorithm \
+         holds the last segment. A Python client sees the same delay; unless the method itself sometimes waits about \
+         {} ms, this time is lost.",
+        number(timeout),
+        number(timeout)
+    );
+    f.action = "Set TCP_NODELAY on the sockets of both sides (checked with rpyc 6.0.2). In the server's service: `def \
+                on_connect(self, conn): conn._channel.stream.sock.setsockopt(socket.IPPROTO_TCP, \
+                socket.TCP_NODELAY, 1)`. In a Python client: `conn = \
+                rpyc.utils.factory.connect_stream(rpyc.SocketStream.connect(host, port, nodelay=True), service, \
+                config)`, or the same `setsockopt` on `conn._channel.stream.sock` after `rpyc.connect`. Replies are \
+                the server's to send, so the server's side matters most for large replies."
+        .into();
+    f
+}
