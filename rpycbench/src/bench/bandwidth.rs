@@ -89,7 +89,9 @@ impl Bandwidth {
     /// Runs against the built-in service's `upload(data)` and `download(size)` (over
     /// RPyC, or their HTTP baseline routes).
     pub fn run_builtin<C: BuiltinCalls>(&self, target: &Target<C>) -> BenchResult {
-        self.run(target, |conn, data| conn.call_upload(data), |conn, size| conn.call_download(size))
+        let mut r = self.run(target, |conn, data| conn.call_upload(data), |conn, size| conn.call_download(size));
+        r.params.insert(crate::metrics::BUILTIN_METHODS_PARAM.into(), true.into());
+        r
     }
 
     /// Runs with your upload function (given the payload, built once per size before

@@ -142,7 +142,9 @@ impl Transfer {
 
     /// Runs against the built-in service.
     pub fn run_builtin(&self, target: &Target) -> BenchResult {
-        self.run(target, &mut BuiltinTransfer)
+        let mut r = self.run(target, &mut BuiltinTransfer);
+        r.params.insert(crate::metrics::BUILTIN_METHODS_PARAM.into(), true.into());
+        r
     }
 
     /// Runs with your transfer operations.

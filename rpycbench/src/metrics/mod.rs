@@ -21,7 +21,7 @@ pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub(crate) use result::write_atomically;
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
-    WireStats, RESULTS_SCHEMA,
+    WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA,
 };
 pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
 pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};

@@ -166,6 +166,11 @@ impl WireStats {
     }
 }
 
+/// The `params` key set (to `true`) on results measured through the built-in service's
+/// own methods (`run_builtin` of the bandwidth and transfer kinds): what they cost on the
+/// wire is the tool's choice, not the user's, so the diagnosis does not advise on it.
+pub const BUILTIN_METHODS_PARAM: &str = "builtin_methods";
+
 /// The result of one benchmark against one server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BenchResult {

@@ -94,8 +94,23 @@ fn base_name(name: &str) -> &str {
     }
 }
 
+/// Parameters a `rpycbench sweep --over mode` step records about itself (see
+/// `report::sweep`): the steps of one sweep differ in them and are still the same load.
+const SWEEP_STEP_KEYS: [&str; 2] = ["sweep_value", "sweep_limit"];
+
+/// Whether two results ran with the same parameters, apart from which sweep step
+/// each was.
+fn same_load(a: &BenchResult, b: &BenchResult) -> bool {
+    let load = |r| -> Vec<(&String, &serde_json::Value)> {
+        let r: &BenchResult = r;
+        r.params.iter().filter(|(k, _)| !SWEEP_STEP_KEYS.contains(&k.as_str())).collect()
+    };
+    load(a) == load(b)
+}
+
 /// Threaded/forking pairs of concurrent results on Python servers with the same
-/// benchmark name (before its `[server]` suffix) and parameters.
+/// benchmark name (before its `[server]` suffix) and parameters (the steps of a mode
+/// sweep pair too).
 pub(super) fn gil_pairs<'a>(all: &[&'a BenchResult]) -> Vec<(&'a BenchResult, &'a BenchResult)> {
     let concurrent_on = |mode: &str| {
         all.iter()
@@ -106,7 +121,7 @@ pub(super) fn gil_pairs<'a>(all: &[&'a BenchResult]) -> Vec<(&'a BenchResult, &'
     let mut pairs = Vec::new();
     for threaded in concurrent_on("python-threaded") {
         for forking in concurrent_on("python-forking") {
-            if base_name(&threaded.name) == base_name(&forking.name) && threaded.params == forking.params {
+            if base_name(&threaded.name) == base_name(&forking.name) && same_load(threaded, forking) {
                 pairs.push((threaded, forking));
             }
         }

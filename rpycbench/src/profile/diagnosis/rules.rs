@@ -124,7 +124,14 @@ pub(super) fn severe_contention(r: &BenchResult, t: &Thresholds) -> Option<Findi
                  resource. Sample the server's CPU over a longer run to tell CPU from waiting."
             .into(),
     };
-    f.action = if busy {
+    let forking = r.server.mode.ends_with("forking");
+    f.action = if busy && forking {
+        // Advice to try the mode it already has would send the user in a circle.
+        "This server already gives each connection its own process, so no interpreter lock is shared: the requests \
+         queue for the cores themselves. Lower the concurrency, make each request cheaper, or add capacity (cores, \
+         servers)."
+            .into()
+    } else if busy {
         "Run the same load on a forking server (each connection its own process): if its tail is short, the \
          threaded server serialises the work (the GIL for Python). Otherwise lower the concurrency or add capacity."
             .into()

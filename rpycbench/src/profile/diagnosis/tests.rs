@@ -165,6 +165,12 @@ fn a_heavy_tail_is_severe_contention_and_names_cpu() {
     let f = one(&findings, FindingId::SevereContention);
     assert!((29.0..=31.0).contains(&f.evidence[0].measured), "{:?}", f.evidence);
     assert!(f.action.contains("forking"), "busy server: compare with forking: {}", f.action);
+    // A forking server is not told to try forking.
+    let mut forking = r.clone();
+    forking.server.mode = "python-forking".into();
+    let on_forking = diagnose(std::slice::from_ref(&forking), &Thresholds::default());
+    let advice = &one(&on_forking, FindingId::SevereContention).action;
+    assert!(!advice.contains("forking server") && advice.contains("its own process"), "{advice}");
     // Above the threshold: nothing.
     let relaxed = Thresholds { severe_tail_ratio: 40.0, ..Thresholds::default() };
     assert!(!ids(&diagnose(std::slice::from_ref(&r), &relaxed)).contains(&"severe_contention"));
@@ -403,6 +409,39 @@ fn threaded_at_one_core_while_forking_scales_is_gil_contention() {
     assert_eq!(found.iter().filter(|x| x.id == FindingId::GilContention).count(), 1);
     let found = Diagnosis::new(Thresholds::default()).compare_modes(&t, &renamed).findings();
     assert_eq!(ids(&found), ["gil_contention"]);
+}
+
+#[test]
+fn the_steps_of_a_mode_sweep_are_compared_for_the_gil() {
+    // `rpycbench sweep --over mode --values python-threaded,python-forking` records the
+    // step in each result; the load is the same.
+    let (mut t, mut f) = gil_pair(101.0);
+    for (r, mode) in [(&mut t, "python-threaded"), (&mut f, "python-forking")] {
+        r.params.insert("clients".into(), 8.into());
+        r.params.insert("sweep_parameter".into(), "mode".into());
+        r.params.insert("sweep_value".into(), mode.into());
+    }
+    f.params.insert("sweep_limit".into(), "p99 = 9.00 ms > 1.00 ms".into());
+    assert!(ids(&diagnose(&[t.clone(), f.clone()], &Thresholds::default())).contains(&"gil_contention"));
+    // A different load is still not paired.
+    f.params.insert("clients".into(), 16.into());
+    assert!(!ids(&diagnose(&[t, f], &Thresholds::default())).contains(&"gil_contention"));
+}
+
+#[test]
+fn the_built_in_services_own_chunked_methods_get_no_wire_advice() {
+    // upload_chunked iterates a list of the client's: a round trip per chunk, by design.
+    let chunked = |builtin: bool| {
+        let mut r =
+            with_wire(result("transfer[threaded]", BenchKind::Transfer, "threaded", LOOPBACK, 0, |_| 0), 4, 68, 4);
+        if builtin {
+            r.params.insert(crate::metrics::BUILTIN_METHODS_PARAM.into(), true.into());
+        }
+        r
+    };
+    assert!(diagnose(&[chunked(true)], &Thresholds::default()).is_empty());
+    // The same traffic from the user's own transfer methods is theirs to fix.
+    assert!(ids(&diagnose(&[chunked(false)], &Thresholds::default())).contains(&"excessive_round_trips"));
 }
 
 #[test]
