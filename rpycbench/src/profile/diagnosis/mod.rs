@@ -123,15 +123,27 @@ impl<'a> Diagnosis<'a> {
     }
 }
 
+/// The wire findings of one subject, cause before symptom: when a callback chain or
+/// reads through references explain the round trips, that finding leads and the round
+/// trips follow as what it costs, pointing back at it instead of advising batching.
 fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
-    [
-        rules::excessive_round_trips(subject, w, t),
-        rules::reference_overhead(subject, w, t),
-        rules::deep_nesting(subject, w, t),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    let mut round_trips = rules::excessive_round_trips(subject, w, t);
+    let mut references = rules::reference_overhead(subject, w, t);
+    let nesting = rules::deep_nesting(subject, w, t);
+    if let Some(rt) = &mut round_trips {
+        if nesting.is_some() {
+            rt.severity = Severity::Info;
+            rt.explanation.push_str(" Here they come from the callback chain (see deep nesting).");
+            rt.action = "Undo the callback chain first (see deep nesting): each level is a round trip the outer \
+                         request waits for; batching the calls around it does not remove them."
+                .into();
+        } else if let Some(refs) = &mut references {
+            refs.severity = Severity::Warning;
+            rt.severity = Severity::Info;
+            rt.explanation.push_str(" Here they are reads through references (see reference overhead).");
+        }
+    }
+    [nesting, references, round_trips].into_iter().flatten().collect()
 }
 
 /// The findings for `results`, most severe first (see [`Diagnosis`] for telemetry and

@@ -258,18 +258,21 @@ fn a_slow_floor_on_a_remote_server_is_network_latency_not_io() {
 }
 
 #[test]
-fn n_plus_one_is_excessive_round_trips_with_the_figure_and_no_dict_advice() {
+fn n_plus_one_is_reference_overhead_then_its_round_trips_with_the_figure_and_no_dict_advice() {
     // get_users(10) + .name of each: 1 call + __iter__ + 11 __next__ + 10 getattr = 23.
     let n1 = with_wire(ping("n_plus_one", LOOPBACK), 100, 2300, 2100);
     let batch = with_wire(ping("batch", LOOPBACK), 100, 100, 0);
     let f = diagnose(&[n1, batch], &Thresholds::default());
-    assert_eq!(ids(&f), ["excessive_round_trips", "reference_overhead"]);
-    let rt = &f[0];
+    // Cause before symptom: the reads through references are why there are 23 round trips.
+    assert_eq!(ids(&f), ["reference_overhead", "excessive_round_trips"]);
+    assert_eq!((f[0].severity, f[1].severity), (Severity::Warning, Severity::Info));
+    let rt = &f[1];
+    assert!(rt.explanation.contains("see reference overhead"), "{}", rt.explanation);
     assert_eq!(rt.subject, "n_plus_one");
     assert_eq!((rt.evidence[0].measured, rt.evidence[0].threshold), (23.0, 3.0));
     assert!(rt.action.contains("tuple") && rt.action.contains("batch") && rt.action.contains("measured: 23"));
     assert!(rt.action.contains("Do NOT return a dict"), "{}", rt.action);
-    assert_eq!(f[1].evidence[0].measured, 21.0);
+    assert_eq!(f[0].evidence[0].measured, 21.0);
     let t = Thresholds { max_round_trips_per_op: 30.0, min_references_per_op: 30.0, ..Thresholds::default() };
     assert!(diagnose(&[with_wire(ping("n_plus_one", LOOPBACK), 100, 2300, 2100)], &t).is_empty());
 }
@@ -284,7 +287,7 @@ fn a_dict_read_key_by_key_is_reference_overhead_but_tuples_are_not() {
     // get_user(i) passed back as an argument, never read: a reference, no extra round trip.
     let held = with_wire(ping("held", LOOPBACK), 100, 100, 100);
     let f = diagnose(&[dict, tuple, batch, held], &Thresholds::default());
-    assert_eq!(ids(&f), ["excessive_round_trips", "reference_overhead"], "{}", render_text(&f));
+    assert_eq!(ids(&f), ["reference_overhead", "excessive_round_trips"], "{}", render_text(&f));
     let r = one(&f, FindingId::ReferenceOverhead);
     assert_eq!(r.subject, "dict");
     assert_eq!((r.evidence[0].measured, r.evidence[0].threshold), (1.0, 1.0));
@@ -342,11 +345,18 @@ fn telemetry_adds_handlers_nesting_and_replaces_counters() {
         top_methods: vec![MethodCost { name: "get_report".into(), count: 10, total_ns: 50_000_000 }],
     };
     let f = Diagnosis::new(Thresholds::default()).result(&r).telemetry("report", telemetry.clone()).findings();
-    assert_eq!(ids(&f), ["excessive_round_trips", "deep_nesting"]);
-    assert!(f[0].details.iter().any(|d| d == "by request type: GETATTR 10/op, CALLATTR 2/op"), "{:?}", f[0].details);
-    assert!(f[0].details.iter().any(|d| d.contains("get_report: 10 calls, 50 ms")), "{:?}", f[0].details);
-    assert_eq!(f[1].evidence[0].measured, 5.0);
-    assert!(f[1].explanation.contains("self.exposed_other() is a local call"));
+    // The callback chain is the cause; its round trips follow, pointing back at it
+    // instead of advising batching.
+    assert_eq!(ids(&f), ["deep_nesting", "excessive_round_trips"]);
+    assert!(f[1].details.iter().any(|d| d == "by request type: GETATTR 10/op, CALLATTR 2/op"), "{:?}", f[1].details);
+    assert!(f[1].details.iter().any(|d| d.contains("get_report: 10 calls, 50 ms")), "{:?}", f[1].details);
+    assert!(
+        f[1].action.starts_with("Undo the callback chain first") && !f[1].action.contains("tuple"),
+        "{}",
+        f[1].action
+    );
+    assert_eq!(f[0].evidence[0].measured, 5.0);
+    assert!(f[0].explanation.contains("self.exposed_other() is a local call"));
     let t = Thresholds { max_nesting_depth: 5, ..Thresholds::default() };
     let f = Diagnosis::new(t).telemetry("standalone", telemetry).findings();
     assert_eq!(ids(&f), ["excessive_round_trips"]);
@@ -456,11 +466,13 @@ fn findings_are_ordered_by_severity_then_tree_order() {
             "server_exhaustion",
             "server_at_capacity",
             "excessive_round_trips",
-            "excessive_round_trips",
-            "reference_overhead"
+            "reference_overhead",
+            "excessive_round_trips"
         ]
     );
-    assert_eq!(found[2].subject, "a_chatty");
+    // z_bad's round trips have no cause found and stay a warning; a_chatty's are reads
+    // through references, which lead.
+    assert_eq!((found[2].subject.as_str(), found[3].subject.as_str()), ("z_bad", "a_chatty"));
     let severities: Vec<_> = found.iter().map(|f| f.severity).collect();
     assert!(severities.windows(2).all(|w| w[0] <= w[1]), "{severities:?}");
     let compact = render_compact(&found, 2);
