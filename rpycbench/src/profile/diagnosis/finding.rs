@@ -25,6 +25,9 @@ pub enum FindingId {
     /// Requests that wait for a delayed ACK (Nagle's algorithm on a socket without
     /// `TCP_NODELAY`): about 40 ms each on Linux.
     DelayedAckStall,
+    /// Many clients, few requests served at once (Little's law): a pool, a lock or a
+    /// semaphore admits only that many.
+    ConcurrencyLimit,
     /// High latency while the server's CPU is idle: it waits on something.
     IoBound,
     /// Every round trip costs at least the measured network floor.
@@ -40,13 +43,14 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every finding, in decision-tree order.
-    pub const ALL: [FindingId; 11] = [
+    pub const ALL: [FindingId; 12] = [
         FindingId::ServerExhaustion,
         FindingId::SevereContention,
         FindingId::GilContention,
         FindingId::ServerAtCapacity,
         FindingId::MachineSaturated,
         FindingId::DelayedAckStall,
+        FindingId::ConcurrencyLimit,
         FindingId::IoBound,
         FindingId::NetworkLatency,
         FindingId::ExcessiveRoundTrips,
@@ -63,6 +67,7 @@ impl FindingId {
             FindingId::ServerAtCapacity => "server_at_capacity",
             FindingId::MachineSaturated => "machine_saturated",
             FindingId::DelayedAckStall => "delayed_ack_stall",
+            FindingId::ConcurrencyLimit => "concurrency_limit",
             FindingId::IoBound => "io_bound",
             FindingId::NetworkLatency => "network_latency",
             FindingId::ExcessiveRoundTrips => "excessive_round_trips",

@@ -18,6 +18,7 @@
 
 mod cross;
 mod finding;
+mod limit;
 mod render;
 mod rules;
 mod stall;
@@ -96,9 +97,12 @@ impl<'a> Diagnosis<'a> {
             }
             out.extend(rules::server_at_capacity(r, t));
             out.extend(rules::machine_saturated(r, t));
-            match stalled {
-                Some(stalled) => out.push(stalled),
-                None => out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t)),
+            let limited = limit::concurrency_limit(r, &self.results, t);
+            match (stalled, limited) {
+                (Some(stalled), _) => out.push(stalled),
+                // The line in front of the limit is why requests wait: not "I/O bound".
+                (None, Some(limited)) => out.push(limited),
+                (None, None) => out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t)),
             }
             // The built-in service's chunked methods make their round trips on purpose.
             let builtin = r.params.get(crate::metrics::BUILTIN_METHODS_PARAM) == Some(&true.into());
@@ -157,3 +161,6 @@ mod tests;
 
 #[cfg(test)]
 mod stall_tests;
+
+#[cfg(test)]
+mod limit_tests;

@@ -79,6 +79,13 @@ pub struct Thresholds {
     /// request is far below it. Default 0.05: one request in twenty losing 40 ms is
     /// already most of the run's time.
     pub stall_min_share: f64,
+    /// `concurrency_limit` when the requests served at once (throughput × unqueued
+    /// service time, Little's law) are at most this fraction of a closed loop's clients.
+    /// Default 0.5: half the clients waiting at any time.
+    pub max_served_fraction: f64,
+    /// `concurrency_limit` also needs the median request to take at least this many
+    /// service times (it waits in line). Default 3.
+    pub min_queue_factor: f64,
 }
 
 impl Default for Thresholds {
@@ -104,6 +111,8 @@ impl Default for Thresholds {
             min_method_lookup_share: 0.1,
             max_nesting_depth: 3,
             stall_min_share: 0.05,
+            max_served_fraction: 0.5,
+            min_queue_factor: 3.0,
         }
     }
 }
@@ -166,6 +175,7 @@ impl Thresholds {
             ("machine_cpu_fraction", self.machine_cpu_fraction),
             ("min_method_lookup_share", self.min_method_lookup_share),
             ("stall_min_share", self.stall_min_share),
+            ("max_served_fraction", self.max_served_fraction),
         ];
         for (setting, value) in fractions {
             if !(0.0..=1.0).contains(&value) {
@@ -186,6 +196,7 @@ impl Thresholds {
             ("max_round_trips_per_op", self.max_round_trips_per_op),
             ("min_references_per_op", self.min_references_per_op),
             ("reference_round_trips_per_op", self.reference_round_trips_per_op),
+            ("min_queue_factor", self.min_queue_factor),
         ];
         for (setting, value) in non_negative {
             if !(value.is_finite() && value >= 0.0) {

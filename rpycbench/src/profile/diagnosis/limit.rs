@@ -1,0 +1,105 @@
+//! `concurrency_limit`: a server that serves only a few requests at once, read from the
+//! shape of latency and throughput alone — no CPU figure needed, so it works for any
+//! server, built-in or not.
+//!
+//! Little's law: requests in service = throughput × service time. Under a closed loop
+//! of `N` clients every client always has a request out, so the *offered* concurrency is
+//! `N`; what the server really serves at once is throughput × the time one request takes
+//! when it does not wait. When that is far below `N` and requests wait several service
+//! times, something admits only that many at once: a worker pool, a lock, a semaphore —
+//! or the cores, when they are busy, which the CPU rules tell apart when CPU was
+//! sampled.
+
+use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
+use super::rules::{finding, ms, server_cpu};
+use super::Thresholds;
+use crate::metrics::{BenchKind, BenchResult, LoadModel};
+
+/// Fewer clients than this cannot show a limit apart from the server's normal service.
+const MIN_CLIENTS: u64 = 4;
+/// Requests faster than this (ms) are mostly the client's and the kernel's time on this
+/// machine, and many clients of them are limited by the machine's cores, whatever the
+/// server admits: no reading.
+const MIN_SERVICE_MS: f64 = 1.0;
+
+/// The time one request takes when it does not wait, ms: the one-client step of the same
+/// sweep when there is one (its median), else the fastest request of this run.
+fn service_time_ms(r: &BenchResult, all: &[&BenchResult]) -> Option<f64> {
+    let sweep_of = |x: &BenchResult| x.params.get("sweep_parameter").and_then(|v| v.as_str()) == Some("clients");
+    let one_client = all.iter().find(|x| {
+        x.kind == BenchKind::Concurrent
+            && sweep_of(x)
+            && sweep_of(r)
+            && x.params.get("clients").and_then(serde_json::Value::as_u64) == Some(1)
+            && x.server.address == r.server.address
+            && x.name.split('[').next() == r.name.split('[').next()
+    });
+    match one_client.and_then(|x| x.latency.as_ref()).filter(|l| l.count > 0) {
+        Some(l) => Some(ms(l.p50_ns)),
+        None => r.latency.as_ref().filter(|l| l.count > 0).map(|l| ms(l.min_ns)),
+    }
+}
+
+pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
+    if r.kind != BenchKind::Concurrent || matches!(r.load_model, Some(LoadModel::OpenLoop { .. })) {
+        return None;
+    }
+    let clients = r.params.get("clients").and_then(serde_json::Value::as_u64).filter(|&n| n >= MIN_CLIENTS)?;
+    let l = r.latency.as_ref().filter(|l| l.count >= t.min_tail_samples.min(100))?;
+    let throughput = r.throughput_rps.filter(|x| *x > 0.0)?;
+    let service = service_time_ms(r, all).filter(|s| *s >= MIN_SERVICE_MS)?;
+    // A busy server's limit is its cores: the capacity, saturation and GIL rules say so.
+    if server_cpu(r, t).is_some_and(|cpu| cpu >= t.low_cpu_percent) {
+        return None;
+    }
+    let served = throughput * service / 1e3;
+    let waited = ms(l.p50_ns) / service;
+    let evidence = [
+        Evidence::new(
+            "requests served at once / clients",
+            served / clients as f64,
+            Comparison::AtMost,
+            t.max_served_fraction,
+            "max_served_fraction",
+        ),
+        Evidence::new("p50 / service time", waited, Comparison::AtLeast, t.min_queue_factor, "min_queue_factor"),
+    ];
+    if !evidence.iter().all(Evidence::holds) {
+        return None;
+    }
+    let mut f = finding(FindingId::ConcurrencyLimit, Severity::Warning, &r.name, "A concurrency limit in the server");
+    f.evidence.extend(evidence);
+    f.details.push(format!(
+        "{clients} clients; {} req/s × {} ms per request unqueued = {} requests in service at once (Little's law)",
+        number(throughput),
+        number(service),
+        number(served)
+    ));
+    f.details.push(format!("p50 {} ms, p99 {} ms", number(ms(l.p50_ns)), number(ms(l.p99_ns))));
+    let cpu = server_cpu(r, t);
+    f.explanation = format!(
+        "At most about {} requests are served at once: the other {} clients wait in line, so each request takes \
+         about {} times its own time. {}",
+        served.round().max(1.0),
+        clients.saturating_sub(served.round() as u64),
+        number(waited.round()),
+        match cpu {
+            Some(c) => format!(
+                "The server's CPU is mostly idle ({} % of one core), so it is not the cores: a worker pool, a \
+                 lock or a semaphore admits that many.",
+                number(c)
+            ),
+            None => format!(
+                "A worker pool, a lock or a semaphore admits that many — or the cores ({} here), if the server is \
+                 busy: its CPU was not sampled, so the two cannot be told apart here.",
+                r.environment.cores
+            ),
+        }
+    );
+    f.action = "Find what admits only that many requests (a pool size, a lock held across a slow call, a \
+                semaphore, a connection pool to a backend) and raise or remove it; or give clients a faster path \
+                that does not need it. Confirm with a clients sweep (`rpycbench sweep --over clients`): throughput \
+                stays flat while latency grows with the clients."
+        .into();
+    Some(f)
+}
