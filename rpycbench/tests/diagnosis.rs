@@ -12,7 +12,8 @@
 //! - a native server capped at two connections, six clients: exhaustion;
 //! - a Python booking service whose `book` holds one of two slots (a semaphore), 16
 //!   clients, measured as any user's server (no CPU figures): a concurrency limit of
-//!   about 2; its `lookup`, as slow but without the slot: none;
+//!   about 2; its `lookup`, as slow but without the slot: I/O bound (16 at once on 2
+//!   cores cannot all be computing);
 //! - 100 KiB downloads from a Python server, which sends them in two segments on a
 //!   socket without `TCP_NODELAY`: delayed-ACK stalls; the native servers: none.
 //!
@@ -390,6 +391,9 @@ fn a_two_slot_pool_under_sixteen_clients_is_a_concurrency_limit_of_two() {
     let limit = the(&findings, FindingId::ConcurrencyLimit, &book.name);
     assert!(limit.explanation.starts_with("At most about 2 requests are served at once"), "{}", render_text(&findings));
     assert_eq!(findings[0].id, FindingId::ConcurrencyLimit, "{}", render_text(&findings));
+    // 16 lookups of 10 ms served at once on 2 cores: they wait, they do not compute.
+    let io = the(&findings, FindingId::IoBound, &lookup.name);
+    assert!(io.explanation.contains("read from latency and throughput alone"), "{}", render_text(&findings));
     assert!(
         findings.iter().all(|f| f.subject != lookup.name || f.id != FindingId::ConcurrencyLimit),
         "16 lookups run at once:\n{}",

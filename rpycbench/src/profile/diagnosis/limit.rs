@@ -1,6 +1,7 @@
-//! `concurrency_limit`: a server that serves only a few requests at once, read from the
-//! shape of latency and throughput alone — no CPU figure needed, so it works for any
-//! server, built-in or not.
+//! Little's law on closed loops, read from latency and throughput alone — no CPU figure
+//! needed, so it works for any server, built-in or not: `concurrency_limit` (few
+//! requests served at once for many clients) and `io_bound` when the CPU is unknown
+//! (more requests in service at once than the cores could be computing).
 //!
 //! Little's law: requests in service = throughput × service time. Under a closed loop
 //! of `N` clients every client always has a request out, so the *offered* concurrency is
@@ -100,6 +101,56 @@ pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thres
                 semaphore, a connection pool to a backend) and raise or remove it; or give clients a faster path \
                 that does not need it. Confirm with a clients sweep (`rpycbench sweep --over clients`): throughput \
                 stays flat while latency grows with the clients."
+        .into();
+    Some(f)
+}
+
+/// `io_bound` for a server whose CPU was not sampled: requests of at least
+/// `io_latency_ms` overlap far beyond the machine's cores (at least twice as many in
+/// service at once as there are cores), so they spend their time waiting, not computing.
+pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
+    if r.kind != BenchKind::Concurrent
+        || matches!(r.load_model, Some(LoadModel::OpenLoop { .. }))
+        || server_cpu(r, t).is_some()
+    {
+        return None;
+    }
+    let clients = r.params.get("clients").and_then(serde_json::Value::as_u64).filter(|&n| n >= MIN_CLIENTS)?;
+    let throughput = r.throughput_rps.filter(|x| *x > 0.0)?;
+    let service = service_time_ms(r, all).filter(|s| *s >= t.io_latency_ms)?;
+    let served = throughput * service / 1e3;
+    let cores = f64::from(r.environment.cores.max(1));
+    if served < 2.0 * cores {
+        return None;
+    }
+    let mut f = finding(FindingId::IoBound, Severity::Warning, &r.name, "I/O bound: requests overlap while they wait");
+    f.evidence
+        .push(Evidence::new("service time", service, Comparison::AtLeast, t.io_latency_ms, "io_latency_ms").unit("ms"));
+    f.evidence.push(Evidence::new(
+        "requests served at once / cores",
+        served / cores,
+        Comparison::AtLeast,
+        2.0,
+        "twice the cores (fixed)",
+    ));
+    f.details.push(format!(
+        "{clients} clients; {} req/s × {} ms per request = {} requests in service at once on {} cores",
+        number(throughput),
+        number(service),
+        number(served),
+        r.environment.cores
+    ));
+    f.explanation = format!(
+        "Each request takes about {} ms, yet about {} of them are served at once on {} cores: they cannot all be \
+         computing, so the time is spent waiting (disk, database, another service, sleep). The server's CPU was not \
+         sampled; this is read from latency and throughput alone.",
+        number(service),
+        number(served.round()),
+        r.environment.cores
+    );
+    f.action = "Profile what the service waits on (queries, indexes, calls to backends); pool backend connections; \
+                overlap the waits further (more concurrent clients, async requests). A threaded server is fine here: \
+                the GIL is released while waiting."
         .into();
     Some(f)
 }

@@ -94,3 +94,22 @@ fn a_clients_sweep_takes_the_service_time_from_its_one_client_step() {
     let patient = Thresholds { min_queue_factor: 10.0, ..Thresholds::default() };
     assert!(!ids(&diagnose(&steps, &patient)).contains(&"concurrency_limit"));
 }
+
+#[test]
+fn without_cpu_requests_overlapping_far_beyond_the_cores_are_io_bound() {
+    // 16 clients, 20 ms each, all at once on 2 cores: 800 req/s, 16 in service at once.
+    let mut io = result("io[external]", BenchKind::Concurrent, "external", LOOPBACK, 400, |i| 20 * MS + i * 1000);
+    io.params.insert("clients".into(), 16.into());
+    io.throughput_rps = Some(800.0);
+    let f = diagnose(std::slice::from_ref(&io), &Thresholds::default());
+    assert_eq!(ids(&f), ["io_bound"]);
+    assert!(f[0].details[0].contains("= 16.0 requests in service at once on 2 cores"), "{:?}", f[0].details);
+    assert!(f[0].explanation.contains("read from latency and throughput alone"), "{}", f[0].explanation);
+    // Three at once on two cores could be computing: no reading.
+    io.throughput_rps = Some(150.0);
+    assert!(diagnose(std::slice::from_ref(&io), &Thresholds::default()).is_empty());
+    // Fast requests are not I/O waits worth a finding.
+    let t = Thresholds { io_latency_ms: 50.0, ..Thresholds::default() };
+    io.throughput_rps = Some(800.0);
+    assert!(diagnose(&[io], &t).is_empty());
+}

@@ -102,7 +102,10 @@ impl<'a> Diagnosis<'a> {
                 (Some(stalled), _) => out.push(stalled),
                 // The line in front of the limit is why requests wait: not "I/O bound".
                 (None, Some(limited)) => out.push(limited),
-                (None, None) => out.extend(rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t)),
+                (None, None) => out.extend(
+                    rules::io_bound(r, wire.as_ref(), cross::floor_for(r, &self.results), t)
+                        .or_else(|| limit::io_bound_by_overlap(r, &self.results, t)),
+                ),
             }
             // The built-in service's chunked methods make their round trips on purpose.
             let builtin = r.params.get(crate::metrics::BUILTIN_METHODS_PARAM) == Some(&true.into());
