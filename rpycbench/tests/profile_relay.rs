@@ -492,6 +492,48 @@ fn a_python_n_plus_one_is_one_operation_with_all_its_round_trips() {
     }
 }
 
+/// A Python N+1 call among 50 pings: 2.6 round trips per operation on average, under
+/// the threshold, but `get_users` alone costs 63 and is named, with what it read.
+const N_PLUS_ONE_AMONG_PINGS: &str = r#"
+import sys, rpyc
+conn = rpyc.connect("127.0.0.1", int(sys.argv[1]))
+for u in conn.root.get_users(20):
+    print(u.name, u.email, u.status)
+for _ in range(50):
+    conn.root.ping()
+conn.close()
+"#;
+
+#[test]
+fn one_n_plus_one_call_among_pings_is_named_per_method() {
+    let server = server(ServerMode::Threaded);
+    let proxy = Proxy::start(server.addr());
+    let (sent, _) = sent_counts(&run_python(&counted(&format!("{N_PLUS_ONE_AMONG_PINGS}sent()\n")), proxy.addr.port()));
+    let report = proxy.report_on_demand();
+    let t = proxy.terminate();
+    assert_eq!(count(&t, &["operations"]), 51, "get_users and 50 pings");
+    let op = |method: &str| {
+        t["per_operation"]
+            .as_array()
+            .and_then(|ops| ops.iter().find(|o| o["method"] == method))
+            .unwrap_or_else(|| panic!("no {method} in per_operation: {}", t["per_operation"]))
+            .clone()
+    };
+    let (users, pings) = (op("get_users"), op("ping"));
+    // Every request the client waited for belongs to an operation but the three before
+    // the first (GETROOT, the root's INSPECT, the lookup of get_users): each ping is its
+    // CALL and the lookup of the next (GETATTR `ping`), the first lookup going to
+    // get_users, which has all the rest — its list's and users' INSPECTs included.
+    let waited: u64 = sent.iter().filter(|(h, _)| *h != "DEL" && *h != "CLOSE").map(|(_, n)| n).sum();
+    assert_eq!(pings["round_trips"], 50 + 49, "{pings}");
+    assert_eq!(count(&users, &["round_trips"]), waited - 3 - 99, "{users}; sent {sent:?}");
+    assert_eq!(users["attribute_reads"]["email"], 20, "{users}");
+    assert!(report.contains("(excessive_round_trips) — "), "{report}");
+    assert!(report.contains(": get_users"), "the method is named:\n{report}");
+    assert!(report.contains("N+1: per call, 20 × email, 20 × name, 20 × status"), "{report}");
+    assert!(!report.contains(": ping"), "pings are one round trip (and a lookup) each:\n{report}");
+}
+
 /// 5000 pings of a Rust client on one connection are 5000 operations of one round
 /// trip each: no round-trip finding.
 #[test]

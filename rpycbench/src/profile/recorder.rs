@@ -4,7 +4,7 @@
 
 use super::facts::{handler_name, short_type, Direction, MessageFacts};
 use super::telemetry::{
-    CallOutcome, CallRecord, DirectionStats, MethodStats, ReferenceStats, Telemetry, TELEMETRY_SCHEMA,
+    CallOutcome, CallRecord, DirectionStats, MethodStats, OperationStats, ReferenceStats, Telemetry, TELEMETRY_SCHEMA,
 };
 use crate::wire::{Handler, IdPack, Limits, Message};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -17,6 +17,9 @@ const MAX_OPEN_PER_CONNECTION: usize = 4096;
 const MAX_NAMES_PER_CONNECTION: usize = 4096;
 /// Distinct method labels and reference types kept; more are counted under `"(other)"`.
 const MAX_KEYS: usize = 10_000;
+/// Distinct attribute names kept per operation method; more are counted under
+/// `"(other)"`.
+const MAX_ATTRIBUTES_PER_OPERATION: usize = 100;
 
 /// How much a recorder keeps, and what it calls slow.
 #[derive(Clone, Debug)]
@@ -91,6 +94,9 @@ struct ConnState {
     /// `Type.attr` of objects returned by GETATTR, by (direction the reference went,
     /// object id), so a later CALL on a bound method is labelled with its name.
     names: HashMap<(Direction, i64), String>,
+    /// The method of the operation each direction last started: its requests until the
+    /// next one count toward it.
+    operation: [Option<String>; 2],
 }
 
 /// Records messages into telemetry. Not thread-safe by itself: share it behind a
@@ -103,6 +109,8 @@ pub struct Recorder {
     dirs: [DirectionStats; 2],
     methods: HashMap<String, MethodStats>,
     refs: HashMap<(Direction, String), ReferenceStats>,
+    /// Operations by direction and method.
+    operations: HashMap<(Direction, String), OperationStats>,
     history: VecDeque<CallRecord>,
     next_id: u64,
     slowest: Vec<CallRecord>,
@@ -155,6 +163,7 @@ impl Recorder {
             dirs: Default::default(),
             methods: HashMap::new(),
             refs: HashMap::new(),
+            operations: HashMap::new(),
             history: VecDeque::new(),
             next_id: 0,
             slowest: Vec::new(),
@@ -302,8 +311,31 @@ impl Recorder {
                 }
                 _ => name.as_deref(),
             };
-            if method.is_some_and(names_an_operation) {
+            if let Some(method) = method.filter(|m| names_an_operation(m)) {
                 self.dirs[slot(direction)].operations += 1;
+                let key = if self.operations.len() >= MAX_KEYS
+                    && !self.operations.contains_key(&(direction, method.to_string()))
+                {
+                    "(other)"
+                } else {
+                    method
+                };
+                state.operation[slot(direction)] = Some(key.to_string());
+                self.operations
+                    .entry((direction, key.to_string()))
+                    .or_insert_with(|| OperationStats { method: key.to_string(), ..Default::default() })
+                    .calls += 1;
+            }
+        }
+        let waits = !matches!(Handler::from_id(handler), Some(Handler::Del | Handler::Close));
+        if let (true, Some(op)) = (waits, &state.operation[slot(direction)]) {
+            if let Some(stats) = self.operations.get_mut(&(direction, op.clone())) {
+                stats.round_trips += 1;
+                if let (true, Some(attr)) = (handler == i64::from(Handler::GetAttr.id()), &name) {
+                    let full = stats.attribute_reads.len() >= MAX_ATTRIBUTES_PER_OPERATION
+                        && !stats.attribute_reads.contains_key(attr);
+                    *stats.attribute_reads.entry(if full { "(other)".into() } else { attr.clone() }).or_default() += 1;
+                }
             }
         }
         let id = self.next_id;
@@ -533,8 +565,12 @@ impl Recorder {
             calls_recorded: self.next_id,
             calls: self.history.iter().cloned().collect(),
             operations: 0,
+            per_operation: Vec::new(),
         };
         t.operations = t.direction(t.client_direction()).operations;
+        let client = t.client_direction();
+        t.per_operation = self.operations.iter().filter(|((d, _), _)| *d == client).map(|(_, s)| s.clone()).collect();
+        t.per_operation.sort_by(|a, b| b.round_trips.cmp(&a.round_trips).then_with(|| a.method.cmp(&b.method)));
         t
     }
 }

@@ -76,6 +76,28 @@ pub struct Telemetry {
     /// relay's and `RPYCBENCH_PROFILE`'s diagnosis count "per operation" in these.
     #[serde(default)]
     pub operations: u64,
+    /// The client's operations by the method that started them, most round trips
+    /// first: each operation's round trips run from its call to the client's next
+    /// operation, so the attribute reads of what a call returned (an N+1 loop) count
+    /// toward that call. An average over unrelated calls would hide one method's cost.
+    #[serde(default)]
+    pub per_operation: Vec<OperationStats>,
+}
+
+/// The operations one method started (see [`Telemetry::per_operation`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OperationStats {
+    /// The method (`"get_users"`).
+    pub method: String,
+    /// Operations it started.
+    pub calls: u64,
+    /// Round trips of those operations, the calls themselves included. A Python
+    /// client's lookup of the *next* method (`conn.root.f`) is counted here too: it
+    /// comes before the call that names the next operation.
+    pub round_trips: u64,
+    /// Attributes read (GETATTR) during those operations, by name: `name: 20` after
+    /// `get_users(20)` is the N+1 pattern.
+    pub attribute_reads: BTreeMap<String, u64>,
 }
 
 /// What travelled in one direction.

@@ -28,7 +28,7 @@ mod wire;
 pub use finding::{number, sort_findings, Comparison, Evidence, Finding, FindingId, Severity};
 pub use render::{render_compact, render_text};
 pub use thresholds::{Thresholds, ThresholdsError};
-pub use wire::{MethodCost, WireEvidence};
+pub use wire::{MethodCost, OperationCost, WireEvidence};
 
 use crate::metrics::BenchResult;
 
@@ -134,10 +134,16 @@ impl<'a> Diagnosis<'a> {
 /// reads through references explain the round trips, that finding leads and the round
 /// trips follow as what it costs, pointing back at it instead of advising batching.
 fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
-    let mut round_trips = rules::excessive_round_trips(subject, w, t);
+    // Per method when telemetry tells the operations apart: an average over unrelated
+    // calls would hide the one that costs.
+    let mut round_trips = if w.per_operation.is_empty() {
+        rules::excessive_round_trips(subject, w, t).into_iter().collect()
+    } else {
+        rules::excessive_round_trips_per_method(subject, w, t)
+    };
     let mut references = rules::reference_overhead(subject, w, t);
     let nesting = rules::deep_nesting(subject, w, t);
-    if let Some(rt) = &mut round_trips {
+    for rt in &mut round_trips {
         if nesting.is_some() {
             rt.severity = Severity::Info;
             rt.explanation.push_str(" Here they come from the callback chain (see deep nesting).");
@@ -150,7 +156,7 @@ fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding
             rt.explanation.push_str(" Here they are reads through references (see reference overhead).");
         }
     }
-    [nesting, references, round_trips].into_iter().flatten().collect()
+    nesting.into_iter().chain(references).chain(round_trips).collect()
 }
 
 /// The findings for `results`, most severe first (see [`Diagnosis`] for telemetry and

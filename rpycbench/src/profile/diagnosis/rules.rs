@@ -312,6 +312,42 @@ pub(super) fn excessive_round_trips(subject: &str, w: &WireEvidence, t: &Thresho
     Some(f)
 }
 
+/// `excessive_round_trips` for each method whose operations cost too many round trips
+/// (subject `"SUBJECT: method"`), with the attributes read per call: `get_users` with 63
+/// round trips is named even when 50 pings around it bring the average under the
+/// threshold.
+pub(super) fn excessive_round_trips_per_method(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
+    w.per_operation
+        .iter()
+        .filter_map(|op| {
+            let one = WireEvidence {
+                operations: op.calls,
+                round_trips: op.round_trips,
+                round_trips_by_handler: Default::default(),
+                method_references: 0,
+                top_methods: Vec::new(),
+                per_operation: Vec::new(),
+                ..w.clone()
+            };
+            let mut f = excessive_round_trips(&format!("{subject}: {}", op.method), &one, t)?;
+            f.evidence[0].metric = format!("round trips per {} call", op.method);
+            let calls = if op.calls == 1 { "call" } else { "calls" };
+            f.details[0] = format!("{}: {} round trips over {} {calls}", op.method, op.round_trips, op.calls);
+            let reads: Vec<String> = op
+                .attribute_reads
+                .iter()
+                .filter(|(_, n)| *n >= op.calls)
+                .take(4)
+                .map(|(attr, n)| format!("{} × {attr}", number(*n as f64 / op.calls as f64)))
+                .collect();
+            if !reads.is_empty() {
+                f.details.insert(1, format!("N+1: per call, {} (one round trip each)", reads.join(", ")));
+            }
+            Some(f)
+        })
+        .collect()
+}
+
 /// Whether a Python client's bound-method lookups (`conn.root.f` before every call) are
 /// a noticeable share of its round trips.
 fn binds_methods_per_call(w: &WireEvidence, t: &Thresholds) -> bool {

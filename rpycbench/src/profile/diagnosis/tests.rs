@@ -343,6 +343,7 @@ fn telemetry_adds_handlers_nesting_and_replaces_counters() {
         requests_from_server: 40,
         max_nesting_depth: Some(5),
         top_methods: vec![MethodCost { name: "get_report".into(), count: 10, total_ns: 50_000_000 }],
+        per_operation: vec![],
     };
     let f = Diagnosis::new(Thresholds::default()).result(&r).telemetry("report", telemetry.clone()).findings();
     // The callback chain is the cause; its round trips follow, pointing back at it
@@ -452,6 +453,32 @@ fn the_built_in_services_own_chunked_methods_get_no_wire_advice() {
     assert!(diagnose(&[chunked(true)], &Thresholds::default()).is_empty());
     // The same traffic from the user's own transfer methods is theirs to fix.
     assert!(ids(&diagnose(&[chunked(false)], &Thresholds::default())).contains(&"excessive_round_trips"));
+}
+
+#[test]
+fn one_costly_method_among_many_cheap_calls_is_named_with_its_attribute_reads() {
+    // get_users(20) then name, email and status of each: 1 + 1 + 21 + 60 = 83 round
+    // trips; 50 pings of one each. On average 133 / 51 = 2.6: under the threshold.
+    let users = OperationCost {
+        method: "get_users".into(),
+        calls: 1,
+        round_trips: 83,
+        attribute_reads: vec![("email".into(), 20), ("name".into(), 20), ("status".into(), 20), ("id".into(), 0)],
+    };
+    let pings = OperationCost { method: "ping".into(), calls: 50, round_trips: 50, attribute_reads: vec![] };
+    let w =
+        WireEvidence { operations: 51, round_trips: 133, per_operation: vec![users, pings], ..WireEvidence::default() };
+    assert!(w.round_trips_per_op() < 3.0);
+    let f = Diagnosis::new(Thresholds::default()).telemetry("relay", w.clone()).findings();
+    assert_eq!(ids(&f), ["excessive_round_trips"], "{}", render_text(&f));
+    assert_eq!(f[0].subject, "relay: get_users");
+    assert_eq!(f[0].evidence[0].metric, "round trips per get_users call");
+    assert_eq!(f[0].evidence[0].measured, 83.0);
+    assert_eq!(f[0].details[0], "get_users: 83 round trips over 1 call");
+    assert_eq!(f[0].details[1], "N+1: per call, 20 × email, 20 × name, 20 × status (one round trip each)");
+    // Without the split, the average hides it.
+    let averaged = WireEvidence { per_operation: vec![], ..w };
+    assert!(Diagnosis::new(Thresholds::default()).telemetry("relay", averaged).findings().is_empty());
 }
 
 #[test]

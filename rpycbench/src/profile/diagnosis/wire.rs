@@ -42,6 +42,31 @@ pub struct WireEvidence {
     /// The methods that cost the most time, most costly first (DEL left out: nobody
     /// waits for it); empty when unknown.
     pub top_methods: Vec<MethodCost>,
+    /// Operations by the method that started them, with the round trips each cost
+    /// (profiler telemetry only; empty when unknown). The round-trip finding reads
+    /// them one method at a time, so one costly method is named even among many
+    /// cheap calls.
+    pub per_operation: Vec<OperationCost>,
+}
+
+/// The operations one method started and what they cost on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationCost {
+    /// The method (`"get_users"`).
+    pub method: String,
+    /// Operations it started.
+    pub calls: u64,
+    /// Their round trips, the calls included, up to the client's next operation.
+    pub round_trips: u64,
+    /// Attributes read during them, most read first.
+    pub attribute_reads: Vec<(String, u64)>,
+}
+
+impl OperationCost {
+    /// Round trips per call (0 without calls).
+    pub fn round_trips_per_call(&self) -> f64 {
+        per(self.round_trips, self.calls)
+    }
 }
 
 /// Time spent in one remote method.
@@ -150,6 +175,21 @@ impl WireEvidence {
             max_nesting_depth: Some(t.max_depth),
             top_methods,
             method_references,
+            per_operation: t
+                .per_operation
+                .iter()
+                .map(|o| {
+                    let mut attribute_reads: Vec<(String, u64)> =
+                        o.attribute_reads.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    attribute_reads.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    OperationCost {
+                        method: o.method.clone(),
+                        calls: o.calls,
+                        round_trips: o.round_trips,
+                        attribute_reads,
+                    }
+                })
+                .collect(),
         }
     }
 }
