@@ -10,10 +10,6 @@
 //!   `python-threaded` versus `python-forking`: GIL contention, while the same load of
 //!   `io_work(0.05)` is not (and is I/O bound on both);
 //! - a native server capped at two connections, six clients: exhaustion;
-//! - a Python booking service whose `book` holds one of two slots (a semaphore), 16
-//!   clients, measured as any user's server (no CPU figures): a concurrency limit of
-//!   about 2; its `lookup`, as slow but without the slot: I/O bound (16 at once on 2
-//!   cores cannot all be computing);
 //! - 100 KiB downloads from a Python server, which sends them in two segments on a
 //!   socket without `TCP_NODELAY`: delayed-ACK stalls; the native servers: none.
 //!
@@ -332,78 +328,8 @@ fn large_replies_of_a_python_server_stall_and_the_native_servers_do_not() {
     }
 }
 
-/// A Python service of `tests/python/services/` in its own process, killed on drop.
-struct PythonService {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl PythonService {
-    fn start(file: &str) -> PythonService {
-        use std::io::BufRead;
-        let path = format!("{}/../tests/python/services/{file}", env!("CARGO_MANIFEST_DIR"));
-        let mut child = std::process::Command::new(common::python())
-            .arg(&path)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        // The service prints its address once it listens (or exits, and the read ends).
-        let read = std::io::BufReader::new(stdout).read_line(&mut line);
-        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
-        match (read, addr) {
-            (Ok(_), Some(addr)) => PythonService { child, addr },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{path} did not say where it listens: {line:?}")
-            }
-        }
-    }
-}
-
-impl Drop for PythonService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn a_two_slot_pool_under_sixteen_clients_is_a_concurrency_limit_of_two() {
-    let _one = serial();
-    let service = PythonService::start("booking.py");
-    let target = Target::address(service.addr);
-    // No warm-up: the first two requests find a slot free and show the service time.
-    let run = |method: &'static str| {
-        Concurrent::new(format!("{method}[booking]"))
-            .clients(16)
-            .requests_per_client(13)
-            .warmup_per_client(0)
-            .run(&target, move |c| c.call(method, (7,)).map(drop))
-    };
-    let (book, lookup) = (run("book"), run("lookup"));
-    for r in [&book, &lookup] {
-        assert_eq!(r.outcomes.successes, 208, "{}: {:?}", r.name, r.outcomes.errors);
-        assert!(r.system.as_ref().is_none_or(|s| s.server.is_none()), "a user's server: no CPU figures");
-    }
-    let findings = diagnose(&[book.clone(), lookup.clone()], &Thresholds::default());
-    let limit = the(&findings, FindingId::ConcurrencyLimit, &book.name);
-    assert!(limit.explanation.starts_with("At most about 2 requests are served at once"), "{}", render_text(&findings));
-    assert_eq!(findings[0].id, FindingId::ConcurrencyLimit, "{}", render_text(&findings));
-    // 16 lookups of 10 ms served at once on 2 cores: they wait, they do not compute.
-    let io = the(&findings, FindingId::IoBound, &lookup.name);
-    assert!(io.explanation.contains("read from latency and throughput alone"), "{}", render_text(&findings));
-    assert!(
-        findings.iter().all(|f| f.subject != lookup.name || f.id != FindingId::ConcurrencyLimit),
-        "16 lookups run at once:\n{}",
-        render_text(&findings)
-    );
-}
-
 fn main() {
     preconditions::main(crate::tests![
-        a_two_slot_pool_under_sixteen_clients_is_a_concurrency_limit_of_two,
         large_replies_of_a_python_server_stall_and_the_native_servers_do_not,
         wire_workloads_are_diagnosed_on_the_native_threaded_server,
         wire_workloads_are_diagnosed_on_the_python_threaded_server,

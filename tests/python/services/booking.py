@@ -9,7 +9,7 @@ import threading
 import time
 
 import rpyc
-from rpyc.utils.server import ThreadedServer
+from _serve import serve
 
 SLOTS = threading.Semaphore(2)
 
@@ -26,6 +26,4 @@ class BookingService(rpyc.Service):
 
 
 if __name__ == "__main__":
-    server = ThreadedServer(BookingService, hostname="127.0.0.1", port=0)
-    print(f"listening on 127.0.0.1:{server.port}", flush=True)
-    server.start()
+    serve(BookingService)

@@ -1,0 +1,234 @@
+//! The diagnosis on a corpus of real Python rpyc 6.0.2 services (`tests/python/services/`),
+//! each with one planted cause, run the way a user runs their own: wire causes with a
+//! real Python client through `rpycbench proxy`, timing causes with the library's
+//! benchmarks against the running server (an external server: no CPU figures). The top
+//! finding must name the planted cause every time, and the healthy service gets none.
+//!
+//! | service      | planted cause                            | how it is run                | top finding          |
+//! |--------------|------------------------------------------|------------------------------|----------------------|
+//! | catalog      | N+1: products, then 3 attributes of each | relay, Python client         | reference_overhead   |
+//! | profiles     | a dict read key by key                   | relay, Python client         | reference_overhead   |
+//! | workflow     | callbacks 6 deep                         | relay, Python client         | deep_nesting         |
+//! | reports      | 20 ms of backend wait per call           | 8 clients, closed loop       | io_bound             |
+//! | booking      | 2 slots (a semaphore), 16 clients        | 16 clients, closed loop      | concurrency_limit    |
+//! | media        | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB | delayed_ack_stall    |
+//! | inventory    | none: one call returning tuples          | relay and 8 clients          | none                 |
+//!
+//! (GIL contention is proven against the built-in Python servers in `diagnosis.rs`,
+//! where a forking twin of the same service exists.)
+
+mod common;
+
+use rpycbench::bench::{Bandwidth, Concurrent, Target};
+use rpycbench::metrics::BenchResult;
+use rpycbench::profile::diagnosis::{diagnose, render_text, Diagnosis, Finding, FindingId, Thresholds, WireEvidence};
+use rpycbench::profile::report::default_operations;
+use rpycbench::profile::Telemetry;
+use rpycbench::{Connection, Value};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
+
+/// One case at a time: the timing cases must not share the cores with each other.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A child process that printed `listening on ADDR` first; killed on drop.
+struct Listening {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Listening {
+    fn start(mut cmd: Command, what: &str) -> Listening {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        // The child prints its address once it listens (or exits, and the read ends).
+        let read = BufReader::new(stdout).read_line(&mut line);
+        match (read, line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok())) {
+            (Ok(_), Some(addr)) => Listening { child, addr },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not say where it listens: {line:?}")
+            }
+        }
+    }
+
+    /// A service of `tests/python/services/`.
+    fn service(file: &str) -> Listening {
+        let path = format!("{}/../tests/python/services/{file}", env!("CARGO_MANIFEST_DIR"));
+        let mut cmd = Command::new(common::python());
+        cmd.arg(&path);
+        Listening::start(cmd, &path)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `client` (a Python script given the port as `sys.argv[1]`) through
+/// `rpycbench proxy` in front of `service`, and diagnoses what the relay saw, as the
+/// proxy's own report does.
+fn through_the_relay(service: &Listening, client: &str) -> Vec<Finding> {
+    let json = std::env::temp_dir().join(format!("rpycbench-corpus-{}-{}.json", std::process::id(), service.addr));
+    let mut cmd = Command::new(BIN);
+    cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &service.addr.to_string(), "--json"])
+        .arg(&json)
+        .stdin(Stdio::null());
+    let mut proxy = Listening::start(cmd, "rpycbench proxy");
+    let mut python = Command::new(common::python())
+        .args(["-c", client, &proxy.addr.port().to_string()])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn the Python client");
+    let status = common::exit_within(&mut python, Duration::from_secs(60), "the Python client");
+    assert!(status.success(), "the Python client failed: {status}");
+    let _ =
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(proxy.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let status = common::exit_within(&mut proxy.child, Duration::from_secs(10), "the proxy, after SIGTERM,");
+    assert!(status.success(), "the proxy exited with {status}");
+    let text = std::fs::read_to_string(&json).expect("the proxy wrote its telemetry");
+    let _ = std::fs::remove_file(PathBuf::from(&json));
+    let t: Telemetry = serde_json::from_str(&text).expect("telemetry parses");
+    let evidence = WireEvidence::from_telemetry(&t, default_operations(&t));
+    Diagnosis::new(Thresholds::default()).telemetry("relay", evidence).findings()
+}
+
+/// The first finding is `id`.
+fn leads(findings: &[Finding], id: FindingId, what: &str) {
+    assert_eq!(findings.first().map(|f| f.id), Some(id), "{what}:\n{}", render_text(findings));
+}
+
+/// `clients` clients calling `method(7)` on `service`, 13 requests each, no warm-up (the
+/// first requests show the unqueued service time).
+fn closed_loop(service: &Listening, method: &'static str, clients: u32) -> BenchResult {
+    closed_loop_with(service, method, clients, move |c| c.call(method, (7,)).map(drop))
+}
+
+fn closed_loop_with(
+    service: &Listening,
+    method: &str,
+    clients: u32,
+    call: impl Fn(&mut Connection) -> rpycbench::Result<()> + Sync,
+) -> BenchResult {
+    let r = Concurrent::new(format!("{method}[external]"))
+        .clients(clients)
+        .requests_per_client(13)
+        .warmup_per_client(0)
+        .run(&Target::address(service.addr), call);
+    assert_eq!(r.outcomes.successes, u64::from(clients) * 13, "{}: {:?}", r.name, r.outcomes.errors);
+    assert!(r.system.as_ref().is_none_or(|s| s.server.is_none()), "a user's server: no CPU figures");
+    r
+}
+
+#[test]
+fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
+    let _one = serial();
+    let service = Listening::service("catalog.py");
+    let findings = through_the_relay(
+        &service,
+        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
+         for p in c.root.get_products(20):\n    (p.name, p.price, p.stock)\nc.close()\n",
+    );
+    leads(&findings, FindingId::ReferenceOverhead, "catalog");
+    let rt = findings.iter().find(|f| f.id == FindingId::ExcessiveRoundTrips).expect("the round trips follow");
+    assert_eq!(rt.subject, "relay: get_products", "{}", render_text(&findings));
+    assert!(rt.details.iter().any(|d| d.starts_with("N+1: per call, 20 × name")), "{}", render_text(&findings));
+}
+
+#[test]
+fn profiles_dict_read_key_by_key_is_reference_overhead() {
+    let _one = serial();
+    let service = Listening::service("profiles.py");
+    let findings = through_the_relay(
+        &service,
+        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
+         for uid in range(10):\n    p = c.root.get_profile(uid)\n    (p['id'], p['name'], p['email'], p['plan'])\n\
+         c.close()\n",
+    );
+    leads(&findings, FindingId::ReferenceOverhead, "profiles");
+    assert!(findings[0].action.contains("Dicts and lists travel by reference"), "{}", findings[0].action);
+}
+
+#[test]
+fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
+    let _one = serial();
+    let service = Listening::service("workflow.py");
+    let findings = through_the_relay(
+        &service,
+        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
+         def on_step(n):\n    return c.root.run(n, on_step)\n\
+         for _ in range(5):\n    assert c.root.run(6, on_step) == 6\nc.close()\n",
+    );
+    leads(&findings, FindingId::DeepNesting, "workflow");
+    for f in findings.iter().filter(|f| f.id == FindingId::ExcessiveRoundTrips) {
+        assert!(f.action.starts_with("Undo the callback chain first"), "{}", f.action);
+    }
+}
+
+#[test]
+fn reports_waiting_on_a_backend_are_io_bound() {
+    let _one = serial();
+    let service = Listening::service("reports.py");
+    let r = closed_loop(&service, "render", 8);
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    leads(&findings, FindingId::IoBound, "reports");
+}
+
+#[test]
+fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() {
+    let _one = serial();
+    let service = Listening::service("booking.py");
+    let (book, lookup) = (closed_loop(&service, "book", 16), closed_loop(&service, "lookup", 16));
+    let findings = diagnose(&[book.clone(), lookup.clone()], &Thresholds::default());
+    leads(&findings, FindingId::ConcurrencyLimit, "booking");
+    assert_eq!(findings[0].subject, book.name);
+    assert!(findings[0].explanation.starts_with("At most about 2 requests"), "{}", render_text(&findings));
+    // The same 10 ms without the slot: 16 at once on this machine's cores, waiting.
+    let lookups: Vec<&Finding> = findings.iter().filter(|f| f.subject == lookup.name).collect();
+    assert_eq!(lookups.iter().map(|f| f.id).collect::<Vec<_>>(), [FindingId::IoBound], "{}", render_text(&findings));
+}
+
+#[test]
+fn media_replies_over_one_segment_stall_on_delayed_acks() {
+    let _one = serial();
+    let service = Listening::service("media.py");
+    let r = Bandwidth::new("fetch[external]").sizes(vec![1024, 100 << 10]).iterations(30).run(
+        &Target::address(service.addr),
+        |c, data| c.call("store", (data.clone(),)).map(drop),
+        |c, size| c.call("fetch", (size as i64,)).map(drop),
+    );
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    leads(&findings, FindingId::DelayedAckStall, "media");
+    assert!(findings[0].details.iter().any(|d| d.starts_with("download 100 KiB: ")), "{}", render_text(&findings));
+}
+
+#[test]
+fn inventory_returning_tuples_in_one_call_is_healthy() {
+    let _one = serial();
+    let service = Listening::service("inventory.py");
+    let findings = through_the_relay(
+        &service,
+        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\nget_stock = c.root.get_stock\n\
+         for _ in range(20):\n    assert len(get_stock(tuple(range(20)))) == 20\nc.close()\n",
+    );
+    assert!(findings.is_empty(), "relay:\n{}", render_text(&findings));
+    let ids: Vec<Value> = (0..20).map(Value::from).collect();
+    let r = closed_loop_with(&service, "get_stock", 8, |c| c.call("get_stock", (ids.clone(),)).map(drop));
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    assert!(findings.is_empty(), "8 clients:\n{}", render_text(&findings));
+}
