@@ -16,6 +16,9 @@
 //!   Σ (`utime` + `stime`) + Σ (`cutime` + `cstime`) over those processes, so the CPU of
 //!   children that a member already reaped stays counted. Ticks are converted with
 //!   `sysconf(_SC_CLK_TCK)`.
+//! * [`ProcessSet::Tree`]: the same sums over a process and its descendants (by the
+//!   parent pid, field 4), for a server started by the user, which shares its session
+//!   with the shell that started it.
 //! * [`ProcessSet::Process`]: one process, all its threads: `utime` + `stime`. For the
 //!   *current* process `getrusage(RUSAGE_SELF)` is used instead, for microsecond rather
 //!   than clock-tick (10 ms) precision, minus the sampler thread's own CPU
@@ -68,6 +71,9 @@ pub enum ProcessSet {
     Process(u32),
     /// Every process of a session (a server started with setsid: the session id is the server's pid), forked children included.
     Session(u32),
+    /// A process and all its descendants, whatever their session: a server the user
+    /// started themselves (`--server-pid`), forked children included.
+    Tree(u32),
 }
 
 /// Samples CPU and resident memory of a server's process tree and of the client on a
@@ -378,6 +384,8 @@ fn duration_ns(d: Duration) -> u64 {
 struct Stat {
     /// Field 3: R, S, D, Z, ...
     state: char,
+    /// Field 4: parent pid.
+    ppid: u32,
     /// Field 6: session id.
     session: u32,
     /// Fields 14, 15: user and system CPU of the process (all its threads), clock ticks.
@@ -412,13 +420,14 @@ fn parse_stat(content: &str) -> Option<Stat> {
     let mut fields = content.get(close + 1..)?.split_ascii_whitespace();
     // `fields` starts at field 3: field n is the (n − 3)th item.
     let state = fields.next()?.chars().next()?;
-    let session = fields.nth(2)?.parse().ok()?; // 6
+    let ppid = fields.next()?.parse().ok()?; // 4
+    let session = fields.nth(1)?.parse().ok()?; // 6
     let utime = fields.nth(7)?.parse().ok()?; // 14
     let stime = fields.next()?.parse().ok()?; // 15
     let cutime = non_negative(fields.next()?)?; // 16
     let cstime = non_negative(fields.next()?)?; // 17
     let rss_pages = non_negative(fields.nth(6)?)?; // 24
-    Some(Stat { state, session, utime, stime, cutime, cstime, rss_pages })
+    Some(Stat { state, ppid, session, utime, stime, cutime, cstime, rss_pages })
 }
 
 fn non_negative(field: &str) -> Option<u64> {
@@ -456,6 +465,10 @@ struct Probe {
     path: String,
     content: String,
     pids: Vec<u32>,
+    /// Reused: every process of the last scan, for the trees.
+    all: Vec<(u32, Stat)>,
+    /// Reused: the members of one tree being gathered.
+    tree: Vec<u32>,
 }
 
 impl Probe {
@@ -468,6 +481,8 @@ impl Probe {
             path: String::with_capacity(32),
             content: String::with_capacity(512),
             pids: Vec::new(),
+            all: Vec::new(),
+            tree: Vec::new(),
         }
     }
 
@@ -482,7 +497,7 @@ impl Probe {
         for ((reading, session), set) in readings.iter_mut().zip(sessions.iter_mut()).zip(&sets) {
             match set {
                 Some(ProcessSet::Process(pid)) => *reading = Some(self.read_process(*pid)),
-                Some(ProcessSet::Session(_)) => *session = Some(SessionTotals::default()),
+                Some(ProcessSet::Session(_) | ProcessSet::Tree(_)) => *session = Some(SessionTotals::default()),
                 None => {}
             }
         }
@@ -515,6 +530,8 @@ impl Probe {
         }
         self.pids.sort_unstable();
         let pids = std::mem::take(&mut self.pids);
+        let trees = sets.iter().any(|s| matches!(s, Some(ProcessSet::Tree(_))));
+        self.all.clear();
         for &pid in &pids {
             let Some(stat) = self.read_stat(pid) else { continue };
             for (set, total) in sets.iter().zip(totals.iter_mut()) {
@@ -524,8 +541,38 @@ impl Probe {
                     }
                 }
             }
+            if trees {
+                self.all.push((pid, stat));
+            }
         }
         self.pids = pids;
+        for (set, total) in sets.iter().zip(totals.iter_mut()) {
+            if let (Some(ProcessSet::Tree(root)), Some(total)) = (set, total) {
+                self.add_tree(*root, total);
+            }
+        }
+    }
+
+    /// Adds `root` and its descendants among the processes of the last scan.
+    fn add_tree(&mut self, root: u32, total: &mut SessionTotals) {
+        self.tree.clear();
+        if let Some((_, stat)) = self.all.iter().find(|(pid, _)| *pid == root) {
+            total.add(stat);
+            self.tree.push(root);
+        }
+        // Breadth first: each member's children, once (a pid appears once in a scan,
+        // so the walk ends even if a pid was reused as its own ancestor's child).
+        let mut next = 0;
+        while next < self.tree.len() {
+            let parent = self.tree[next];
+            next += 1;
+            for (pid, stat) in &self.all {
+                if stat.ppid == parent && *pid != root && !self.tree.contains(pid) {
+                    total.add(stat);
+                    self.tree.push(*pid);
+                }
+            }
+        }
     }
 
     /// One process: `/proc/PID/stat`, or `getrusage` for the current process's CPU.
@@ -600,7 +647,16 @@ mod tests {
         let stat = parse_stat(&line("bash")).expect("parses");
         assert_eq!(
             stat,
-            Stat { state: 'S', session: 1200, utime: 250, stime: 31, cutime: 700, cstime: 42, rss_pages: 1024 }
+            Stat {
+                state: 'S',
+                ppid: 1200,
+                session: 1200,
+                utime: 250,
+                stime: 31,
+                cutime: 700,
+                cstime: 42,
+                rss_pages: 1024
+            }
         );
         assert_eq!(stat.own_ticks(), 281);
         assert_eq!(stat.reaped_children_ticks(), 742);
@@ -645,7 +701,8 @@ mod tests {
     fn session_totals_include_reaped_children() {
         let mut t = SessionTotals::default();
         let parent = parse_stat(&line("server")).expect("parses");
-        let child = Stat { state: 'Z', session: 1200, utime: 10, stime: 5, cutime: 0, cstime: 0, rss_pages: 0 };
+        let child =
+            Stat { state: 'Z', ppid: 1200, session: 1200, utime: 10, stime: 5, cutime: 0, cstime: 0, rss_pages: 0 };
         t.add(&parent);
         t.add(&child);
         assert_eq!(t, SessionTotals { ticks: 281 + 742 + 15, rss_pages: 1024, processes: 2 });
@@ -727,6 +784,39 @@ mod tests {
         assert_eq!(p.processes, 1);
         assert!(p.rss_bytes > 0 && p.cpu_ns.is_some());
         assert!(s.processes >= 1 && s.rss_bytes >= p.rss_bytes, "{s:?} vs {p:?}");
+    }
+
+    #[test]
+    fn a_tree_is_a_process_and_its_descendants_outside_its_own_session() {
+        use std::os::unix::process::CommandExt;
+        // A shell with two children and a grandchild, in our session (not a leader of
+        // its own, as a server a user starts from a shell), in a group of its own so
+        // the test can end all of it.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sh -c 'sleep 30 & wait' & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn sh");
+        let root = shell.id();
+        let mut probe = Probe::new(false);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let tree = loop {
+            let [t, s] = probe.read([Some(ProcessSet::Tree(root)), Some(ProcessSet::Session(root))]);
+            let (t, s) = (t.expect("read"), s.expect("read"));
+            // Not a session leader: its "session" holds nothing.
+            assert_eq!(s.processes, 0, "{s:?}");
+            if t.processes == 4 || std::time::Instant::now() > deadline {
+                break t;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // SAFETY: kill has no memory preconditions; the group is the shell's own.
+        unsafe { libc::kill(-(root as i32), libc::SIGKILL) };
+        let _ = shell.wait();
+        assert_eq!(tree.processes, 4, "sh, sleep, sh, sleep: {tree:?}");
+        assert!(tree.rss_bytes > 0 && tree.cpu_ns.is_some(), "{tree:?}");
+        let [gone] = probe.read([Some(ProcessSet::Tree(root))]);
+        assert_eq!(gone.expect("read").processes, 0, "a tree whose root is gone is empty");
     }
 
     #[test]
