@@ -204,6 +204,38 @@ fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() 
 }
 
 #[test]
+fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
+    let _one = serial();
+    let service = Listening::service("booking.py");
+    let json = std::env::temp_dir().join(format!("rpycbench-corpus-sweep-{}.json", std::process::id()));
+    let out = Command::new(BIN)
+        .args(["sweep", "--quiet", "--over", "clients", "--values", "1,16", "--call", "book", "--args", "[7]"])
+        .args(["--requests-per-client", "13", "--connect", &service.addr.to_string()])
+        .args(["--server-pid", &service.child.id().to_string(), "--json"])
+        .arg(&json)
+        .output()
+        .expect("run rpycbench sweep");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = rpycbench::metrics::ResultSet::load(&json).expect("the sweep's results");
+    let _ = std::fs::remove_file(&json);
+    for r in &results.results {
+        let server = r.system.as_ref().and_then(|s| s.server.as_ref());
+        assert!(server.is_some_and(|s| s.rss_bytes_max > 0), "{}: the server's process was sampled", r.name);
+    }
+    let findings = diagnose(&results.results, &Thresholds::default());
+    leads(&findings, FindingId::ConcurrencyLimit, "booking, swept");
+    assert!(findings[0].explanation.contains("mostly idle"), "{}", render_text(&findings));
+    // A pid that is not there is refused before anything runs.
+    let bad = Command::new(BIN)
+        .args(["sweep", "--quiet", "--over", "clients", "--values", "1", "--connect", &service.addr.to_string()])
+        .args(["--server-pid", "999999999"])
+        .output()
+        .expect("run rpycbench sweep");
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--server-pid 999999999: no such process"));
+}
+
+#[test]
 fn media_replies_over_one_segment_stall_on_delayed_acks() {
     let _one = serial();
     let service = Listening::service("media.py");

@@ -60,6 +60,18 @@ impl Spare {
 /// Resolves `HOST:PORT` (names included) and picks the first address that accepts an
 /// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6. The
 /// target's first connection is that one (see [`Spare`]).
+/// The process tree of `--server-pid` to sample, once checked to exist (before any
+/// connection, so a wrong pid fails at once).
+pub(crate) fn server_processes(pid: Option<u32>) -> Result<Option<crate::metrics::ProcessSet>, SetupError> {
+    let Some(pid) = pid else { return Ok(None) };
+    if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}/stat")).exists() {
+        return Err(SetupError::Usage(format!(
+            "--server-pid {pid}: no such process on this machine (the server's pid, e.g. from `pgrep -f myserver`)"
+        )));
+    }
+    Ok(Some(crate::metrics::ProcessSet::Tree(pid)))
+}
+
 pub(crate) fn connect_target(connect: &str, config: Config) -> Result<(Target, Spare), SetupError> {
     let timeout = config.request_timeout;
     if !matches!(connect.rsplit_once(':'), Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok()) {

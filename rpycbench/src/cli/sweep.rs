@@ -86,6 +86,11 @@ pub(crate) struct SweepArgs {
     /// A running RPyC server, HOST:PORT, instead of built-in servers.
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "mode")]
     connect: Option<String>,
+    /// The --connect server's process on this machine: its CPU, memory and processes
+    /// (with every descendant, e.g. a forking server's children) are sampled during
+    /// each step, so the diagnosis can read them.
+    #[arg(long, value_name = "PID", requires = "connect")]
+    server_pid: Option<u32>,
     /// The built-in server each step starts (without --connect).
     #[arg(long, default_value = "threaded")]
     mode: ServerMode,
@@ -287,11 +292,15 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     at_least_one("--iterations", u64::from(args.iterations))?;
     let values = parse_values(args.over, &args.values)?;
     let call = CallSpec::parse(args.call.as_deref().unwrap_or("ping"), args.args.as_deref(), args.kwargs.as_deref())?;
+    let processes = super::external::server_processes(args.server_pid)?;
     let external = match &args.connect {
         Some(connect) => {
             let (target, spare) = connect_target(connect, super::external::config(args.timeout, args.reply_poll))?;
             probe_step(args, &target, Some(&spare), &call)?;
-            Some(target)
+            Some(match processes {
+                Some(p) => target.with_processes(p),
+                None => target,
+            })
         }
         None => None,
     };
