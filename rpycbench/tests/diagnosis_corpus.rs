@@ -84,9 +84,13 @@ impl Drop for Listening {
 /// `rpycbench proxy` in front of `service`, and diagnoses what the relay saw, as the
 /// proxy's own report does.
 fn through_the_relay(service: &Listening, client: &str) -> Vec<Finding> {
-    let json = std::env::temp_dir().join(format!("rpycbench-corpus-{}-{}.json", std::process::id(), service.addr));
+    through_the_relay_to(service.addr, client)
+}
+
+fn through_the_relay_to(upstream: SocketAddr, client: &str) -> Vec<Finding> {
+    let json = std::env::temp_dir().join(format!("rpycbench-corpus-{}-{upstream}.json", std::process::id()));
     let mut cmd = Command::new(BIN);
-    cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &service.addr.to_string(), "--json"])
+    cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--json"])
         .arg(&json)
         .stdin(Stdio::null());
     let mut proxy = Listening::start(cmd, "rpycbench proxy");
@@ -112,6 +116,13 @@ fn through_the_relay(service: &Listening, client: &str) -> Vec<Finding> {
 fn leads(findings: &[Finding], id: FindingId, what: &str) {
     assert_eq!(findings.first().map(|f| f.id), Some(id), "{what}:\n{}", render_text(findings));
 }
+
+/// The start of a client script: `c`, a connection to `sys.argv[1]` with TCP_NODELAY
+/// on, so that the planted cause is the only one (a default rpyc client stalls on
+/// delayed ACKs too, which the media cases show on their own).
+const CONNECT: &str = "import sys, rpyc\nfrom rpyc.utils.factory import connect_stream\n\
+                       c = connect_stream(rpyc.SocketStream.connect('127.0.0.1', int(sys.argv[1]), nodelay=True), \
+                       rpyc.VoidService, {})\n";
 
 /// `clients` clients calling `method(7)` on `service`, 13 requests each, no warm-up (the
 /// first requests show the unqueued service time).
@@ -141,8 +152,7 @@ fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
     let service = Listening::service("catalog.py");
     let findings = through_the_relay(
         &service,
-        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
-         for p in c.root.get_products(20):\n    (p.name, p.price, p.stock)\nc.close()\n",
+        &format!("{CONNECT}for p in c.root.get_products(20):\n    (p.name, p.price, p.stock)\nc.close()\n"),
     );
     leads(&findings, FindingId::ReferenceOverhead, "catalog");
     let rt = findings.iter().find(|f| f.id == FindingId::ExcessiveRoundTrips).expect("the round trips follow");
@@ -156,9 +166,10 @@ fn profiles_dict_read_key_by_key_is_reference_overhead() {
     let service = Listening::service("profiles.py");
     let findings = through_the_relay(
         &service,
-        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
-         for uid in range(10):\n    p = c.root.get_profile(uid)\n    (p['id'], p['name'], p['email'], p['plan'])\n\
-         c.close()\n",
+        &format!(
+            "{CONNECT}for uid in range(10):\n    p = c.root.get_profile(uid)\n    (p['id'], p['name'], p['email'], p['plan'])\n\
+         c.close()\n"
+        ),
     );
     leads(&findings, FindingId::ReferenceOverhead, "profiles");
     assert!(findings[0].action.contains("Dicts and lists travel by reference"), "{}", findings[0].action);
@@ -170,9 +181,10 @@ fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
     let service = Listening::service("workflow.py");
     let findings = through_the_relay(
         &service,
-        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\n\
-         def on_step(n):\n    return c.root.run(n, on_step)\n\
-         for _ in range(5):\n    assert c.root.run(6, on_step) == 6\nc.close()\n",
+        &format!(
+            "{CONNECT}def on_step(n):\n    return c.root.run(n, on_step)\n\
+         for _ in range(5):\n    assert c.root.run(6, on_step) == 6\nc.close()\n"
+        ),
     );
     leads(&findings, FindingId::DeepNesting, "workflow");
     for f in findings.iter().filter(|f| f.id == FindingId::ExcessiveRoundTrips) {
@@ -197,7 +209,10 @@ fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() 
     let findings = diagnose(&[book.clone(), lookup.clone()], &Thresholds::default());
     leads(&findings, FindingId::ConcurrencyLimit, "booking");
     assert_eq!(findings[0].subject, book.name);
-    assert!(findings[0].explanation.starts_with("At most about 2 requests"), "{}", render_text(&findings));
+    // Two slots. Under another process's load the server is slower than its first,
+    // unqueued requests said, and Little's law then reads a little under 2: 1 or 2.
+    let e = &findings[0].explanation;
+    assert!(e.starts_with("At most about 2 requests") || e.starts_with("At most about 1 request "), "{e}");
     // The same 10 ms without the slot: 16 at once on this machine's cores, waiting.
     let lookups: Vec<&Finding> = findings.iter().filter(|f| f.subject == lookup.name).collect();
     assert_eq!(lookups.iter().map(|f| f.id).collect::<Vec<_>>(), [FindingId::IoBound], "{}", render_text(&findings));
@@ -249,18 +264,46 @@ fn media_replies_over_one_segment_stall_on_delayed_acks() {
     assert!(findings[0].details.iter().any(|d| d.starts_with("download 100 KiB: ")), "{}", render_text(&findings));
 }
 
+/// A default Python client fetching 1 KiB and 100 KiB in turn.
+const FETCHES: &str = "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\nf = c.root.METHOD\n\
+                       for _ in range(15):\n    assert len(f(1024)) == 1024\n    assert len(f(102400)) == 102400\n\
+                       c.close()\n";
+
+#[test]
+fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not() {
+    let _one = serial();
+    let media = Listening::service("media.py");
+    let findings = through_the_relay(&media, &FETCHES.replace("METHOD", "fetch"));
+    leads(&findings, FindingId::DelayedAckStall, "Python client and server");
+    assert!(
+        findings[0].details.iter().any(|d| d.starts_with("CALL MediaService.fetch: ")),
+        "{}",
+        render_text(&findings)
+    );
+    let native = common::start_server(rpycbench::server::ServerMode::Threaded);
+    let findings = through_the_relay_to(native.addr(), &FETCHES.replace("METHOD", "download"));
+    native.stop().expect("stop the native server");
+    assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "native:\n{}", render_text(&findings));
+}
+
 #[test]
 fn inventory_returning_tuples_in_one_call_is_healthy() {
     let _one = serial();
     let service = Listening::service("inventory.py");
     let findings = through_the_relay(
         &service,
-        "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\nget_stock = c.root.get_stock\n\
-         for _ in range(20):\n    assert len(get_stock(tuple(range(20)))) == 20\nc.close()\n",
+        &format!(
+            "{CONNECT}get_stock = c.root.get_stock\n\
+         for _ in range(20):\n    assert len(get_stock(tuple(range(20)))) == 20\nc.close()\n"
+        ),
     );
     assert!(findings.is_empty(), "relay:\n{}", render_text(&findings));
     let ids: Vec<Value> = (0..20).map(Value::from).collect();
     let r = closed_loop_with(&service, "get_stock", 8, |c| c.call("get_stock", (ids.clone(),)).map(drop));
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
-    assert!(findings.is_empty(), "8 clients:\n{}", render_text(&findings));
+    // Severe contention reads the p99 of 104 requests, which any other process on the
+    // machine can stretch (seen: 8 ms against a 0.7 ms median while cargo built
+    // beside it); every cause the corpus plants must stay silent.
+    let causes: Vec<&Finding> = findings.iter().filter(|f| f.id != FindingId::SevereContention).collect();
+    assert!(causes.is_empty(), "8 clients:\n{}", render_text(&findings));
 }

@@ -16,4 +16,4 @@ class MediaService(rpyc.Service):
 
 
 if __name__ == "__main__":
-    serve(MediaService)
+    serve(MediaService, nodelay=False)

@@ -78,11 +78,12 @@ pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thres
     ));
     f.details.push(format!("p50 {} ms, p99 {} ms", number(ms(l.p50_ns)), number(ms(l.p99_ns))));
     let cpu = server_cpu(r, t);
+    let at_once = served.round().max(1.0) as u64;
     f.explanation = format!(
-        "At most about {} requests are served at once: the other {} clients wait in line, so each request takes \
+        "At most about {at_once} {} served at once: the other {} clients wait in line, so each request takes \
          about {} times its own time. {}",
-        served.round().max(1.0),
-        clients.saturating_sub(served.round() as u64),
+        if at_once == 1 { "request is" } else { "requests are" },
+        clients.saturating_sub(at_once),
         number(waited.round()),
         match cpu {
             Some(c) => format!(

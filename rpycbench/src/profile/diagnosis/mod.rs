@@ -124,8 +124,10 @@ impl<'a> Diagnosis<'a> {
         for (threaded, forking) in pairs {
             out.extend(cross::gil_contention(threaded, forking, t));
         }
-        out.dedup_by(|a, b| a.id == b.id && a.subject == b.subject);
+        // Sorted first, so that the same finding about the same subject from two
+        // sources (a result and its telemetry) sits side by side and is kept once.
         sort_findings(&mut out);
+        out.dedup_by(|a, b| a.id == b.id && a.subject == b.subject);
         out
     }
 }
@@ -134,6 +136,7 @@ impl<'a> Diagnosis<'a> {
 /// reads through references explain the round trips, that finding leads and the round
 /// trips follow as what it costs, pointing back at it instead of advising batching.
 fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
+    let stalled = stall::delayed_ack_stall_in_calls(subject, w, t);
     // Per method when telemetry tells the operations apart: an average over unrelated
     // calls would hide the one that costs.
     let mut round_trips = if w.per_operation.is_empty() {
@@ -156,7 +159,7 @@ fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding
             rt.explanation.push_str(" Here they are reads through references (see reference overhead).");
         }
     }
-    nesting.into_iter().chain(references).chain(round_trips).collect()
+    stalled.into_iter().chain(nesting).chain(references).chain(round_trips).collect()
 }
 
 /// The findings for `results`, most severe first (see [`Diagnosis`] for telemetry and

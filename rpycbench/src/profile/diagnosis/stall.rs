@@ -16,7 +16,7 @@
 
 use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
 use super::rules::{finding, ms};
-use super::Thresholds;
+use super::{Thresholds, WireEvidence};
 use crate::metrics::{BenchKind, BenchResult, LatencyStats};
 
 /// Delayed-ACK timeouts, ms: Linux's minimum (`TCP_DELACK_MIN`, 40 ms) and the 200 ms
@@ -92,8 +92,19 @@ fn fastest_ms(all: &[Series<'_>]) -> Option<f64> {
 }
 
 pub(super) fn delayed_ack_stall(r: &BenchResult, t: &Thresholds) -> Option<Finding> {
-    let all = series(r);
-    let fastest = fastest_ms(&all)?;
+    stall_in(&r.name, &series(r), t)
+}
+
+/// The same reading of what a relay or a profiled application saw: the client's calls,
+/// by method, as the recorder timed them from request to answer.
+pub(super) fn delayed_ack_stall_in_calls(subject: &str, w: &WireEvidence, t: &Thresholds) -> Option<Finding> {
+    let all: Vec<Series<'_>> =
+        w.call_latency.iter().map(|(label, latency)| Series { label: label.clone(), latency }).collect();
+    stall_in(subject, &all, t)
+}
+
+fn stall_in(subject: &str, all: &[Series<'_>], t: &Thresholds) -> Option<Finding> {
+    let fastest = fastest_ms(all)?;
     for timeout in TIMEOUTS_MS {
         if fastest * APART > timeout {
             continue; // the service itself is too slow to tell a stall from its time
@@ -111,16 +122,16 @@ pub(super) fn delayed_ack_stall(r: &BenchResult, t: &Thresholds) -> Option<Findi
         if hit < MIN_STALLED || share < t.stall_min_share {
             continue;
         }
-        return Some(report(r, timeout, fastest, share, &stalled, t));
+        return Some(report(subject, timeout, fastest, share, &stalled, t));
     }
     None
 }
 
-fn report(r: &BenchResult, timeout: f64, fastest: f64, share: f64, stalled: &[Stalled], t: &Thresholds) -> Finding {
+fn report(subject: &str, timeout: f64, fastest: f64, share: f64, stalled: &[Stalled], t: &Thresholds) -> Finding {
     let mut f = finding(
         FindingId::DelayedAckStall,
         Severity::Warning,
-        &r.name,
+        subject,
         "Requests stalled by Nagle's algorithm and delayed ACKs",
     );
     f.evidence.push(Evidence::new(

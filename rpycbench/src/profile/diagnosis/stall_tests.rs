@@ -110,3 +110,25 @@ fn the_share_is_a_fraction() {
     let bad = Thresholds::from_json(r#"{"stall_min_share": 1.5}"#, "t.json").unwrap_err();
     assert!(bad.to_string().contains("stall_min_share"), "{bad}");
 }
+
+#[test]
+fn calls_a_relay_timed_are_read_alike_by_method() {
+    let timed = |n: u64, f: &dyn Fn(u64) -> u64| {
+        let mut h = LatencyHistogram::new();
+        (0..n).for_each(|i| h.record_ns(f(i)));
+        h.stats()
+    };
+    let w = WireEvidence {
+        operations: 40,
+        round_trips: 40,
+        call_latency: vec![
+            ("CALL MediaService.fetch".into(), timed(20, &|i| if i % 2 == 0 { 44 * MS } else { 400_000 })),
+            ("GETATTR MediaService.fetch".into(), timed(20, &|_| 100_000)),
+        ],
+        ..WireEvidence::default()
+    };
+    let f = Diagnosis::new(Thresholds::default()).telemetry("relay", w).findings();
+    assert_eq!(ids(&f), ["delayed_ack_stall"], "{}", render_text(&f));
+    assert_eq!(f[0].subject, "relay");
+    assert_eq!(f[0].details[0], "CALL MediaService.fetch: 10 of 20 requests took 44.0 ms on average");
+}

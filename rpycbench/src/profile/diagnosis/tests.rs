@@ -344,6 +344,7 @@ fn telemetry_adds_handlers_nesting_and_replaces_counters() {
         max_nesting_depth: Some(5),
         top_methods: vec![MethodCost { name: "get_report".into(), count: 10, total_ns: 50_000_000 }],
         per_operation: vec![],
+        call_latency: vec![],
     };
     let f = Diagnosis::new(Thresholds::default()).result(&r).telemetry("report", telemetry.clone()).findings();
     // The callback chain is the cause; its round trips follow, pointing back at it

@@ -1,6 +1,6 @@
 //! The wire figures the diagnosis reads, from a benchmark's counters or from telemetry.
 
-use crate::metrics::WireStats;
+use crate::metrics::{LatencyHistogram, LatencyStats, WireStats};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -47,6 +47,10 @@ pub struct WireEvidence {
     /// them one method at a time, so one costly method is named even among many
     /// cheap calls.
     pub per_operation: Vec<OperationCost>,
+    /// How long the client's calls took, request to answer, by label (`CALL
+    /// Service.fetch`, `GETATTR User.name`), from the calls a recorder kept (its
+    /// history); empty when unknown. The delayed-ACK stall is read from them.
+    pub call_latency: Vec<(String, LatencyStats)>,
 }
 
 /// The operations one method started and what they cost on the wire.
@@ -175,6 +179,7 @@ impl WireEvidence {
             max_nesting_depth: Some(t.max_depth),
             top_methods,
             method_references,
+            call_latency: call_latency(t, client),
             per_operation: t
                 .per_operation
                 .iter()
@@ -192,4 +197,24 @@ impl WireEvidence {
                 .collect(),
         }
     }
+}
+
+/// Labels of calls timed per label, at most: a recorder keeps 10 000 calls, and a report
+/// needs the methods that matter, not every attribute name.
+const MAX_CALL_LABELS: usize = 64;
+
+/// The durations of the client's answered calls in `t`'s history, by label (DEL left
+/// out: nobody waits for it), the most frequent labels first.
+fn call_latency(t: &crate::profile::Telemetry, client: crate::profile::Direction) -> Vec<(String, LatencyStats)> {
+    let mut by_label: BTreeMap<&str, LatencyHistogram> = BTreeMap::new();
+    for c in t.calls.iter().filter(|c| c.direction == client && c.handler != "DEL") {
+        if let Some(ns) = c.duration_ns {
+            if by_label.len() < MAX_CALL_LABELS || by_label.contains_key(c.label.as_str()) {
+                by_label.entry(c.label.as_str()).or_default().record_ns(ns);
+            }
+        }
+    }
+    let mut out: Vec<(String, LatencyStats)> = by_label.into_iter().map(|(l, h)| (l.to_owned(), h.stats())).collect();
+    out.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+    out
 }
