@@ -2,39 +2,32 @@
 //!
 //! The input is a sequence of messages, each `[length: u16 little-endian][payload]`.
 //! Payloads that decode to a request (`Message::decode`) are framed and sent, in order,
-//! on one connection to a native threaded server (`serve_threaded` with the built-in
-//! `BenchmarkService`) running on loopback inside this process; anything else is
-//! skipped (the frame and brine decoders have targets of their own). The server answers
-//! them through the real dispatcher (GETROOT, GETATTR, CALLATTR, CALL, INSPECT, DEL,
-//! callbacks, ...), exactly as it would a remote client's. The write side is then
-//! shut, so the server finishes what it read, sees the end and closes; the target reads
-//! every answer until then. Exported objects are numbered from 1 on each connection, so
-//! a request can name the root (id 1) and what it lent next.
+//! over a real loopback TCP connection, whose accepted end is served on this thread by
+//! the native server's dispatcher (`server::serve_stream` with the built-in
+//! `BenchmarkService`): GETROOT, GETATTR, CALLATTR, CALL, INSPECT, DEL, callbacks, ...,
+//! exactly as a remote client's requests are. Anything else is skipped (the frame and
+//! brine decoders have targets of their own). The client's write side is shut after
+//! the requests, so the server finishes what it read, sees the end and returns; every
+//! answer is read meanwhile. Exported objects are numbered from 1 on each connection,
+//! so a request can name the root (id 1) and what was lent next. Everything, threads
+//! included, has ended when an input is done.
 //!
-//! Crashes: a panic anywhere (libFuzzer's hook aborts before the server's per-connection
-//! `catch_unwind`), and a server that does not close within 20 s of the end of the
-//! requests (its long operations stop when the client is gone).
+//! Crashes: a panic anywhere; a slow input is one libFuzzer's `-timeout` reports (the
+//! service's long operations stop once the client's end is shut).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rpycbench::server::{serve_threaded, ServeOptions};
+use rpycbench::client::Config;
+use rpycbench::server::{serve_stream, BenchmarkService};
 use rpycbench::wire::{Compression, FrameEncoder, Limits, Message};
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::AtomicBool;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, OnceLock};
 
-/// The in-process server, started on first use and never stopped.
-fn server() -> SocketAddr {
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    static STOP: AtomicBool = AtomicBool::new(false);
-    *ADDR.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound address");
-        std::thread::spawn(move || serve_threaded(listener, ServeOptions::builtin(), &STOP));
-        addr
-    })
+/// The loopback listener the connections are made on.
+fn listener() -> &'static TcpListener {
+    static LISTENER: OnceLock<TcpListener> = OnceLock::new();
+    LISTENER.get_or_init(|| TcpListener::bind("127.0.0.1:0").expect("bind a loopback port"))
 }
 
 /// The frames of the input's decodable requests, back to back.
@@ -61,29 +54,28 @@ fuzz_target!(|data: &[u8]| {
     if stream.is_empty() {
         return;
     }
-    let mut conn = TcpStream::connect(server()).expect("connect to the in-process server");
-    conn.set_read_timeout(Some(Duration::from_secs(20))).expect("set a read timeout");
-    let mut writer = conn.try_clone().expect("clone the socket");
-    // Written from a thread of its own: the server answers while the requests still
-    // arrive, and neither side may wait for the other to read.
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            // The server may close first (a CLOSE request, a protocol error): fine.
-            let _ = writer.write_all(&stream);
-            let _ = writer.shutdown(Shutdown::Write);
-        });
-        let mut sink = [0u8; 64 << 10];
-        loop {
-            match conn.read(&mut sink) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    panic!("the server did not finish the requests within 20 s of their end")
-                }
-                // A reset (the server closed with requests unread) ends it too.
-                Err(_) => break,
-            }
-        }
+    let listener = listener();
+    let client = TcpStream::connect(listener.local_addr().expect("a bound address")).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    let mut writer = client.try_clone().expect("clone the socket");
+    let mut reader = client;
+    // Written and read on threads of their own: the server answers while the requests
+    // still arrive, and no side may wait for another to read.
+    let write = std::thread::spawn(move || {
+        // The server may close first (a CLOSE request, a protocol error): fine.
+        let _ = writer.write_all(&stream);
+        let _ = writer.shutdown(Shutdown::Write);
     });
+    let read = std::thread::spawn(move || {
+        let mut sink = vec![0u8; 64 << 10];
+        // Until the server's end closes (or resets, with requests unread).
+        while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    // Errors are the connection's end, as in a server: only a panic is a finding.
+    let _ = serve_stream(accepted, Arc::new(BenchmarkService), Config::default());
+    // Joined, not left to a scope: a scope does not wait for its threads' own exit
+    // (their thread-local destructors), which LeakSanitizer would report as leaks.
+    for thread in [write, read] {
+        thread.join().expect("the client's threads do not panic");
+    }
 });
