@@ -1,5 +1,5 @@
-//! Files rpycbench reads and writes outside a benchmark: `report` and `compare` read
-//! their inputs with a bound and refuse what is not a regular file; `compare` refuses
+//! Files rpycbench reads and writes outside a benchmark: `report`, `compare` and the
+//! relay's `--thresholds` read their inputs with a bound and refuse what is not a regular file; `compare` refuses
 //! duplicate names and corrupt histograms and does not call empty runs "no change";
 //! the `RPYCBENCH_PROFILE` telemetry is written atomically, a failure to write it is a
 //! non-zero exit, and temporary files of dead writers are cleaned. The real binary, on
@@ -112,6 +112,13 @@ fn devices_fifos_and_oversized_files_are_refused_at_once() {
         let report = rpycbench(&[os("report"), os(bad)], &[], &d.0);
         assert_ne!(report.code, Some(0), "report {}", bad.display());
         assert!(report.stderr.contains(says), "report {}: {}", bad.display(), report.stderr);
+        let thresholds = rpycbench(
+            &[os("proxy"), os("--upstream"), os("127.0.0.1:9"), os("--quiet"), os("--thresholds"), os(bad)],
+            &[],
+            &d.0,
+        );
+        assert_ne!(thresholds.code, Some(0), "proxy --thresholds {}", bad.display());
+        assert!(thresholds.stderr.contains(says), "proxy --thresholds {}: {}", bad.display(), thresholds.stderr);
         assert!(started.elapsed() < Duration::from_secs(20), "{} took {:?}", bad.display(), started.elapsed());
     }
 }
