@@ -28,7 +28,11 @@ fn hash() -> u64 {
 }
 
 /// A fresh scratch tree: `tmp/`, `home/`, `cache/`, and where planted code leaves marks.
-struct Scratch(PathBuf);
+struct Scratch {
+    root: PathBuf,
+    /// Neither HOME nor XDG_CACHE_HOME set.
+    homeless: bool,
+}
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
@@ -37,15 +41,15 @@ impl Scratch {
         for sub in ["tmp", "home", "cache"] {
             std::fs::create_dir_all(root.join(sub)).unwrap();
         }
-        Scratch(root)
+        Scratch { root, homeless: false }
     }
 
     fn path(&self, sub: &str) -> PathBuf {
-        self.0.join(sub)
+        self.root.join(sub)
     }
 
     fn marker(&self) -> PathBuf {
-        self.0.join("PLANTED-CODE-RAN")
+        self.root.join("PLANTED-CODE-RAN")
     }
 
     /// Puts modules the launcher or its service would import first (`rpyc`, and the
@@ -60,12 +64,15 @@ impl Scratch {
 
     /// `rpycbench serve --mode python-threaded` in this scratch environment.
     fn serve(&self) -> std::process::Child {
-        Command::new(BIN)
-            .args(["serve", "--mode", "python-threaded", "--port", "0", "--python"])
+        let mut cmd = Command::new(BIN);
+        cmd.env("TMPDIR", self.path("tmp"));
+        if self.homeless {
+            cmd.env_remove("HOME").env_remove("XDG_CACHE_HOME");
+        } else {
+            cmd.env("HOME", self.path("home")).env("XDG_CACHE_HOME", self.path("cache"));
+        }
+        cmd.args(["serve", "--mode", "python-threaded", "--port", "0", "--python"])
             .arg(python())
-            .env("TMPDIR", self.path("tmp"))
-            .env("HOME", self.path("home"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -124,7 +131,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -212,4 +219,25 @@ fn a_cache_root_of_another_user_is_refused() {
     std::os::unix::fs::chown(&root, Some(65534), None).unwrap();
     let stderr = s.serve_refused();
     assert!(stderr.contains("owned by another user"), "{stderr}");
+}
+
+#[test]
+fn without_a_cache_directory_the_files_run_from_a_fresh_private_temporary_one() {
+    let mut s = Scratch::new("homeless");
+    s.homeless = true;
+    // Where the old versions looked, with planted modules: never used.
+    let old = s.path("tmp").join(format!("rpycbench-python-{:016x}", hash()));
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("rpycbench_service.py"), SERVICE_PY).unwrap();
+    std::fs::write(old.join("rpycbench_server.py"), LAUNCHER_PY).unwrap();
+    s.plant(&old);
+    s.serve_and_call();
+    let fresh: Vec<PathBuf> = std::fs::read_dir(s.path("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &old && p.file_name().unwrap().to_str().unwrap().starts_with("rpycbench-python-"))
+        .collect();
+    assert_eq!(fresh.len(), 1, "one fresh directory: {fresh:?}");
+    let mode = std::fs::metadata(&fresh[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} is private", fresh[0].display());
 }
