@@ -19,7 +19,8 @@ Exit status:
   15  a benchmark of OLD is missing from NEW, or the two have none in common
       (unless --allow-missing)
   12  a file does not exist
-  13  a file is corrupt, of an unknown schema, or cannot be read
+  13  a file is corrupt (a histogram that does not decode, a benchmark name twice), of
+      an unknown schema, not a regular file, larger than 256 MiB, or cannot be read
   2   bad command line";
 
 #[derive(Debug, Args)]
@@ -72,6 +73,16 @@ pub(crate) fn run(args: CompareArgs) -> Result<ExitCode, Box<dyn std::error::Err
             return Ok(ExitCode::from(code));
         }
     };
+    // Results are matched by name: a name twice would compare one of them silently.
+    for (path, file) in [(&args.old, &old), (&args.new, &new)] {
+        if let Some(name) = file.results.duplicate_name() {
+            eprintln!(
+                "rpycbench compare: {}: benchmark {name:?} appears more than once; compare files with unique names",
+                path.display()
+            );
+            return Ok(ExitCode::from(EXIT_BASELINE_UNUSABLE));
+        }
+    }
     println!("old: {}", describe(&args.old, &old));
     println!("new: {}", describe(&args.new, &new));
     let options = Options { normalize: args.normalize };

@@ -1,17 +1,19 @@
 //! `rpycbench proxy`: the profiling relay in the foreground; the telemetry report on
-//! SIGINT or SIGTERM (then exit 0) and on SIGUSR1 (then carry on).
+//! SIGINT, SIGTERM or SIGHUP (then exit 0) and on SIGUSR1 (then carry on). The `--json`
+//! file is written on exit, and also each time the upstream server refuses or ends a
+//! connection (it died or went away), so a relay killed after it keeps what it saw.
 
 use crate::profile::diagnosis::Thresholds;
 use crate::profile::relay::{Relay, RelayCounters};
 use crate::profile::report::{self, ReportOptions, Section};
 use crate::profile::{RecorderConfig, Telemetry};
 use clap::Args;
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -22,7 +24,8 @@ pub(crate) struct ProxyArgs {
     /// The RPyC server to relay to, as HOST:PORT.
     #[arg(long)]
     upstream: String,
-    /// Also write the telemetry as JSON to FILE on exit.
+    /// Also write the telemetry as JSON to FILE on exit (SIGINT, SIGTERM, SIGHUP), and
+    /// each time the upstream server refuses or ends a connection (it went away).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Print no report on exit (SIGUSR1 still prints one; --json still writes).
@@ -59,13 +62,22 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
         Some(path) => Thresholds::load(path)?,
         None => Thresholds::default(),
     };
-    let relay = Relay::bind(&args.listen, &args.upstream, config)?;
+    let mut relay = Relay::bind(&args.listen, &args.upstream, config)?;
     let local = relay.local_addr()?;
     let profiler = relay.profiler();
     let counters = relay.counters();
+    let file = args.json.clone().map(|path| Arc::new(TelemetryFile { path, written: Mutex::new(None) }));
+    if let Some(file) = file.clone() {
+        let profiler = profiler.clone();
+        relay.on_upstream_lost(Arc::new(move || {
+            if let Err(e) = file.write(&profiler.telemetry(), false) {
+                eprintln!("rpycbench proxy: the upstream server went away; cannot save the telemetry: {e}");
+            }
+        }));
+    }
     // Signals are handled on a thread of their own: printing a report is not
     // async-signal-safe, and the relay threads must not be interrupted mid-frame.
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
     let opts = ReportOptions { top_n: args.top, ..ReportOptions::default() };
     let upstream = args.upstream.clone();
     let operations = args.operations;
@@ -82,15 +94,12 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
             if signal == SIGUSR1 {
                 continue;
             }
-            let code = match &args.json {
-                Some(path) => match crate::metrics::write_atomically(path, telemetry.to_json().as_bytes()) {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("rpycbench proxy: cannot write {}: {e}", path.display());
-                        1
-                    }
-                },
-                None => 0,
+            let code = match file.as_ref().map(|f| f.write(&telemetry, true)) {
+                Some(Err(e)) => {
+                    eprintln!("rpycbench proxy: {e}");
+                    1
+                }
+                _ => 0,
             };
             let _ = std::io::stdout().flush();
             std::process::exit(code);
@@ -102,6 +111,29 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     drop(out);
     relay.run()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` file. Writes are serialized: they share one temporary name.
+struct TelemetryFile {
+    path: PathBuf,
+    /// What the last write held (connections and frames each way), so that a dead
+    /// upstream refusing connection after connection does not rewrite the same file.
+    written: Mutex<Option<(u64, u64, u64)>>,
+}
+
+impl TelemetryFile {
+    /// Writes `t` atomically, unless it holds nothing new and `always` is false.
+    fn write(&self, t: &Telemetry, always: bool) -> Result<(), String> {
+        let mut written = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = (t.connections, t.c2s.frames, t.s2c.frames);
+        if !always && *written == Some(key) {
+            return Ok(());
+        }
+        crate::metrics::write_atomically(&self.path, t.to_json().as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        *written = Some(key);
+        Ok(())
+    }
 }
 
 /// How long a stopping relay waits for open connections to end.

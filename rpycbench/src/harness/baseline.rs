@@ -181,7 +181,7 @@ impl Baseline {
 /// Reads a baseline or a result file, checking the schema before anything else.
 pub fn load_file(path: &Path) -> Result<LoadedFile, BaselineError> {
     let io = |source| BaselineError::Io { path: path.to_path_buf(), source };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = crate::metrics::read_input(path).map_err(io)?;
     let corrupt = |reason: String| BaselineError::Corrupt { path: path.to_path_buf(), reason };
     let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
     let schema = raw.get("schema").and_then(|s| s.as_str()).ok_or_else(|| corrupt("no \"schema\" field".into()))?;

@@ -5,6 +5,7 @@
 mod clock;
 pub mod compare;
 mod environment;
+mod files;
 mod latency;
 mod machine;
 mod outcomes;
@@ -15,10 +16,11 @@ pub mod system;
 
 pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
+pub(crate) use files::write_atomically;
+pub use files::{read_input, MAX_INPUT_BYTES};
 pub use latency::{format_ns, HistogramError, LatencyHistogram, LatencyStats};
 pub use machine::{MachineReference, ReferenceMeasurement};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
-pub(crate) use result::write_atomically;
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
     WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA,

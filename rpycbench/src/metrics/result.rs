@@ -274,21 +274,49 @@ impl ResultSet {
             }
             None => return Err(corrupt("no \"schema\" field".into())),
         }
-        serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))
+        let set: ResultSet = serde_json::from_value(raw).map_err(|e| corrupt(e.to_string()))?;
+        set.check().map_err(corrupt)?;
+        Ok(set)
+    }
+
+    /// The first benchmark name that appears more than once, if any. A collection may
+    /// hold several (nothing is replaced), but comparisons match results by name.
+    pub fn duplicate_name(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.results.iter().map(|r| r.name.as_str()).find(|name| !seen.insert(*name))
+    }
+
+    /// What the types alone do not hold: every latency histogram decodes (a comparison
+    /// or report would otherwise quietly treat it as empty).
+    fn check(&self) -> Result<(), String> {
+        for r in &self.results {
+            let sizes = r.sizes.iter().map(|s| (format!("{} {} B", s.direction, s.size_bytes), &s.latency));
+            let clients = r.clients.iter().flatten().map(|c| (format!("client {}", c.client), &c.latency));
+            for (what, stats) in r.latency.iter().map(|l| ("latency".to_owned(), l)).chain(sizes).chain(clients) {
+                // An empty histogram with no values is what a run without successes may hold.
+                if stats.histogram.is_empty() && stats.count == 0 {
+                    continue;
+                }
+                if let Err(e) = stats.histogram() {
+                    return Err(format!("benchmark {:?}: {what}: {e}", r.name));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads a result file.
     pub fn load(path: &Path) -> Result<ResultSet, ResultFileError> {
         let shown = path.display().to_string();
         let text =
-            std::fs::read_to_string(path).map_err(|source| ResultFileError::Io { path: shown.clone(), source })?;
+            super::files::read_input(path).map_err(|source| ResultFileError::Io { path: shown.clone(), source })?;
         Self::from_json(&text, &shown)
     }
 
     /// Writes the file atomically (a temporary file renamed into place), so a crash
     /// never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
-        write_atomically(path, self.to_json().as_bytes())
+        super::files::write_atomically(path, self.to_json().as_bytes())
             .map_err(|source| ResultFileError::Io { path: path.display().to_string(), source })
     }
 
@@ -302,25 +330,6 @@ impl Default for ResultSet {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory renamed into
-/// place, so a crash never leaves half a file and readers never see one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// The current time as RFC 3339 UTC, to the second.

@@ -4,7 +4,8 @@
 //! - unset, empty or `0`: off, and connections pay nothing (no observer at all);
 //! - `1` (or `true`, `stderr`): the text report goes to stderr at exit;
 //! - anything else is a file path: the report goes to stderr and the telemetry JSON
-//!   to that file.
+//!   to that file, written atomically (a temporary file renamed into place); when it
+//!   cannot be written the process exits with status 1, whatever status it had.
 //!
 //! `RPYCBENCH_PROFILE_HISTORY` (requests kept, default 10 000) and
 //! `RPYCBENCH_PROFILE_SLOW_MS` (slow-call threshold, default 10) tune the recorder.
@@ -26,6 +27,11 @@ use std::time::Duration;
 
 /// The environment variable that turns process-wide profiling on.
 pub const PROFILE_ENV: &str = "RPYCBENCH_PROFILE";
+
+/// The exit status of a process whose `RPYCBENCH_PROFILE` file could not be written
+/// (whatever status it was leaving with): the generic failure, as the JSON asked for is
+/// lost.
+pub const EXIT_TELEMETRY_UNWRITTEN: i32 = 1;
 
 /// What `RPYCBENCH_PROFILE` asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,8 +123,15 @@ extern "C" fn report_at_exit() {
     );
     eprint!("{}", report::full_with(&telemetry, &ReportOptions::default(), &[diagnosis]));
     if let ProfileTarget::Json(path) = &g.target {
-        if let Err(e) = std::fs::write(path, telemetry.to_json()) {
+        // Atomically: a full disk or a kill leaves the previous file (or none), never
+        // a truncated one.
+        if let Err(e) = crate::metrics::write_atomically(path, telemetry.to_json().as_bytes()) {
             eprintln!("rpycbench: cannot write the telemetry to {}: {e}", path.display());
+            // The process is already exiting: `exit` may not be called again from an
+            // exit handler, `_exit` may. Rust's stdout was flushed before the exit
+            // handlers ran; later handlers are skipped.
+            // SAFETY: `_exit` ends the process at once and has no preconditions.
+            unsafe { libc::_exit(EXIT_TELEMETRY_UNWRITTEN) };
         }
     }
 }

@@ -92,6 +92,11 @@ impl RelayCounters {
     }
 }
 
+/// Called, on the connection's thread, when the upstream server refused a connection or
+/// ended one before its client did: the server died or went away, and whatever was
+/// recorded should be saved before the relay is stopped too.
+pub type UpstreamLost = Arc<dyn Fn() + Send + Sync>;
+
 /// A bound relay, ready to [`run`](Relay::run).
 pub struct Relay {
     listener: TcpListener,
@@ -100,6 +105,7 @@ pub struct Relay {
     profiler: Profiler,
     counters: Arc<RelayCounters>,
     connect_timeout: Duration,
+    upstream_lost: Option<UpstreamLost>,
 }
 
 impl Relay {
@@ -120,6 +126,7 @@ impl Relay {
             profiler: Profiler::new(config),
             counters: Arc::default(),
             connect_timeout: Duration::from_secs(10),
+            upstream_lost: None,
         })
     }
 
@@ -132,6 +139,11 @@ impl Relay {
     /// telemetry while the relay runs).
     pub fn profiler(&self) -> Profiler {
         self.profiler.clone()
+    }
+
+    /// Calls `hook` each time the upstream refuses a connection or ends one first.
+    pub fn on_upstream_lost(&mut self, hook: UpstreamLost) {
+        self.upstream_lost = Some(hook);
     }
 
     /// The relay's own counters.
@@ -161,6 +173,7 @@ impl Relay {
                 profiler: self.profiler.clone(),
                 counters: self.counters.clone(),
                 connect_timeout: self.connect_timeout,
+                upstream_lost: self.upstream_lost.clone(),
             };
             let spawned = std::thread::Builder::new().name("relay".into()).spawn(move || job.relay(client));
             if let Err(e) = spawned {
@@ -176,6 +189,7 @@ struct Job {
     profiler: Profiler,
     counters: Arc<RelayCounters>,
     connect_timeout: Duration,
+    upstream_lost: Option<UpstreamLost>,
 }
 
 impl Job {
@@ -197,6 +211,9 @@ impl Job {
                 self.counters.upstream_failures.fetch_add(1, Ordering::Relaxed);
                 eprintln!("rpycbench proxy: cannot reach the upstream server {}: {e}", self.upstream_name);
                 let _ = client.shutdown(Shutdown::Both);
+                if let Some(hook) = &self.upstream_lost {
+                    hook();
+                }
                 return;
             }
         };
@@ -206,6 +223,7 @@ impl Job {
         self.counters.active.fetch_add(1, Ordering::Relaxed);
         let conn = self.profiler.lock().open_connection();
         let mut pipe = Pipe::new(conn, self.profiler.clone(), self.counters.clone());
+        pipe.upstream_lost = self.upstream_lost.clone();
         if let Err(e) = pipe.run(&client, &server) {
             // A reset by either end is how many clients hang up: not worth a line.
             if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
@@ -271,6 +289,8 @@ struct Pipe {
     limits: crate::wire::Limits,
     buf: Vec<u8>,
     facts: Vec<(FrameFacts, usize)>,
+    /// Called once, when the server side ends or fails while the client's is open.
+    upstream_lost: Option<UpstreamLost>,
 }
 
 impl Pipe {
@@ -284,6 +304,7 @@ impl Pipe {
             limits,
             buf: vec![0; CHUNK],
             facts: Vec::new(),
+            upstream_lost: None,
         }
     }
 
@@ -350,12 +371,24 @@ impl Pipe {
                 let r = revents[side];
                 // Writable (or failed: the write reports why).
                 if flags[side].contains(PollFlags::POLLOUT) && r.intersects(PollFlags::POLLOUT | trouble) {
-                    pending[1 - side].flush(sides[side])?;
+                    pending[1 - side].flush(sides[side]).inspect_err(|_| self.lost_upstream(side, true))?;
                 }
                 // Readable (or failed, or ended: the read reports which).
                 if flags[side].contains(PollFlags::POLLIN) && r.intersects(PollFlags::POLLIN | trouble) {
-                    self.read_side(side, sides, &mut reading, &mut pending)?;
+                    self.read_side(side, sides, &mut reading, &mut pending)
+                        .inspect_err(|_| self.lost_upstream(side, true))?;
+                    self.lost_upstream(side, !reading[1] && reading[0]);
                 }
+            }
+        }
+    }
+
+    /// Tells the hook, once, that the upstream failed or ended first, when `side` is the
+    /// server's and `lost` says so.
+    fn lost_upstream(&mut self, side: usize, lost: bool) {
+        if side == 1 && lost {
+            if let Some(hook) = self.upstream_lost.take() {
+                hook();
             }
         }
     }

@@ -22,6 +22,8 @@ pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
 pub use process::{current_exe_serves, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
 pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
+#[doc(hidden)]
+pub use service::serve_stream;
 pub use service::Service;
 
 use crate::client::Config;

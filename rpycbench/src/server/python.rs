@@ -1,11 +1,13 @@
 //! Python-backed servers: a real `rpyc.ThreadedServer` or `rpyc.ForkingServer` running
 //! the Python twin of the benchmark service, or a service the user names.
 //!
-//! The Python files are embedded in the binary and written once to a cache directory
-//! named by their content hash, so an installed `rpycbench` needs no source tree.
+//! The Python files are embedded in the binary and written to a private cache
+//! directory named by their content hash (see [`cache`]), so an installed `rpycbench`
+//! needs no source tree.
+
+mod cache;
 
 use super::ServerMode;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -42,6 +44,14 @@ pub enum PythonError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The cache directory could hold someone else's code, which the server would run.
+    #[error("refusing to run the Python server from {}: {why}; remove it (or make it yours, mode 0700) and retry", path.display())]
+    UnsafeCache {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 impl PythonServerSpec {
@@ -64,8 +74,9 @@ impl PythonServerSpec {
         let dir = embedded_dir()?;
         let model = if mode.is_forking() { "forking" } else { "threaded" };
         let mut cmd = Command::new(&python);
-        // -u: the readiness line must not sit in a pipe buffer.
-        cmd.arg("-u").arg(dir.join("rpycbench_server.py"));
+        // -u: the readiness line must not sit in a pipe buffer. -B: no __pycache__ in
+        // the cache directory, which must hold exactly our files.
+        cmd.arg("-u").arg("-B").arg(dir.join("rpycbench_server.py"));
         cmd.args(["--mode", model, "--host", host, "--port", &port.to_string()]);
         cmd.args(["--service", self.service.as_deref().unwrap_or(DEFAULT_SERVICE)]);
         for p in &self.python_path {
@@ -88,29 +99,7 @@ fn is_runnable(python: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Writes the embedded files (once per content version) and returns their directory.
+/// The private directory holding the embedded files, checked (and rewritten if need be).
 fn embedded_dir() -> Result<PathBuf, PythonError> {
-    let hash = crate::client::fnv1a(SERVICE_PY.bytes().chain(LAUNCHER_PY.bytes()));
-    let dir = std::env::temp_dir().join(format!("rpycbench-python-{hash:016x}"));
-    let cache_err = |path: &Path, source| PythonError::Cache { path: path.to_path_buf(), source };
-    std::fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
-    for (name, text) in [("rpycbench_service.py", SERVICE_PY), ("rpycbench_server.py", LAUNCHER_PY)] {
-        let path = dir.join(name);
-        if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
-            continue;
-        }
-        // Write-then-rename, so parallel starts never run a half-written file; a name of
-        // its own per write, as threads of one process may write at once.
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dir.join(format!("{name}.{}.{n}.tmp", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| cache_err(&path, e))?;
-    }
-    Ok(dir)
+    cache::prepare(&[("rpycbench_service.py", SERVICE_PY), ("rpycbench_server.py", LAUNCHER_PY)])
 }

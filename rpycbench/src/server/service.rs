@@ -161,3 +161,18 @@ impl PyInstance for ServiceRoot {
         Err(Error::raise("AttributeError", "access denied"))
     }
 }
+
+/// Serves `service` on an accepted stream, on the calling thread, until the peer
+/// closes: the dispatcher of one native server connection without an accept loop. For
+/// the `server_dispatch` fuzz target, which must see every request answered before its
+/// input ends (a connection thread of a real server would outlive it).
+#[doc(hidden)]
+pub fn serve_stream(
+    stream: std::net::TcpStream,
+    service: Arc<dyn Service>,
+    config: crate::client::Config,
+) -> Result<()> {
+    let mut conn = Connection::from_stream(stream, config)?;
+    conn.set_service(ServiceRoot::lend(service));
+    conn.serve_until_closed()
+}

@@ -140,7 +140,10 @@ impl SeriesComparison {
                     let _ = write!(line, "; {note}");
                 }
             }
-            _ => line.push_str(": not comparable (no successful requests on one side)"),
+            _ => {
+                let why = self.note.as_deref().unwrap_or("no successful requests on one side");
+                let _ = write!(line, ": not comparable ({why})");
+            }
         }
         line
     }
@@ -171,6 +174,19 @@ pub fn compare(old: &BenchResult, new: &BenchResult, threshold_pct: f64) -> Benc
 
 /// [`compare`] with [`Options`].
 pub fn compare_with(old: &BenchResult, new: &BenchResult, threshold_pct: f64, options: Options) -> BenchComparison {
+    if let Some(note) = no_attempts(old, new) {
+        // Empty runs hold no latency to compare and wire counts of nothing; comparing
+        // them would call two failures to run "no change".
+        let series = vec![SeriesComparison {
+            label: "p50".into(),
+            old_ns: old.latency.as_ref().map_or(0, |l| l.p50_ns),
+            new_ns: new.latency.as_ref().map_or(0, |l| l.p50_ns),
+            interval: None,
+            change: None,
+            note: Some(note),
+        }];
+        return BenchComparison { name: new.name.clone(), threshold_pct, series, wire: Vec::new() };
+    }
     let machine = super::machine_shift(old, new);
     let judge = |label: String, o: &LatencyStats, n: &LatencyStats| {
         compare_stats(label, o, n, threshold_pct, machine.filter(|_| options.normalize))
@@ -208,6 +224,17 @@ pub fn compare_with(old: &BenchResult, new: &BenchResult, threshold_pct: f64, op
         }
     }
     BenchComparison { name: new.name.clone(), threshold_pct, series, wire: compare_wire(old, new, threshold_pct) }
+}
+
+/// Why two results cannot be compared at all: a run that attempted no request.
+fn no_attempts(old: &BenchResult, new: &BenchResult) -> Option<String> {
+    let which = match (old.outcomes.attempts == 0, new.outcomes.attempts == 0) {
+        (false, false) => return None,
+        (true, true) => "either run",
+        (true, false) => "the old run",
+        (false, true) => "the new run",
+    };
+    Some(format!("no request was attempted in {which}"))
 }
 
 fn compare_stats(

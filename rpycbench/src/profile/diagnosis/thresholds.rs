@@ -154,7 +154,7 @@ impl Thresholds {
     pub fn load(path: &Path) -> Result<Thresholds, ThresholdsError> {
         let shown = path.display().to_string();
         let text =
-            std::fs::read_to_string(path).map_err(|source| ThresholdsError::Io { path: shown.clone(), source })?;
+            crate::metrics::read_input(path).map_err(|source| ThresholdsError::Io { path: shown.clone(), source })?;
         Self::from_json(&text, &shown)
     }
 
