@@ -126,14 +126,16 @@ fn stalled_frame_is_dropped_forking() {
 /// `--idle-timeout` their slots come back after it and the third is served.
 fn idle_timeout_frees_the_slots_of_silent_clients(mode: &str) {
     let server = serve(mode, &["--max-connections", "2", "--idle-timeout", "2s"]);
+    let connected = Instant::now();
     let (mut a, mut b) = (raw(server.addr), raw(server.addr));
     // Let the server take both before the third arrives.
     std::thread::sleep(Duration::from_millis(300));
     let mut third = raw(server.addr);
     let refused = closed_within(&mut third, "the client over the cap");
     assert!(refused < Duration::from_secs(1), "the client over the cap waited {refused:?} to be turned away");
-    let idle = closed_within(&mut a, "a silent client");
-    assert!(idle >= Duration::from_millis(1500), "a silent client was closed after only {idle:?}");
+    closed_within(&mut a, "a silent client");
+    let idle = connected.elapsed();
+    assert!(idle >= Duration::from_millis(1900), "a silent client was closed after only {idle:?}");
     closed_within(&mut b, "a silent client");
     assert!(
         eventually(BOUND, || TcpStream::connect(server.addr).is_ok_and(|s| served_on(s).is_some())),
@@ -204,8 +206,10 @@ fn failed_thread_spawns_leave_the_cap_intact() {
         let mut s = raw(server.addr);
         closed_within(&mut s, &format!("connection {i} with no thread to serve it"));
     }
-    let failures = server.stderr_text().matches("cannot start a connection thread").count();
-    assert_eq!(failures, MAX, "expected every spawn to fail: {}", server.stderr_text());
+    // The server closes a connection (dropping the failed spawn's closure) before it
+    // writes why: the last lines may lag the last close a little.
+    let failures = || server.stderr_text().matches("cannot start a connection thread").count();
+    assert!(eventually(BOUND, || failures() == MAX), "{} spawns of {MAX} failed: {}", failures(), server.stderr_text());
     server.limit_address_space(None);
     let clients: Vec<Connection> = (0..MAX).map(|i| served(server.addr, &format!("client {i} of {MAX}"))).collect();
     assert_eq!(server.threads(), MAX + 1, "one thread per client and the accept loop");
@@ -336,11 +340,13 @@ fn relay_drops_stalled_frames_and_caps_its_connections() {
     let mut good = served(relay.addr, "the client through the relay");
     let mut stalled = raw(relay.addr);
     stalled.write_all(&[0, 0, 1]).unwrap();
+    let stalled_since = Instant::now();
     let mut third = raw(relay.addr);
     let refused = closed_within(&mut third, "the third client");
     assert!(refused < Duration::from_secs(1), "the client over the cap waited {refused:?}");
-    let took = closed_within(&mut stalled, "the stalled frame through the relay");
-    assert!(took >= Duration::from_millis(800), "closed after {took:?}, before the stall limit");
+    closed_within(&mut stalled, "the stalled frame through the relay");
+    let took = stalled_since.elapsed();
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}, before the stall limit");
     good.ping().expect("the good client is still served");
     // The slot comes back when the relay's thread for the stalled client ends, a moment
     // after the client sees its connection closed.
