@@ -270,6 +270,30 @@ fn io_work_ends_with_its_client_forking() {
     io_work_ends_with_its_client("forking", 250);
 }
 
+/// `nested(80, callback)` whose client leaves before answering the first callback: the
+/// server's call back finds the connection gone and the request ends with it.
+fn nested_ends_with_its_client(mode: &str) {
+    let server = serve(mode, &[]);
+    for i in 0..50 {
+        let mut c = served(server.addr, &format!("cycle {i}"));
+        let callback = rpycbench::client::Object::callback(|_conn, args| Ok(args.arg::<i64>(0)?.into()));
+        let _nesting = c.call_async("nested", (80, callback)).unwrap_or_else(|e| panic!("cycle {i}: {e}"));
+        drop(c);
+    }
+    let left = || if mode == "forking" { server.children() } else { server.threads() - 1 };
+    assert!(eventually(BOUND, || left() == 0), "{} connections still served after their clients left", left());
+}
+
+#[test]
+fn nested_ends_with_its_client_threaded() {
+    nested_ends_with_its_client("threaded");
+}
+
+#[test]
+fn nested_ends_with_its_client_forking() {
+    nested_ends_with_its_client("forking");
+}
+
 /// `cpu_work(10**12)` (hours of SHA-256) stops using the CPU once its client left.
 fn cpu_work_ends_with_its_client(mode: &str) {
     let server = serve(mode, &[]);
