@@ -48,6 +48,21 @@ pub enum Error {
         /// The timeout in force.
         after: Duration,
     },
+    /// A served peer stayed silent past the server's limit (`Config::silence`): it sent
+    /// part of a frame and then nothing, or nothing at all. The connection is closed.
+    #[error(
+        "{peer} sent {} for {after:?}; its connection is closed (the server's {} limit)",
+        if *.mid_frame { "part of a frame and then nothing" } else { "nothing" },
+        if *.mid_frame { "stall" } else { "idle" }
+    )]
+    Silent {
+        /// The peer's address.
+        peer: String,
+        /// The limit that ran out.
+        after: Duration,
+        /// Whether the peer stopped in the middle of a frame.
+        mid_frame: bool,
+    },
     /// The peer raised an exception: its module, class, arguments and traceback.
     #[error("remote {}\n\n--- remote traceback ---\n{}", .0, .0.traceback)]
     Remote(Box<RemoteException>),

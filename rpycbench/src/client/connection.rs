@@ -37,6 +37,9 @@ pub struct Config {
     /// [`DEFAULT_REPLY_POLL`](super::DEFAULT_REPLY_POLL); zero blocks at once). See
     /// `client::poll` for why: figures then do not depend on whether the machine idles.
     pub reply_poll: Duration,
+    /// How long a serving connection lets its peer stay silent, mid-frame (default 30 s)
+    /// and between requests (default forever); used only while serving.
+    pub silence: super::SilenceLimits,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             compression: Compression::Off,
             limits: Limits::DEFAULT,
             reply_poll: super::DEFAULT_REPLY_POLL,
+            silence: super::SilenceLimits::default(),
         }
     }
 }
@@ -76,6 +80,11 @@ impl Config {
     /// Sets the decoding limits.
     pub fn limits(mut self, l: Limits) -> Self {
         self.limits = l;
+        self
+    }
+    /// Sets how long a serving connection lets its peer stay silent.
+    pub fn silence(mut self, s: super::SilenceLimits) -> Self {
+        self.silence = s;
         self
     }
 }
@@ -121,6 +130,8 @@ pub struct Connection {
     /// Requests of the peer being answered, nested (a callback calling back).
     pub(crate) answering: u32,
     read_timeout: Option<Duration>,
+    /// Whether `read_timeout` was set for a silence limit (see `arm_silence_limit`).
+    silence_armed: bool,
     /// Told about every frame when set (profiling); `None` costs one branch per frame.
     observer: Option<Box<dyn WireObserver>>,
 }
@@ -164,6 +175,7 @@ impl Connection {
             decoder: FrameDecoder::new(config.limits),
             encoder: FrameEncoder::new(config.compression),
             read_timeout: Some(config.request_timeout),
+            silence_armed: false,
             config,
             stream,
             next_seq: 0,
@@ -222,7 +234,14 @@ impl Connection {
 
     /// Whether the peer has hung up, asked without reading or waiting: for work that
     /// takes long (a sleep, a CPU loop) and is pointless once nobody waits for it.
-    pub(crate) fn peer_gone(&self) -> bool {
+    ///
+    /// A service's method gets the connection it serves, so a long one can ask every
+    /// so often and give up (returning any error) once its client is gone; see
+    /// [`Service`](crate::server::Service). One `poll(2)` of the socket with no timeout:
+    /// about a microsecond, cheap enough to ask every few milliseconds. A client that
+    /// half-closed its side (`shutdown(SHUT_WR)`) counts as gone, as an RPyC server
+    /// treats its end of stream as a close.
+    pub fn peer_gone(&self) -> bool {
         use std::os::fd::AsRawFd;
         let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
         // SAFETY: one valid pollfd for a socket this connection owns, and a zero timeout.
@@ -509,6 +528,8 @@ impl Connection {
                     return Ok(None);
                 }
                 self.fit_read_timeout(deadline - now)?;
+            } else {
+                self.arm_silence_limit()?;
             }
             // Waiting for a reply (a deadline) polls first; a server waiting for the next
             // request blocks at once, as Python's does.
@@ -519,6 +540,9 @@ impl Connection {
                     return Err(Error::Closed { peer: self.peer.clone(), doing });
                 }
                 Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) && deadline.is_none() => {
+                    self.check_silence()?;
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
                 Err(e) => {
                     self.closed = true;
@@ -526,6 +550,40 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Before a server waits for its peer: the socket's read timeout set to the silence
+    /// limit that applies (`client::silence`), or cleared if it was set for one that no
+    /// longer does (a frame half-received has been completed).
+    fn arm_silence_limit(&mut self) -> Result<()> {
+        match self.config.silence.applies(self.decoder.buffered() > 0) {
+            Some(limit) => {
+                self.fit_read_timeout(limit)?;
+                self.silence_armed = true;
+            }
+            None if self.silence_armed => {
+                self.silence_armed = false;
+                self.clear_read_timeout()?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// After a server's wait for its peer timed out: the connection ends if the wait
+    /// lasted the silence limit that applies. A shorter timeout (left by a callback's
+    /// wait for its reply) only means waiting again, now with the limit.
+    fn check_silence(&mut self) -> Result<()> {
+        let mid_frame = self.decoder.buffered() > 0;
+        let (Some(limit), Some(waited)) = (self.config.silence.applies(mid_frame), self.read_timeout) else {
+            return Ok(());
+        };
+        if waited + TIMEOUT_SLACK < limit {
+            return Ok(());
+        }
+        self.closed = true;
+        let _ = self.stream.shutdown(Shutdown::Both);
+        Err(Error::Silent { peer: self.peer.clone(), after: limit, mid_frame })
     }
 
     /// Answers an rpyc 4/5 request with a `ValueError` it can show (best effort: the

@@ -16,6 +16,7 @@ mod outgoing;
 mod poll;
 pub(crate) mod python;
 mod remote;
+mod silence;
 
 pub use connection::{Config, Connection};
 pub use counters::{HandlerCounts, WireCounters};
@@ -26,3 +27,4 @@ pub use observer::{ObserverFactory, WireObserver};
 pub use ops::{AsyncReply, CmpOp, RemoteIter};
 pub use poll::{poll_read, DEFAULT_REPLY_POLL};
 pub use remote::RemoteRef;
+pub use silence::SilenceLimits;

@@ -64,13 +64,16 @@ fn parse(args: &[String]) -> Result<ServeRequest, String> {
 
 fn run(req: ServeRequest) -> Result<(), String> {
     let mut opts = ServeOptions::builtin();
-    opts.max_connections = req.max_connections;
+    // Without --max-connections, the default cap of `builtin()` stays.
+    if req.max_connections.is_some() {
+        opts.max_connections = req.max_connections;
+    }
     if let Some(name) = &req.rust_service {
         let factory = find_service(name).ok_or_else(|| format!("no Rust service named {name:?} is registered"))?;
         opts = ServeOptions {
             service: Arc::new(move || factory()),
             config: Config::default(),
-            max_connections: req.max_connections,
+            max_connections: opts.max_connections,
         };
     }
     serve_native(req.mode, &req.host, req.port, opts).map_err(|e| e.to_string())

@@ -9,51 +9,37 @@
 //! slow request (`cpu_work`, `io_work`) holds only its own connection, as in RPyC.
 
 use super::routes;
-use crate::server::accept;
+use crate::server::{accept, Slots};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Serves the HTTP baseline with one thread per connection until `stop` is set.
 /// `max_connections` works as for the RPyC servers: connections beyond it are accepted
 /// and closed at once.
 pub fn serve_http(listener: TcpListener, max_connections: Option<usize>, stop: &AtomicBool) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let live = Arc::new(AtomicUsize::new(0));
+    let slots = Slots::new(max_connections);
     while !stop.load(Ordering::Relaxed) {
         let Some(stream) = accept(&listener)? else { continue };
-        if max_connections.is_some_and(|max| live.load(Ordering::Acquire) >= max) {
-            drop(stream);
-            continue;
-        }
-        live.fetch_add(1, Ordering::AcqRel);
-        let guard = LiveGuard(live.clone());
+        // Over the cap: accepted and closed at once (dropping the stream).
+        let Some(slot) = slots.take() else { continue };
         let spawned = std::thread::Builder::new().name("http-conn".into()).spawn(move || {
-            // Moved in, so the count goes down however the thread ends (even by a panic).
-            let _guard = guard;
+            // Moved in, so the slot comes back however the thread ends (even by a panic).
+            let _slot = slot;
             if let Err(e) = serve_connection(stream) {
                 eprintln!("rpycbench http server: {e}");
             }
         });
         if let Err(e) = spawned {
-            // The closure (and its guard) was dropped, so the count is right again.
+            // The closure (and its slot) was dropped, so the count is right again.
             eprintln!("rpycbench http server: cannot start a connection thread: {e}");
         }
     }
     Ok(())
-}
-
-/// Takes one connection off the count of live ones when dropped.
-struct LiveGuard(Arc<AtomicUsize>);
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Serves one connection's requests, keep-alive, until the client closes it.

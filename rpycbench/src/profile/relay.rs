@@ -13,6 +13,12 @@
 //! A stream that stops being RPyC framing is counted and then only relayed, never
 //! decoded again.
 //!
+//! Connections are capped ([`Relay::max_connections`], by default as many as the
+//! descriptor limit allows for two sockets each, at most 1000): more are accepted and
+//! closed at once. A connection whose traffic stops mid-frame (or whose destination
+//! takes nothing) for the stall limit, or stops altogether for the idle limit
+//! ([`Relay::silence`], as a native server's: 30 s and off by default), is closed.
+//!
 //! Memory per connection: a 64 KiB copy buffer, up to about 1 MiB of pending bytes per
 //! direction and, per direction, the frame being decoded (frames are decoded whole, so
 //! up to the largest frame in flight, bounded by the wire layer's 256 MiB frame limit).
@@ -20,6 +26,8 @@
 use super::facts::Direction;
 use super::recorder::{FrameFacts, RecorderConfig};
 use super::session::Profiler;
+use crate::client::SilenceLimits;
+use crate::server::{default_max_connections, Slots};
 use crate::wire::FrameDecoder;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{ErrorKind, Read, Write};
@@ -66,6 +74,10 @@ pub struct RelayCounters {
     pub upstream_failures: AtomicU64,
     /// Connections currently relayed.
     pub active: AtomicU64,
+    /// Clients closed at once because the connection cap was reached.
+    pub refused: AtomicU64,
+    /// Connections closed because their traffic went silent past a limit.
+    pub silenced: AtomicU64,
     /// Chunks of bytes forwarded (one `read` each).
     pub chunks: AtomicU64,
     /// Time from each chunk's read returning to its write returning, summed: what the
@@ -80,9 +92,18 @@ impl RelayCounters {
     pub fn describe(&self) -> String {
         let chunks = self.chunks.load(Ordering::Relaxed);
         let mean = self.forward_ns.load(Ordering::Relaxed).checked_div(chunks).unwrap_or(0);
+        let (refused, silenced) = (self.refused.load(Ordering::Relaxed), self.silenced.load(Ordering::Relaxed));
+        // Said only when they happened: most runs see neither.
+        let mut closed = String::new();
+        if refused > 0 {
+            closed.push_str(&format!(", {refused} refused at the connection cap"));
+        }
+        if silenced > 0 {
+            closed.push_str(&format!(", {silenced} closed for silence"));
+        }
         format!(
-            "{} connections accepted, {} active, {} could not reach the upstream; {chunks} chunks forwarded, \
-             {} ns mean and {} ns max from read to written",
+            "{} connections accepted, {} active, {} could not reach the upstream{closed}; {chunks} chunks \
+             forwarded, {} ns mean and {} ns max from read to written",
             self.accepted.load(Ordering::Relaxed),
             self.active.load(Ordering::Relaxed),
             self.upstream_failures.load(Ordering::Relaxed),
@@ -106,6 +127,8 @@ pub struct Relay {
     counters: Arc<RelayCounters>,
     connect_timeout: Duration,
     upstream_lost: Option<UpstreamLost>,
+    slots: Slots,
+    silence: SilenceLimits,
 }
 
 impl Relay {
@@ -127,7 +150,24 @@ impl Relay {
             counters: Arc::default(),
             connect_timeout: Duration::from_secs(10),
             upstream_lost: None,
+            // Two descriptors a connection: the client's and the upstream's.
+            slots: Slots::new(Some(default_max_connections(2))),
+            silence: SilenceLimits::default(),
         })
+    }
+
+    /// Relays at most `max` connections at once (`None`: any number); more are accepted
+    /// and closed at once.
+    pub fn max_connections(mut self, max: Option<usize>) -> Self {
+        self.slots = Slots::new(max);
+        self
+    }
+
+    /// How long a connection may stay silent: mid-frame (or with bytes its destination
+    /// does not take) and altogether.
+    pub fn silence(mut self, silence: SilenceLimits) -> Self {
+        self.silence = silence;
+        self
     }
 
     /// The address clients connect to.
@@ -167,6 +207,11 @@ impl Relay {
                 }
             };
             self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.slots.take() else {
+                // Over the cap: closed at once (dropping the socket).
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             let job = Job {
                 upstream: self.upstream.clone(),
                 upstream_name: self.upstream_name.clone(),
@@ -174,8 +219,14 @@ impl Relay {
                 counters: self.counters.clone(),
                 connect_timeout: self.connect_timeout,
                 upstream_lost: self.upstream_lost.clone(),
+                silence: self.silence,
             };
-            let spawned = std::thread::Builder::new().name("relay".into()).spawn(move || job.relay(client));
+            let spawned = std::thread::Builder::new().name("relay".into()).spawn(move || {
+                // Moved in, so the slot comes back however the thread ends, and with the
+                // closure if the thread cannot start.
+                let _slot = slot;
+                job.relay(client);
+            });
             if let Err(e) = spawned {
                 eprintln!("rpycbench proxy: cannot start a thread for a connection: {e}");
             }
@@ -190,6 +241,7 @@ struct Job {
     counters: Arc<RelayCounters>,
     connect_timeout: Duration,
     upstream_lost: Option<UpstreamLost>,
+    silence: SilenceLimits,
 }
 
 impl Job {
@@ -222,7 +274,7 @@ impl Job {
         let _ = server.set_nodelay(true);
         self.counters.active.fetch_add(1, Ordering::Relaxed);
         let conn = self.profiler.lock().open_connection();
-        let mut pipe = Pipe::new(conn, self.profiler.clone(), self.counters.clone());
+        let mut pipe = Pipe::new(conn, self.profiler.clone(), self.counters.clone(), self.silence);
         pipe.upstream_lost = self.upstream_lost.clone();
         if let Err(e) = pipe.run(&client, &server) {
             // A reset by either end is how many clients hang up: not worth a line.
@@ -291,10 +343,11 @@ struct Pipe {
     facts: Vec<(FrameFacts, usize)>,
     /// Called once, when the server side ends or fails while the client's is open.
     upstream_lost: Option<UpstreamLost>,
+    silence: SilenceLimits,
 }
 
 impl Pipe {
-    fn new(conn: u64, profiler: Profiler, counters: Arc<RelayCounters>) -> Pipe {
+    fn new(conn: u64, profiler: Profiler, counters: Arc<RelayCounters>, silence: SilenceLimits) -> Pipe {
         let limits = profiler.lock().config().limits;
         Pipe {
             conn,
@@ -305,7 +358,19 @@ impl Pipe {
             buf: vec![0; CHUNK],
             facts: Vec::new(),
             upstream_lost: None,
+            silence,
         }
+    }
+
+    /// Whether a frame is half-relayed: part of one waits in a decoder for the rest, or
+    /// bytes wait for a destination to take them. A stream no longer decoded counts as
+    /// mid-frame throughout (its frames cannot be told apart).
+    fn mid_frame(&self, pending: &[Pending; 2]) -> bool {
+        let partial = match &self.decoders {
+            Some(d) => d.iter().any(|d| d.buffered() > 0),
+            None => true,
+        };
+        partial || pending.iter().any(|p| !p.is_empty())
     }
 
     /// Relays until both directions ended, or either side fails.
@@ -325,6 +390,7 @@ impl Pipe {
         let mut reading = [true, true];
         let mut shut = [false, false];
         let mut pending = [Pending::default(), Pending::default()];
+        let mut heard = Instant::now();
         loop {
             for i in [0, 1] {
                 // Pass a finished direction's end on once its bytes are all written.
@@ -356,8 +422,29 @@ impl Pipe {
             let polled: Vec<usize> = [0, 1].into_iter().filter(|&side| !flags[side].is_empty()).collect();
             let mut fds: Vec<PollFd<'_>> =
                 polled.iter().map(|&side| PollFd::new(sides[side].as_fd(), flags[side])).collect();
-            match poll(&mut fds, PollTimeout::NONE) {
-                Ok(_) => {}
+            let limit = self.silence.applies(self.mid_frame(&pending));
+            let timeout = match limit {
+                // Whole milliseconds, rounded up: waking before the limit would only
+                // mean polling again.
+                Some(l) => {
+                    let left = l.saturating_sub(heard.elapsed()).as_micros().div_ceil(1000);
+                    PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::NONE,
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    if let Some(limit) = limit.filter(|l| heard.elapsed() >= *l) {
+                        drop(fds);
+                        self.counters.silenced.fetch_add(1, Ordering::Relaxed);
+                        let what = if self.mid_frame(&pending) { "mid-frame" } else { "between frames" };
+                        let why = format!("closed after {limit:?} of silence {what} (the relay's silence limit)");
+                        return Err(std::io::Error::new(ErrorKind::TimedOut, why));
+                    }
+                    continue;
+                }
+                // Something moved (or failed, which the read or write reports).
+                Ok(_) => heard = Instant::now(),
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }

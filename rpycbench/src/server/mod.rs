@@ -13,6 +13,7 @@ mod python;
 #[rustfmt::skip]
 mod python_classes;
 mod service;
+mod slots;
 
 pub use binding::{Param, Signature};
 pub(crate) use builtin::extend_payload;
@@ -25,6 +26,8 @@ pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
 #[doc(hidden)]
 pub use service::serve_stream;
 pub use service::Service;
+pub(crate) use slots::Slots;
+pub use slots::{default_max_connections, DEFAULT_MAX_CONNECTIONS};
 
 use crate::client::Config;
 use std::io::Write;
@@ -82,9 +85,14 @@ pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions)
 }
 
 impl ServeOptions {
-    /// The built-in benchmark service with default connection settings.
+    /// The built-in benchmark service with default connection settings, and the default
+    /// cap ([`default_max_connections`], one descriptor a connection).
     pub fn builtin() -> Self {
         let service: Arc<dyn Service> = Arc::new(BenchmarkService);
-        ServeOptions { service: Arc::new(move || service.clone()), config: Config::default(), max_connections: None }
+        ServeOptions {
+            service: Arc::new(move || service.clone()),
+            config: Config::default(),
+            max_connections: Some(default_max_connections(1)),
+        }
     }
 }

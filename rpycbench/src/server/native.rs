@@ -2,6 +2,7 @@
 //! connection. Both run inside a dedicated server process (`rpycbench serve`).
 
 use super::service::{Service, ServiceRoot};
+use super::slots::Slots;
 use crate::client::{Config, Connection};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,10 +24,13 @@ pub type ServiceFactory = Arc<dyn Fn() -> Arc<dyn Service> + Send + Sync>;
 pub struct ServeOptions {
     /// The service each connection gets.
     pub service: ServiceFactory,
-    /// The connections' configuration (limits, timeouts for callbacks).
+    /// The connections' configuration (limits, timeouts for callbacks, and
+    /// [`Config::silence`]: how long a client may stay silent mid-frame or between
+    /// requests).
     pub config: Config,
     /// Connections served at once; further ones are accepted and closed at once, so a
     /// benchmark can study a server at its limit. `None` is unlimited.
+    /// [`ServeOptions::builtin`] sets [`default_max_connections`](super::default_max_connections).
     pub max_connections: Option<usize>,
 }
 
@@ -69,10 +73,9 @@ pub(crate) fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
 }
 
 fn serve_connection(stream: TcpStream, opts: &ServeOptions) {
-    // A panicking service (or a bug here) must end only its own connection. Unwinding
-    // out of a connection thread would skip the threaded server's count of live
-    // connections (a `max_connections` server would shrink for good), and out of a
-    // forked child would unwind through the server's own main in the child.
+    // A panicking service (or a bug here) must end only its own connection, with a
+    // line that says so; out of a forked child, unwinding would run the server's own
+    // main in the child.
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_one(stream, opts)));
     if served.is_err() {
         eprintln!("rpycbench server: a connection's handler panicked; that connection is closed");
@@ -80,6 +83,11 @@ fn serve_connection(stream: TcpStream, opts: &ServeOptions) {
 }
 
 fn serve_one(stream: TcpStream, opts: &ServeOptions) {
+    // A client that stops reading our reply holds this thread in `write` as a client
+    // that stops mid-frame holds it in `read`: the same limit ends both.
+    if let Err(e) = stream.set_write_timeout(opts.config.silence.stall) {
+        return eprintln!("rpycbench server: cannot set a write timeout: {e}");
+    }
     let mut conn = match Connection::from_stream(stream, opts.config.clone()) {
         Ok(c) => c,
         Err(e) => return eprintln!("rpycbench server: {e}"),
@@ -94,20 +102,20 @@ fn serve_one(stream: TcpStream, opts: &ServeOptions) {
 /// Serves with one thread per connection until `stop` is set.
 pub fn serve_threaded(listener: TcpListener, opts: ServeOptions, stop: &AtomicBool) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let live = Arc::new(AtomicUsize::new(0));
+    let slots = Slots::new(opts.max_connections);
     while !stop.load(Ordering::Relaxed) {
         let Some(stream) = accept(&listener)? else { continue };
-        if opts.max_connections.is_some_and(|max| live.load(Ordering::Acquire) >= max) {
-            drop(stream);
-            continue;
-        }
-        live.fetch_add(1, Ordering::AcqRel);
-        let (opts, live) = (opts.clone(), live.clone());
+        // Over the cap: accepted and closed at once (dropping the stream).
+        let Some(slot) = slots.take() else { continue };
+        let opts = opts.clone();
         let spawned = std::thread::Builder::new().name("rpyc-conn".into()).spawn(move || {
+            // Moved in, so the slot comes back however the thread ends.
+            let _slot = slot;
             serve_connection(stream, &opts);
-            live.fetch_sub(1, Ordering::AcqRel);
         });
         if let Err(e) = spawned {
+            // The closure, its stream and its slot were dropped: the client sees the
+            // connection close, and the cap is whole again.
             eprintln!("rpycbench server: cannot start a connection thread: {e}");
         }
     }
@@ -115,7 +123,7 @@ pub fn serve_threaded(listener: TcpListener, opts: ServeOptions, stop: &AtomicBo
     // (a profiled server's telemetry then holds their last frames); open ones do not
     // hold the stop up for longer.
     let deadline = Instant::now() + STOP_GRACE;
-    while live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+    while slots.live() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())

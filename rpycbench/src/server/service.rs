@@ -48,7 +48,26 @@ pub trait Service: Send + Sync + 'static {
     fn methods(&self) -> &[&'static str];
 
     /// Calls `method` (one of [`methods`](Service::methods)). The connection is there to
-    /// call back into the client (callbacks, iterating a client's list).
+    /// call back into the client (callbacks, iterating a client's list), and to ask
+    /// whether the client is still there: a long method should check
+    /// [`conn.peer_gone()`](Connection::peer_gone) every so often (the built-in
+    /// `io_work` and `cpu_work` do, about every 100 ms and every few milliseconds) and
+    /// return an error once it says so, since nobody is left to read the answer and the
+    /// thread or process serving the connection is held until the method returns.
+    ///
+    /// ```
+    /// # use rpycbench::client::{Connection, Object};
+    /// # use rpycbench::Error;
+    /// fn wait_for_job(conn: &mut Connection) -> rpycbench::Result<Object> {
+    ///     for _ in 0..600 {
+    ///         if conn.peer_gone() {
+    ///             return Err(Error::Closed { peer: conn.peer().to_owned(), doing: "waiting for the job" });
+    ///         }
+    ///         std::thread::sleep(std::time::Duration::from_millis(100));
+    ///     }
+    ///     Ok("done".into())
+    /// }
+    /// ```
     fn call(&self, conn: &mut Connection, method: &str, args: Args) -> Result<Object>;
 
     /// The class docstring (`root.__doc__`).
