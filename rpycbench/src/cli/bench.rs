@@ -2,12 +2,13 @@
 //! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
 
 use super::counts::check_rate;
+use super::interrupt::Checkpoint;
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::progress::Progress;
 use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
 use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
-use crate::metrics::{BenchResult, ResultSet};
+use crate::metrics::BenchResult;
 use crate::report::summary_table;
 use crate::Value;
 use clap::{Args, Subcommand, ValueEnum};
@@ -51,6 +52,17 @@ enum KindCommand {
     Bandwidth(BandwidthArgs),
 }
 
+impl KindCommand {
+    fn common(&self) -> &Common {
+        match self {
+            KindCommand::Latency(a) => &a.common,
+            KindCommand::Concurrent(a) => &a.common,
+            KindCommand::Connection(a) => &a.common,
+            KindCommand::Bandwidth(a) => &a.common,
+        }
+    }
+}
+
 /// What every kind takes.
 #[derive(Debug, Args)]
 struct Common {
@@ -68,6 +80,11 @@ struct Common {
     /// Rounds the run is split into: the unit comparisons build their interval from.
     #[arg(long, default_value_t = crate::metrics::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: u32,
+    /// Longest the benchmark may run; past it, it stops and what it measured is written,
+    /// marked as ended early. A server that stops answering (3 requests in a row without
+    /// a reply within --timeout) ends it sooner.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    deadline: Duration,
     /// The result's name (default: KIND[METHOD]).
     #[arg(long)]
     name: Option<String>,
@@ -229,8 +246,14 @@ struct BandwidthArgs {
 
 /// Runs the benchmark; see [`BENCH_AFTER_HELP`] for the exit statuses.
 pub(crate) fn run(args: BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // From here on SIGINT and SIGTERM write what was measured (see cli/interrupt.rs).
+    let json = args.kind.common().json.clone();
+    let checkpoint = Checkpoint::install(move |set| match &json {
+        Some(path) => set.save(path).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => Ok(()),
+    })?;
     match prepare_and_run(args) {
-        Ok((result, common)) => finish(result, &common),
+        Ok((result, common)) => finish(result, &common, &checkpoint),
         Err(e) => {
             eprintln!("rpycbench bench: {e}");
             Ok(ExitCode::from(EXIT_USAGE))
@@ -239,6 +262,10 @@ pub(crate) fn run(args: BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error
 }
 
 fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError> {
+    // An unwritable results file fails now, not after the run (exit 2).
+    if let Some(json) = &args.kind.common().json {
+        super::outputs::check_file("--json", json)?;
+    }
     match args.kind {
         KindCommand::Latency(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
@@ -250,7 +277,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
             let target = ready(&a.common, Some(&call))?;
             let name = a.common.name.clone().unwrap_or_else(|| format!("latency[{}]", call.method));
-            let mut bench = Latency::new(&name).warmup(a.warmup).rounds(a.common.rounds);
+            let mut bench = Latency::new(&name).warmup(a.warmup).rounds(a.common.rounds).deadline(a.common.deadline);
             let what = match requests {
                 Some(n) => {
                     bench = bench.requests(n);
@@ -284,6 +311,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
                 .requests_per_client(a.requests_per_client)
                 .warmup_per_client(a.warmup)
                 .rounds(a.common.rounds)
+                .deadline(a.common.deadline)
                 .load(load);
             let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
             Ok((with_call(result, &call), a.common))
@@ -293,8 +321,11 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             at_least_one("--connections", a.connections)?;
             let target = ready(&a.common, None)?;
             let name = a.common.name.clone().unwrap_or_else(|| "connection".to_owned());
-            let bench =
-                ConnectionBench::new(&name).connections(a.connections).keep_open(a.keep_open).rounds(a.common.rounds);
+            let bench = ConnectionBench::new(&name)
+                .connections(a.connections)
+                .keep_open(a.keep_open)
+                .rounds(a.common.rounds)
+                .deadline(a.common.deadline);
             let what = format!("{} connections", a.connections);
             let result = with_progress(&a.common, &what, || bench.run(&target));
             Ok((result, a.common))
@@ -308,7 +339,11 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
-            let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations).rounds(a.common.rounds);
+            let bench = Bandwidth::new(&name)
+                .sizes(sizes)
+                .iterations(a.iterations)
+                .rounds(a.common.rounds)
+                .deadline(a.common.deadline);
             let result = with_progress(&a.common, &what, || a.methods.run(bench, &target));
             Ok((result, a.common))
         }
@@ -383,7 +418,7 @@ fn nothing_measured(result: &BenchResult) -> Option<String> {
     })
 }
 
-fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn finish(result: BenchResult, common: &Common, checkpoint: &Checkpoint) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Checked before the run; this cannot fail now.
     let slas = common.sla.slas()?;
     let checks = check(&slas, &result);
@@ -392,13 +427,17 @@ fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std:
     let nothing_measured = nothing_measured(&result);
     let violated = nothing_measured.is_some() || checks.iter().any(|c| !c.passed());
     let name = result.name.clone();
-    let mut set = ResultSet::new();
-    set.push(result);
-    if let Some(path) = &common.json {
-        set.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    let partial = result.ended_early.as_ref().map(|e| e.detail.clone());
+    checkpoint.push(result);
+    let set = checkpoint.finish(partial)?;
     if !common.quiet {
         println!("{}", summary_table(&set));
+        for line in super::suite::ended_early_lines(&set) {
+            println!("{line}");
+        }
+    }
+    if let Some(why) = &set.partial {
+        eprintln!("rpycbench bench: partial results: {why}");
     }
     for line in nothing_measured.into_iter().chain(verdict_lines(&checks, &name)) {
         if !common.quiet {
@@ -409,6 +448,9 @@ fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std:
     }
     if let (Some(path), false) = (&common.json, common.quiet) {
         println!("results written to {}", path.display());
+    }
+    if let Some(signal) = checkpoint.signal() {
+        return Ok(Checkpoint::exit_code(signal));
     }
     Ok(if violated { ExitCode::from(EXIT_SLA_VIOLATED) } else { ExitCode::SUCCESS })
 }
