@@ -7,8 +7,8 @@ use super::{Client, Target};
 use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
-    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LatencyHistogram, LatencyStats, LoadModel, LoopClock,
-    MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
+    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LatencyHistogram, LatencyStats, LoadModel,
+    LoopClock, MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
 
 use super::counts::check_rate;
-use super::interrupt::Checkpoint;
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
+use super::interrupt::Checkpoint;
 use super::progress::Progress;
 use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
@@ -418,7 +418,11 @@ fn nothing_measured(result: &BenchResult) -> Option<String> {
     })
 }
 
-fn finish(result: BenchResult, common: &Common, checkpoint: &Checkpoint) -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn finish(
+    result: BenchResult,
+    common: &Common,
+    checkpoint: &Checkpoint,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Checked before the run; this cannot fail now.
     let slas = common.sla.slas()?;
     let checks = check(&slas, &result);
@@ -427,7 +431,7 @@ fn finish(result: BenchResult, common: &Common, checkpoint: &Checkpoint) -> Resu
     let nothing_measured = nothing_measured(&result);
     let violated = nothing_measured.is_some() || checks.iter().any(|c| !c.passed());
     let name = result.name.clone();
-    let partial = result.ended_early.as_ref().map(|e| e.detail.clone());
+    let partial = checkpoint.reason().or_else(|| result.ended_early.as_ref().map(|e| e.detail.clone()));
     checkpoint.push(result);
     let set = checkpoint.finish(partial)?;
     if !common.quiet {

@@ -28,7 +28,8 @@ pub(crate) fn check_file(flag: &str, path: &Path) -> Result<(), SetupError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| SetupError::Usage(format!("{flag} {}: cannot create {}: {e}", path.display(), dir.display())))?;
-    probe(dir).map_err(|e| SetupError::Usage(format!("{flag} {}: cannot write in {}: {e}", path.display(), dir.display())))
+    probe(dir)
+        .map_err(|e| SetupError::Usage(format!("{flag} {}: cannot write in {}: {e}", path.display(), dir.display())))
 }
 
 /// Creates and removes a file in `dir`: permission bits alone do not tell (root, ACLs,

@@ -6,10 +6,10 @@
 use super::bench::{at_least_one, check_clients, check_sizes};
 use super::counts::{check_chunk_size, check_rate};
 use super::external::SetupError;
+use super::interrupt::Checkpoint;
 use super::progress::Progress;
 use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::harness::EXIT_USAGE;
-use super::interrupt::Checkpoint;
 use crate::metrics::{BenchResult, ResultSet, StopReason};
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
@@ -298,7 +298,8 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     }
     progress.finish();
     let signal = checkpoint.signal();
-    let partial = checkpoint.reason().or_else(|| stopped.clone()).or_else(|| (!lost.is_empty()).then(|| lost.join("; ")));
+    let partial =
+        checkpoint.reason().or_else(|| stopped.clone()).or_else(|| (!lost.is_empty()).then(|| lost.join("; ")));
     if checkpoint.results().results.is_empty() && signal.is_none() {
         return Err(stopped.unwrap_or_else(|| "nothing was measured".into()).into());
     }
@@ -447,7 +448,13 @@ fn run_phases<C: BuiltinCalls>(
 }
 
 /// The RPyC-only transfer phase, with --transfers.
-fn run_transfers(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mut Progress, phases: &mut Phases<'_>) {
+fn run_transfers(
+    args: &SuiteArgs,
+    mode: ServerMode,
+    target: &Target,
+    progress: &mut Progress,
+    phases: &mut Phases<'_>,
+) {
     if args.transfers {
         phases.run(progress, &format!("{mode}: transfers"), || {
             Transfer::new(format!("transfer[{mode}]"))
