@@ -434,3 +434,15 @@ fn an_interrupted_bench_writes_what_it_measured() {
     assert_eq!(r.ended_early.as_ref().map(|e| e.reason), Some(StopReason::Interrupted));
     assert!(r.outcomes.successes > 0 && r.outcomes.failures == 0, "{:?}", r.outcomes);
 }
+
+/// The parent-death signal is sent when the *thread* that forked exits: a server
+/// started from a thread that ends (a benchmark's worker) must live on.
+#[test]
+fn a_server_started_from_a_short_lived_thread_outlives_it() {
+    let server = std::thread::spawn(|| start_server(ServerMode::Threaded)).join().expect("the thread starts it");
+    // The signal, had it been sent, was sent when the thread exited, before join returned.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(alive(server.pid()), "the server died with the thread that started it");
+    let mut conn = Connection::connect(server.addr()).expect("the server still accepts");
+    assert_eq!(conn.call("ping", ()).expect("and answers").as_value().and_then(|v| v.as_str()), Some("pong"));
+}

@@ -65,7 +65,7 @@ impl<'t, C: Client> Session<'t, C> {
     /// Runs one request, keeping track of the connection's health.
     #[inline]
     pub(crate) fn run<F: FnMut(&mut C) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {
-        let result = self.conn().and_then(|c| f(c));
+        let result = self.conn().and_then(f);
         self.account(&result);
         result
     }

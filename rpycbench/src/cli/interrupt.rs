@@ -19,10 +19,13 @@ use std::time::Duration;
 /// so far are written without it.
 pub(crate) const GRACE: Duration = Duration::from_secs(3);
 
+/// Writes a run's results (results.json and the reports, or the `--json` file).
+type WriteFn = dyn Fn(&ResultSet) -> Result<(), String> + Send + Sync;
+
 /// The results of a run as they are measured, shared with the signal thread.
 pub(crate) struct Checkpoint {
     state: Mutex<State>,
-    write: Box<dyn Fn(&ResultSet) -> Result<(), String> + Send + Sync>,
+    write: Box<WriteFn>,
     signal: AtomicI32,
 }
 
