@@ -364,8 +364,9 @@ fn unwritable_dir(tmp: &TempDir) -> PathBuf {
     dir
 }
 
-/// `bench --json` and the suite's `--out`/`--json` that cannot be written fail with exit
-/// 2 at once: before the 5 s the run would take, and before any server starts.
+/// `bench --json`, `sweep --json` and the suite's `--out`/`--json` that cannot be
+/// written fail with exit 2 at once: before the seconds the run would take, and before
+/// any server starts.
 #[test]
 fn unwritable_outputs_fail_before_any_benchmark() {
     let tmp = TempDir::new("unwritable");
@@ -381,7 +382,9 @@ fn unwritable_outputs_fail_before_any_benchmark() {
     };
     let bench = ["bench", "latency", "--connect", &addr, "--call", "ping", "--duration", "5s"];
     let suite = ["--skip-forking", "--skip-http", "--latency-duration", "5s", "--connections", "3"];
+    let sweep = ["sweep", "--over", "clients", "--values", "1,2,4,8", "--requests-per-client", "20000"];
     for (args, flag, out, says) in [
+        (&sweep[..], "--json", ro.join("x.json"), "cannot write in"),
         (&bench[..], "--json", ro.join("x.json"), "cannot write in"),
         (&bench[..], "--json", file.join("x.json"), "cannot create"),
         (&suite[..], "--out", ro.join("results"), "cannot create"),

@@ -27,8 +27,15 @@ Exit status:
   0   every SLA holds (without --min-success-rate: every request succeeded)
   10  an SLA was violated (each verdict is printed), or nothing was measured
       (e.g. --duration 0s, or every request failed)
-  2   bad command line or arguments, server unreachable, or the probe call failed
-  1   anything else (e.g. the results file cannot be written)
+  2   bad command line or arguments, --json cannot be written (checked first),
+      server unreachable, or the probe call failed
+  1   anything else
+  130, 143  interrupted by SIGINT or SIGTERM: the result so far is written to
+      --json, flagged \"partial\"
+
+A server that stops answering (3 requests in a row without a reply within
+--timeout) or is gone ends the run early, as does --deadline; the result says
+why (\"ended_early\") and is written as usual.
 
 Example:
   rpycbench bench latency --connect 127.0.0.1:18861 --call io_work --args '[0.005]' \\

@@ -236,9 +236,12 @@ Exit status:
   0  every benchmark ran and every request succeeded
   4  every benchmark ran, but some requests failed (a one-line summary goes to
      stderr, even with --quiet; the results files say which)
-  2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file)
-  1  anything else, e.g. a server did not start; the results measured until then
-     are still written";
+  2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file or
+     cannot be written): checked before any server starts
+  1  anything else, e.g. a server did not start, died or stopped answering; the
+     results measured until then are still written, flagged \"partial\"
+  130, 143  interrupted by SIGINT or SIGTERM: the servers are stopped and the
+     results measured so far are written, flagged \"partial\"";
 
 /// The suite's exit status when every benchmark ran but some requests failed; distinct
 /// from clap's 2 (bad flags) and the harness's 10–13.
