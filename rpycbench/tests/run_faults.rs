@@ -220,7 +220,9 @@ fn an_interrupted_suite_writes_partial_results_and_leaves_nothing_behind() {
         assert_eq!(ended.reason, StopReason::Interrupted, "{sig}");
         assert!(latency.outcomes.successes > 0, "{sig}: the latency phase kept what it measured");
         for report in ["summary.md", "report.html"] {
-            assert!(out.0.join(report).is_file(), "{sig}: {report} written");
+            let text = std::fs::read_to_string(out.0.join(report)).unwrap_or_else(|e| panic!("{sig}: {report}: {e}"));
+            assert!(text.contains(&format!("partial results: interrupted by {name}")), "{sig}: {report} says partial");
+            assert!(text.contains("Ended early"), "{sig}: {report} names what ended early");
         }
     }
 }

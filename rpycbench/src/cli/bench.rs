@@ -443,8 +443,10 @@ fn finish(
     let set = checkpoint.finish(partial)?;
     if !common.quiet {
         println!("{}", summary_table(&set));
-        for line in super::suite::ended_early_lines(&set) {
-            println!("{line}");
+        for r in &set.results {
+            if let Some(e) = &r.ended_early {
+                println!("ended early: {}: {}", r.name, e.detail);
+            }
         }
     }
     if let Some(why) = &set.partial {

@@ -313,9 +313,6 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         let findings = diagnose(&results.results, &Thresholds::default());
         print!("{}", render_compact(&findings, 4));
         println!();
-        for line in ended_early_lines(&results) {
-            println!("{line}");
-        }
         println!("results written to {}/ (results.json, summary.md, report.html)", args.out.display());
         println!("HTML report: {}", args.out.join("report.html").display());
     }
@@ -338,16 +335,6 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         }
         None => Ok(ExitCode::SUCCESS),
     }
-}
-
-/// `ended early: latency[threaded]: the server stopped answering (…)`, one per result
-/// cut short.
-pub(crate) fn ended_early_lines(results: &ResultSet) -> Vec<String> {
-    results
-        .results
-        .iter()
-        .filter_map(|r| r.ended_early.as_ref().map(|e| format!("ended early: {}: {}", r.name, e.detail)))
-        .collect()
 }
 
 /// The phases of one server: each result is kept as soon as it is made, and the
