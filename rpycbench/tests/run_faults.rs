@@ -237,9 +237,10 @@ fn a_killed_suite_leaves_no_server_behind() {
     assert_all_gone(&tree, "SIGKILL");
 }
 
-/// The bound a stopped server gets: every client's request in flight times out once
-/// (about `--timeout`); the breaker then ends the run. Measured: about 1.1 s at a 1 s
-/// timeout. Without the breaker this run took 200 s (200 requests × 1 s).
+/// The bound a stopped server gets: the breaker trips at the 3rd unanswered request
+/// in a row (`BREAKER_TIMEOUTS`), each costing one `--timeout`, so at most 3 × 1 s here
+/// (concurrent clients time out together: 1–2 s measured); 10 s leaves room for a
+/// loaded machine. Without the breaker this run took 200 s (200 requests × 1 s).
 const STOPPED_SERVER_BOUND: Duration = Duration::from_secs(10);
 
 #[test]
@@ -252,7 +253,7 @@ fn a_stopped_server_ends_bench_within_the_bound_with_results_written() {
     let mut bench = KillOnDrop(
         Command::new(BIN)
             .args(["bench", "concurrent", "--connect", &server.addr().to_string(), "--timeout", "1s"])
-            .args(["--clients", "8", "--requests-per-client", "200", "--call", "io_work", "--args", "[0.01]"])
+            .args(["--clients", "8", "--requests-per-client", "200", "--call", "io_work", "--args", "[0.1]"])
             .arg("--json")
             .arg(&json)
             .stdin(Stdio::null())
@@ -261,10 +262,11 @@ fn a_stopped_server_ends_bench_within_the_bound_with_results_written() {
             .spawn()
             .expect("start bench"),
     );
-    // All 8 clients connected (and the run's 8 × 2 s of io_work under way).
+    // All 8 clients connected; a second later the measured part is under way (their
+    // warm-up is 2 requests of 0.1 s), and it lasts 20 s (200 requests of 0.1 s each).
     let connected = eventually(Duration::from_secs(30), || common::fd_count(pid) >= before + 8);
     assert!(connected, "the 8 clients never connected");
-    wait_until_serving(pid);
+    std::thread::sleep(Duration::from_secs(1));
     signal(pid, Signal::SIGSTOP);
     let stopped_at = Instant::now();
     let status = exit_within(&mut bench.0, Duration::from_secs(60), "bench against a stopped server");
@@ -285,6 +287,7 @@ fn a_stopped_server_ends_bench_within_the_bound_with_results_written() {
     assert!(r.outcomes.failures >= u64::from(BREAKER_TIMEOUTS), "{:?}", r.outcomes);
     assert!(r.outcomes.attempts < 1600 && r.outcomes.successes > 0, "{:?}", r.outcomes);
     assert!(output.contains("ended early: concurrent[io_work]: the server stopped answering"), "{output}");
+    println!("bench ended {took:?} after its server was stopped (--timeout 1s)");
     assert!(output.contains("partial results"), "{output}");
 }
 
@@ -450,4 +453,39 @@ fn a_server_started_from_a_short_lived_thread_outlives_it() {
     assert!(alive(server.pid()), "the server died with the thread that started it");
     let mut conn = Connection::connect(server.addr()).expect("the server still accepts");
     assert_eq!(conn.call("ping", ()).expect("and answers").as_value().and_then(|v| v.as_str()), Some("pong"));
+}
+
+/// A server known only by its address that dies mid-run: `bench` says it is gone
+/// (it answered before, now nothing listens), not only "connection refused".
+#[test]
+fn bench_says_when_its_external_server_is_gone() {
+    let server = start_server(ServerMode::Threaded);
+    let pid = server.pid();
+    let tmp = TempDir::new("bench-gone");
+    let json = tmp.0.join("latency.json");
+    let mut bench = KillOnDrop(
+        Command::new(BIN)
+            .args(["bench", "latency", "--connect", &server.addr().to_string(), "--call", "ping"])
+            .args(["--duration", "120s", "--json"])
+            .arg(&json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bench"),
+    );
+    wait_until_serving(pid);
+    signal(pid, Signal::SIGKILL);
+    let killed_at = Instant::now();
+    let status = exit_within(&mut bench.0, Duration::from_secs(60), "bench after its server died");
+    let took = killed_at.elapsed();
+    drop(server);
+    let output = bench.0.wait_with_output_now();
+    assert!(took < Duration::from_secs(10), "bench ran {took:?} after its server died\n{output}");
+    assert_eq!(status.code(), Some(10), "{output}");
+    let results = ResultSet::load(&json).unwrap_or_else(|e| panic!("{e}\n{output}"));
+    let ended = results.results[0].ended_early.as_ref().expect("ended early");
+    assert_eq!(ended.reason, StopReason::ServerGone, "{ended:?}");
+    assert!(ended.detail.starts_with("the server is gone: it answered earlier in the run"), "{ended:?}");
+    assert!(output.contains("ended early: latency[ping]: the server is gone"), "{output}");
 }

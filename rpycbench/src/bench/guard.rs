@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// Requests in a row (over all clients of a run, with no success between them) that
 /// may go unanswered within their timeout before the run stops: the server is then
 /// taken to have stopped answering. Any reply, even an exception, resets the count.
+/// As many refused connections in a row, from a server that answered earlier in the
+/// run, mean it is gone. (A server whose process is known, one started by rpycbench,
+/// is checked at the first refused or broken connection.)
 pub const BREAKER_TIMEOUTS: u32 = 3;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -39,6 +42,10 @@ pub(crate) struct Guard {
     deadline: Option<Duration>,
     /// Unanswered requests in a row.
     timeouts: AtomicU32,
+    /// Refused connections in a row, after the server had answered.
+    refused: AtomicU32,
+    /// The server answered at least once in this run.
+    answered_once: AtomicBool,
     /// Set once the breaker trips (or the server is found gone); read on every request.
     tripped: AtomicBool,
     ended: OnceLock<EndedEarly>,
@@ -53,6 +60,8 @@ impl Guard {
             begin: Instant::now(),
             deadline,
             timeouts: AtomicU32::new(0),
+            refused: AtomicU32::new(0),
+            answered_once: AtomicBool::new(false),
             tripped: AtomicBool::new(false),
             ended: OnceLock::new(),
             server: target.processes(),
@@ -99,9 +108,15 @@ impl Guard {
     /// A request that got its answer (an exception counts: the server answered).
     #[inline]
     pub(crate) fn answered(&self) {
-        // A load first: a store would bounce the cache line between every client's core.
+        // Loads first: a store would bounce the cache line between every client's core.
         if self.timeouts.load(Ordering::Relaxed) != 0 {
             self.timeouts.store(0, Ordering::Relaxed);
+        }
+        if self.refused.load(Ordering::Relaxed) != 0 {
+            self.refused.store(0, Ordering::Relaxed);
+        }
+        if !self.answered_once.load(Ordering::Relaxed) {
+            self.answered_once.store(true, Ordering::Relaxed);
         }
     }
 
@@ -113,11 +128,16 @@ impl Guard {
                 self.unanswered("connections timed out")
             }
             // Refused, reset or closed: instant failures, each counted and cheap, so a
-            // run against an external address that refuses still makes every attempt.
-            // A server whose process we know is checked: gone means stop now.
+            // run against an address that never answered still makes every attempt.
+            // A server whose process we know is checked: gone means stop now. One we
+            // only know by address is gone when it answered before and now refuses.
             Error::Connect { .. } | Error::Io { .. } | Error::Closed { .. } | Error::AlreadyClosed => {
                 if let Some(gone) = self.server_gone() {
                     self.trip(StopReason::ServerGone, gone);
+                } else if let Error::Connect { addr, source } = error {
+                    if source.kind() == ErrorKind::ConnectionRefused && self.answered_once.load(Ordering::Relaxed) {
+                        self.refused_again(addr);
+                    }
                 }
             }
             _ => self.answered(),
@@ -136,6 +156,17 @@ impl Guard {
                 let detail = format!("the server stopped answering{state}: {n} requests in a row failed ({what})");
                 self.trip(StopReason::ServerNotAnswering, detail)
             }
+        }
+    }
+
+    fn refused_again(&self, addr: &str) {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= BREAKER_TIMEOUTS {
+            let detail = format!(
+                "the server is gone: it answered earlier in the run, and now nothing listens at {addr} \
+                 ({n} connections in a row refused)"
+            );
+            self.trip(StopReason::ServerGone, detail);
         }
     }
 
