@@ -210,12 +210,13 @@ PRCTL = None  # set by main()
 
 
 def die_with_parent(parent):
-    """Asks Linux to SIGTERM this process when its parent dies (prctl PR_SET_PDEATHSIG),
-    so a connection's child never outlives a killed server; exits at once when the
-    parent is already gone."""
+    """Asks Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG),
+    so a connection's child never outlives a killed server (SIGKILL: a stopped child
+    would hold a SIGTERM until continued); exits at once when the parent is already
+    gone."""
     if PRCTL is not None:
         PR_SET_PDEATHSIG = 1
-        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(0)
 

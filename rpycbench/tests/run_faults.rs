@@ -129,13 +129,21 @@ impl Lines {
     }
 }
 
-/// A suite on the native forking server (a server in its own session, with forked
-/// children), whose latency phase runs two minutes: started, and waited for until its
-/// first phase has finished and the latency phase holds a forked connection.
-fn suite_in_latency(out: &Path) -> (KillOnDrop, Lines, Tree) {
+/// A suite on one forking server, `forking` (native) or `python-forking` (a server in
+/// its own session, with forked children), whose latency phase runs two minutes:
+/// started, and waited for until its first phase has finished and the latency phase
+/// holds a forked connection.
+fn suite_in_latency(out: &Path, mode: &str) -> (KillOnDrop, Lines, Tree) {
+    let only: &[&str] = match mode {
+        "forking" => &["--skip-threaded", "--skip-http"],
+        _ => &["--skip-threaded", "--skip-forking", "--skip-http", "--python", "--skip-python-threaded"],
+    };
     let mut suite = KillOnDrop(
         Command::new(BIN)
-            .args(["--skip-threaded", "--skip-http", "--connections", "5", "--rounds", "2", "--warmup", "1"])
+            .args(only)
+            .arg("--python-interpreter")
+            .arg(common::python())
+            .args(["--connections", "5", "--rounds", "2", "--warmup", "1"])
             .args(["--latency-duration", "120s", "--out"])
             .arg(out)
             .stdin(Stdio::null())
@@ -145,7 +153,7 @@ fn suite_in_latency(out: &Path) -> (KillOnDrop, Lines, Tree) {
             .expect("start the suite"),
     );
     let mut lines = Lines::of(&mut suite.0);
-    lines.wait_for("forking: latency", Duration::from_secs(60));
+    lines.wait_for(&format!("{mode}: latency"), Duration::from_secs(60));
     let pid = suite.0.id();
     // The server and the child it forked for the latency connection.
     let forked = eventually(Duration::from_secs(30), || {
@@ -199,7 +207,7 @@ fn assert_all_gone(tree: &Tree, what: &str) {
 fn an_interrupted_suite_writes_partial_results_and_leaves_nothing_behind() {
     for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
         let out = TempDir::new(&format!("suite-{sig}"));
-        let (mut suite, lines, tree) = suite_in_latency(&out.0);
+        let (mut suite, lines, tree) = suite_in_latency(&out.0, "forking");
         assert!(tree.0.len() >= 2, "{sig}: expected the server and its forked child at least: {:?}", tree.0);
         signal(suite.0.id(), sig);
         let status = exit_within(&mut suite.0, Duration::from_secs(30), "the interrupted suite");
@@ -227,14 +235,59 @@ fn an_interrupted_suite_writes_partial_results_and_leaves_nothing_behind() {
     }
 }
 
+/// A suite whose request is stuck on a server that stopped (SIGSTOP, all its
+/// processes) gets SIGINT: the run cannot notice in time (the request waits for its
+/// 30 s timeout), so after the grace period the benchmarks finished so far are written,
+/// flagged partial, and the suite exits 130; its stopped server dies with it.
+#[test]
+fn an_interrupted_suite_stuck_on_a_stopped_server_still_writes_and_exits() {
+    for mode in ["forking", "python-forking"] {
+        stuck_on_a_stopped_server(mode);
+    }
+}
+
+fn stuck_on_a_stopped_server(mode: &str) {
+    let out = TempDir::new(&format!("suite-stuck-{mode}"));
+    let (mut suite, lines, tree) = suite_in_latency(&out.0, mode);
+    let pid = suite.0.id();
+    let server = tree.0.iter().copied().find(|&p| proc_stat(p).is_some_and(|s| s.ppid == pid && s.session == p));
+    let server = server.expect("the suite's server leads a session");
+    // The whole process group: the server and the child serving the latency connection.
+    kill(Pid::from_raw(-(server as i32)), Signal::SIGSTOP).expect("stop the server's processes");
+    // The suite's main thread (the latency loop) waits in one system call for a reply.
+    let syscall = || std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let blocked = eventually(Duration::from_secs(30), || {
+        let first = syscall();
+        std::thread::sleep(Duration::from_millis(200));
+        !first.starts_with("running") && !first.is_empty() && first == syscall()
+    });
+    assert!(blocked, "the suite never blocked on its stopped server: {}", syscall());
+    signal(pid, Signal::SIGINT);
+    let at = Instant::now();
+    let status = exit_within(&mut suite.0, Duration::from_secs(30), "the suite stuck on a stopped server");
+    let took = at.elapsed();
+    let stderr = lines.rest();
+    assert_eq!(status.code(), Some(130), "{status}\n{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}: the grace is 3 s");
+    assert_all_gone(&tree, &format!("SIGINT with a stopped {mode} server"));
+    let results = ResultSet::load(&out.0.join("results.json")).unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+    let why = results.partial.as_deref().unwrap_or_default();
+    assert!(why.starts_with("interrupted by SIGINT; the benchmark in progress did not stop within 3s"), "{why}");
+    let names: Vec<&str> = results.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, [format!("connection[{mode}]")], "the finished benchmark is kept, the stuck one is lost");
+    assert!(stderr.contains("partial results (1 benchmarks finished) written"), "{stderr}");
+}
+
 #[test]
 fn a_killed_suite_leaves_no_server_behind() {
-    let out = TempDir::new("suite-kill");
-    let (mut suite, _lines, tree) = suite_in_latency(&out.0);
-    signal(suite.0.id(), Signal::SIGKILL);
-    let status = exit_within(&mut suite.0, Duration::from_secs(10), "the killed suite");
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
-    assert_all_gone(&tree, "SIGKILL");
+    for mode in ["forking", "python-forking"] {
+        let out = TempDir::new(&format!("suite-kill-{mode}"));
+        let (mut suite, _lines, tree) = suite_in_latency(&out.0, mode);
+        signal(suite.0.id(), Signal::SIGKILL);
+        let status = exit_within(&mut suite.0, Duration::from_secs(10), "the killed suite");
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
+        assert_all_gone(&tree, &format!("SIGKILL, {mode} server"));
+    }
 }
 
 /// The bound a stopped server gets: the breaker trips at the 3rd unanswered request
