@@ -263,6 +263,11 @@ pub(crate) fn run(args: BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error
         Ok((result, common)) => finish(result, &common, &checkpoint),
         Err(e) => {
             eprintln!("rpycbench bench: {e}");
+            // Interrupted while connecting or probing: nothing measured, but say so.
+            if let Some(signal) = checkpoint.signal() {
+                checkpoint.finish(None)?;
+                return Ok(Checkpoint::exit_code(signal));
+            }
             Ok(ExitCode::from(EXIT_USAGE))
         }
     }
