@@ -542,3 +542,48 @@ fn bench_says_when_its_external_server_is_gone() {
     assert!(ended.detail.starts_with("the server is gone: it answered earlier in the run"), "{ended:?}");
     assert!(output.contains("ended early: latency[ping]: the server is gone"), "{output}");
 }
+
+/// Every kind stops at its deadline with what it measured, marked as such, against a
+/// server that answers well: a run asked for a billion requests ends in about a second.
+#[test]
+fn every_kind_stops_at_its_deadline() {
+    use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench};
+    use rpycbench::metrics::BenchResult;
+    let server = start_server(ServerMode::Threaded);
+    let deadline = Duration::from_millis(500);
+    fn ping(c: &mut Connection) -> rpycbench::Result<()> {
+        c.call("ping", ()).map(drop)
+    }
+    type Run = fn(Target, Duration) -> BenchResult;
+    let runs: [(&str, Run); 4] = [
+        ("latency", |t, d| Latency::new("l").requests(1_000_000_000).deadline(d).sample_system(false).run(&t, ping)),
+        ("concurrent", |t, d| {
+            Concurrent::new("c")
+                .clients(4)
+                .requests_per_client(1_000_000_000)
+                .deadline(d)
+                .sample_system(false)
+                .run(&t, ping)
+        }),
+        ("connection", |t, d| {
+            ConnectionBench::new("n").connections(1_000_000_000).deadline(d).sample_system(false).run(&t)
+        }),
+        ("bandwidth", |t, d| {
+            Bandwidth::new("b").sizes([1024u64]).iterations(u32::MAX).deadline(d).sample_system(false).run_builtin(&t)
+        }),
+    ];
+    for (kind, run) in runs {
+        let target = Target::server(&server);
+        let started = Instant::now();
+        // On a thread, so that a run that ignores its deadline fails the test, not hangs it.
+        let handle = std::thread::spawn(move || run(target, deadline));
+        assert!(eventually(Duration::from_secs(60), || handle.is_finished()), "{kind}: ran past its deadline");
+        let took = started.elapsed();
+        let r = handle.join().expect("the run does not panic");
+        let ended = r.ended_early.as_ref().unwrap_or_else(|| panic!("{kind}: no early end"));
+        assert_eq!(ended.reason, StopReason::Deadline, "{kind}: {ended:?}");
+        assert!(ended.detail.contains("deadline of 500ms"), "{kind}: {ended:?}");
+        assert!(r.outcomes.successes > 0 && r.outcomes.failures == 0, "{kind}: {:?}", r.outcomes);
+        println!("{kind}: stopped {took:?} after its start, deadline {deadline:?}");
+    }
+}

@@ -68,8 +68,9 @@ impl Guard {
         })
     }
 
-    /// Whether the run must stop now: the breaker tripped or the process was
-    /// interrupted (two relaxed loads). The deadline is checked with [`Self::remaining`].
+    /// Whether the run must stop now: the breaker tripped, the deadline was found
+    /// passed, or the process was interrupted (two relaxed loads). Whether the deadline
+    /// has passed is found with [`Self::remaining`] or [`Self::stopped`].
     #[inline]
     pub(crate) fn halted(&self) -> bool {
         if self.tripped.load(Ordering::Relaxed) {
@@ -98,7 +99,8 @@ impl Guard {
         match self.deadline {
             Some(d) if elapsed >= d => {
                 let shown = humantime::format_duration(d);
-                self.end(StopReason::Deadline, format!("the run reached its deadline of {shown} and stopped there"));
+                // Tripped, so the remaining rounds skip their machine reference too.
+                self.trip(StopReason::Deadline, format!("the run reached its deadline of {shown} and stopped there"));
                 true
             }
             _ => false,
