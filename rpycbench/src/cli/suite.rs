@@ -3,18 +3,21 @@
 //! RPyC, transfer) benchmarks against each, prints a comparison table and writes the
 //! results.
 
+mod phases;
+
 use super::bench::{at_least_one, check_clients, check_sizes};
 use super::counts::{check_chunk_size, check_rate};
 use super::external::SetupError;
 use super::interrupt::Checkpoint;
 use super::progress::Progress;
-use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
-use crate::metrics::{BenchResult, ResultSet, StopReason};
+use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
 use clap::Args;
+use phases::{run_phases, run_transfers, Phases};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -337,31 +340,6 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     }
 }
 
-/// The phases of one server: each result is kept as soon as it is made, and the
-/// server's remaining phases are skipped once one ended because the server died,
-/// stopped answering, or the run was interrupted.
-struct Phases<'a> {
-    checkpoint: &'a Checkpoint,
-    /// `latency[threaded]: the server's process 123 is gone …` once phases stop.
-    ended: Option<String>,
-}
-
-impl Phases<'_> {
-    fn run(&mut self, progress: &mut Progress, what: &str, phase: impl FnOnce() -> BenchResult) {
-        if self.ended.is_some() || crate::bench::interrupted() {
-            return;
-        }
-        progress.step(what);
-        let result = phase();
-        if let Some(e) = &result.ended_early {
-            if e.reason != StopReason::Deadline {
-                self.ended = Some(format!("{}: {}", result.name, e.detail));
-            }
-        }
-        self.checkpoint.push(result);
-    }
-}
-
 /// `3 of 12 benchmarks had failed requests: latency[http] 5/1000 (first error: …), …`.
 fn failure_summary(results: &ResultSet) -> Option<String> {
     let failed: Vec<String> = results
@@ -389,75 +367,6 @@ fn prepare_out(args: &SuiteArgs) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// The phases every server runs, RPyC or HTTP, through the same code.
-fn run_phases<C: BuiltinCalls>(
-    args: &SuiteArgs,
-    mode: ServerMode,
-    target: &Target<C>,
-    progress: &mut Progress,
-    phases: &mut Phases<'_>,
-) {
-    let amounts = args.amounts();
-    let deadline = args.deadline;
-    phases.run(progress, &format!("{mode}: connection time ({} connections)", amounts.connections), || {
-        ConnectionBench::new(format!("connection[{mode}]"))
-            .connections(amounts.connections)
-            .rounds(args.rounds)
-            .deadline(deadline)
-            .run(target)
-    });
-
-    let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds).deadline(deadline);
-    let (latency, what) = match amounts.latency {
-        LatencyAmount::Requests(n) => (latency.requests(n), format!("{mode}: latency ({n} requests)")),
-        LatencyAmount::Duration(d) => {
-            (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)))
-        }
-    };
-    phases.run(progress, &what, || latency.run(target, |c| c.call_ping()));
-
-    phases.run(progress, &format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()), || {
-        Bandwidth::new(format!("bandwidth[{mode}]"))
-            .sizes(args.bandwidth_sizes.clone())
-            .iterations(amounts.bandwidth_iterations)
-            .rounds(args.rounds)
-            .deadline(deadline)
-            .run_builtin(target)
-    });
-
-    let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
-    phases.run(progress, &format!("{mode}: {} concurrent clients", args.clients), || {
-        Concurrent::new(format!("concurrent[{mode}]"))
-            .clients(args.clients)
-            .requests_per_client(amounts.requests_per_client)
-            .load(load)
-            .rounds(args.rounds)
-            .deadline(deadline)
-            .run(target, |c| c.call_ping())
-    });
-}
-
-/// The RPyC-only transfer phase, with --transfers.
-fn run_transfers(
-    args: &SuiteArgs,
-    mode: ServerMode,
-    target: &Target,
-    progress: &mut Progress,
-    phases: &mut Phases<'_>,
-) {
-    if args.transfers {
-        phases.run(progress, &format!("{mode}: transfers"), || {
-            Transfer::new(format!("transfer[{mode}]"))
-                .sizes(args.file_sizes.clone())
-                .chunk_size(args.chunk_size)
-                .iterations(args.iterations)
-                .rounds(args.rounds)
-                .deadline(args.deadline)
-                .run_builtin(target)
-        });
-    }
-}
-
 fn write_outputs(
     out: &std::path::Path,
     json: Option<&std::path::Path>,
@@ -475,6 +384,7 @@ fn write_outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::Latency;
     use clap::Parser;
 
     #[derive(Parser)]
