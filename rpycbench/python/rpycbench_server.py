@@ -172,10 +172,12 @@ def make_server_class(rpyc, mode):
                     self._live_children() >= self.max_connections:
                 refuse(self, sock)
                 return
+            server_pid = os.getpid()
             pid = os.fork()
             if pid == 0:
                 # child (as rpyc's ForkingServer._accept_method)
                 try:
+                    die_with_parent(server_pid)
                     signal.signal(signal.SIGCHLD, self._prevhandler)
                     signal.siginterrupt(signal.SIGCHLD, False)
                     self.listener.close()
@@ -191,6 +193,32 @@ def make_server_class(rpyc, mode):
                 self.clients.discard(sock)
 
     return {"threaded": CappedThreadedServer, "forking": CappedForkingServer}[mode]
+
+
+def load_prctl():
+    """libc's prctl, or None where there is none (not Linux). Loaded once, in the server,
+    so a forked child pays only the call: importing ctypes there would add milliseconds
+    to every connection the benchmarks time."""
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError, ImportError):
+        return None
+
+
+PRCTL = None  # set by main()
+
+
+def die_with_parent(parent):
+    """Asks Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG),
+    so a connection's child never outlives a killed server (SIGKILL: a stopped child
+    would hold a SIGTERM until continued); exits at once when the parent is already
+    gone."""
+    if PRCTL is not None:
+        PR_SET_PDEATHSIG = 1
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def child_pids():
@@ -280,6 +308,8 @@ def main(argv=None):
         fail(f"cannot listen on {where}: {reason}", EXIT_CANNOT_LISTEN)
     server.max_connections = args.max_connections
 
+    global PRCTL
+    PRCTL = load_prctl()
     main_pid = os.getpid()
 
     def stop(signum, frame):

@@ -1,11 +1,13 @@
 //! Bandwidth: upload and download per payload size.
 
+use super::guard::Guard;
 use super::run::{closed_loop, size_result, Measurement, Parts, RoundedSeries, Rounds, Session, Stop};
 use super::{BuiltinCalls, Client, Target};
 use crate::error::Result;
 use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, OutcomeCounter, DEFAULT_ROUNDS};
 use crate::Value;
 use std::cell::RefCell;
+use std::time::Duration;
 
 /// Uploads and downloads over a list of payload sizes, `iterations` each, with
 /// statistics kept per size: rates of different sizes are never averaged together.
@@ -22,6 +24,7 @@ pub struct Bandwidth {
     rounds: u32,
     reference: bool,
     system: bool,
+    deadline: Option<Duration>,
 }
 
 /// The predecessor's hard-coded sizes: 1 KiB to 1 MiB.
@@ -40,6 +43,7 @@ impl Bandwidth {
             rounds: DEFAULT_ROUNDS,
             reference: true,
             system: true,
+            deadline: None,
         }
     }
 
@@ -80,6 +84,14 @@ impl Bandwidth {
         self
     }
 
+    /// Ends the run this long after it starts, keeping what it measured (marked
+    /// [`Deadline`](crate::metrics::StopReason::Deadline)); none by default. A stopped or
+    /// dead server ends it sooner (see [`BREAKER_TIMEOUTS`](super::BREAKER_TIMEOUTS)).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -107,7 +119,8 @@ impl Bandwidth {
         m.param("iterations", self.iterations);
         m.param("warmup", self.warmup);
         m.param("rounds", self.rounds);
-        let mut session = Session::new(target);
+        let guard = Guard::new(target, self.deadline);
+        let mut session = Session::new(target, &guard);
         let before = session.counters();
         let payloads: Vec<Value> = if self.upload {
             self.sizes.iter().map(|&size| Value::Bytes(super::payload(size))).collect()
@@ -138,7 +151,7 @@ impl Bandwidth {
             }
         }
         let mut parts = Parts::default();
-        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll()).watched_by(&guard);
         run_sizes(&mut session, &mut series, self.warmup, self.iterations, &mut rounds);
         let (wall, machine) = rounds.finish();
         (parts.wall, parts.machine) = (Some(wall), machine);
@@ -147,6 +160,7 @@ impl Bandwidth {
             parts.sizes.push(size_result(s.direction, s.size, s.chunk, &s.series, &s.outcomes));
         }
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
+        parts.ended_early = guard.ended();
         session.close();
         m.finish(&self.name, BenchKind::Bandwidth, parts)
     }
@@ -182,6 +196,9 @@ pub(crate) fn run_sizes<C: Client>(
 ) {
     for s in series.iter_mut() {
         for _ in 0..warmup {
+            if session.guard().stopped() {
+                break;
+            }
             let _ = session.run(&mut s.op);
         }
     }

@@ -1,5 +1,6 @@
 //! Concurrent: many clients, each with its own connection, closed or open loop.
 
+use super::guard::Guard;
 use super::run::{closed_loop, Measurement, Parts, RoundTiming, RoundedSeries, Rounds, Session, Stop};
 use super::{Client, Target};
 use crate::client::WireCounters;
@@ -44,6 +45,7 @@ pub struct Concurrent {
     rounds: u32,
     reference: bool,
     system: bool,
+    deadline: Option<Duration>,
 }
 
 impl Concurrent {
@@ -60,6 +62,7 @@ impl Concurrent {
             rounds: DEFAULT_ROUNDS,
             reference: true,
             system: true,
+            deadline: None,
         }
     }
 
@@ -111,6 +114,14 @@ impl Concurrent {
         self
     }
 
+    /// Ends the run this long after it starts, keeping what it measured (marked
+    /// [`Deadline`](crate::metrics::StopReason::Deadline)); none by default. A stopped or
+    /// dead server ends it sooner (see [`BREAKER_TIMEOUTS`](super::BREAKER_TIMEOUTS)).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -126,21 +137,25 @@ impl Concurrent {
         let connected = Barrier::new(n + 1);
         let (round_start, round_end) = (Barrier::new(n + 1), Barrier::new(n + 1));
         let start_cell: OnceLock<Instant> = OnceLock::new();
+        let guard = Guard::new(target, self.deadline);
         let mut m = Measurement::start(target, self.system);
-        let mut rounds = Rounds::start(shares.len() as u32, self.reference, target.reply_poll());
+        let mut rounds = Rounds::start(shares.len() as u32, self.reference, target.reply_poll()).watched_by(&guard);
         let mut timings = Vec::new();
         let ends = std::thread::scope(|s| {
             let handles: Vec<_> = (0..n)
                 .map(|i| {
-                    let (f, shares) = (&f, &shares);
+                    let (f, shares, guard) = (&f, &shares, &guard);
                     let (connected, round_start, round_end, start_cell) =
                         (&connected, &round_start, &round_end, &start_cell);
                     s.spawn(move || {
-                        let mut session = Session::new(target);
+                        let mut session = Session::new(target, guard);
                         let mut call = |c: &mut C| f(c);
                         session.ready();
                         if session.is_open() {
                             for _ in 0..self.warmup_per_client {
+                                if session.guard().stopped() {
+                                    break;
+                                }
                                 let _ = session.run(&mut call);
                             }
                         }
@@ -206,6 +221,7 @@ impl Concurrent {
         parts.latency = Some(series.stats());
         parts.wire = C::COUNTS_WIRE.then(|| (wire, parts.outcomes.attempts()));
         parts.clients = self.per_client.then_some(clients);
+        parts.ended_early = guard.ended();
         parts.load_model = Some(match self.load {
             Load::ClosedLoop => LoadModel::ClosedLoop,
             Load::OpenLoop { rate_per_sec } => {
@@ -263,6 +279,9 @@ impl Concurrent {
                 for &share in shares {
                     let (mut hist, failed) = (LatencyHistogram::new(), outcomes.failures());
                     for _ in 0..share {
+                        if session.guard().stopped() {
+                            break;
+                        }
                         let intended = start + Duration::from_secs_f64(offset + k as f64 * period);
                         k += 1;
                         let now = Instant::now();

@@ -1,9 +1,10 @@
 //! Connection: time to a usable connection.
 
+use super::guard::Guard;
 use super::run::{Measurement, Parts, RoundedSeries, Rounds};
 use super::{Client, Target};
 use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, DEFAULT_ROUNDS};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Time to a usable connection: TCP connect plus the first round trip (GETROOT), so a
 /// forking server's accept-and-fork cost is included. Each connection is closed after
@@ -20,6 +21,7 @@ pub struct ConnectionBench {
     rounds: u32,
     reference: bool,
     system: bool,
+    deadline: Option<Duration>,
 }
 
 impl ConnectionBench {
@@ -32,6 +34,7 @@ impl ConnectionBench {
             rounds: DEFAULT_ROUNDS,
             reference: true,
             system: true,
+            deadline: None,
         }
     }
 
@@ -59,6 +62,14 @@ impl ConnectionBench {
         self
     }
 
+    /// Ends the run this long after it starts, keeping what it measured (marked
+    /// [`Deadline`](crate::metrics::StopReason::Deadline)); none by default. A stopped or
+    /// dead server ends it sooner (see [`BREAKER_TIMEOUTS`](super::BREAKER_TIMEOUTS)).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -67,6 +78,7 @@ impl ConnectionBench {
 
     /// Runs the benchmark.
     pub fn run<C: Client>(&self, target: &Target<C>) -> BenchResult {
+        let guard = Guard::new(target, self.deadline);
         let mut m = Measurement::start(target, self.system);
         m.param("connections", self.connections);
         m.param("keep_open", self.keep_open);
@@ -74,16 +86,20 @@ impl ConnectionBench {
         let mut parts = Parts::default();
         let mut series = RoundedSeries::default();
         let mut held: Vec<C> = Vec::new();
-        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll()).watched_by(&guard);
         for share in rounds::split(self.connections, rounds.count()).collect::<Vec<_>>() {
             let (mut hist, failed) = (LatencyHistogram::new(), parts.outcomes.failures());
             let ((), timing) = rounds.round(|| {
                 for _ in 0..share {
+                    if guard.stopped() {
+                        break;
+                    }
                     let t0 = Instant::now();
                     let opened = target.connect().and_then(|mut c| c.first_round_trip().map(|()| c));
                     let elapsed = t0.elapsed();
                     match opened {
                         Ok(mut conn) => {
+                            guard.answered();
                             hist.record(elapsed);
                             parts.outcomes.success();
                             if self.keep_open {
@@ -92,7 +108,10 @@ impl ConnectionBench {
                                 conn.disconnect();
                             }
                         }
-                        Err(e) => parts.outcomes.failure(&e.to_string()),
+                        Err(e) => {
+                            guard.failed(&e);
+                            parts.outcomes.failure(&e.to_string());
+                        }
                     }
                 }
             });
@@ -107,6 +126,7 @@ impl ConnectionBench {
             c.disconnect();
         }
         parts.latency = Some(series.stats());
+        parts.ended_early = guard.ended();
         m.finish(&self.name, BenchKind::Connection, parts)
     }
 }

@@ -120,6 +120,7 @@ impl BenchmarkContext {
             clients: None,
             system: None,
             machine: None,
+            ended_early: None,
             wire: has_wire.then(|| WireStats::from_counters(&wire, self.wire_requests.max(self.outcomes.attempts()))),
         }
     }

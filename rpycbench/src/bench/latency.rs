@@ -1,5 +1,6 @@
 //! Latency: sequential requests on one connection.
 
+use super::guard::Guard;
 use super::run::{closed_loop, Measurement, Parts, RoundedSeries, Rounds, Session, Stop};
 use super::{Client, Target};
 use crate::error::Result;
@@ -28,6 +29,7 @@ pub struct Latency {
     rounds: u32,
     reference: bool,
     system: bool,
+    deadline: Option<Duration>,
 }
 
 impl Latency {
@@ -42,6 +44,7 @@ impl Latency {
             rounds: DEFAULT_ROUNDS,
             reference: true,
             system: true,
+            deadline: None,
         }
     }
 
@@ -77,6 +80,14 @@ impl Latency {
         self
     }
 
+    /// Ends the run this long after it starts, keeping what it measured (marked
+    /// [`Deadline`](crate::metrics::StopReason::Deadline)); none by default. A stopped or
+    /// dead server ends it sooner (see [`BREAKER_TIMEOUTS`](super::BREAKER_TIMEOUTS)).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -86,7 +97,8 @@ impl Latency {
     /// Runs `f` as the request. A connection that cannot be opened, or dies, makes
     /// failed requests, never a missing result.
     pub fn run<C: Client, F: FnMut(&mut C) -> Result<()>>(&self, target: &Target<C>, mut f: F) -> BenchResult {
-        let mut session = Session::new(target);
+        let guard = Guard::new(target, self.deadline);
+        let mut session = Session::new(target, &guard);
         session.ready();
         let mut warm = Parts::default();
         let mut warm_hist = LatencyHistogram::new();
@@ -100,7 +112,7 @@ impl Latency {
         m.param("rounds", self.rounds);
         let mut parts = Parts::default();
         let mut series = RoundedSeries::default();
-        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll()).watched_by(&guard);
         let stops: Vec<Stop> = match self.duration {
             Some(d) => vec![Stop::Duration(d / rounds.count()); rounds.count() as usize],
             None => rounds::split(self.requests, rounds.count()).map(Stop::Requests).collect(),
@@ -116,6 +128,7 @@ impl Latency {
         parts.machine = machine;
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
         parts.latency = Some(series.stats());
+        parts.ended_early = guard.ended();
         session.close();
         m.finish(&self.name, BenchKind::Latency, parts)
     }

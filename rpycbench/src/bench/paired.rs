@@ -131,7 +131,9 @@ impl<'t, C: Client> Side<'t, C> {
     fn new(target: &'t Target<C>) -> Self {
         Side {
             target,
-            session: Session::new(target),
+            // No deadline: `ab` runs its blocks to the end, but a dead or stopped
+            // server, or an interrupt, still ends them early.
+            session: Session::new(target, &super::guard::Guard::new(target, None)),
             series: RoundedSeries::default(),
             outcomes: OutcomeCounter::default(),
             measured: Duration::ZERO,
@@ -181,6 +183,7 @@ impl<'t, C: Client> Side<'t, C> {
             system: None,
             wire: wire.map(|(c, n)| WireStats::from_counters(&c, n)),
             machine: None,
+            ended_early: self.session.guard().ended(),
         }
     }
 }

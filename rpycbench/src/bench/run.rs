@@ -1,15 +1,17 @@
 //! The pieces every benchmark kind shares: the timed request loop, reconnecting after a
 //! connection dies, system sampling around the measured part, and result assembly.
 
+use super::guard::Guard;
 use super::reference::Reference;
 use super::{Client, Target};
 use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
-    now_rfc3339, BenchKind, BenchResult, ClientResult, LatencyHistogram, LatencyStats, LoadModel, LoopClock,
-    MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
+    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LatencyHistogram, LatencyStats, LoadModel,
+    LoopClock, MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often CPU and memory are sampled during a run.
@@ -19,14 +21,21 @@ pub const SYSTEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// one failed request, not the rest of the run.
 pub(crate) struct Session<'t, C = Connection> {
     target: &'t Target<C>,
+    guard: Arc<Guard>,
     conn: Option<C>,
     /// Counters of connections that died, so wire totals survive reconnects.
     spent: WireCounters,
 }
 
 impl<'t, C: Client> Session<'t, C> {
-    pub(crate) fn new(target: &'t Target<C>) -> Self {
-        Session { target, conn: None, spent: WireCounters::default() }
+    /// A session of the run `guard` watches over.
+    pub(crate) fn new(target: &'t Target<C>, guard: &Arc<Guard>) -> Self {
+        Session { target, guard: guard.clone(), conn: None, spent: WireCounters::default() }
+    }
+
+    /// The run's early-end state.
+    pub(crate) fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// The connection, opened if needed.
@@ -41,13 +50,11 @@ impl<'t, C: Client> Session<'t, C> {
     /// measurement, so that a run without warm-up does not count the connection's set-up
     /// as measured traffic. A failure here is left to the first request to meet.
     pub(crate) fn ready(&mut self) {
-        if let Ok(c) = self.conn() {
-            if let Err(e) = c.first_round_trip() {
-                if C::is_fatal(&e) {
-                    self.drop_conn();
-                }
-            }
+        if self.guard.halted() {
+            return;
         }
+        let result = self.conn().and_then(|c| c.first_round_trip());
+        self.account(&result);
     }
 
     /// Whether a connection is open now.
@@ -58,13 +65,23 @@ impl<'t, C: Client> Session<'t, C> {
     /// Runs one request, keeping track of the connection's health.
     #[inline]
     pub(crate) fn run<F: FnMut(&mut C) -> Result<()>>(&mut self, f: &mut F) -> Result<()> {
-        let result = f(self.conn()?);
-        if let Err(e) = &result {
-            if C::is_fatal(e) {
-                self.drop_conn();
+        let result = self.conn().and_then(f);
+        self.account(&result);
+        result
+    }
+
+    /// Tells the guard how a request went, and drops a connection it broke.
+    #[inline]
+    fn account(&mut self, result: &Result<()>) {
+        match result {
+            Ok(()) => self.guard.answered(),
+            Err(e) => {
+                if C::is_fatal(e) {
+                    self.drop_conn();
+                }
+                self.guard.failed(e);
             }
         }
-        result
     }
 
     fn drop_conn(&mut self) {
@@ -87,10 +104,13 @@ impl<'t, C: Client> Session<'t, C> {
         C::COUNTS_WIRE.then(|| (self.counters() - before, requests))
     }
 
-    /// Closes the connection (not timed).
+    /// Closes the connection (not timed). After the run was halted it is dropped
+    /// instead: a polite close waits for a server that may never answer again.
     pub(crate) fn close(&mut self) {
         if let Some(c) = self.conn.as_mut() {
-            c.disconnect();
+            if !self.guard.halted() {
+                c.disconnect();
+            }
         }
         self.drop_conn();
     }
@@ -117,15 +137,24 @@ pub(crate) fn closed_loop<C: Client, F: FnMut(&mut C) -> Result<()>>(
 ) {
     let clock = LoopClock::new();
     let begin = clock.stamp();
-    // The end of the previous request: a duration stop reads it instead of the clock,
-    // so every iteration costs two clock reads whichever stop applies.
+    // The end of the previous request: a duration stop (and the run's deadline) reads
+    // it instead of the clock, so every iteration costs two clock reads whatever applies.
     let mut last_end = begin;
     let mut done = 0u64;
+    let deadline = session.guard().remaining();
     loop {
         match stop {
             Stop::Requests(n) if done >= n => break,
             Stop::Duration(d) if clock.between(begin, last_end) >= d => break,
             _ => {}
+        }
+        if session.guard().halted() {
+            break;
+        }
+        if clock.between(begin, last_end) >= deadline {
+            // Recorded with the guard's own clock, which says the same.
+            session.guard().deadline_passed(Duration::MAX);
+            break;
         }
         let t0 = clock.stamp();
         let r = session.run(f);
@@ -199,6 +228,7 @@ impl<'t, C> Measurement<'t, C> {
             system,
             wire: parts.wire.map(|(c, n)| WireStats::from_counters(&c, n)),
             machine: parts.machine,
+            ended_early: parts.ended_early,
         }
     }
 }
@@ -214,6 +244,7 @@ pub(crate) struct Parts {
     pub clients: Option<Vec<ClientResult>>,
     pub wire: Option<(WireCounters, u64)>,
     pub machine: Option<MachineReference>,
+    pub ended_early: Option<EndedEarly>,
 }
 
 /// The rounds of a run (see [`rounds`](crate::metrics::rounds)): times each round, keeps
@@ -224,6 +255,7 @@ pub(crate) struct Rounds {
     begin: Instant,
     measured: Duration,
     reference: Option<Reference>,
+    guard: Option<Arc<Guard>>,
 }
 
 /// When a round ran, relative to the first.
@@ -248,7 +280,14 @@ impl Rounds {
         if let Some(r) = &mut reference {
             r.measure();
         }
-        Rounds { count: count.max(1), begin: Instant::now(), measured: Duration::ZERO, reference }
+        Rounds { count: count.max(1), begin: Instant::now(), measured: Duration::ZERO, reference, guard: None }
+    }
+
+    /// Skips the machine reference once `guard` halts the run: its remaining rounds
+    /// are empty, and the reference would only delay the results.
+    pub(crate) fn watched_by(mut self, guard: &Arc<Guard>) -> Rounds {
+        self.guard = Some(guard.clone());
+        self
     }
 
     /// How many rounds.
@@ -264,7 +303,9 @@ impl Rounds {
         self.measured += wall;
         let timing = RoundTiming { started_ns: nanos(start - self.begin), wall_ns: nanos(wall) };
         if let Some(r) = &mut self.reference {
-            r.measure();
+            if !self.guard.as_ref().is_some_and(|g| g.halted()) {
+                r.measure();
+            }
         }
         (out, timing)
     }

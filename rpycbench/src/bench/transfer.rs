@@ -1,6 +1,7 @@
 //! Transfer: large binary transfers, whole and chunked, per size and chunk size.
 
 use super::bandwidth::{run_sizes, SizeSeries};
+use super::guard::Guard;
 use super::run::{size_result, Measurement, Parts, Rounds, Session};
 use super::Target;
 use crate::client::{Connection, Object, RemoteRef};
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{BenchKind, BenchResult, DEFAULT_ROUNDS};
 use crate::Value;
 use std::cell::RefCell;
+use std::time::Duration;
 
 /// The four transfer operations; [`Transfer::run_builtin`] uses the built-in service's.
 pub trait TransferOps {
@@ -69,6 +71,7 @@ pub struct Transfer {
     rounds: u32,
     reference: bool,
     system: bool,
+    deadline: Option<Duration>,
 }
 
 impl Transfer {
@@ -86,6 +89,7 @@ impl Transfer {
             rounds: DEFAULT_ROUNDS,
             reference: true,
             system: true,
+            deadline: None,
         }
     }
 
@@ -134,6 +138,14 @@ impl Transfer {
         self
     }
 
+    /// Ends the run this long after it starts, keeping what it measured (marked
+    /// [`Deadline`](crate::metrics::StopReason::Deadline)); none by default. A stopped or
+    /// dead server ends it sooner (see [`BREAKER_TIMEOUTS`](super::BREAKER_TIMEOUTS)).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -154,7 +166,8 @@ impl Transfer {
         m.param("chunk_size", self.chunk_size);
         m.param("iterations", self.iterations);
         m.param("rounds", self.rounds);
-        let mut session = Session::new(target);
+        let guard = Guard::new(target, self.deadline);
+        let mut session = Session::new(target, &guard);
         let before = session.counters();
         let chunk = self.chunk_size;
         // Every operation is made before the rounds, which pass over all of them; the
@@ -213,7 +226,7 @@ impl Transfer {
             }
         }
         let mut parts = Parts::default();
-        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll());
+        let mut rounds = Rounds::start(self.rounds, self.reference, target.reply_poll()).watched_by(&guard);
         run_sizes(&mut session, &mut series, 0, self.iterations, &mut rounds);
         let (wall, machine) = rounds.finish();
         (parts.wall, parts.machine) = (Some(wall), machine);
@@ -222,6 +235,7 @@ impl Transfer {
             parts.sizes.push(size_result(s.direction, s.size, s.chunk, &s.series, &s.outcomes));
         }
         parts.wire = session.wire_since(before, parts.outcomes.attempts());
+        parts.ended_early = guard.ended();
         session.close();
         m.finish(&self.name, BenchKind::Transfer, parts)
     }

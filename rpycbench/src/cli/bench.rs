@@ -3,11 +3,12 @@
 
 use super::counts::check_rate;
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
+use super::interrupt::Checkpoint;
 use super::progress::Progress;
 use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
 use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
-use crate::metrics::{BenchResult, ResultSet};
+use crate::metrics::BenchResult;
 use crate::report::summary_table;
 use crate::Value;
 use clap::{Args, Subcommand, ValueEnum};
@@ -26,8 +27,15 @@ Exit status:
   0   every SLA holds (without --min-success-rate: every request succeeded)
   10  an SLA was violated (each verdict is printed), or nothing was measured
       (e.g. --duration 0s, or every request failed)
-  2   bad command line or arguments, server unreachable, or the probe call failed
-  1   anything else (e.g. the results file cannot be written)
+  2   bad command line or arguments, --json cannot be written (checked first),
+      server unreachable, or the probe call failed
+  1   anything else
+  130, 143  interrupted by SIGINT or SIGTERM: the result so far is written to
+      --json, flagged \"partial\"
+
+A server that stops answering (3 requests in a row without a reply within
+--timeout) or is gone ends the run early, as does --deadline; the result says
+why (\"ended_early\") and is written as usual.
 
 Example:
   rpycbench bench latency --connect 127.0.0.1:18861 --call io_work --args '[0.005]' \\
@@ -51,6 +59,17 @@ enum KindCommand {
     Bandwidth(BandwidthArgs),
 }
 
+impl KindCommand {
+    fn common(&self) -> &Common {
+        match self {
+            KindCommand::Latency(a) => &a.common,
+            KindCommand::Concurrent(a) => &a.common,
+            KindCommand::Connection(a) => &a.common,
+            KindCommand::Bandwidth(a) => &a.common,
+        }
+    }
+}
+
 /// What every kind takes.
 #[derive(Debug, Args)]
 struct Common {
@@ -68,6 +87,11 @@ struct Common {
     /// Rounds the run is split into: the unit comparisons build their interval from.
     #[arg(long, default_value_t = crate::metrics::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
     rounds: u32,
+    /// Longest the benchmark may run; past it, it stops and what it measured is written,
+    /// marked as ended early. A server that stops answering (3 requests in a row without
+    /// a reply within --timeout) ends it sooner.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    deadline: Duration,
     /// The result's name (default: KIND[METHOD]).
     #[arg(long)]
     name: Option<String>,
@@ -229,16 +253,31 @@ struct BandwidthArgs {
 
 /// Runs the benchmark; see [`BENCH_AFTER_HELP`] for the exit statuses.
 pub(crate) fn run(args: BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // From here on SIGINT and SIGTERM write what was measured (see cli/interrupt.rs).
+    let json = args.kind.common().json.clone();
+    let checkpoint = Checkpoint::install(move |set| match &json {
+        Some(path) => set.save(path).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => Ok(()),
+    })?;
     match prepare_and_run(args) {
-        Ok((result, common)) => finish(result, &common),
+        Ok((result, common)) => finish(result, &common, &checkpoint),
         Err(e) => {
             eprintln!("rpycbench bench: {e}");
+            // Interrupted while connecting or probing: nothing measured, but say so.
+            if let Some(signal) = checkpoint.signal() {
+                checkpoint.finish(None)?;
+                return Ok(Checkpoint::exit_code(signal));
+            }
             Ok(ExitCode::from(EXIT_USAGE))
         }
     }
 }
 
 fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError> {
+    // An unwritable results file fails now, not after the run (exit 2).
+    if let Some(json) = &args.kind.common().json {
+        super::outputs::check_file("--json", json)?;
+    }
     match args.kind {
         KindCommand::Latency(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
@@ -250,7 +289,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let call = CallSpec::parse(&a.call.call, a.call.args.as_deref(), a.call.kwargs.as_deref())?;
             let target = ready(&a.common, Some(&call))?;
             let name = a.common.name.clone().unwrap_or_else(|| format!("latency[{}]", call.method));
-            let mut bench = Latency::new(&name).warmup(a.warmup).rounds(a.common.rounds);
+            let mut bench = Latency::new(&name).warmup(a.warmup).rounds(a.common.rounds).deadline(a.common.deadline);
             let what = match requests {
                 Some(n) => {
                     bench = bench.requests(n);
@@ -284,6 +323,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
                 .requests_per_client(a.requests_per_client)
                 .warmup_per_client(a.warmup)
                 .rounds(a.common.rounds)
+                .deadline(a.common.deadline)
                 .load(load);
             let result = with_progress(&a.common, &what, || bench.run(&target, |c| call.call(c)));
             Ok((with_call(result, &call), a.common))
@@ -293,8 +333,11 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             at_least_one("--connections", a.connections)?;
             let target = ready(&a.common, None)?;
             let name = a.common.name.clone().unwrap_or_else(|| "connection".to_owned());
-            let bench =
-                ConnectionBench::new(&name).connections(a.connections).keep_open(a.keep_open).rounds(a.common.rounds);
+            let bench = ConnectionBench::new(&name)
+                .connections(a.connections)
+                .keep_open(a.keep_open)
+                .rounds(a.common.rounds)
+                .deadline(a.common.deadline);
             let what = format!("{} connections", a.connections);
             let result = with_progress(&a.common, &what, || bench.run(&target));
             Ok((result, a.common))
@@ -308,7 +351,11 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
-            let bench = Bandwidth::new(&name).sizes(sizes).iterations(a.iterations).rounds(a.common.rounds);
+            let bench = Bandwidth::new(&name)
+                .sizes(sizes)
+                .iterations(a.iterations)
+                .rounds(a.common.rounds)
+                .deadline(a.common.deadline);
             let result = with_progress(&a.common, &what, || a.methods.run(bench, &target));
             Ok((result, a.common))
         }
@@ -383,7 +430,11 @@ fn nothing_measured(result: &BenchResult) -> Option<String> {
     })
 }
 
-fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn finish(
+    result: BenchResult,
+    common: &Common,
+    checkpoint: &Checkpoint,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Checked before the run; this cannot fail now.
     let slas = common.sla.slas()?;
     let checks = check(&slas, &result);
@@ -392,13 +443,19 @@ fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std:
     let nothing_measured = nothing_measured(&result);
     let violated = nothing_measured.is_some() || checks.iter().any(|c| !c.passed());
     let name = result.name.clone();
-    let mut set = ResultSet::new();
-    set.push(result);
-    if let Some(path) = &common.json {
-        set.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    let partial = checkpoint.reason().or_else(|| result.ended_early.as_ref().map(|e| e.detail.clone()));
+    checkpoint.push(result);
+    let set = checkpoint.finish(partial)?;
     if !common.quiet {
         println!("{}", summary_table(&set));
+        for r in &set.results {
+            if let Some(e) = &r.ended_early {
+                println!("ended early: {}: {}", r.name, e.detail);
+            }
+        }
+    }
+    if let Some(why) = &set.partial {
+        eprintln!("rpycbench bench: partial results: {why}");
     }
     for line in nothing_measured.into_iter().chain(verdict_lines(&checks, &name)) {
         if !common.quiet {
@@ -409,6 +466,9 @@ fn finish(result: BenchResult, common: &Common) -> Result<ExitCode, Box<dyn std:
     }
     if let (Some(path), false) = (&common.json, common.quiet) {
         println!("results written to {}", path.display());
+    }
+    if let Some(signal) = checkpoint.signal() {
+        return Ok(Checkpoint::exit_code(signal));
     }
     Ok(if violated { ExitCode::from(EXIT_SLA_VIOLATED) } else { ExitCode::SUCCESS })
 }

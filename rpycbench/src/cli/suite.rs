@@ -3,17 +3,21 @@
 //! RPyC, transfer) benchmarks against each, prints a comparison table and writes the
 //! results.
 
+mod phases;
+
 use super::bench::{at_least_one, check_clients, check_sizes};
 use super::counts::{check_chunk_size, check_rate};
 use super::external::SetupError;
+use super::interrupt::Checkpoint;
 use super::progress::Progress;
-use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
-use crate::metrics::{BenchResult, ResultSet};
+use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
 use clap::Args;
+use phases::{run_phases, run_transfers, Phases};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -114,6 +118,11 @@ pub(crate) struct SuiteArgs {
     /// Transfers per file size.
     #[arg(long, default_value_t = 3)]
     iterations: u32,
+    /// Longest any one benchmark may run; past it, it stops and what it measured is
+    /// kept, marked as ended early. A server that dies or stops answering (3 requests in
+    /// a row without a reply) ends its benchmarks sooner.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    deadline: std::time::Duration,
     /// Directory for results.json, summary.md and report.html.
     #[arg(long, default_value = "rpycbench-results")]
     out: PathBuf,
@@ -230,9 +239,12 @@ Exit status:
   0  every benchmark ran and every request succeeded
   4  every benchmark ran, but some requests failed (a one-line summary goes to
      stderr, even with --quiet; the results files say which)
-  2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file)
-  1  anything else, e.g. a server did not start; the results measured until then
-     are still written";
+  2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file or
+     cannot be written): checked before any server starts
+  1  anything else, e.g. a server did not start, died or stopped answering; the
+     results measured until then are still written, flagged \"partial\"
+  130, 143  interrupted by SIGINT or SIGTERM: the servers are stopped and the
+     results measured so far are written, flagged \"partial\"";
 
 /// The suite's exit status when every benchmark ran but some requests failed; distinct
 /// from clap's 2 (bad flags) and the harness's 10–13.
@@ -248,12 +260,20 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         eprintln!("rpycbench: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
+    // From here on SIGINT and SIGTERM write what was measured (see cli/interrupt.rs).
+    let (out, json) = (args.out.clone(), args.json.clone());
+    let checkpoint =
+        Checkpoint::install(move |set| write_outputs(&out, json.as_deref(), set).map(drop).map_err(|e| e.to_string()))?;
     let phases = servers.iter().map(|(mode, _, _)| args.phases_per_server(*mode)).sum();
     let mut progress = Progress::new(phases, args.quiet);
-    let mut results = ResultSet::new();
-    // A server that fails to start ends the run, but what was measured is kept.
+    // A server that fails to start ends the run, one that dies or stops answering ends
+    // its own benchmarks; what was measured is kept either way.
     let mut stopped: Option<String> = None;
+    let mut lost: Vec<String> = Vec::new();
     for (mode, host, port) in servers {
+        if checkpoint.signal().is_some() {
+            break;
+        }
         let mut spec = ServerSpec::new(mode);
         spec.host = host;
         spec.port = port;
@@ -266,16 +286,16 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
                 break;
             }
         };
-        let phases = if mode.is_rpyc() {
+        let mut phases = Phases { checkpoint: &checkpoint, ended: None };
+        if mode.is_rpyc() {
             let target = Target::server(&server);
-            let mut phases = run_phases(&args, mode, &target, &mut progress);
-            phases.extend(run_transfers(&args, mode, &target, &mut progress));
-            phases
+            run_phases(&args, mode, &target, &mut progress, &mut phases);
+            run_transfers(&args, mode, &target, &mut progress, &mut phases);
         } else {
-            run_phases(&args, mode, &crate::http::target(&server), &mut progress)
-        };
-        for result in phases {
-            results.push(result);
+            run_phases(&args, mode, &crate::http::target(&server), &mut progress, &mut phases);
+        }
+        if let Some(why) = phases.ended {
+            lost.push(format!("the {mode} server's benchmarks stopped at {why}"));
         }
         if let Err(e) = server.stop() {
             stopped = Some(format!("the {mode} server did not stop cleanly: {e}"));
@@ -283,10 +303,13 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         }
     }
     progress.finish();
-    if results.results.is_empty() {
+    let signal = checkpoint.signal();
+    let partial =
+        checkpoint.reason().or_else(|| stopped.clone()).or_else(|| (!lost.is_empty()).then(|| lost.join("; ")));
+    if checkpoint.results().results.is_empty() && signal.is_none() {
         return Err(stopped.unwrap_or_else(|| "nothing was measured".into()).into());
     }
-    let files = write_outputs(&args, &results)?;
+    let results = checkpoint.finish(partial)?;
     if !args.quiet {
         println!("{}", terminal_report(&results, None, colour_enabled()));
         // The top findings in a few lines (the diagnosis engine).
@@ -294,10 +317,19 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         print!("{}", render_compact(&findings, 4));
         println!();
         println!("results written to {}/ (results.json, summary.md, report.html)", args.out.display());
-        println!("HTML report: {}", files.html.display());
+        println!("HTML report: {}", args.out.join("report.html").display());
+    }
+    if let Some(why) = &results.partial {
+        eprintln!("rpycbench: partial results: {why}");
+    }
+    if let Some(signal) = signal {
+        return Ok(Checkpoint::exit_code(signal));
     }
     if let Some(e) = stopped {
         return Err(format!("{e}; the results measured before it were written to {}", args.out.display()).into());
+    }
+    if !lost.is_empty() {
+        return Err(format!("{}; the results measured were written to {}", lost.join("; "), args.out.display()).into());
     }
     match failure_summary(&results) {
         Some(line) => {
@@ -324,107 +356,35 @@ fn failure_summary(results: &ResultSet) -> Option<String> {
     })
 }
 
-/// Creates the output directory before anything runs, so a bad `--out` (an existing
-/// file, no permission) is reported at once.
+/// Creates the output directory before anything runs and checks that files can be
+/// written there (and at `--json`), so a bad `--out` (an existing file, no permission,
+/// a read-only file system) is reported at once.
 fn prepare_out(args: &SuiteArgs) -> Result<(), SetupError> {
-    if args.out.exists() && !args.out.is_dir() {
-        return Err(SetupError::Usage(format!(
-            "--out {} is an existing file; it must be a directory (it will hold results.json, summary.md, report.html)",
-            args.out.display()
-        )));
-    }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| SetupError::Usage(format!("--out: cannot create {}: {e}", args.out.display())))?;
+    super::outputs::check_dir("--out", &args.out)?;
     if let Some(json) = &args.json {
-        if json.is_dir() {
-            return Err(SetupError::Usage(format!("--json {} is a directory; it must be a file", json.display())));
-        }
+        super::outputs::check_file("--json", json)?;
     }
     Ok(())
 }
 
-/// The phases every server runs, RPyC or HTTP, through the same code.
-fn run_phases<C: BuiltinCalls>(
-    args: &SuiteArgs,
-    mode: ServerMode,
-    target: &Target<C>,
-    progress: &mut Progress,
-) -> Vec<BenchResult> {
-    let amounts = args.amounts();
-    let mut out = Vec::new();
-    progress.step(&format!("{mode}: connection time ({} connections)", amounts.connections));
-    out.push(
-        ConnectionBench::new(format!("connection[{mode}]"))
-            .connections(amounts.connections)
-            .rounds(args.rounds)
-            .run(target),
-    );
-
-    let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds);
-    let latency = match amounts.latency {
-        LatencyAmount::Requests(n) => {
-            progress.step(&format!("{mode}: latency ({n} requests)"));
-            latency.requests(n)
-        }
-        LatencyAmount::Duration(d) => {
-            progress.step(&format!("{mode}: latency ({})", humantime::format_duration(d)));
-            latency.duration(d)
-        }
-    };
-    out.push(latency.run(target, |c| c.call_ping()));
-
-    progress.step(&format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()));
-    out.push(
-        Bandwidth::new(format!("bandwidth[{mode}]"))
-            .sizes(args.bandwidth_sizes.clone())
-            .iterations(amounts.bandwidth_iterations)
-            .rounds(args.rounds)
-            .run_builtin(target),
-    );
-
-    progress.step(&format!("{mode}: {} concurrent clients", args.clients));
-    let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
-    out.push(
-        Concurrent::new(format!("concurrent[{mode}]"))
-            .clients(args.clients)
-            .requests_per_client(amounts.requests_per_client)
-            .load(load)
-            .rounds(args.rounds)
-            .run(target, |c| c.call_ping()),
-    );
-    out
-}
-
-/// The RPyC-only transfer phase, with --transfers.
-fn run_transfers(args: &SuiteArgs, mode: ServerMode, target: &Target, progress: &mut Progress) -> Vec<BenchResult> {
-    let mut out = Vec::new();
-    if args.transfers {
-        progress.step(&format!("{mode}: transfers"));
-        out.push(
-            Transfer::new(format!("transfer[{mode}]"))
-                .sizes(args.file_sizes.clone())
-                .chunk_size(args.chunk_size)
-                .iterations(args.iterations)
-                .rounds(args.rounds)
-                .run_builtin(target),
-        );
-    }
-    out
-}
-
-fn write_outputs(args: &SuiteArgs, results: &ResultSet) -> Result<ReportFiles, Box<dyn std::error::Error>> {
+fn write_outputs(
+    out: &std::path::Path,
+    json: Option<&std::path::Path>,
+    results: &ResultSet,
+) -> Result<ReportFiles, Box<dyn std::error::Error>> {
     // Created before the run; created again in case it was removed meanwhile.
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    results.save(&args.out.join("results.json"))?;
-    if let Some(path) = &args.json {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    results.save(&out.join("results.json"))?;
+    if let Some(path) = json {
         results.save(path)?;
     }
-    Ok(write_reports(&args.out, results, None)?)
+    Ok(write_reports(out, results, None)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::Latency;
     use clap::Parser;
 
     #[derive(Parser)]

@@ -238,6 +238,13 @@ fn check_applicable(args: &SweepArgs) -> Result<(), SetupError> {
 
 /// Runs the sweep; exits 0 when it ran, 2 when it could not start.
 pub(crate) fn run(args: SweepArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // An unwritable results file fails now, not after the sweep (exit 2).
+    if let Some(path) = &args.json {
+        if let Err(e) = super::outputs::check_file("--json", path) {
+            eprintln!("rpycbench sweep: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
     let mut results = ResultSet::new();
     let mut steps = Vec::new();
     let outcome = sweep(&args, &mut results, &mut steps);

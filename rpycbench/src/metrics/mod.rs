@@ -22,8 +22,8 @@ pub use latency::{format_ns, HistogramError, LatencyHistogram, LatencyStats};
 pub use machine::{MachineReference, ReferenceMeasurement};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub use result::{
-    now_rfc3339, BenchKind, BenchResult, ClientResult, LoadModel, ResultFileError, ResultSet, ServerInfo, SizeResult,
-    WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA,
+    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LoadModel, ResultFileError, ResultSet, ServerInfo,
+    SizeResult, StopReason, WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA,
 };
 pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
 pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};

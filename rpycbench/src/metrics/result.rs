@@ -27,6 +27,35 @@ pub struct ResultSet {
     pub created_at: String,
     /// Every result, each complete in itself.
     pub results: Vec<BenchResult>,
+    /// Set when the run ended before every planned benchmark ran (interrupted, a server
+    /// died): why, in a sentence. The results present are those measured until then;
+    /// one that was cut short says so in its `ended_early`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
+}
+
+/// Why a benchmark ended before doing all it was asked to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The server's process is gone (it exited or was killed).
+    ServerGone,
+    /// The server stopped answering: requests in a row got no reply in time (its
+    /// process may be stopped, hung or overloaded).
+    ServerNotAnswering,
+    /// The benchmark ran past its deadline.
+    Deadline,
+    /// The process running it was interrupted (SIGINT, SIGTERM).
+    Interrupted,
+}
+
+/// A benchmark that ended early: what it measured until then is kept, with why it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EndedEarly {
+    /// Why, in a word.
+    pub reason: StopReason,
+    /// What happened, in a sentence a user can act on.
+    pub detail: String,
 }
 
 /// What kind of benchmark produced a result.
@@ -207,6 +236,11 @@ pub struct BenchResult {
     /// The machine's reference figures beside the run (see [`MachineReference`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<super::machine::MachineReference>,
+    /// Set when the run stopped before doing all it was asked to (its server died or
+    /// stopped answering, its deadline passed, the process was interrupted); its figures
+    /// cover the requests made until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_early: Option<EndedEarly>,
 }
 
 /// Why a result file could not be read.
@@ -242,7 +276,7 @@ pub enum ResultFileError {
 impl ResultSet {
     /// An empty collection.
     pub fn new() -> Self {
-        ResultSet { schema: RESULTS_SCHEMA.into(), created_at: now_rfc3339(), results: Vec::new() }
+        ResultSet { schema: RESULTS_SCHEMA.into(), created_at: now_rfc3339(), results: Vec::new(), partial: None }
     }
 
     /// Adds a result; results are never merged or replaced.

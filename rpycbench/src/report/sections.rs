@@ -11,6 +11,7 @@ use crate::metrics::{
 pub fn result_tables(results: &ResultSet) -> Vec<Table> {
     let mut out = Vec::new();
     out.extend(summary(results));
+    out.extend(ended_early(results));
     out.extend(bandwidth(results));
     out.extend(concurrency(results));
     out.extend(sweep_tables(results));
@@ -334,4 +335,46 @@ pub fn failures(results: &ResultSet) -> Option<Table> {
         }
     }
     (!b.is_empty()).then(|| b.build())
+}
+
+/// Benchmarks that stopped before doing all they were asked to, and a run that ended
+/// before all its benchmarks ran: said next to the figures, which cover less than asked.
+pub fn ended_early(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "ended_early",
+        "Ended early",
+        "Benchmarks that stopped before doing all they were asked to; their figures cover the requests made until then.",
+        &["benchmark", "server", "attempts", "reason"],
+    );
+    let mut notes = Vec::new();
+    for r in &results.results {
+        if let Some(e) = &r.ended_early {
+            let reason = serde_json::to_value(e.reason).ok().and_then(|v| v.as_str().map(str::to_owned));
+            b.toned_row(vec![
+                (text(&r.name), Tone::Plain),
+                (text(&r.server.mode), Tone::Muted),
+                (Value::Int(r.outcomes.attempts), Tone::Plain),
+                (text(reason.unwrap_or_default()), Tone::Warn),
+            ]);
+            // Notes, not cells: a sentence is never wrapped into a narrow column.
+            notes.push(format!("{}: {}", r.name, e.detail));
+        }
+    }
+    if let Some(why) = &results.partial {
+        notes.push(format!("partial results: {why}"));
+    }
+    if notes.is_empty() {
+        return None;
+    }
+    if b.is_empty() {
+        b.toned_row(vec![
+            (text("(the run)"), Tone::Plain),
+            (text("–"), Tone::Muted),
+            (text("–"), Tone::Muted),
+            (text("partial"), Tone::Warn),
+        ]);
+    }
+    let mut table = b.build();
+    table.notes = notes;
+    Some(table)
 }

@@ -155,8 +155,9 @@ pub fn serve_forking(listener: TcpListener, opts: ServeOptions, stop: &AtomicBoo
                 unsafe {
                     libc::signal(libc::SIGTERM, libc::SIG_DFL);
                     libc::signal(libc::SIGINT, libc::SIG_DFL);
-                    // A child must not outlive its server, even if the server is killed.
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    // A child must not outlive its server, even if the server is killed;
+                    // SIGKILL, as a stopped child would hold a SIGTERM until continued.
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 }
                 serve_connection(stream, &opts);
                 unsafe { libc::_exit(0) }

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Set in the environment of native server processes, so a binary that hosts its own
@@ -135,18 +135,61 @@ impl ServerSpec {
             cmd
         };
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        // SAFETY: setsid is async-signal-safe, the only thing run between fork and exec.
-        // Its own session keeps the server out of the client's autogroup (LESSONS.md 5)
-        // and lets us find and stop its whole process tree.
-        unsafe {
-            cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
-        }
         let program = PathBuf::from(cmd.get_program());
-        let child = cmd.spawn().map_err(|source| ServerError::Spawn { program, source })?;
+        let child = spawn_tied(cmd).map_err(|source| ServerError::Spawn { program, source })?;
         let mut handle = ServerHandle::wait_ready(child, self.mode, self.startup_timeout)?;
         handle.python = self.mode.is_python().then(|| self.python.interpreter());
         Ok(handle)
     }
+}
+
+/// Starts `cmd` in a session of its own, killed when this process ends however it ends.
+///
+/// Its own session keeps the server out of the client's autogroup (LESSONS.md 5) and lets
+/// us find and stop its whole process tree; but no terminal hang-up reaches it there, so
+/// without more a SIGKILLed suite would leave it listening. `PR_SET_PDEATHSIG` ties it to
+/// us: SIGKILL, because a server that was stopped (SIGSTOP) must die too, and a signal it
+/// could handle would wait for a SIGCONT. Its children follow: a native forking server's
+/// have a parent-death signal of their own, as do the Python launcher's.
+///
+/// The kernel sends that signal when the *thread* that forked exits, not the process:
+/// a server started from a benchmark's worker thread would die with that thread. So
+/// every server is forked by one thread that lives as long as the process.
+fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+    let parent = std::process::id();
+    // SAFETY: setsid, prctl and getppid are async-signal-safe, the only calls made
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid()?;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // We died between fork and prctl: nobody would send the signal now.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(std::io::Error::other("the process starting the server has exited"));
+            }
+            Ok(())
+        });
+    }
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        // The thread never returns: it waits on a channel whose sender is in a static.
+        let started = std::thread::Builder::new().name("rpycbench-spawner".into()).spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        });
+        started.ok().map(|_| tx)
+    });
+    let Some(spawner) = spawner else {
+        return Err(std::io::Error::other("cannot start the thread that starts servers"));
+    };
+    let (reply, answer) = mpsc::channel();
+    spawner.send((cmd, reply)).map_err(|_| std::io::Error::other("the thread that starts servers is gone"))?;
+    answer.recv().map_err(|_| std::io::Error::other("the thread that starts servers is gone"))?
 }
 
 /// A running server process. Stopped on [`stop`](Self::stop) or drop.

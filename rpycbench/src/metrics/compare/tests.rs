@@ -45,6 +45,7 @@ fn result(round_medians_ns: &[u64]) -> BenchResult {
         system: None,
         wire: None,
         machine: None,
+        ended_early: None,
     }
 }
 

@@ -54,6 +54,7 @@ pub(super) fn result(
         system: None,
         wire: None,
         machine: None,
+        ended_early: None,
     }
 }
 

@@ -1,0 +1,103 @@
+//! The suite's benchmarks on one server: every phase in order, each result kept as
+//! soon as it is made, and the server's remaining phases skipped once it is lost.
+
+use super::{LatencyAmount, SuiteArgs};
+use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
+use crate::cli::interrupt::Checkpoint;
+use crate::cli::progress::Progress;
+use crate::metrics::{BenchResult, StopReason};
+use crate::server::ServerMode;
+
+/// The phases of one server: each result is kept as soon as it is made, and the
+/// server's remaining phases are skipped once one ended because the server died,
+/// stopped answering, or the run was interrupted.
+pub(super) struct Phases<'a> {
+    pub(super) checkpoint: &'a Checkpoint,
+    /// `latency[threaded]: the server's process 123 is gone …` once phases stop.
+    pub(super) ended: Option<String>,
+}
+
+impl Phases<'_> {
+    fn run(&mut self, progress: &mut Progress, what: &str, phase: impl FnOnce() -> BenchResult) {
+        if self.ended.is_some() || crate::bench::interrupted() {
+            return;
+        }
+        progress.step(what);
+        let result = phase();
+        if let Some(e) = &result.ended_early {
+            if e.reason != StopReason::Deadline {
+                self.ended = Some(format!("{}: {}", result.name, e.detail));
+            }
+        }
+        self.checkpoint.push(result);
+    }
+}
+
+/// The phases every server runs, RPyC or HTTP, through the same code.
+pub(super) fn run_phases<C: BuiltinCalls>(
+    args: &SuiteArgs,
+    mode: ServerMode,
+    target: &Target<C>,
+    progress: &mut Progress,
+    phases: &mut Phases<'_>,
+) {
+    let amounts = args.amounts();
+    let deadline = args.deadline;
+    phases.run(progress, &format!("{mode}: connection time ({} connections)", amounts.connections), || {
+        ConnectionBench::new(format!("connection[{mode}]"))
+            .connections(amounts.connections)
+            .rounds(args.rounds)
+            .deadline(deadline)
+            .run(target)
+    });
+
+    let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds).deadline(deadline);
+    let (latency, what) = match amounts.latency {
+        LatencyAmount::Requests(n) => (latency.requests(n), format!("{mode}: latency ({n} requests)")),
+        LatencyAmount::Duration(d) => {
+            (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)))
+        }
+    };
+    phases.run(progress, &what, || latency.run(target, |c| c.call_ping()));
+
+    phases.run(progress, &format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()), || {
+        Bandwidth::new(format!("bandwidth[{mode}]"))
+            .sizes(args.bandwidth_sizes.clone())
+            .iterations(amounts.bandwidth_iterations)
+            .rounds(args.rounds)
+            .deadline(deadline)
+            .run_builtin(target)
+    });
+
+    let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
+    phases.run(progress, &format!("{mode}: {} concurrent clients", args.clients), || {
+        Concurrent::new(format!("concurrent[{mode}]"))
+            .clients(args.clients)
+            .requests_per_client(amounts.requests_per_client)
+            .load(load)
+            .rounds(args.rounds)
+            .deadline(deadline)
+            .run(target, |c| c.call_ping())
+    });
+}
+
+/// The RPyC-only transfer phase, with --transfers.
+pub(super) fn run_transfers(
+    args: &SuiteArgs,
+    mode: ServerMode,
+    target: &Target,
+    progress: &mut Progress,
+    phases: &mut Phases<'_>,
+) {
+    if args.transfers {
+        phases.run(progress, &format!("{mode}: transfers"), || {
+            Transfer::new(format!("transfer[{mode}]"))
+                .sizes(args.file_sizes.clone())
+                .chunk_size(args.chunk_size)
+                .iterations(args.iterations)
+                .rounds(args.rounds)
+                .deadline(args.deadline)
+                .run_builtin(target)
+        });
+    }
+}
