@@ -208,7 +208,7 @@ impl Guard {
 
     fn server_pid(&self) -> Option<u32> {
         match self.server? {
-            ProcessSet::Process(pid) | ProcessSet::Session(pid) => Some(pid),
+            ProcessSet::Process(pid) | ProcessSet::Session(pid) | ProcessSet::Tree(pid) => Some(pid),
         }
     }
 }
