@@ -34,6 +34,14 @@ pub enum DecodeError {
     /// Nesting deeper than [`Limits::max_depth`](super::Limits::max_depth).
     #[error("values nested deeper than the limit of {limit}")]
     TooDeep { limit: u32 },
+    /// Decoding would take more memory than the connection's budget
+    /// ([`Limits::max_connection_memory`](super::Limits::max_connection_memory)): a
+    /// small frame can announce millions of elements that take tens of bytes each.
+    #[error(
+        "the message's values would take more than the connection's memory budget of {budget} bytes \
+         (Limits::max_connection_memory; `rpycbench serve --memory-budget`)"
+    )]
+    MemoryBudget { budget: usize },
     /// The message envelope is not `msg_type || (seq, body)` as PROTOCOL.md §5 defines it.
     #[error("bad message envelope: {0}")]
     Envelope(String),
