@@ -75,8 +75,8 @@ pub enum FrameError {
     /// The header announces a body larger than [`Limits::max_frame_len`](super::Limits).
     #[error("frame of {len} bytes exceeds the limit of {limit} bytes")]
     TooLarge { len: u64, limit: u64 },
-    /// A compressed body inflates past [`Limits::max_inflated_len`](super::Limits).
-    #[error("compressed frame inflates past the limit of {limit} bytes")]
+    /// A compressed body inflates past [`Limits::inflate_limit`](super::Limits::inflate_limit).
+    #[error("compressed frame inflates past the limit of {limit} bytes (Limits::max_inflated_len, and no more than the memory budget per connection)")]
     InflateLimit { limit: usize },
     /// A compressed body that is not a valid zlib stream.
     #[error("corrupt zlib stream in compressed frame: {0}")]

@@ -243,7 +243,7 @@ impl FrameDecoder {
         if !compressed {
             return Ok(Some(Frame { payload: &self.buf[body], compressed, wire_len }));
         }
-        inflate(&self.buf[body], &mut self.inflated, &mut self.zlib, self.limits.max_inflated_len)?;
+        inflate(&self.buf[body], &mut self.inflated, &mut self.zlib, self.limits.inflate_limit())?;
         Ok(Some(Frame { payload: &self.inflated, compressed, wire_len }))
     }
 

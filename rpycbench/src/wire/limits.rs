@@ -12,7 +12,8 @@
 pub struct Limits {
     /// Largest frame body accepted, in bytes as transmitted (default 256 MiB).
     pub max_frame_len: u32,
-    /// Largest payload a compressed body may inflate to (default 256 MiB).
+    /// Largest payload a compressed body may inflate to (default 256 MiB; never more
+    /// than the memory budget allows, see [`Limits::inflate_limit`]).
     pub max_inflated_len: usize,
     /// Deepest nesting of tuples, frozensets, slices and boxes (default 128).
     pub max_depth: u32,
@@ -46,6 +47,20 @@ impl Limits {
         max_depth: 128,
         max_connection_memory: DEFAULT_MEMORY_BUDGET,
     };
+}
+
+/// Bytes of a message beyond what its decoded values are charged: the envelope,
+/// sequence numbers, handler ids and id_packs, which are read without being kept.
+const ENVELOPE_SLACK: usize = 64 << 10;
+
+impl Limits {
+    /// The most a compressed body may inflate to: [`max_inflated_len`](Self::max_inflated_len),
+    /// and no more than a message whose values fit the memory budget can take (every
+    /// payload byte but the envelope's is charged at least one byte when decoded), so a
+    /// zlib bomb costs one budget, not 256 MiB, per connection.
+    pub fn inflate_limit(&self) -> usize {
+        self.max_inflated_len.min(self.max_connection_memory.saturating_add(ENVELOPE_SLACK))
+    }
 }
 
 impl Default for Limits {
