@@ -965,6 +965,12 @@ fn unread_large_replies_fail_alone_under_a_memory_limit(mode: ServerMode) {
             let seq = download(&mut raw, &root, 200 << 20);
             let e = raw.expect_exception(seq, "MemoryError", "download(200 MiB)");
             assert!(format!("{e:?}").contains("memory budget"), "download(200 MiB): {e:?}");
+            // Tiny chunks of a download within the budget, past it once chunked.
+            let seq = raw.request(
+                i64::from(Handler::CallAttr.id()),
+                callattr_args(&root, "download_chunked_tuple", vec![(64i64 << 20).into(), 1.into()]),
+            );
+            raw.expect_exception(seq, "MemoryError", "download_chunked_tuple(64 MiB, 1)");
             // Within it: 100 MiB replies nobody reads, one per connection.
             download(&mut raw, &root, 100 << 20);
             unread.push(raw);

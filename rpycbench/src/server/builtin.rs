@@ -208,6 +208,10 @@ fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object) -> Result<V
     let (end, step) = (ops::index(conn, size)?, ops::index(conn, chunk_size)?);
     let step = step.to_usize().unwrap_or(usize::MAX).max(1);
     let end = end.to_usize().unwrap_or(usize::MAX).min(data.len());
+    // A chunk of one byte costs a vector, a value and a heap block: 100 MiB in 1-byte
+    // chunks would take gigabytes.
+    let per_chunk = (std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<Value>() + 32) as u64;
+    within_budget(conn, "the chunks", (end.div_ceil(step) as u64).saturating_mul(per_chunk) + end as u64)?;
     let mut out = with_capacity(end.div_ceil(step))?;
     out.extend(data[..end].chunks(step).map(<[u8]>::to_vec));
     Ok(out)
