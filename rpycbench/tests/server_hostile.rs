@@ -989,10 +989,18 @@ fn unread_large_replies_fail_alone_under_a_memory_limit(mode: ServerMode) {
         std::thread::sleep(Duration::from_millis(200));
         let mut probe = Raw::connect(server.addr());
         probe.assert_served("three unread 100 MiB replies");
+        let held = server_rss(server);
         drop(probe);
         drop(unread);
         assert_released(server, baseline, "unread large replies");
         assert_rss_returns(server, start, "unread large replies");
+        let mib = |b: u64| b / MIB;
+        eprintln!(
+            "{mode} server RSS: {} MiB at the start, {} MiB holding three unread 100 MiB replies, {} MiB after",
+            mib(start),
+            mib(held),
+            mib(server_rss(server))
+        );
     });
 }
 
