@@ -64,6 +64,15 @@ fn request_payload(seq: i64, handler: i64, args: &Boxed) -> Vec<u8> {
     p
 }
 
+/// The start of a message's debug form: a 60 MiB reply must not flood a failure.
+fn short(m: &Message) -> String {
+    let text = format!("{m:?}");
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}… ({} bytes of debug output)", &text[..cut], text.len()),
+        None => text,
+    }
+}
+
 fn no_args() -> Boxed {
     Boxed::Value(Value::Tuple(Vec::new()))
 }
@@ -155,14 +164,14 @@ impl Raw {
     fn reply(&mut self, seq: i64, what: &str) -> Boxed {
         match self.answer(seq, what) {
             Message::Reply { value, .. } => value,
-            other => panic!("{what}: expected a REPLY, got {other:?}"),
+            other => panic!("{what}: expected a REPLY, got {}", short(&other)),
         }
     }
 
     fn exception(&mut self, seq: i64, what: &str) -> RemoteException {
         match self.answer(seq, what) {
             Message::Exception { payload: ExceptionPayload::Raised(e), .. } => e,
-            other => panic!("{what}: expected an EXCEPTION, got {other:?}"),
+            other => panic!("{what}: expected an EXCEPTION, got {}", short(&other)),
         }
     }
 
@@ -362,6 +371,7 @@ both_modes!(
     absurd_sizes_raise_instead_of_aborting,
     a_tuple_bomb_fails_alone_under_a_memory_limit,
     unread_large_replies_fail_alone_under_a_memory_limit,
+    nested_requests_share_the_budget,
 );
 
 // ---------------------------------------------------------------------------------
@@ -1001,6 +1011,54 @@ fn unread_large_replies_fail_alone_under_a_memory_limit(mode: ServerMode) {
             mib(held),
             mib(server_rss(server))
         );
+    });
+}
+
+/// Values of requests answered one inside another are charged to the same budget: a
+/// peer cannot multiply it by calling back while its first request is in use.
+fn nested_requests_share_the_budget(mode: ServerMode) {
+    hostile(mode, |server| {
+        let mut raw = Raw::connect(server.addr());
+        let root = raw.getroot();
+        let proxy = IdPack::new("builtins.object", 777, 4242);
+        let bulk = |mib: usize| Boxed::Value(Value::Bytes(vec![0x41; mib << 20]));
+        // get_user((proxy, 80 MiB)): formatting the id asks us for the proxy's repr
+        // while the 80 MiB argument is in use.
+        let id = Boxed::Tuple(vec![Boxed::RemoteRef(proxy), bulk(80)]);
+        let args = Boxed::Tuple(vec![
+            Boxed::LocalRef(root.clone()),
+            Boxed::Value("get_user".into()),
+            Boxed::Tuple(vec![id]),
+            no_args(),
+        ]);
+        let seq = raw.request(i64::from(Handler::CallAttr.id()), args);
+        let (cb_seq, _, _) = raw.server_request("the repr of our proxy");
+        // 60 MiB more on top of the 80 in use: past the 128 MiB budget.
+        let echo = |raw: &mut Raw, mib| {
+            raw.request(
+                i64::from(Handler::CallAttr.id()),
+                Boxed::Tuple(vec![
+                    Boxed::LocalRef(root.clone()),
+                    Boxed::Value("echo".into()),
+                    Boxed::Tuple(vec![bulk(mib)]),
+                    no_args(),
+                ]),
+            )
+        };
+        let nested = echo(&mut raw, 60);
+        let e = raw.expect_exception(nested, "MemoryError", "a nested 60 MiB echo");
+        assert!(format!("{e:?}").contains("memory budget"), "a nested 60 MiB echo: {e:?}");
+        // A nested request that fits is answered.
+        let small = echo(&mut raw, 1);
+        assert!(matches!(raw.reply(small, "a nested 1 MiB echo"), Boxed::Value(Value::Bytes(b)) if b.len() == 1 << 20));
+        let mut p = Vec::new();
+        let refusal = ExceptionPayload::Raised(RemoteException::builtin("ValueError", "no repr today"));
+        Message::Exception { seq: cb_seq, payload: refusal }.encode(&mut p).unwrap();
+        raw.send_payload(&p);
+        raw.expect_exception(seq, "ValueError", "get_user((proxy, 80 MiB))");
+        // Once the first request is answered, its budget is back.
+        let after = echo(&mut raw, 60);
+        assert!(matches!(raw.reply(after, "a 60 MiB echo"), Boxed::Value(Value::Bytes(b)) if b.len() == 60 << 20));
     });
 }
 
