@@ -84,7 +84,7 @@ pub enum Error {
     /// fails with `MemoryError` and the connection stays usable.
     #[error(
         "{what} would take {needed} bytes, more than the connection's memory budget of {budget} bytes \
-         (Limits::max_connection_memory; `rpycbench serve --memory-budget`)"
+         (Limits::max_connection_memory; on a server, `rpycbench serve --memory-budget`)"
     )]
     MemoryBudget {
         /// What would have been built.

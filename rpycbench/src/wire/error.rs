@@ -39,7 +39,7 @@ pub enum DecodeError {
     /// small frame can announce millions of elements that take tens of bytes each.
     #[error(
         "the message's values would take more than the connection's memory budget of {budget} bytes \
-         (Limits::max_connection_memory; `rpycbench serve --memory-budget`)"
+         (Limits::max_connection_memory; on a server, `rpycbench serve --memory-budget`)"
     )]
     MemoryBudget { budget: usize },
     /// The message envelope is not `msg_type || (seq, body)` as PROTOCOL.md §5 defines it.
