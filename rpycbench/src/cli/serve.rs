@@ -27,38 +27,15 @@ pub(crate) struct ServeArgs {
     /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long)]
     python: Option<PathBuf>,
-    /// Serve at most N connections at once; more are accepted and closed immediately.
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
     /// Memory budget per connection (native modes), e.g. 64MiB or 1GiB: bounds the
     /// values decoded from a client's messages and, separately, the reply being built
     /// for it; past it the request fails with MemoryError. The default (128MiB) fits
     /// the 100 MB transfers users benchmark.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget, default_value = "128MiB")]
     memory_budget: usize,
-}
-
-/// Smallest budget accepted: every ordinary request fits many times over.
-const MIN_BUDGET: usize = 64 << 10;
-
-/// `SIZE` in bytes, or with a binary suffix: K/KiB, M/MiB, G/GiB.
-fn parse_budget(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        "g" | "gib" => 30,
-        other => return Err(format!("unknown unit {other:?} (use bytes, KiB, MiB or GiB)")),
-    };
-    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size such as 128MiB"))?;
-    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("{text} is too large"))?;
-    if bytes < MIN_BUDGET {
-        return Err(format!("{text} is below the smallest budget, 64KiB"));
-    }
-    Ok(bytes)
+    /// Serve at most N connections at once; more are accepted and closed immediately.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -84,6 +61,29 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
     opts.config.limits.max_connection_memory = args.memory_budget;
     serve_native(args.mode, &args.host, args.port, opts)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Smallest budget accepted: every ordinary request fits many times over.
+const MIN_BUDGET: usize = 64 << 10;
+
+/// `SIZE` in bytes, or with a binary suffix: K/KiB, M/MiB, G/GiB.
+fn parse_budget(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => return Err(format!("unknown unit {other:?} (use bytes, KiB, MiB or GiB)")),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size such as 128MiB"))?;
+    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("{text} is too large"))?;
+    if bytes < MIN_BUDGET {
+        return Err(format!("{text} is below the smallest budget, 64KiB"));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
