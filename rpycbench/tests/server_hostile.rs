@@ -981,6 +981,12 @@ fn unread_large_replies_fail_alone_under_a_memory_limit(mode: ServerMode) {
                 callattr_args(&root, "download_chunked_tuple", vec![(64i64 << 20).into(), 1.into()]),
             );
             raw.expect_exception(seq, "MemoryError", "download_chunked_tuple(64 MiB, 1)");
+            // Two million one-byte ids: 2 MB sent, 64 MiB decoded, but hundreds of
+            // MiB as user tuples.
+            let ids = Value::Tuple((0..2_000_000).map(|i| Value::Int(i % 100)).collect());
+            let seq =
+                raw.request(i64::from(Handler::CallAttr.id()), callattr_args(&root, "get_users_batch", vec![ids]));
+            raw.expect_exception(seq, "MemoryError", "get_users_batch(2,000,000 ids)");
             // Within it: 100 MiB replies nobody reads, one per connection.
             download(&mut raw, &root, 100 << 20);
             unread.push(raw);

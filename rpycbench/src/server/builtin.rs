@@ -131,6 +131,9 @@ impl Service for BenchmarkService {
                 let mut users = Vec::new();
                 let mut ids = ops::iterate(conn, &a[0])?;
                 while let Some(id) = ids.next(conn)? {
+                    // A one-byte id becomes a 4-tuple with two strings: checked as it
+                    // grows, since the ids may come one by one from the client.
+                    within_budget(conn, "the user tuples", (users.len() as u64 + 1).saturating_mul(USER_TUPLE_BYTES))?;
                     users.push(Object::tuple(user_tuple(conn, &id)?.into()));
                 }
                 Ok(Object::tuple(users))
@@ -323,6 +326,10 @@ const MAX_PAYLOAD: u64 = u32::MAX as u64 - 64;
 /// What one lent `User` of `get_users` takes: its slot in the list, the object behind
 /// its reference count, and its two short strings' heap blocks.
 const USER_BYTES: u64 = (std::mem::size_of::<Object>() + std::mem::size_of::<User>() + 16 + 2 * 32) as u64;
+
+/// What one `(id, name, email, "active")` of `get_users_batch` takes: the tuple's four
+/// values, the two strings' heap blocks and the tuple's own.
+const USER_TUPLE_BYTES: u64 = (5 * std::mem::size_of::<Value>() + 3 * 32) as u64;
 
 /// Fails with the `MemoryError` a client gets when what it asks for, `bytes` large,
 /// would not fit the connection's memory budget ([`crate::wire::Limits`]).
