@@ -94,6 +94,21 @@ pub enum Error {
     /// A benchmark function failed with an error of its own type.
     #[error("{0}")]
     Failed(String),
+    /// Something a request asked for would take more memory than the connection's
+    /// budget ([`Limits::max_connection_memory`](crate::wire::Limits)); the request
+    /// fails with `MemoryError` and the connection stays usable.
+    #[error(
+        "{what} would take {needed} bytes, more than the connection's memory budget of {budget} bytes \
+         (Limits::max_connection_memory; on a server, `rpycbench serve --memory-budget`)"
+    )]
+    MemoryBudget {
+        /// What would have been built.
+        what: &'static str,
+        /// The bytes it would take.
+        needed: u64,
+        /// The budget in force.
+        budget: usize,
+    },
     /// An HTTP request (the HTTP baseline) was answered with a status other than 2xx;
     /// the connection stays usable.
     #[error("HTTP {request} to {peer} answered {status}: {message}")]

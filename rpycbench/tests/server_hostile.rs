@@ -64,6 +64,15 @@ fn request_payload(seq: i64, handler: i64, args: &Boxed) -> Vec<u8> {
     p
 }
 
+/// The start of a message's debug form: a 60 MiB reply must not flood a failure.
+fn short(m: &Message) -> String {
+    let text = format!("{m:?}");
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}… ({} bytes of debug output)", &text[..cut], text.len()),
+        None => text,
+    }
+}
+
 fn no_args() -> Boxed {
     Boxed::Value(Value::Tuple(Vec::new()))
 }
@@ -155,14 +164,14 @@ impl Raw {
     fn reply(&mut self, seq: i64, what: &str) -> Boxed {
         match self.answer(seq, what) {
             Message::Reply { value, .. } => value,
-            other => panic!("{what}: expected a REPLY, got {other:?}"),
+            other => panic!("{what}: expected a REPLY, got {}", short(&other)),
         }
     }
 
     fn exception(&mut self, seq: i64, what: &str) -> RemoteException {
         match self.answer(seq, what) {
             Message::Exception { payload: ExceptionPayload::Raised(e), .. } => e,
-            other => panic!("{what}: expected an EXCEPTION, got {other:?}"),
+            other => panic!("{what}: expected an EXCEPTION, got {}", short(&other)),
         }
     }
 
@@ -360,6 +369,9 @@ both_modes!(
     disconnect_while_the_server_calls_back,
     disconnect_while_the_server_sends_a_large_reply,
     absurd_sizes_raise_instead_of_aborting,
+    a_tuple_bomb_fails_alone_under_a_memory_limit,
+    unread_large_replies_fail_alone_under_a_memory_limit,
+    nested_requests_share_the_budget,
 );
 
 // ---------------------------------------------------------------------------------
@@ -508,22 +520,35 @@ fn deflate(z: &mut Compress, input: &[u8], flush: FlushCompress) -> Vec<u8> {
 /// holding them: a full flush resets the compressor, so after the first, every 1 MiB
 /// chunk of zeros deflates to the same bytes, and the stream repeats them.
 fn zeros_zlib(mib: u64) -> Vec<u8> {
+    zlib_around_zeros(&[], mib, &[])
+}
+
+/// A zlib stream of `prefix`, `mib` MiB of zeros and `suffix`, built the same way: a
+/// message whose bulk is zeros (`None`s, or the content of a bytes object), small on
+/// the wire.
+fn zlib_around_zeros(prefix: &[u8], mib: u64, suffix: &[u8]) -> Vec<u8> {
     let chunk = vec![0u8; 1 << 20];
     let mut z = Compress::new(flate2::Compression::best(), false);
+    let head = deflate(&mut z, prefix, FlushCompress::Full);
     let first = deflate(&mut z, &chunk, FlushCompress::Full);
     let second = deflate(&mut z, &chunk, FlushCompress::Full);
     let third = deflate(&mut z, &chunk, FlushCompress::Full);
     assert_eq!(second, third, "deflating zeros after a full flush should repeat itself");
-    let end = deflate(&mut z, &[], FlushCompress::Finish);
+    let end = deflate(&mut z, suffix, FlushCompress::Finish);
     let mut out = vec![0x78, 0x01];
+    out.extend_from_slice(&head);
     out.extend_from_slice(&first);
     for _ in 1..mib {
         out.extend_from_slice(&second);
     }
     out.extend_from_slice(&end);
-    // Adler-32 of n zeros: a stays 1, b adds 1 per byte.
-    let adler = (((mib << 20) % 65521) << 16) | 1;
-    out.extend_from_slice(&(adler as u32).to_be_bytes());
+    // Adler-32: zeros leave a alone and add a to b once per byte.
+    let adler = |(a, b): (u64, u64), bytes: &[u8]| {
+        bytes.iter().fold((a, b), |(a, b), &x| ((a + u64::from(x)) % 65521, (b + a + u64::from(x)) % 65521))
+    };
+    let (a, b) = adler((1, 0), prefix);
+    let (a, b) = adler((a, (b + ((mib << 20) % 65521) * a) % 65521), suffix);
+    out.extend_from_slice(&((b << 16 | a) as u32).to_be_bytes());
     out
 }
 
@@ -547,6 +572,11 @@ fn inflate_prefix(stream: &[u8], cap: u64) -> (u64, bool, bool) {
 fn the_zlib_bomb_is_a_valid_stream() {
     // A small bomb built the same way inflates completely, checksum included...
     assert_eq!(inflate_prefix(&zeros_zlib(5), u64::MAX), (5 * MIB, true, true));
+    let around = zlib_around_zeros(b"head", 2, b"tail");
+    let mut plain = Vec::with_capacity(3 << 20);
+    let mut z = Decompress::new(true);
+    assert_eq!(z.decompress_vec(&around, &mut plain, FlushDecompress::Finish).unwrap(), Status::StreamEnd);
+    assert_eq!((&plain[..4], plain.len(), &plain[plain.len() - 4..]), (&b"head"[..], (2 << 20) + 8, &b"tail"[..]));
     // ...and the real one starts inflating to zeros without error.
     assert_eq!(inflate_prefix(&zeros_zlib(1024), 32 * MIB), (32 * MIB, true, false));
 }
@@ -864,6 +894,177 @@ fn absurd_sizes_raise_instead_of_aborting(mode: ServerMode) {
         let over = Value::from(num_bigint::BigInt::from(i64::MAX) + 1);
         assert_eq!(raw.reply(seq, "nested(1, callback returning 2**63 - 1)"), Boxed::Value(over));
         raw.assert_served("absurd sizes");
+    });
+}
+
+/// The address space the server may use in the memory-limit cases (the 2 GiB),
+/// as a container's limit would: past it an allocation fails and Rust aborts the whole
+/// process. Address space, not resident memory: each thread's malloc arena reserves
+/// 64 MiB of it, so a few connections and 1 GiB are already too tight for 100 MiB
+/// transfers. A tuple bomb asked for 3.2 GiB at once before there was a budget.
+const ADDRESS_SPACE: u64 = 2 << 30;
+
+/// Caps the server process's address space (RLIMIT_AS; forked children inherit it).
+fn limit_address_space(server: &ServerHandle) {
+    let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE, rlim_max: ADDRESS_SPACE };
+    // SAFETY: prlimit only reads `limit`; the old limit is not asked for (null).
+    let rc = unsafe { libc::prlimit(server.pid() as libc::pid_t, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit(RLIMIT_AS) on the server: {}", std::io::Error::last_os_error());
+}
+
+/// Waits until the server's resident memory is back near `start`.
+fn assert_rss_returns(server: &ServerHandle, start: u64, what: &str) {
+    let ok = eventually(SETTLE, || server_rss(server) <= start + 48 * MIB);
+    assert!(ok, "{what}: server RSS {} MiB, {} MiB at the start", server_rss(server) / MIB, start / MIB);
+}
+
+fn a_tuple_bomb_fails_alone_under_a_memory_limit(mode: ServerMode) {
+    // A PING whose argument is a tuple of 100 Mi `None`s: 100 MiB inflated (within the
+    // frame limits), 3.2 GiB once decoded, 100 KB on the wire.
+    const NONES: u64 = 100;
+    hostile(mode, |server| {
+        limit_address_space(server);
+        let (baseline, start) = (footprint(server), server_rss(server));
+        let mut raw = Raw::connect(server.addr());
+        raw.assert_served("connecting");
+        let seq = raw.seq();
+        let mut head = Vec::new();
+        write_request_header(seq, i64::from(Handler::Ping.id()), &mut head);
+        head.extend_from_slice(&[0x11, 0x51, 0x15]); // (VALUE, tuple of u32be elements
+        head.extend_from_slice(&((NONES << 20) as u32).to_be_bytes());
+        let body = zlib_around_zeros(&head, NONES, &[]);
+        assert!(body.len() < 1 << 20, "the bomb should be small on the wire ({} bytes)", body.len());
+        raw.send(&raw_frame(&body, true));
+        raw.stream.set_read_timeout(Some(4 * IO_TIMEOUT)).unwrap();
+        let e = raw.expect_exception(seq, "MemoryError", "a tuple bomb");
+        assert!(format!("{e:?}").contains("memory budget"), "a tuple bomb: {e:?}");
+        raw.assert_served("a tuple bomb");
+        drop(raw);
+        assert_released(server, baseline, "a tuple bomb");
+        assert_rss_returns(server, start, "a tuple bomb");
+    });
+}
+
+/// CALLATTR(root, "echo", (bytes of `mib` MiB of zeros,), ()), compressed: what a
+/// client sends to have the server expand a small frame into a large reply.
+fn compressed_echo_of_zeros(seq: i64, root: &IdPack, mib: u64) -> Vec<u8> {
+    use rpycbench::wire::brine;
+    let mut head = Vec::new();
+    write_request_header(seq, i64::from(Handler::CallAttr.id()), &mut head);
+    head.extend_from_slice(&[0x11, 0x52, 0x13, 0x11, 0x53]); // (TUPLE, 4 boxes: (LOCAL_REF,
+    root.encode(&mut head).unwrap();
+    head.extend_from_slice(&[0x11, 0x51]); // (VALUE, "echo")
+    brine::write_str("echo", &mut head).unwrap();
+    head.extend_from_slice(&[0x11, 0x51, 0x10, 0x0f]); // (VALUE, (bytes of u32be length
+    head.extend_from_slice(&((mib << 20) as u32).to_be_bytes());
+    raw_frame(&zlib_around_zeros(&head, mib, &[0x11, 0x51, 0x02]), true)
+}
+
+fn unread_large_replies_fail_alone_under_a_memory_limit(mode: ServerMode) {
+    hostile(mode, |server| {
+        limit_address_space(server);
+        let (baseline, start) = (footprint(server), server_rss(server));
+        let download = |raw: &mut Raw, root: &IdPack, bytes: i64| {
+            raw.request(i64::from(Handler::CallAttr.id()), callattr_args(root, "download", vec![bytes.into()]))
+        };
+        let mut unread = Vec::new();
+        for i in 0..3 {
+            let mut raw = Raw::connect(server.addr());
+            let root = raw.getroot();
+            // Past the budget: refused before the bytes are made.
+            let seq = download(&mut raw, &root, 200 << 20);
+            let e = raw.expect_exception(seq, "MemoryError", "download(200 MiB)");
+            assert!(format!("{e:?}").contains("memory budget"), "download(200 MiB): {e:?}");
+            // Tiny chunks of a download within the budget, past it once chunked.
+            let seq = raw.request(
+                i64::from(Handler::CallAttr.id()),
+                callattr_args(&root, "download_chunked_tuple", vec![(64i64 << 20).into(), 1.into()]),
+            );
+            raw.expect_exception(seq, "MemoryError", "download_chunked_tuple(64 MiB, 1)");
+            // Two million one-byte ids: 2 MB sent, 64 MiB decoded, but hundreds of
+            // MiB as user tuples.
+            let ids = Value::Tuple((0..2_000_000).map(|i| Value::Int(i % 100)).collect());
+            let seq =
+                raw.request(i64::from(Handler::CallAttr.id()), callattr_args(&root, "get_users_batch", vec![ids]));
+            raw.expect_exception(seq, "MemoryError", "get_users_batch(2,000,000 ids)");
+            // Within it: 100 MiB replies nobody reads, one per connection.
+            download(&mut raw, &root, 100 << 20);
+            unread.push(raw);
+            // 200 MiB of zeros to echo, sent as 200 KB: the connection is cut when the
+            // frame inflates past the budget, before anything is built.
+            let mut raw = Raw::connect(server.addr());
+            let root = raw.getroot();
+            let seq = raw.seq();
+            raw.send_lenient(&compressed_echo_of_zeros(seq, &root, 200));
+            raw.expect_closed(&format!("echo of 200 MiB #{i}"));
+        }
+        let stderr_says = || server.stderr().contains("inflates past the limit");
+        assert!(eventually(SETTLE, stderr_says), "closed for another reason; stderr:\n{}", server.stderr());
+        // The bystander is served while 300 MiB of replies wait.
+        // (hostile() checks it again, and that new connections are served.)
+        std::thread::sleep(Duration::from_millis(200));
+        let mut probe = Raw::connect(server.addr());
+        probe.assert_served("three unread 100 MiB replies");
+        let held = server_rss(server);
+        drop(probe);
+        drop(unread);
+        assert_released(server, baseline, "unread large replies");
+        assert_rss_returns(server, start, "unread large replies");
+        let mib = |b: u64| b / MIB;
+        eprintln!(
+            "{mode} server RSS: {} MiB at the start, {} MiB holding three unread 100 MiB replies, {} MiB after",
+            mib(start),
+            mib(held),
+            mib(server_rss(server))
+        );
+    });
+}
+
+/// Values of requests answered one inside another are charged to the same budget: a
+/// peer cannot multiply it by calling back while its first request is in use.
+fn nested_requests_share_the_budget(mode: ServerMode) {
+    hostile(mode, |server| {
+        let mut raw = Raw::connect(server.addr());
+        let root = raw.getroot();
+        let proxy = IdPack::new("builtins.object", 777, 4242);
+        let bulk = |mib: usize| Boxed::Value(Value::Bytes(vec![0x41; mib << 20]));
+        // get_user((proxy, 80 MiB)): formatting the id asks us for the proxy's repr
+        // while the 80 MiB argument is in use.
+        let id = Boxed::Tuple(vec![Boxed::RemoteRef(proxy), bulk(80)]);
+        let args = Boxed::Tuple(vec![
+            Boxed::LocalRef(root.clone()),
+            Boxed::Value("get_user".into()),
+            Boxed::Tuple(vec![id]),
+            no_args(),
+        ]);
+        let seq = raw.request(i64::from(Handler::CallAttr.id()), args);
+        let (cb_seq, _, _) = raw.server_request("the repr of our proxy");
+        // 60 MiB more on top of the 80 in use: past the 128 MiB budget.
+        let echo = |raw: &mut Raw, mib| {
+            raw.request(
+                i64::from(Handler::CallAttr.id()),
+                Boxed::Tuple(vec![
+                    Boxed::LocalRef(root.clone()),
+                    Boxed::Value("echo".into()),
+                    Boxed::Tuple(vec![bulk(mib)]),
+                    no_args(),
+                ]),
+            )
+        };
+        let nested = echo(&mut raw, 60);
+        let e = raw.expect_exception(nested, "MemoryError", "a nested 60 MiB echo");
+        assert!(format!("{e:?}").contains("memory budget"), "a nested 60 MiB echo: {e:?}");
+        // A nested request that fits is answered.
+        let small = echo(&mut raw, 1);
+        assert!(matches!(raw.reply(small, "a nested 1 MiB echo"), Boxed::Value(Value::Bytes(b)) if b.len() == 1 << 20));
+        let mut p = Vec::new();
+        let refusal = ExceptionPayload::Raised(RemoteException::builtin("ValueError", "no repr today"));
+        Message::Exception { seq: cb_seq, payload: refusal }.encode(&mut p).unwrap();
+        raw.send_payload(&p);
+        raw.expect_exception(seq, "ValueError", "get_user((proxy, 80 MiB))");
+        // Once the first request is answered, its budget is back.
+        let after = echo(&mut raw, 60);
+        assert!(matches!(raw.reply(after, "a 60 MiB echo"), Boxed::Value(Value::Bytes(b)) if b.len() == 60 << 20));
     });
 }
 

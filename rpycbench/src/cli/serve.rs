@@ -29,6 +29,12 @@ pub(crate) struct ServeArgs {
     /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Memory budget per connection (native modes), e.g. 64MiB or 1GiB: bounds the
+    /// values decoded from a client's messages and, separately, the reply being built
+    /// for it; past it the request fails with MemoryError. The default (128MiB) fits
+    /// the 100 MB transfers users benchmark.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget, default_value = "128MiB")]
+    memory_budget: usize,
     /// Serve at most N connections at once; more are accepted and closed immediately.
     /// Default for native modes: 1000, or fewer if the open-files limit (ulimit -n) is
     /// lower; Python modes have no cap unless given one (as rpyc's servers).
@@ -97,6 +103,43 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let mut opts = ServeOptions::builtin();
     opts.max_connections = max_connections.or(opts.max_connections);
     opts.config.silence = silence;
+    opts.config.limits.max_connection_memory = args.memory_budget;
     serve_native(args.mode, &args.host, args.port, opts)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Smallest budget accepted: every ordinary request fits many times over.
+const MIN_BUDGET: usize = 64 << 10;
+
+/// `SIZE` in bytes, or with a binary suffix: K/KiB, M/MiB, G/GiB.
+fn parse_budget(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => return Err(format!("unknown unit {other:?} (use bytes, KiB, MiB or GiB)")),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size such as 128MiB"))?;
+    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("{text} is too large"))?;
+    if bytes < MIN_BUDGET {
+        return Err(format!("{text} is below the smallest budget, 64KiB"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn budget_sizes() {
+        assert_eq!(super::parse_budget("128MiB"), Ok(128 << 20));
+        assert_eq!(super::parse_budget("1g"), Ok(1 << 30));
+        assert_eq!(super::parse_budget("1048576"), Ok(1 << 20));
+        assert!(super::parse_budget("1KiB").is_err());
+        assert!(super::parse_budget("12 parsecs").is_err());
+        assert_eq!(super::parse_budget(&crate::wire::DEFAULT_MEMORY_BUDGET.to_string()), Ok(128 << 20));
+    }
 }

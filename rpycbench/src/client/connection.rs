@@ -129,6 +129,12 @@ pub struct Connection {
     pub(crate) repr_active: Vec<usize>,
     /// Requests of the peer being answered, nested (a callback calling back).
     pub(crate) answering: u32,
+    /// Memory charged to the values of the peer's requests being answered (nested
+    /// ones included): what is left of the budget bounds the next message's values.
+    decoded_live: usize,
+    /// What the message `receive` returned last was charged; `handle_message` holds
+    /// it against the budget while the request is answered.
+    received_charge: usize,
     read_timeout: Option<Duration>,
     /// Whether `read_timeout` was set for a silence limit (see `arm_silence_limit`).
     silence_armed: bool,
@@ -191,6 +197,8 @@ impl Connection {
             python_depth: 0,
             repr_active: Vec::new(),
             answering: 0,
+            decoded_live: 0,
+            received_charge: 0,
             counters: WireCounters::default(),
             closed: false,
         })
@@ -357,6 +365,18 @@ impl Connection {
         seq: i64,
         outcome: std::result::Result<&Object, ExceptionPayload>,
     ) -> Result<()> {
+        self.encode_answer(seq, outcome)?;
+        self.write_answer()
+    }
+
+    /// Builds the REPLY or EXCEPTION to `seq` in the frame buffer, without sending it
+    /// (so the caller can drop the answered value first): a reply the peer may leave
+    /// unread holds its frame, not also the value it was made from.
+    pub(crate) fn encode_answer(
+        &mut self,
+        seq: i64,
+        outcome: std::result::Result<&Object, ExceptionPayload>,
+    ) -> Result<()> {
         let payload = self.encoder.payload();
         let written = match outcome {
             Ok(obj) => {
@@ -367,6 +387,7 @@ impl Connection {
                     exported: &mut self.counters.objects_exported,
                 };
                 outgoing::write_box(obj, &mut ctx, payload)
+                    .and_then(|()| over_budget(payload.len(), self.config.limits.max_connection_memory))
             }
             Err(exc) => {
                 crate::wire::message::write_exception_header(seq, payload);
@@ -377,10 +398,16 @@ impl Connection {
             self.encoder.reset();
             // The value cannot travel (e.g. a 5000-digit int): tell the peer why
             // instead of leaving it waiting.
-            let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin("ValueError", e.to_string()));
+            let class = if matches!(e, Error::MemoryBudget { .. }) { "MemoryError" } else { "ValueError" };
+            let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin(class, e.to_string()));
             crate::wire::message::write_exception_header(seq, self.encoder.payload());
             exc.encode(self.encoder.payload())?;
         }
+        Ok(())
+    }
+
+    /// Sends the answer [`encode_answer`](Self::encode_answer) built.
+    pub(crate) fn write_answer(&mut self) -> Result<()> {
         self.counters.answers_sent += 1;
         self.write_frame("answering a request")
     }
@@ -397,11 +424,15 @@ impl Connection {
         let at = self.observer.is_some().then(Instant::now);
         if let Err(e) = self.stream.write_all(frame) {
             self.closed = true;
+            self.encoder.reset();
             return Err(self.io_error(doing, e));
         }
         if let (Some(observer), Some(at)) = (self.observer.as_mut(), at) {
             observer.sent(frame, at);
         }
+        // Gives back a large frame's buffer now, not at the next frame: a connection
+        // may idle for long after a 100 MB reply.
+        self.encoder.reset();
         self.counters.frames_sent += 1;
         self.counters.bytes_sent += len as u64;
         Ok(())
@@ -452,7 +483,13 @@ impl Connection {
         match msg {
             Message::Request { seq, handler, args } => {
                 self.counters.requests_received.bump(handler);
-                self.answer_request(seq, handler, args)?;
+                // The arguments' memory stays in use until the answer is sent: nested
+                // requests (callbacks calling back) get only what is left.
+                let charge = std::mem::take(&mut self.received_charge);
+                self.decoded_live += charge;
+                let answered = self.answer_request(seq, handler, args);
+                self.decoded_live -= charge;
+                answered?;
                 Ok(None)
             }
             Message::Reply { seq, value } => {
@@ -490,8 +527,13 @@ impl Connection {
                     if frame.payload.is_empty() {
                         continue; // Python ignores empty frames (PROTOCOL.md §3.3).
                     }
-                    match Message::decode(frame.payload, &self.config.limits) {
-                        Ok(msg) => return Ok(Some(msg)),
+                    let limits = &self.config.limits;
+                    let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
+                    match Message::decode_within(frame.payload, limits, available) {
+                        Ok((msg, charge)) => {
+                            self.received_charge = charge;
+                            return Ok(Some(msg));
+                        }
                         Err(e) if e.source == crate::wire::DecodeError::OlderRpyc => {
                             // Tell an old peer why, in its own framing, then hang up.
                             if let Some(seq) = e.request_seq {
@@ -502,10 +544,13 @@ impl Connection {
                         }
                         Err(e) => match e.request_seq {
                             Some(seq) => {
-                                let exc = crate::wire::RemoteException::builtin(
-                                    "ValueError",
-                                    format!("undecodable request: {e}"),
-                                );
+                                // Python raises MemoryError where memory runs out.
+                                let class = match e.source {
+                                    crate::wire::DecodeError::MemoryBudget { .. } => "MemoryError",
+                                    _ => "ValueError",
+                                };
+                                let exc =
+                                    crate::wire::RemoteException::builtin(class, format!("undecodable request: {e}"));
                                 self.send_answer(seq, Err(ExceptionPayload::Raised(exc)))?;
                                 continue;
                             }
@@ -700,4 +745,13 @@ pub(crate) fn stop_iteration() -> crate::wire::RemoteException {
         attrs: Vec::new(),
         traceback: String::new(),
     }
+}
+
+/// Fails when a reply of `len` bytes would be larger than the connection's memory
+/// `budget`: the peer gets a `MemoryError` instead, and the server keeps its memory.
+fn over_budget(len: usize, budget: usize) -> Result<()> {
+    if len > budget {
+        return Err(Error::MemoryBudget { what: "the reply", needed: len as u64, budget });
+    }
+    Ok(())
 }

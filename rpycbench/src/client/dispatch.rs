@@ -65,7 +65,12 @@ impl Connection {
             return result.map(drop);
         }
         match result {
-            Ok(obj) => self.send_answer(seq, Ok(&obj))?,
+            Ok(obj) => {
+                self.encode_answer(seq, Ok(&obj))?;
+                // The frame holds the value now: an unread reply pins one copy, not two.
+                drop(obj);
+                self.write_answer()?;
+            }
             Err(e) => self.send_answer(seq, Err(exception_payload(e)))?,
         }
         // Proxies the handler dropped are released now, as Python does right after its
@@ -261,6 +266,7 @@ pub(crate) fn exception_payload(e: Error) -> ExceptionPayload {
         // The peer's own exception (from a callback) passing through, as Python shows it.
         Error::Remote(r) => ExceptionPayload::Raised(r.raised_again()),
         Error::Type { .. } => ExceptionPayload::Raised(RemoteException::builtin("TypeError", e.to_string())),
+        Error::MemoryBudget { .. } => ExceptionPayload::Raised(RemoteException::builtin("MemoryError", e.to_string())),
         other => ExceptionPayload::Raised(RemoteException::builtin("RuntimeError", other.to_string())),
     }
 }

@@ -260,3 +260,17 @@ fn the_diagnosis_reads_the_clients_direction_whichever_it_is() {
     assert_eq!((w.round_trips, w.references_received, w.method_references, w.requests_from_server), (7, 4, 3, 0));
     assert!(w.top_methods.iter().all(|m| !m.name.starts_with("DEL")), "{:?}", w.top_methods);
 }
+
+#[test]
+fn the_relay_decodes_within_the_memory_budget() {
+    // A PING carrying a tuple of a million Nones: 1 MB on the wire, 32 MB decoded.
+    let n = 1usize << 20;
+    let mut payload = Vec::new();
+    crate::wire::message::write_request_header(7, i64::from(crate::wire::Handler::Ping.id()), &mut payload);
+    payload.extend_from_slice(&[0x11, 0x51, 0x15]);
+    payload.extend_from_slice(&(n as u32).to_be_bytes());
+    payload.resize(payload.len() + n, 0);
+    let small = Limits { max_connection_memory: 4 << 20, ..Limits::DEFAULT };
+    assert_eq!(FrameFacts::decode(&payload, &small), FrameFacts::Undecodable);
+    assert!(matches!(FrameFacts::decode(&payload, &Limits::DEFAULT), FrameFacts::Message(_)));
+}

@@ -114,6 +114,7 @@ impl Service for BenchmarkService {
                 not_negative(conn, "n", &a[0])?;
                 let n = ops::index(conn, &a[0])?;
                 let n = n.to_usize().unwrap_or(usize::MAX);
+                within_budget(conn, "the users", (n as u64).saturating_mul(USER_BYTES))?;
                 let mut users = with_capacity(n)?;
                 for i in 0..n {
                     users.push(User::new(conn, Object::from(i as i64))?.lend());
@@ -130,6 +131,9 @@ impl Service for BenchmarkService {
                 let mut users = Vec::new();
                 let mut ids = ops::iterate(conn, &a[0])?;
                 while let Some(id) = ids.next(conn)? {
+                    // A one-byte id becomes a 4-tuple with two strings: checked as it
+                    // grows, since the ids may come one by one from the client.
+                    within_budget(conn, "the user tuples", (users.len() as u64 + 1).saturating_mul(USER_TUPLE_BYTES))?;
                     users.push(Object::tuple(user_tuple(conn, &id)?.into()));
                 }
                 Ok(Object::tuple(users))
@@ -188,6 +192,9 @@ fn pattern(conn: &mut Connection, size: &Object) -> Result<Vec<u8>> {
         // Python would try to build it and fail to send it; this side stops first.
         return Err(Error::Remote(Box::new(RemoteException::builtin_args("MemoryError", Vec::new()))));
     }
+    // Checked before the bytes are made: a client that asks for many large downloads
+    // and reads none would otherwise hold the server's memory with 20 bytes a request.
+    within_budget(conn, "the requested bytes", stop)?;
     let mut data = with_capacity(stop as usize)?;
     extend_payload(&mut data, stop as usize);
     Ok(data)
@@ -204,6 +211,10 @@ fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object) -> Result<V
     let (end, step) = (ops::index(conn, size)?, ops::index(conn, chunk_size)?);
     let step = step.to_usize().unwrap_or(usize::MAX).max(1);
     let end = end.to_usize().unwrap_or(usize::MAX).min(data.len());
+    // A chunk of one byte costs a vector, a value and a heap block: 100 MiB in 1-byte
+    // chunks would take gigabytes.
+    let per_chunk = (std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<Value>() + 32) as u64;
+    within_budget(conn, "the chunks", (end.div_ceil(step) as u64).saturating_mul(per_chunk) + end as u64)?;
     let mut out = with_capacity(end.div_ceil(step))?;
     out.extend(data[..end].chunks(step).map(<[u8]>::to_vec));
     Ok(out)
@@ -311,6 +322,24 @@ pub(crate) fn extend_payload(out: &mut Vec<u8>, size: usize) {
 /// The largest payload a reply frame can carry: its length is a u32, and the message
 /// envelope around the bytes takes a few of them.
 const MAX_PAYLOAD: u64 = u32::MAX as u64 - 64;
+
+/// What one lent `User` of `get_users` takes: its slot in the list, the object behind
+/// its reference count, and its two short strings' heap blocks.
+const USER_BYTES: u64 = (std::mem::size_of::<Object>() + std::mem::size_of::<User>() + 16 + 2 * 32) as u64;
+
+/// What one `(id, name, email, "active")` of `get_users_batch` takes: the tuple's four
+/// values, the two strings' heap blocks and the tuple's own.
+const USER_TUPLE_BYTES: u64 = (5 * std::mem::size_of::<Value>() + 3 * 32) as u64;
+
+/// Fails with the `MemoryError` a client gets when what it asks for, `bytes` large,
+/// would not fit the connection's memory budget ([`crate::wire::Limits`]).
+fn within_budget(conn: &Connection, what: &'static str, bytes: u64) -> Result<()> {
+    let budget = conn.config().limits.max_connection_memory;
+    if bytes > budget as u64 {
+        return Err(Error::MemoryBudget { what, needed: bytes, budget });
+    }
+    Ok(())
+}
 
 /// An empty vector with room for `n` items, or the MemoryError Python would raise:
 /// Rust aborts the whole process when an allocation fails, and one client's absurd

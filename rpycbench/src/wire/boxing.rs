@@ -50,6 +50,7 @@ impl IdPack {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.expect_tuple(3, "id_pack (name, class_id, object_id)")?;
         let name = r.str()?;
+        r.charge(name.len())?;
         Ok(IdPack { name: name.into(), class_id: r.i64()?, object_id: r.i64()? })
     }
 }
@@ -106,14 +107,7 @@ impl Boxed {
             label::VALUE => Ok(Boxed::Value(r.value()?)),
             label::TUPLE => {
                 let n = r.tuple_len()?;
-                let mut items = Vec::with_capacity(n.min(r.remaining()));
-                r.descend(|r| {
-                    for _ in 0..n {
-                        items.push(Boxed::decode(r)?);
-                    }
-                    Ok(())
-                })?;
-                Ok(Boxed::Tuple(items))
+                Ok(Boxed::Tuple(r.descend(|r| r.collect(n, Boxed::decode))?))
             }
             label::LOCAL_REF => Ok(Boxed::LocalRef(IdPack::decode(r)?)),
             label::REMOTE_REF => Ok(Boxed::RemoteRef(IdPack::decode(r)?)),

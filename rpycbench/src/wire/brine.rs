@@ -175,17 +175,83 @@ pub fn decode(data: &[u8], limits: &Limits) -> Result<Value, DecodeError> {
 /// Strict means: only the tags of PROTOCOL.md §4.1, exact lengths, the length class and
 /// digit text a Python sender would choose, and valid UTF-8. Python's own loader accepts
 /// more (see the `load_lenient` vectors), but no Python peer ever produces it.
+///
+/// Every allocation the decoded values make is charged against a memory budget first
+/// (see [`Limits::max_connection_memory`]): elements by the size of what holds them,
+/// strings, bytes and integers by their heap bytes. Input bytes are no measure: a
+/// `None` is one byte on the wire and a whole `Value` in memory.
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     depth: u32,
     max_depth: u32,
+    /// The budget as configured, for the error message.
+    budget: usize,
+    /// What is left of it for this message.
+    available: usize,
+    charged: usize,
 }
 
+/// Elements allocated for a tuple before any of them has been decoded: a count in a
+/// header is only a claim, so room grows (doubling) as elements really arrive.
+const FIRST_ELEMENTS: usize = 1024;
+
 impl<'a> Reader<'a> {
-    /// A reader at the start of `data`.
+    /// A reader at the start of `data`, with the whole budget of `limits`.
     pub fn new(data: &'a [u8], limits: &Limits) -> Self {
-        Reader { data, pos: 0, depth: 0, max_depth: limits.max_depth }
+        Reader::with_budget(data, limits, limits.max_connection_memory)
+    }
+
+    /// A reader whose values may take at most `available` bytes: what is left of the
+    /// connection's budget while other messages' values are still in use.
+    pub fn with_budget(data: &'a [u8], limits: &Limits, available: usize) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            depth: 0,
+            max_depth: limits.max_depth,
+            budget: limits.max_connection_memory,
+            available: available.min(limits.max_connection_memory),
+            charged: 0,
+        }
+    }
+
+    /// Bytes of memory the values decoded so far have been charged.
+    pub fn charged(&self) -> usize {
+        self.charged
+    }
+
+    /// Charges `bytes` about to be allocated, failing past the budget (nothing is
+    /// charged then, and the caller allocates nothing).
+    pub fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        match self.available.checked_sub(bytes) {
+            Some(left) => {
+                self.available = left;
+                self.charged += bytes;
+                Ok(())
+            }
+            None => Err(DecodeError::MemoryBudget { budget: self.budget }),
+        }
+    }
+
+    /// Decodes `n` items with `item`, growing their vector only as items are decoded
+    /// and charging every growth before it is made.
+    pub fn collect<T>(
+        &mut self,
+        n: usize,
+        mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        let mut items: Vec<T> = Vec::new();
+        for _ in 0..n {
+            if items.len() == items.capacity() {
+                let cap = items.capacity();
+                let grown = (cap * 2).max(FIRST_ELEMENTS.min(n)).min(n);
+                self.charge((grown - cap).saturating_mul(std::mem::size_of::<T>()))?;
+                items.reserve_exact(grown - items.len());
+            }
+            items.push(item(self)?);
+        }
+        Ok(items)
     }
 
     /// The current offset into the input.
@@ -258,8 +324,16 @@ impl<'a> Reader<'a> {
             tag::INT_L1 | tag::INT_L4 => self.int_text(t, at)?,
             tag::FLOAT => Value::Float(self.f64()?),
             tag::COMPLEX => Value::Complex(self.f64()?, self.f64()?),
-            tag::EMPTY_BYTES | tag::BYTES1..=tag::BYTES_L4 => Value::Bytes(self.bytes_body(t, at)?.to_vec()),
-            tag::UNICODE => Value::Str(self.str_body(at)?.to_owned()),
+            tag::EMPTY_BYTES | tag::BYTES1..=tag::BYTES_L4 => {
+                let raw = self.bytes_body(t, at)?;
+                self.charge(raw.len())?;
+                Value::Bytes(raw.to_vec())
+            }
+            tag::UNICODE => {
+                let text = self.str_body(at)?;
+                self.charge(text.len())?;
+                Value::Str(text.to_owned())
+            }
             tag::EMPTY_TUPLE | tag::TUPLE1..=tag::TUPLE_L4 => {
                 let n = self.tuple_len_body(t, at)?;
                 Value::Tuple(self.descend(|r| r.elements(n))?)
@@ -287,13 +361,7 @@ impl<'a> Reader<'a> {
     }
 
     fn elements(&mut self, n: usize) -> Result<Vec<Value>, DecodeError> {
-        // Each element takes at least one byte, so the remaining input bounds the
-        // allocation whatever the announced count says.
-        let mut items = Vec::with_capacity(n.min(self.data.len() - self.pos));
-        for _ in 0..n {
-            items.push(self.value()?);
-        }
-        Ok(items)
+        self.collect(n, Self::value)
     }
 
     /// Reads a tuple header and returns its element count; the caller reads the elements.
@@ -403,6 +471,8 @@ impl<'a> Reader<'a> {
             let mag = digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
             Value::Int(if text[0] == b'-' { -mag } else { mag })
         } else {
+            // A BigInt holds about 0.42 bytes per decimal digit: the text length bounds it.
+            self.charge(text.len())?;
             // parse_bytes accepts what we validated above, so None cannot happen.
             Value::from(BigInt::parse_bytes(text, 10).ok_or(bad("unparsable digits"))?)
         };
@@ -447,6 +517,34 @@ mod tests {
         assert!(matches!(decode(&[0x16, 0x03, b'0', b'0', b'7'], &l), Err(DecodeError::NonCanonical { .. })));
         assert!(matches!(decode(&[0x50, 0x50], &l), Err(DecodeError::TrailingBytes { .. })));
         assert!(matches!(decode(&[0x15, 0xff, 0xff, 0xff, 0xff], &l), Err(DecodeError::Truncated { .. })));
+    }
+
+    #[test]
+    fn a_tuple_bomb_is_refused_within_the_budget() {
+        // 20 million Nones: 20 MB on the wire (20 KB zlib'd), 640 MB decoded.
+        let n = 20_000_000usize;
+        let mut bomb = vec![tag::TUPLE_L4];
+        bomb.extend_from_slice(&(n as u32).to_be_bytes());
+        bomb.resize(5 + n, tag::NONE);
+        let limits = Limits { max_connection_memory: 1 << 20, ..Limits::DEFAULT };
+        let mut r = Reader::new(&bomb, &limits);
+        assert_eq!(r.value(), Err(DecodeError::MemoryBudget { budget: 1 << 20 }));
+        // Every allocation is charged first, so this is all the bomb made us allocate.
+        assert!(r.charged() <= 1 << 20, "charged {} bytes", r.charged());
+        // What Value elements take counts, not input bytes: a third of the budget in
+        // Nones is refused...
+        let third = (1 << 20) / 3;
+        bomb[1..5].copy_from_slice(&(third as u32).to_be_bytes());
+        assert_eq!(decode(&bomb[..5 + third], &limits), Err(DecodeError::MemoryBudget { budget: 1 << 20 }));
+        // ...while the same bytes as one bytes object fit.
+        let mut bytes = vec![tag::BYTES_L4];
+        bytes.extend_from_slice(&(third as u32).to_be_bytes());
+        bytes.resize(5 + third, 0);
+        assert_eq!(decode(&bytes, &limits), Ok(Value::Bytes(vec![0; third])));
+        // A budget already spent by other messages leaves less.
+        let mut r = Reader::with_budget(&bytes, &limits, third - 1);
+        assert_eq!(r.value(), Err(DecodeError::MemoryBudget { budget: 1 << 20 }));
+        assert_eq!(r.charged(), 0);
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub enum DecodeError {
     /// Nesting deeper than [`Limits::max_depth`](super::Limits::max_depth).
     #[error("values nested deeper than the limit of {limit}")]
     TooDeep { limit: u32 },
+    /// Decoding would take more memory than the connection's budget
+    /// ([`Limits::max_connection_memory`](super::Limits::max_connection_memory)): a
+    /// small frame can announce millions of elements that take tens of bytes each.
+    #[error(
+        "the message's values would take more than the connection's memory budget of {budget} bytes \
+         (Limits::max_connection_memory; on a server, `rpycbench serve --memory-budget`)"
+    )]
+    MemoryBudget { budget: usize },
     /// The message envelope is not `msg_type || (seq, body)` as PROTOCOL.md §5 defines it.
     #[error("bad message envelope: {0}")]
     Envelope(String),
@@ -67,8 +75,8 @@ pub enum FrameError {
     /// The header announces a body larger than [`Limits::max_frame_len`](super::Limits).
     #[error("frame of {len} bytes exceeds the limit of {limit} bytes")]
     TooLarge { len: u64, limit: u64 },
-    /// A compressed body inflates past [`Limits::max_inflated_len`](super::Limits).
-    #[error("compressed frame inflates past the limit of {limit} bytes")]
+    /// A compressed body inflates past [`Limits::inflate_limit`](super::Limits::inflate_limit).
+    #[error("compressed frame inflates past the limit of {limit} bytes (Limits::max_inflated_len, and no more than the memory budget per connection)")]
     InflateLimit { limit: usize },
     /// A compressed body that is not a valid zlib stream.
     #[error("corrupt zlib stream in compressed frame: {0}")]

@@ -118,8 +118,15 @@ impl Message {
         }
     }
 
-    /// Decodes a frame payload.
+    /// Decodes a frame payload, its values within the whole memory budget of `limits`.
     pub fn decode(payload: &[u8], limits: &Limits) -> Result<Message, MessageError> {
+        Message::decode_within(payload, limits, limits.max_connection_memory).map(|(msg, _)| msg)
+    }
+
+    /// Decodes a frame payload whose values may take at most `available` bytes (what
+    /// is left of the connection's budget); returns the message and the bytes its
+    /// values were charged.
+    pub fn decode_within(payload: &[u8], limits: &Limits, available: usize) -> Result<(Message, usize), MessageError> {
         let plain = |source| MessageError { request_seq: None, source };
         let (&kind, rest) =
             payload.split_first().ok_or_else(|| plain(DecodeError::Envelope("empty payload".into())))?;
@@ -129,7 +136,7 @@ impl Message {
                 source: DecodeError::OlderRpyc,
             });
         }
-        let mut r = Reader::new(rest, limits);
+        let mut r = Reader::with_budget(rest, limits, available);
         r.expect_tuple(2, "envelope (seq, body)").map_err(plain)?;
         let seq = r.i64().map_err(plain)?;
         let msg = match kind {
@@ -139,7 +146,7 @@ impl Message {
                 let handler = r.i64().map_err(in_request)?;
                 let args = Boxed::decode(&mut r).map_err(in_request)?;
                 r.finish().map_err(in_request)?;
-                return Ok(Message::Request { seq, handler, args });
+                return Ok((Message::Request { seq, handler, args }, r.charged()));
             }
             msg_type::REPLY => Message::Reply { seq, value: Boxed::decode(&mut r).map_err(plain)? },
             msg_type::EXCEPTION => {
@@ -148,7 +155,7 @@ impl Message {
             other => return Err(plain(DecodeError::Envelope(format!("unknown message type {other}")))),
         };
         r.finish().map_err(plain)?;
-        Ok(msg)
+        Ok((msg, r.charged()))
     }
 
     /// Appends the message payload (not framed) to `out`.

@@ -19,7 +19,7 @@ pub mod vinegar;
 pub use boxing::{Boxed, IdPack};
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Compression, Frame, FrameDecoder, FrameEncoder};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_MEMORY_BUDGET};
 pub use message::{Handler, Message, MessageError};
 pub use value::Value;
 pub use vinegar::{ExceptionPayload, RemoteException};
