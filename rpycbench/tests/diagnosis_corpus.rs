@@ -18,6 +18,7 @@
 //! where a forking twin of the same service exists.)
 
 mod common;
+use common::preconditions;
 
 use rpycbench::bench::{Bandwidth, Concurrent, Target};
 use rpycbench::metrics::BenchResult;
@@ -84,10 +85,10 @@ impl Drop for Listening {
 /// `rpycbench proxy` in front of `service`, and diagnoses what the relay saw, as the
 /// proxy's own report does.
 fn through_the_relay(service: &Listening, client: &str) -> Vec<Finding> {
-    through_the_relay_to(service.addr, client)
+    through_the_relay_to(service.addr, client).0
 }
 
-fn through_the_relay_to(upstream: SocketAddr, client: &str) -> Vec<Finding> {
+fn through_the_relay_to(upstream: SocketAddr, client: &str) -> (Vec<Finding>, Telemetry) {
     let json = std::env::temp_dir().join(format!("rpycbench-corpus-{}-{upstream}.json", std::process::id()));
     let mut cmd = Command::new(BIN);
     cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--json"])
@@ -109,7 +110,7 @@ fn through_the_relay_to(upstream: SocketAddr, client: &str) -> Vec<Finding> {
     let _ = std::fs::remove_file(PathBuf::from(&json));
     let t: Telemetry = serde_json::from_str(&text).expect("telemetry parses");
     let evidence = WireEvidence::from_telemetry(&t, default_operations(&t));
-    Diagnosis::new(Thresholds::default()).telemetry("relay", evidence).findings()
+    (Diagnosis::new(Thresholds::default()).telemetry("relay", evidence).findings(), t)
 }
 
 /// The first finding is `id`.
@@ -146,7 +147,6 @@ fn closed_loop_with(
     r
 }
 
-#[test]
 fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
     let _one = serial();
     let service = Listening::service("catalog.py");
@@ -160,7 +160,6 @@ fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
     assert!(rt.details.iter().any(|d| d.starts_with("N+1: per call, 20 × name")), "{}", render_text(&findings));
 }
 
-#[test]
 fn profiles_dict_read_key_by_key_is_reference_overhead() {
     let _one = serial();
     let service = Listening::service("profiles.py");
@@ -175,7 +174,6 @@ fn profiles_dict_read_key_by_key_is_reference_overhead() {
     assert!(findings[0].action.contains("Dicts and lists travel by reference"), "{}", findings[0].action);
 }
 
-#[test]
 fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
     let _one = serial();
     let service = Listening::service("workflow.py");
@@ -192,7 +190,6 @@ fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
     }
 }
 
-#[test]
 fn reports_waiting_on_a_backend_are_io_bound() {
     let _one = serial();
     let service = Listening::service("reports.py");
@@ -201,7 +198,6 @@ fn reports_waiting_on_a_backend_are_io_bound() {
     leads(&findings, FindingId::IoBound, "reports");
 }
 
-#[test]
 fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() {
     let _one = serial();
     let service = Listening::service("booking.py");
@@ -218,7 +214,6 @@ fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() 
     assert_eq!(lookups.iter().map(|f| f.id).collect::<Vec<_>>(), [FindingId::IoBound], "{}", render_text(&findings));
 }
 
-#[test]
 fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
     let _one = serial();
     let service = Listening::service("booking.py");
@@ -250,7 +245,6 @@ fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--server-pid 999999999: no such process"));
 }
 
-#[test]
 fn media_replies_over_one_segment_stall_on_delayed_acks() {
     let _one = serial();
     let service = Listening::service("media.py");
@@ -269,24 +263,43 @@ const FETCHES: &str = "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.a
                        for _ in range(15):\n    assert len(f(1024)) == 1024\n    assert len(f(102400)) == 102400\n\
                        c.close()\n";
 
-#[test]
+/// Tries at the Python pair: whether the kernel delays an ACK depends on its guess of
+/// the connection's rhythm (a receiver that answers at once ACKs at once), so a run can
+/// go by without a single stall.
+const STALL_TRIES: usize = 3;
+
+/// The calls in `t` that took a delayed-ACK timeout: 38–52 ms.
+fn stalled_calls(t: &Telemetry) -> usize {
+    t.calls.iter().filter_map(|c| c.duration_ns).filter(|ns| (38_000_000..52_000_000).contains(ns)).count()
+}
+
 fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not() {
     let _one = serial();
     let media = Listening::service("media.py");
-    let findings = through_the_relay(&media, &FETCHES.replace("METHOD", "fetch"));
-    leads(&findings, FindingId::DelayedAckStall, "Python client and server");
-    assert!(
-        findings[0].details.iter().any(|d| d.starts_with("CALL MediaService.fetch: ")),
-        "{}",
-        render_text(&findings)
-    );
+    let mut seen = Vec::new();
+    for attempt in 1..=STALL_TRIES {
+        let (findings, t) = through_the_relay_to(media.addr, &FETCHES.replace("METHOD", "fetch"));
+        let stalled = stalled_calls(&t);
+        seen.push(stalled);
+        // Fewer than three stalls is no pattern, rightly: the machine, not the code.
+        if stalled < 3 && attempt < STALL_TRIES {
+            continue;
+        }
+        preconditions::require(stalled >= 3, || {
+            format!("the kernel delayed no ACK: stalled calls per try {seen:?}, a pattern needs 3")
+        });
+        leads(&findings, FindingId::DelayedAckStall, "Python client and server");
+        let fetch = |d: &String| d.starts_with("CALL MediaService.fetch: ");
+        assert!(findings[0].details.iter().any(fetch), "{}", render_text(&findings));
+        break;
+    }
     let native = common::start_server(rpycbench::server::ServerMode::Threaded);
-    let findings = through_the_relay_to(native.addr(), &FETCHES.replace("METHOD", "download"));
+    let (findings, t) = through_the_relay_to(native.addr(), &FETCHES.replace("METHOD", "download"));
     native.stop().expect("stop the native server");
+    assert_eq!(stalled_calls(&t), 0, "the native server never stalls");
     assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "native:\n{}", render_text(&findings));
 }
 
-#[test]
 fn inventory_returning_tuples_in_one_call_is_healthy() {
     let _one = serial();
     let service = Listening::service("inventory.py");
@@ -306,4 +319,18 @@ fn inventory_returning_tuples_in_one_call_is_healthy() {
     // beside it); every cause the corpus plants must stay silent.
     let causes: Vec<&Finding> = findings.iter().filter(|f| f.id != FindingId::SevereContention).collect();
     assert!(causes.is_empty(), "8 clients:\n{}", render_text(&findings));
+}
+
+fn main() {
+    preconditions::main(crate::tests![
+        catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute,
+        profiles_dict_read_key_by_key_is_reference_overhead,
+        workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips,
+        reports_waiting_on_a_backend_are_io_bound,
+        booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two,
+        a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool,
+        media_replies_over_one_segment_stall_on_delayed_acks,
+        a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not,
+        inventory_returning_tuples_in_one_call_is_healthy,
+    ])
 }
