@@ -21,7 +21,7 @@ pub(crate) const BENCH_AFTER_HELP: &str = "\
 Arguments (--args is a JSON array, --kwargs a JSON object of such values):
   null → None, true/false → bool, 12 → int (any size), 1.5 / 2.0 → float,
   \"s\" → str, [..] → tuple, {\"$bytes\": \"<base64>\"} → bytes,
-  {\"$zeros\": N} → N zero bytes (at most 256 MiB). Other objects are errors.
+  {\"$zeros\": N} → N zero bytes (at most 120 MiB). Other objects are errors.
 
 Exit status:
   0   every SLA holds (without --min-success-rate: every request succeeded)
@@ -389,7 +389,10 @@ pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
     }
     match sizes.iter().find(|s| **s == 0 || **s > limit) {
         Some(0) => Err(SetupError::Usage("payload size 0: sizes must be at least 1 byte".into())),
-        Some(s) => Err(SetupError::Usage(format!("payload size {s} is over the limit of {limit} bytes (256 MiB)"))),
+        Some(s) => Err(SetupError::Usage(format!(
+            "payload size {s} is over the limit of {limit} bytes ({})",
+            super::json_args::MAX_BYTES_TEXT
+        ))),
         None => Ok(()),
     }
 }

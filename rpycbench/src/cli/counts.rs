@@ -39,7 +39,10 @@ pub(crate) fn check_rate(flag: &str, rate: f64, requests: u64) -> Result<(), Set
 pub(crate) fn check_chunk_size(flag: &str, chunk: u64, file_sizes: &[u64]) -> Result<(), SetupError> {
     let limit = super::json_args::MAX_BYTES;
     if chunk == 0 || chunk > limit {
-        return Err(SetupError::Usage(format!("{flag} must be from 1 to {limit} bytes (256 MiB), got {chunk}")));
+        return Err(SetupError::Usage(format!(
+            "{flag} must be from 1 to {limit} bytes ({}), got {chunk}",
+            super::json_args::MAX_BYTES_TEXT
+        )));
     }
     if let Some(size) = file_sizes.iter().find(|s| s.div_ceil(chunk) > MAX_CHUNKS_PER_FILE) {
         return Err(SetupError::Usage(format!(

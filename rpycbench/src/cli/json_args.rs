@@ -27,9 +27,14 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The largest `bytes` value `$zeros` or `$bytes` may make: the default frame limit of
-/// a native server, so anything larger could not be received by one anyway.
-pub(crate) const MAX_BYTES: u64 = 256 << 20;
+/// The largest `bytes` value `$zeros` or `$bytes` may make, and the largest payload size:
+/// what fits a connection's default memory budget (128 MiB, on both sides: a native
+/// server refuses more, and the client could not decode a larger reply) with room for
+/// the message around it.
+pub(crate) const MAX_BYTES: u64 = (crate::wire::DEFAULT_MEMORY_BUDGET as u64) - (8 << 20);
+
+/// [`MAX_BYTES`] in words, for error messages.
+pub(crate) const MAX_BYTES_TEXT: &str = "120 MiB, what fits the default memory budget of a connection";
 
 /// CPython's default limit on the digits of an `int` read from text.
 const MAX_INT_DIGITS: usize = 4300;
@@ -144,7 +149,10 @@ fn special_form(map: BTreeMap<String, &RawValue>, path: &str) -> Result<Value, J
                 .parse()
                 .map_err(|_| err(&at, format!("expects a byte count (a whole number ≥ 0), got {}", raw.get())))?;
             if n > MAX_BYTES {
-                return Err(err(&at, format!("{n} bytes is more than the limit of {MAX_BYTES} bytes (256 MiB)")));
+                return Err(err(
+                    &at,
+                    format!("{n} bytes is more than the limit of {MAX_BYTES} bytes ({MAX_BYTES_TEXT})"),
+                ));
             }
             Ok(Value::Bytes(vec![0; n as usize]))
         }
@@ -201,7 +209,7 @@ impl fmt::Display for ShowArgs<'_> {
         let mut parts: Vec<String> = self.0.iter().map(show).collect();
         parts.extend(self.1.iter().map(|(k, v)| format!("{k}={}", show(v))));
         let joined = parts.join(", ");
-        // A 256 MiB payload would make an unreadable message.
+        // A payload over the limit would make an unreadable message.
         if joined.chars().count() > 200 {
             let head: String = joined.chars().take(200).collect();
             write!(f, "{head}…")
@@ -278,7 +286,11 @@ mod tests {
         assert_eq!(error(r#"[1, {"$bytes": "%%"}]"#).split(':').next(), Some("args[1].$bytes"));
         assert!(error(r#"[{"$bytes": 5}]"#).contains("base64 string"));
         let too_many = format!(r#"[{{"$zeros": {}}}]"#, MAX_BYTES + 1);
-        assert!(error(&too_many).starts_with("args[0].$zeros: 268435457 bytes is more than the limit"));
+        assert!(
+            error(&too_many).starts_with("args[0].$zeros: 125829121 bytes is more than the limit"),
+            "{}",
+            error(&too_many)
+        );
         assert!(error(r#"[{"$zeros": -1}]"#).contains("whole number"));
         assert!(error(r#"[{"$zeros": 1.5}]"#).contains("whole number"));
     }
