@@ -80,6 +80,59 @@ fn latency_of_ping_writes_valid_results_json() {
 }
 
 #[test]
+fn the_server_pid_samples_a_forking_servers_processes_and_a_wrong_one_is_refused_first() {
+    let server = start(ServerMode::Forking);
+    let (addr, pid) = (server.addr().to_string(), server.pid().to_string());
+    let json = temp_path("server-pid.json");
+    let json_arg = json.to_str().expect("utf-8 path");
+    let run = rpycbench(&[
+        "bench",
+        "concurrent",
+        "--connect",
+        &addr,
+        "--call",
+        "io_work",
+        "--args",
+        "[0.02]",
+        "--clients",
+        "3",
+        "--requests-per-client",
+        "15",
+        "--server-pid",
+        &pid,
+        "--json",
+        json_arg,
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "stdout:
+{}
+stderr:
+{}",
+        run.stdout, run.stderr
+    );
+    let set = results(&json);
+    let server_stats = set.results[0].system.as_ref().and_then(|s| s.server.clone()).expect("the server was sampled");
+    // The forking server and a child per client.
+    assert!(server_stats.processes_max >= 4, "{server_stats:?}");
+    assert!(server_stats.rss_bytes_max > 0, "{server_stats:?}");
+    // A pid that is not there: refused before connecting (so even a dead address says so).
+    let closed = ClosedPort::new();
+    let run = rpycbench(&[
+        "bench",
+        "latency",
+        "--connect",
+        &closed.addr().to_string(),
+        "--call",
+        "ping",
+        "--server-pid",
+        "999999999",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--server-pid 999999999: no such process"), "{}", run.stderr);
+}
+
+#[test]
 fn a_violated_sla_exits_10_and_is_named() {
     let server = start(ServerMode::Threaded);
     let addr = server.addr().to_string();

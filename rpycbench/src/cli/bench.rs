@@ -59,6 +59,20 @@ enum KindCommand {
     Bandwidth(BandwidthArgs),
 }
 
+impl Common {
+    /// The server to measure, reached once (the connection is kept as a spare), with its
+    /// process tree when `--server-pid` names one (checked before connecting).
+    fn target(&self) -> Result<(Target, Spare), SetupError> {
+        let processes = super::external::server_processes(self.server_pid)?;
+        let (target, spare) = connect_target(&self.connect, self.client_config())?;
+        let target = match processes {
+            Some(p) => target.with_processes(p),
+            None => target,
+        };
+        Ok((target, spare))
+    }
+}
+
 impl KindCommand {
     fn common(&self) -> &Common {
         match self {
@@ -76,6 +90,11 @@ struct Common {
     /// The running RPyC server, HOST:PORT (host names resolve).
     #[arg(long, value_name = "HOST:PORT")]
     connect: String,
+    /// The server's process on this machine: its CPU, memory and processes (with every
+    /// descendant, e.g. a forking server's children) are sampled during the run, so the
+    /// results and the diagnosis have the server's side too.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     /// Per-request timeout, e.g. 500ms, 5s, 2m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
@@ -347,7 +366,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
             check_sizes(&sizes).map_err(|e| SetupError::Usage(format!("--sizes: {e}")))?;
             at_least_one("--iterations", u64::from(a.iterations))?;
-            let (target, spare) = connect_target(&a.common.connect, a.common.client_config())?;
+            let (target, spare) = a.common.target()?;
             a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
@@ -399,7 +418,7 @@ pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
 
 /// Resolves and reaches the server, and probes the call when there is one.
 fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError> {
-    let (target, spare) = connect_target(&common.connect, common.client_config())?;
+    let (target, spare) = common.target()?;
     if let Some(call) = call {
         probe(&target, Some(&spare), &call.method, &call.shown(), |c| call.call(c))?;
     }
