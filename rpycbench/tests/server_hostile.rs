@@ -1132,3 +1132,93 @@ fn a_panicking_service_ends_only_its_connection() {
     stop.store(true, Ordering::Relaxed);
     server.join().expect("server thread").expect("serve_threaded");
 }
+
+// ---------------------------------------------------------------------------------
+// The relay (`rpycbench proxy`) under the same memory limit.
+
+/// `rpycbench proxy --quiet` in front of `upstream`; killed on drop.
+struct RelayProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl RelayProcess {
+    fn start(upstream: SocketAddr) -> RelayProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+            .args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn rpycbench proxy");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        match line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()) {
+            Some(addr) => RelayProcess { child, addr },
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the proxy did not say where it listens: {line:?}")
+            }
+        }
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tuple bomb and three unread 100 MiB replies through the relay, its address space
+/// capped as the servers' are: the relay decodes a copy of every frame within the
+/// memory budget and buffers at most 1 MiB a direction, so it neither aborts nor grows,
+/// and a client relayed beside them keeps its calls.
+#[test]
+fn the_relay_survives_a_tuple_bomb_and_unread_replies_under_a_memory_limit() {
+    let server = native_spec(ServerMode::Threaded).start().expect("starting the server");
+    let relay = RelayProcess::start(server.addr());
+    let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE, rlim_max: ADDRESS_SPACE };
+    // SAFETY: prlimit only reads `limit`; the old limit is not asked for (null).
+    let rc = unsafe { libc::prlimit(relay.child.id() as libc::pid_t, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit(RLIMIT_AS) on the relay: {}", std::io::Error::last_os_error());
+    let start = rss_bytes(relay.child.id());
+    let bystander = Bystander::start(relay.addr);
+
+    let mut raw = Raw::connect(relay.addr);
+    raw.assert_served("connecting through the relay");
+    let seq = raw.seq();
+    let mut head = Vec::new();
+    write_request_header(seq, i64::from(Handler::Ping.id()), &mut head);
+    head.extend_from_slice(&[0x11, 0x51, 0x15]); // (VALUE, tuple of u32be elements
+    head.extend_from_slice(&((100u64 << 20) as u32).to_be_bytes());
+    raw.send(&raw_frame(&zlib_around_zeros(&head, 100, &[]), true));
+    raw.stream.set_read_timeout(Some(4 * IO_TIMEOUT)).unwrap();
+    raw.expect_exception(seq, "MemoryError", "a tuple bomb through the relay");
+    raw.assert_served("a tuple bomb through the relay");
+
+    let mut unread = Vec::new();
+    for _ in 0..3 {
+        let mut raw = Raw::connect(relay.addr);
+        let root = raw.getroot();
+        raw.request(i64::from(Handler::CallAttr.id()), callattr_args(&root, "download", vec![(100i64 << 20).into()]));
+        unread.push(raw);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    bystander.wait_more(20);
+    let held = rss_bytes(relay.child.id());
+    drop(unread);
+    drop(raw);
+    bystander.finish();
+    let state = common::proc_stat(relay.child.id()).map(|s| s.state);
+    assert!(matches!(state, Some(s) if s != 'Z'), "the relay is gone ({state:?})");
+    // A decoded copy of one budget at most while the bomb passed; the replies wait in
+    // the kernel and the relay's 1 MiB buffers, not in the relay.
+    assert!(held <= start + 64 * MIB, "relay RSS {} MiB holding three unread replies", held / MIB);
+    let settled = eventually(SETTLE, || rss_bytes(relay.child.id()) <= start + 48 * MIB);
+    assert!(settled, "relay RSS {} MiB, {} MiB at the start", rss_bytes(relay.child.id()) / MIB, start / MIB);
+    drop(relay);
+    server.stop().expect("stop the server");
+}
