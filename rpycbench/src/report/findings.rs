@@ -3,7 +3,7 @@
 
 use super::html::escape as html_escape;
 use super::markdown::escape as md_escape;
-use crate::metrics::ResultSet;
+use crate::metrics::{BenchKind, ResultSet};
 use crate::profile::diagnosis::{diagnose, Finding, Severity, Thresholds};
 use std::fmt::Write;
 
@@ -14,6 +14,30 @@ pub(crate) fn findings_of(results: &ResultSet) -> Vec<Finding> {
     diagnose(&results.results, &Thresholds::default())
 }
 
+/// What the diagnosis could not check, when it matters: the CPU rules (I/O bound read
+/// from CPU, server at capacity, machine saturated, GIL contention) need the server's
+/// CPU, which is sampled for the built-in servers and for a server given `--server-pid`,
+/// but not for a bare address.
+pub(crate) fn unchecked_note(results: &ResultSet) -> Option<String> {
+    let blind: Vec<&str> = results
+        .results
+        .iter()
+        .filter(|r| matches!(r.kind, BenchKind::Latency | BenchKind::Concurrent))
+        .filter(|r| r.system.as_ref().is_none_or(|s| s.server.is_none()))
+        .map(|r| r.name.as_str())
+        .collect();
+    if blind.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Not checked for {}: the rules that read the server's CPU (I/O bound, server at capacity, machine saturated, \
+         GIL contention), as its CPU was not sampled. When the server runs on this machine, give `--server-pid PID` \
+         to `rpycbench bench` or `sweep`; the latency and throughput rules (concurrency limit, I/O bound by overlap, \
+         delayed-ACK stall) did run.",
+        blind.join(", ")
+    ))
+}
+
 fn severity_class(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "bad",
@@ -22,12 +46,17 @@ fn severity_class(s: Severity) -> &'static str {
     }
 }
 
-/// A `Findings` section of cards; nothing when there are no findings.
-pub(crate) fn findings_html(page: &mut String, findings: &[Finding]) {
-    if findings.is_empty() {
+/// A `Findings` section of cards, and what could not be checked; nothing when there is
+/// neither.
+pub(crate) fn findings_html(page: &mut String, findings: &[Finding], unchecked: Option<&str>) {
+    if findings.is_empty() && unchecked.is_none() {
         return;
     }
-    page.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n<div class=\"findings\">\n");
+    page.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n");
+    if let Some(note) = unchecked {
+        let _ = writeln!(page, "<p class=\"muted\">{}</p>", html_escape(note));
+    }
+    page.push_str("<div class=\"findings\">\n");
     for f in findings {
         let _ = write!(
             page,
@@ -53,12 +82,15 @@ pub(crate) fn findings_html(page: &mut String, findings: &[Finding]) {
     page.push_str("</div>\n</section>\n");
 }
 
-/// A `### Findings` list; nothing when there are no findings.
-pub(crate) fn findings_markdown(out: &mut String, findings: &[Finding]) {
-    if findings.is_empty() {
+/// A `### Findings` list, and what could not be checked; nothing when there is neither.
+pub(crate) fn findings_markdown(out: &mut String, findings: &[Finding], unchecked: Option<&str>) {
+    if findings.is_empty() && unchecked.is_none() {
         return;
     }
     out.push_str("### Findings\n\n");
+    if let Some(note) = unchecked {
+        let _ = writeln!(out, "_{}_\n", md_escape(note));
+    }
     for f in findings {
         let _ = writeln!(out, "- **{}** {} — {}", f.severity, md_escape(&f.title), md_escape(&f.subject));
         for e in &f.evidence {

@@ -3,7 +3,7 @@
 //! it opens from disk anywhere and can be attached to a review as is.
 
 use super::comparison::Comparison;
-use super::findings::{findings_html, findings_of};
+use super::findings::{findings_html, findings_of, unchecked_note};
 use super::plots::{bandwidth_figures, comparison_figure, percentile_figures, side_by_side_figure, sweep_figures};
 use super::plots::{Figure, Palette};
 use super::sections::result_tables;
@@ -46,7 +46,7 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
     if let Some(c) = comparison {
         verdict(&mut page, c);
     }
-    findings_html(&mut page, &findings_of(results));
+    findings_html(&mut page, &findings_of(results), unchecked_note(results).as_deref());
     let mut sections: Vec<(&str, &str, Vec<Figure>)> = vec![
         ("latency", "Latency distributions", percentile_figures(results, &palette)),
         ("bandwidth-plots", "Bandwidth", bandwidth_figures(results, &palette)),

@@ -2,7 +2,7 @@
 //! `$GITHUB_STEP_SUMMARY`.
 
 use super::comparison::Comparison;
-use super::findings::{findings_markdown, findings_of};
+use super::findings::{findings_markdown, findings_of, unchecked_note};
 use super::sections::result_tables;
 use super::table::{Table, Tone};
 use crate::metrics::ResultSet;
@@ -37,7 +37,7 @@ pub fn markdown_report(results: &ResultSet, comparison: Option<&Comparison>) -> 
     } else {
         out.push_str("No results.\n\n");
     }
-    findings_markdown(&mut out, &findings_of(results));
+    findings_markdown(&mut out, &findings_of(results), unchecked_note(results).as_deref());
     let mut tables = result_tables(results);
     if let Some(c) = comparison {
         tables.insert(0, c.table());
