@@ -103,7 +103,7 @@ pub trait LocalObject: Send + Sync + 'static {
         None
     }
 
-    /// Gives up the objects this one holds, for [`drop_iteratively`]: a peer can chain
+    /// Gives up the objects this one holds, for `drop_iteratively`: a peer can chain
     /// containers (or bound methods of bound methods) a hundred thousand deep, and
     /// dropping such a chain recursively would overflow the stack.
     fn take_references(&self) -> Vec<Object> {

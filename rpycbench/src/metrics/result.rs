@@ -233,7 +233,7 @@ pub struct BenchResult {
     pub system: Option<SystemStats>,
     /// Wire traffic of the measured requests.
     pub wire: Option<WireStats>,
-    /// The machine's reference figures beside the run (see [`MachineReference`]).
+    /// The machine's reference figures beside the run (see [`MachineReference`](crate::metrics::MachineReference)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<super::machine::MachineReference>,
     /// Set when the run stopped before doing all it was asked to (its server died or
