@@ -16,14 +16,20 @@ impl EchoProcess {
     pub(super) fn start(listener: &TcpListener, cpu: Option<usize>) -> io::Result<EchoProcess> {
         let fd = listener.as_raw_fd();
         let pinned = cpu.map(one_cpu);
-        // SAFETY: the child calls only async-signal-safe functions (setsid, prctl,
+        // SAFETY: the child calls only async-signal-safe functions (setsid, prctl, getppid,
         // sched_setaffinity, accept, read, write, close, _exit) on a stack buffer, as POSIX requires after
         // fork in a multi-threaded process: no allocation, no lock, no Rust runtime.
+        let parent = std::process::id() as libc::pid_t;
         match unsafe { libc::fork() } {
             -1 => Err(io::Error::last_os_error()),
             0 => unsafe {
                 libc::setsid();
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // A parent killed before the line above left no one to signal: the
+                // echo process would live on, adopted by init.
+                if libc::getppid() != parent {
+                    libc::_exit(0);
+                }
                 if let Some(set) = &pinned {
                     libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
                 }
