@@ -124,16 +124,27 @@ pub(super) fn severe_contention(r: &BenchResult, t: &Thresholds) -> Option<Findi
                  resource. Sample the server's CPU over a longer run to tell CPU from waiting."
             .into(),
     };
-    let forking = r.server.mode.ends_with("forking");
-    f.action = if busy && forking {
-        // Advice to try the mode it already has would send the user in a circle.
+    // Forking is advice for a threaded RPyC server (or one we cannot see into); to try
+    // the mode a server already has, or to fork an HTTP baseline, would send the user
+    // in a circle.
+    let mode = r.server.mode.as_str();
+    let could_fork = mode.ends_with("threaded") || mode == "external";
+    f.action = if busy && mode.ends_with("forking") {
         "This server already gives each connection its own process, so no interpreter lock is shared: the requests \
          queue for the cores themselves. Lower the concurrency, make each request cheaper, or add capacity (cores, \
          servers)."
             .into()
+    } else if busy && !could_fork {
+        "The requests queue for the server's cores: lower the concurrency, make each request cheaper, or add \
+         capacity (cores, servers)."
+            .into()
     } else if busy {
         "Run the same load on a forking server (each connection its own process): if its tail is short, the \
          threaded server serialises the work (the GIL for Python). Otherwise lower the concurrency or add capacity."
+            .into()
+    } else if cpu.is_none() {
+        "Tell queueing for CPU from waiting first: measure longer (server CPU is read from runs of 200 ms on), or \
+         give `--server-pid` for a server of your own; then lower the concurrency or find what requests wait on."
             .into()
     } else {
         "Find what requests wait on (I/O, locks, backend pools); lower the concurrency; and measure with an open-loop \

@@ -172,6 +172,12 @@ fn a_heavy_tail_is_severe_contention_and_names_cpu() {
     let on_forking = diagnose(std::slice::from_ref(&forking), &Thresholds::default());
     let advice = &one(&on_forking, FindingId::SevereContention).action;
     assert!(!advice.contains("forking server") && advice.contains("its own process"), "{advice}");
+    // Nor is the HTTP baseline.
+    let mut http = r.clone();
+    http.server.mode = "http".into();
+    let on_http = diagnose(std::slice::from_ref(&http), &Thresholds::default());
+    let advice = &one(&on_http, FindingId::SevereContention).action;
+    assert!(!advice.contains("forking") && advice.contains("queue for the server's cores"), "{advice}");
     // Above the threshold: nothing.
     let relaxed = Thresholds { severe_tail_ratio: 40.0, ..Thresholds::default() };
     assert!(!ids(&diagnose(std::slice::from_ref(&r), &relaxed)).contains(&"severe_contention"));
