@@ -181,24 +181,30 @@ const CPU_ROUNDS: i64 = 12_000;
 /// 2.5 s.
 const GIL_TRIES: usize = 3;
 /// The precondition of the GIL comparison: server CPU (percent of one core) the forking
-/// server must reach, well over the one core a GIL holds the threaded server to.
+/// server must reach in its busiest sampling interval, well over the one core a GIL
+/// holds the threaded server to.
 const FORKING_SCALED_PERCENT: f64 = 150.0;
+/// Requests per client of the CPU load (see the GIL test).
+const CPU_REQUESTS: u64 = 40;
 
-/// `work` under a closed loop of 8 clients × 13 requests on `mode`.
+/// `work` under a closed loop of 8 clients × `requests` requests each on `mode`.
 fn closed_loop(
     mode: ServerMode,
     name: &str,
+    requests: u64,
     work: impl Fn(&mut Connection) -> rpycbench::Result<()> + Sync,
 ) -> BenchResult {
     let server = common::start_server(mode);
-    // 104 requests: enough for a p99 (min_tail_samples); 8 runnable processes claim
-    // the second core from other work of the same session.
+    // At least 104 requests: enough for a p99 (min_tail_samples); 8 runnable processes
+    // claim the second core from other work of the same session.
     let r = Concurrent::new(format!("{name}[{mode}]"))
         .clients(8)
-        .requests_per_client(13)
-        .run(&Target::server(&server), work);
+        .requests_per_client(requests)
+        // Clients that block at once leave the cores to the server (a poll for each
+        // 10 ms reply is only the clients' CPU here).
+        .run(&Target::server(&server).with_reply_poll(std::time::Duration::ZERO), work);
     server.stop().expect("stop the server");
-    assert_eq!(r.outcomes.successes, 104, "{}: {:?}", r.name, r.outcomes.errors);
+    assert_eq!(r.outcomes.successes, 8 * requests, "{}: {:?}", r.name, r.outcomes.errors);
     r
 }
 
@@ -232,12 +238,33 @@ fn server_cpu(r: &BenchResult) -> f64 {
     r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(-1.0, |s| s.cpu_percent_mean)
 }
 
+/// The server's busiest sampling interval (percent of one core). The precondition of the
+/// GIL case reads it, not the mean: the mean of a run this short includes the ramp while
+/// the forking server forks its children (measured with `bench concurrent --server-pid`:
+/// mean 107 % over 0.4 s, 146 % over 0.8 s, 173 % over 2.9 s, while every run's busiest
+/// interval was 190–220 %), and the question is whether a second core was there to take.
+fn server_cpu_peak(r: &BenchResult) -> f64 {
+    r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(-1.0, |s| s.cpu_percent_max)
+}
+
+/// CPU that processes other than the benchmark and its server used during `r` (percent
+/// of one core), from the machine reference; 0 when it was not measured.
+fn others_cpu(r: &BenchResult) -> f64 {
+    let other = r.machine.as_ref().and_then(|m| m.other_load_pct).unwrap_or(0.0);
+    (other - server_cpu(r)).max(0.0)
+}
+
+/// Another job may take cores for part of a run only: then the forking server's busiest
+/// interval reaches a second core while the run as a whole does not. Above this much of
+/// other processes' CPU (percent of one core) the comparison is not made.
+const OTHERS_MAX_PERCENT: f64 = 30.0;
+
 fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_not() {
     let _one = serial();
     use ServerMode::{PythonForking, PythonThreaded};
 
     // The I/O load: I/O bound on both servers, never the GIL.
-    let io = [closed_loop(PythonThreaded, "io_work", io_work), closed_loop(PythonForking, "io_work", io_work)];
+    let io = [closed_loop(PythonThreaded, "io_work", 13, io_work), closed_loop(PythonForking, "io_work", 13, io_work)];
     let findings = diagnose(&io, &Thresholds::default());
     let report = format!("{}{}", figures(&io), render_text(&findings));
     assert!(findings.iter().all(|f| f.id != FindingId::GilContention), "{report}");
@@ -248,21 +275,32 @@ fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_n
     // The CPU load: the GIL, on a machine that let the forking server use a second core.
     let mut log = String::new();
     let mut forking_cpu_max: f64 = 0.0;
+    let mut others_max: f64 = 0.0;
     for attempt in 1..=GIL_TRIES {
-        let cpu = [closed_loop(PythonThreaded, "cpu_work", cpu_work), closed_loop(PythonForking, "cpu_work", cpu_work)];
-        let forking_cpu = server_cpu(&cpu[1]);
+        // 40 requests a client: the forking server runs long enough past its ramp to use
+        // the second core for several sampling intervals.
+        let cpu = [
+            closed_loop(PythonThreaded, "cpu_work", CPU_REQUESTS, cpu_work),
+            closed_loop(PythonForking, "cpu_work", CPU_REQUESTS, cpu_work),
+        ];
+        let forking_cpu = server_cpu_peak(&cpu[1]);
+        let others = others_cpu(&cpu[0]).max(others_cpu(&cpu[1]));
+        let free = forking_cpu >= FORKING_SCALED_PERCENT && others < OTHERS_MAX_PERCENT;
         forking_cpu_max = forking_cpu_max.max(forking_cpu);
+        others_max = others_max.max(others);
         let findings = diagnose(&cpu, &Thresholds::default());
         let report = format!("try {attempt}:\n{}{}", figures(&cpu), render_text(&findings));
         log += &report;
         assert!(findings.iter().all(|f| f.id != FindingId::IoBound), "{report}");
-        if forking_cpu < FORKING_SCALED_PERCENT && attempt < GIL_TRIES {
+        if !free && attempt < GIL_TRIES {
             continue; // the machine, not the code: try again
         }
-        preconditions::require(forking_cpu >= FORKING_SCALED_PERCENT, || {
+        preconditions::require(free, || {
             format!(
-                "no second core was free: the forking server reached at most {forking_cpu_max:.0} % CPU in \
-                 {GIL_TRIES} tries, and GIL contention shows only once it exceeds {FORKING_SCALED_PERCENT:.0} %"
+                "no second core was free: in {GIL_TRIES} tries the forking server reached at most \
+                 {forking_cpu_max:.0} % CPU in its busiest interval (GIL contention shows once it exceeds \
+                 {FORKING_SCALED_PERCENT:.0} %) while other processes used up to {others_max:.0} % (at most \
+                 {OTHERS_MAX_PERCENT:.0} % allowed)"
             )
         });
         let gil: Vec<&Finding> = findings.iter().filter(|f| f.id == FindingId::GilContention).collect();
