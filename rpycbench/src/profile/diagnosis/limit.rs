@@ -41,19 +41,37 @@ fn service_time_ms(r: &BenchResult, all: &[&BenchResult]) -> Option<f64> {
     }
 }
 
-pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
+/// What Little's law reads off a closed loop of at least [`MIN_CLIENTS`] clients.
+struct ClosedLoop<'r> {
+    clients: u64,
+    throughput: f64,
+    /// Unqueued service time, ms (at least `min_service_ms`).
+    service: f64,
+    /// Requests in service at once: throughput × service time.
+    served: f64,
+    latency: &'r crate::metrics::LatencyStats,
+}
+
+fn closed_loop<'r>(r: &'r BenchResult, all: &[&BenchResult], min_service_ms: f64) -> Option<ClosedLoop<'r>> {
     if r.kind != BenchKind::Concurrent || matches!(r.load_model, Some(LoadModel::OpenLoop { .. })) {
         return None;
     }
     let clients = r.params.get("clients").and_then(serde_json::Value::as_u64).filter(|&n| n >= MIN_CLIENTS)?;
-    let l = r.latency.as_ref().filter(|l| l.count >= t.min_tail_samples.min(100))?;
+    let latency = r.latency.as_ref().filter(|l| l.count > 0)?;
     let throughput = r.throughput_rps.filter(|x| *x > 0.0)?;
-    let service = service_time_ms(r, all).filter(|s| *s >= MIN_SERVICE_MS)?;
+    let service = service_time_ms(r, all).filter(|s| *s >= min_service_ms)?;
+    Some(ClosedLoop { clients, throughput, service, served: throughput * service / 1e3, latency })
+}
+
+pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
+    let ClosedLoop { clients, throughput, service, served, latency: l } = closed_loop(r, all, MIN_SERVICE_MS)?;
+    if l.count < t.min_tail_samples.min(100) {
+        return None;
+    }
     // A busy server's limit is its cores: the capacity, saturation and GIL rules say so.
     if server_cpu(r, t).is_some_and(|cpu| cpu >= t.low_cpu_percent) {
         return None;
     }
-    let served = throughput * service / 1e3;
     let waited = ms(l.p50_ns) / service;
     let evidence = [
         Evidence::new(
@@ -110,16 +128,10 @@ pub(super) fn concurrency_limit(r: &BenchResult, all: &[&BenchResult], t: &Thres
 /// `io_latency_ms` overlap far beyond the machine's cores (at least twice as many in
 /// service at once as there are cores), so they spend their time waiting, not computing.
 pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
-    if r.kind != BenchKind::Concurrent
-        || matches!(r.load_model, Some(LoadModel::OpenLoop { .. }))
-        || server_cpu(r, t).is_some()
-    {
+    if server_cpu(r, t).is_some() {
         return None;
     }
-    let clients = r.params.get("clients").and_then(serde_json::Value::as_u64).filter(|&n| n >= MIN_CLIENTS)?;
-    let throughput = r.throughput_rps.filter(|x| *x > 0.0)?;
-    let service = service_time_ms(r, all).filter(|s| *s >= t.io_latency_ms)?;
-    let served = throughput * service / 1e3;
+    let ClosedLoop { clients, throughput, service, served, .. } = closed_loop(r, all, t.io_latency_ms)?;
     let cores = f64::from(r.environment.cores.max(1));
     if served < 2.0 * cores {
         return None;

@@ -331,15 +331,8 @@ pub(super) fn excessive_round_trips_per_method(subject: &str, w: &WireEvidence, 
     w.per_operation
         .iter()
         .filter_map(|op| {
-            let one = WireEvidence {
-                operations: op.calls,
-                round_trips: op.round_trips,
-                round_trips_by_handler: Default::default(),
-                method_references: 0,
-                top_methods: Vec::new(),
-                per_operation: Vec::new(),
-                ..w.clone()
-            };
+            // Only this method's figures: the rest of `w` describes every method at once.
+            let one = WireEvidence { operations: op.calls, round_trips: op.round_trips, ..WireEvidence::default() };
             let mut f = excessive_round_trips(&format!("{subject}: {}", op.method), &one, t)?;
             f.evidence[0].metric = format!("round trips per {} call", op.method);
             let calls = if op.calls == 1 { "call" } else { "calls" };
