@@ -65,11 +65,7 @@ impl Common {
     fn target(&self) -> Result<(Target, Spare), SetupError> {
         let processes = super::external::server_processes(self.server_pid)?;
         let (target, spare) = connect_target(&self.connect, self.client_config())?;
-        let target = match processes {
-            Some(p) => target.with_processes(p),
-            None => target,
-        };
-        Ok((target, spare))
+        Ok((super::external::sampling(target, processes), spare))
     }
 }
 

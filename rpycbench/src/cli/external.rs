@@ -60,6 +60,14 @@ impl Spare {
 /// Resolves `HOST:PORT` (names included) and picks the first address that accepts an
 /// RPyC connection, so `localhost` works whether the server bound IPv4 or IPv6. The
 /// target's first connection is that one (see [`Spare`]).
+/// `target`, with the `--server-pid` tree [`server_processes`] found to sample, if any.
+pub(crate) fn sampling(target: Target, processes: Option<crate::metrics::ProcessSet>) -> Target {
+    match processes {
+        Some(p) => target.with_processes(p),
+        None => target,
+    }
+}
+
 /// The process tree of `--server-pid` to sample, once checked to exist (before any
 /// connection, so a wrong pid fails at once).
 pub(crate) fn server_processes(pid: Option<u32>) -> Result<Option<crate::metrics::ProcessSet>, SetupError> {

@@ -7,6 +7,7 @@ mod counts;
 mod external;
 mod interrupt;
 mod json_args;
+mod limits;
 mod outputs;
 mod progress;
 mod proxy;

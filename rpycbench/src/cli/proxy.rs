@@ -3,8 +3,6 @@
 //! file is written on exit, and also each time the upstream server refuses or ends a
 //! connection (it died or went away), so a relay killed after it keeps what it saw.
 
-use super::serve::Silence;
-use crate::client::SilenceLimits;
 use crate::profile::diagnosis::Thresholds;
 use crate::profile::relay::{Relay, RelayCounters};
 use crate::profile::report::{self, ReportOptions, Section};
@@ -50,19 +48,8 @@ pub(crate) struct ProxyArgs {
     /// Diagnosis thresholds as JSON (missing keys keep their defaults).
     #[arg(long, value_name = "FILE")]
     thresholds: Option<PathBuf>,
-    /// Relay at most N connections at once; more are accepted and closed immediately
-    /// (default: 1000, or fewer if the open-files limit, ulimit -n, is lower: two
-    /// descriptors a connection).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    max_connections: Option<u64>,
-    /// Close a connection whose traffic stopped mid-frame (or whose destination took
-    /// nothing) for this long (e.g. 30s, 2m; "off" never).
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    stall_timeout: Silence,
-    /// Close a connection with no traffic at all for this long ("off", the default,
-    /// never). With --max-connections, silent clients hold their slots until this frees them.
-    #[arg(long, value_name = "DURATION", default_value = "off")]
-    idle_timeout: Silence,
+    #[command(flatten)]
+    limits: super::limits::ConnectionLimitArgs,
 }
 
 pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -77,10 +64,9 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
         Some(path) => Thresholds::load(path)?,
         None => Thresholds::default(),
     };
-    let mut relay = Relay::bind(&args.listen, &args.upstream, config)?
-        .silence(SilenceLimits { stall: args.stall_timeout.0, idle: args.idle_timeout.0 });
-    if let Some(max) = args.max_connections {
-        relay = relay.max_connections(Some(usize::try_from(max).unwrap_or(usize::MAX)));
+    let mut relay = Relay::bind(&args.listen, &args.upstream, config)?.silence(args.limits.silence());
+    if let Some(max) = args.limits.max_connections() {
+        relay = relay.max_connections(Some(max));
     }
     let local = relay.local_addr()?;
     let profiler = relay.profiler();

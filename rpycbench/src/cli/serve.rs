@@ -6,7 +6,6 @@ use clap::Args;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -35,46 +34,12 @@ pub(crate) struct ServeArgs {
     /// the 100 MB transfers users benchmark.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget, default_value = "128MiB")]
     memory_budget: usize,
-    /// Serve at most N connections at once; more are accepted and closed immediately.
-    /// Default for native modes: 1000, or fewer if the open-files limit (ulimit -n) is
-    /// lower; Python modes have no cap unless given one (as rpyc's servers).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    max_connections: Option<u64>,
-    /// Native RPyC modes: close a connection whose client sent part of a frame and then
-    /// nothing for this long, or took none of a reply's bytes for this long (e.g. 30s,
-    /// 2m; "off" never).
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    stall_timeout: Silence,
-    /// Native RPyC modes: close a connection whose client sent nothing at all for this
-    /// long ("off", the default, never: Python's ThreadedServer waits for idle clients
-    /// forever). With --max-connections, silent clients hold their slots until this
-    /// limit frees them.
-    #[arg(long, value_name = "DURATION", default_value = "off")]
-    idle_timeout: Silence,
-}
-
-/// A silence limit on the command line: a duration (`30s`, `2m`) or `off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Silence(pub(crate) Option<Duration>);
-
-impl std::str::FromStr for Silence {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("off") {
-            return Ok(Silence(None));
-        }
-        match humantime::parse_duration(s) {
-            Ok(d) if d.is_zero() => Err("a zero limit would close every connection; use \"off\" for none".into()),
-            Ok(d) => Ok(Silence(Some(d))),
-            Err(e) => Err(format!("{e} (a duration such as 30s or 2m, or off)")),
-        }
-    }
+    #[command(flatten)]
+    limits: super::limits::ConnectionLimitArgs,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let max_connections = args.max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-    let silence = SilenceLimits { stall: args.stall_timeout.0, idle: args.idle_timeout.0 };
+    let (max_connections, silence) = (args.limits.max_connections(), args.limits.silence());
     if silence != SilenceLimits::default() && !matches!(args.mode, ServerMode::Threaded | ServerMode::Forking) {
         return Err(format!(
             "--stall-timeout and --idle-timeout apply to the native RPyC modes (threaded, forking), not to {}",

@@ -304,10 +304,7 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
         Some(connect) => {
             let (target, spare) = connect_target(connect, super::external::config(args.timeout, args.reply_poll))?;
             probe_step(args, &target, Some(&spare), &call)?;
-            Some(match processes {
-                Some(p) => target.with_processes(p),
-                None => target,
-            })
+            Some(super::external::sampling(target, processes))
         }
         None => None,
     };
