@@ -8,6 +8,7 @@
 //! clearly on a missing, corrupt or foreign file.
 
 mod common;
+use common::TempDir;
 
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Target, Transfer};
 use rpycbench::metrics::{BenchResult, ResultSet};
@@ -286,24 +287,6 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
     }
     for header in ["CPU", "Cores", "OS", "Compiler", "Started"] {
         assert!(html.contains(&format!("<dt>{header}</dt>")), "header lacks {header}");
-    }
-}
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("rpycbench-reports-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{all_procs, eventually, exit_within, proc_stat, start_server, KillOnDrop};
+use common::{all_procs, eventually, exit_within, proc_stat, start_server, KillOnDrop, TempDir};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rpycbench::bench::{Latency, Target, BREAKER_TIMEOUTS};
@@ -26,24 +26,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
 /// How long a killed suite's processes may take to be gone. They go in milliseconds;
 /// the margin is for a loaded machine.
 const GONE_WITHIN: Duration = Duration::from_secs(15);
-
-/// A directory of its own in the temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("rpycbench-run-faults-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Processes a test found running for a run it started; SIGKILLed on drop if still
 /// there, so a failing test leaves nothing behind either.

@@ -11,6 +11,26 @@ pub mod preconditions;
 #[allow(unused_imports)] // each test binary uses a part
 pub use ports::{port_outside_ephemeral_range, ClosedPort};
 
+/// A fresh directory for one test in the temporary directory, removed when dropped
+/// (named by the test process and `name`, so tests and binaries running at once never
+/// share one).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rpycbench-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The protocol reference folder (`shared/rpyc-protocol`).
 ///
 /// `RPYC_PROTOCOL_DIR` wins; otherwise `shared/` sits beside the workspace root, both in
