@@ -447,23 +447,28 @@ fn unwritable_outputs_fail_before_any_benchmark() {
     assert!(took < Duration::from_millis(2500), "took {took:?}");
 }
 
+/// `bench latency` of `ping` for two minutes against `addr`, its results to `json`.
+fn two_minutes_of_pings(addr: std::net::SocketAddr, json: &std::path::Path) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(BIN)
+            .args(["bench", "latency", "--connect", &addr.to_string(), "--call", "ping"])
+            .args(["--duration", "120s", "--json"])
+            .arg(json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bench"),
+    )
+}
+
 /// `bench` interrupted mid-run writes its result so far, flagged, and exits 130.
 #[test]
 fn an_interrupted_bench_writes_what_it_measured() {
     let server = start_server(ServerMode::Threaded);
     let tmp = TempDir::new("bench-int");
     let json = tmp.0.join("latency.json");
-    let mut bench = KillOnDrop(
-        Command::new(BIN)
-            .args(["bench", "latency", "--connect", &server.addr().to_string(), "--call", "ping"])
-            .args(["--duration", "120s", "--json"])
-            .arg(&json)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start bench"),
-    );
+    let mut bench = two_minutes_of_pings(server.addr(), &json);
     let mut lines = Lines::of(&mut bench.0);
     lines.wait_for("ping() for 2m", Duration::from_secs(30));
     wait_until_serving(server.pid());
@@ -498,17 +503,7 @@ fn bench_says_when_its_external_server_is_gone() {
     let pid = server.pid();
     let tmp = TempDir::new("bench-gone");
     let json = tmp.0.join("latency.json");
-    let mut bench = KillOnDrop(
-        Command::new(BIN)
-            .args(["bench", "latency", "--connect", &server.addr().to_string(), "--call", "ping"])
-            .args(["--duration", "120s", "--json"])
-            .arg(&json)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start bench"),
-    );
+    let mut bench = two_minutes_of_pings(server.addr(), &json);
     wait_until_serving(pid);
     signal(pid, Signal::SIGKILL);
     let killed_at = Instant::now();
