@@ -11,7 +11,7 @@
 //! | workflow     | callbacks 6 deep                         | relay, Python client         | deep_nesting         |
 //! | reports      | 20 ms of backend wait per call           | 8 clients, closed loop       | io_bound             |
 //! | booking      | 2 slots (a semaphore), 16 clients        | 16 clients, closed loop      | concurrency_limit    |
-//! | media        | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB | delayed_ack_stall    |
+//! | media        | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB | delayed_ack_stall; none once the service sets TCP_NODELAY as advised |
 //! | inventory    | none: one call returning tuples          | relay and 8 clients          | none                 |
 //!
 //! (GIL contention is proven against the built-in Python servers in `diagnosis.rs`,
@@ -67,9 +67,14 @@ impl Listening {
 
     /// A service of `tests/python/services/`.
     fn service(file: &str) -> Listening {
+        Listening::service_with(file, &[])
+    }
+
+    /// A service of `tests/python/services/` given `args`.
+    fn service_with(file: &str, args: &[&str]) -> Listening {
         let path = format!("{}/../tests/python/services/{file}", env!("CARGO_MANIFEST_DIR"));
         let mut cmd = Command::new(common::python());
-        cmd.arg(&path);
+        cmd.arg(&path).args(args);
         Listening::start(cmd, &path)
     }
 }
@@ -245,17 +250,26 @@ fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--server-pid 999999999: no such process"));
 }
 
-fn media_replies_over_one_segment_stall_on_delayed_acks() {
-    let _one = serial();
-    let service = Listening::service("media.py");
+/// Fetches of 1 KiB and 100 KiB from the media service started with `args`, diagnosed.
+fn media_fetches(args: &[&str]) -> Vec<Finding> {
+    let service = Listening::service_with("media.py", args);
     let r = Bandwidth::new("fetch[external]").sizes(vec![1024, 100 << 10]).iterations(30).run(
         &Target::address(service.addr),
         |c, data| c.call("store", (data.clone(),)).map(drop),
         |c, size| c.call("fetch", (size as i64,)).map(drop),
     );
-    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    diagnose(std::slice::from_ref(&r), &Thresholds::default())
+}
+
+fn media_replies_over_one_segment_stall_on_delayed_acks_and_the_advice_removes_it() {
+    let _one = serial();
+    let findings = media_fetches(&[]);
     leads(&findings, FindingId::DelayedAckStall, "media");
     assert!(findings[0].details.iter().any(|d| d.starts_with("download 100 KiB: ")), "{}", render_text(&findings));
+    // The action's server-side fix (TCP_NODELAY in on_connect), applied as written.
+    assert!(findings[0].action.contains("conn._channel.stream.sock.setsockopt(socket.IPPROTO_TCP"));
+    let fixed = media_fetches(&["--nodelay"]);
+    assert!(fixed.iter().all(|f| f.id != FindingId::DelayedAckStall), "with TCP_NODELAY:\n{}", render_text(&fixed));
 }
 
 /// A default Python client fetching 1 KiB and 100 KiB in turn.
@@ -329,7 +343,7 @@ fn main() {
         reports_waiting_on_a_backend_are_io_bound,
         booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two,
         a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool,
-        media_replies_over_one_segment_stall_on_delayed_acks,
+        media_replies_over_one_segment_stall_on_delayed_acks_and_the_advice_removes_it,
         a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not,
         inventory_returning_tuples_in_one_call_is_healthy,
     ])

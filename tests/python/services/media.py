@@ -1,5 +1,10 @@
-"""A media store: `fetch(size)` returns `size` bytes of an image (incompressible)."""
+"""A media store: `fetch(size)` returns `size` bytes of an image (incompressible).
+
+Served as rpyc serves by default (no TCP_NODELAY), or with `--nodelay` as the diagnosis
+advises: the test checks the advice removes the stall.
+"""
 import os
+import sys
 
 import rpyc
 from _serve import serve
@@ -16,4 +21,4 @@ class MediaService(rpyc.Service):
 
 
 if __name__ == "__main__":
-    serve(MediaService, nodelay=False)
+    serve(MediaService, nodelay="--nodelay" in sys.argv)
