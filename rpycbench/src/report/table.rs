@@ -193,21 +193,7 @@ pub fn group_thousands(n: u64) -> String {
     out
 }
 
-/// Bytes in binary units for labels: `1 KiB`, `64 KiB`, `10 MiB`, `1000 B`.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::metrics::format_bytes;
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@
 use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
 use super::rules::{finding, ms};
 use super::{Thresholds, WireEvidence};
-use crate::metrics::{BenchKind, BenchResult, LatencyStats};
+use crate::metrics::{format_bytes, BenchKind, BenchResult, LatencyStats};
 
 /// Delayed-ACK timeouts, ms: Linux's minimum (`TCP_DELACK_MIN`, 40 ms) and the 200 ms
 /// of BSD-derived stacks and Windows.
@@ -48,17 +48,9 @@ fn series(r: &BenchResult) -> Vec<Series<'_>> {
             .sizes
             .iter()
             .filter(|s| s.size_bytes <= MAX_PAYLOAD_BYTES)
-            .map(|s| Series { label: format!("{} {}", s.direction, bytes(s.size_bytes)), latency: &s.latency })
+            .map(|s| Series { label: format!("{} {}", s.direction, format_bytes(s.size_bytes)), latency: &s.latency })
             .collect(),
         BenchKind::Connection => Vec::new(),
-    }
-}
-
-fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
-        n => format!("{n} B"),
     }
 }
 
