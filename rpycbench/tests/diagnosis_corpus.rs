@@ -18,7 +18,7 @@
 //! where a forking twin of the same service exists.)
 
 mod common;
-use common::preconditions;
+use common::{preconditions, Listening};
 
 use rpycbench::bench::{Bandwidth, Concurrent, Target};
 use rpycbench::metrics::BenchResult;
@@ -42,47 +42,21 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A child process that printed `listening on ADDR` first; killed on drop.
-struct Listening {
-    child: Child,
-    addr: SocketAddr,
-}
+/// The Python services of the corpus.
+struct Service;
 
-impl Listening {
-    fn start(mut cmd: Command, what: &str) -> Listening {
-        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        // The child prints its address once it listens (or exits, and the read ends).
-        let read = BufReader::new(stdout).read_line(&mut line);
-        match (read, line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok())) {
-            (Ok(_), Some(addr)) => Listening { child, addr },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{what} did not say where it listens: {line:?}")
-            }
-        }
-    }
-
+impl Service {
     /// A service of `tests/python/services/`.
-    fn service(file: &str) -> Listening {
-        Listening::service_with(file, &[])
+    fn start(file: &str) -> Listening {
+        Service::start_with(file, &[])
     }
 
     /// A service of `tests/python/services/` given `args`.
-    fn service_with(file: &str, args: &[&str]) -> Listening {
+    fn start_with(file: &str, args: &[&str]) -> Listening {
         let path = format!("{}/../tests/python/services/{file}", env!("CARGO_MANIFEST_DIR"));
         let mut cmd = Command::new(common::python());
         cmd.arg(&path).args(args);
         Listening::start(cmd, &path)
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -154,7 +128,7 @@ fn closed_loop_with(
 
 fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
     let _one = serial();
-    let service = Listening::service("catalog.py");
+    let service = Service::start("catalog.py");
     let findings = through_the_relay(
         &service,
         &format!("{CONNECT}for p in c.root.get_products(20):\n    (p.name, p.price, p.stock)\nc.close()\n"),
@@ -167,7 +141,7 @@ fn catalog_n_plus_one_is_data_by_reference_read_attribute_by_attribute() {
 
 fn profiles_dict_read_key_by_key_is_reference_overhead() {
     let _one = serial();
-    let service = Listening::service("profiles.py");
+    let service = Service::start("profiles.py");
     let findings = through_the_relay(
         &service,
         &format!(
@@ -181,7 +155,7 @@ fn profiles_dict_read_key_by_key_is_reference_overhead() {
 
 fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
     let _one = serial();
-    let service = Listening::service("workflow.py");
+    let service = Service::start("workflow.py");
     let findings = through_the_relay(
         &service,
         &format!(
@@ -197,7 +171,7 @@ fn workflow_callbacks_six_deep_are_deep_nesting_before_their_round_trips() {
 
 fn reports_waiting_on_a_backend_are_io_bound() {
     let _one = serial();
-    let service = Listening::service("reports.py");
+    let service = Service::start("reports.py");
     let r = closed_loop(&service, "render", 8);
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
     leads(&findings, FindingId::IoBound, "reports");
@@ -205,7 +179,7 @@ fn reports_waiting_on_a_backend_are_io_bound() {
 
 fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() {
     let _one = serial();
-    let service = Listening::service("booking.py");
+    let service = Service::start("booking.py");
     let (book, lookup) = (closed_loop(&service, "book", 16), closed_loop(&service, "lookup", 16));
     let findings = diagnose(&[book.clone(), lookup.clone()], &Thresholds::default());
     leads(&findings, FindingId::ConcurrencyLimit, "booking");
@@ -221,7 +195,7 @@ fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() 
 
 fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
     let _one = serial();
-    let service = Listening::service("booking.py");
+    let service = Service::start("booking.py");
     let json = std::env::temp_dir().join(format!("rpycbench-corpus-sweep-{}.json", std::process::id()));
     let out = Command::new(BIN)
         .args(["sweep", "--quiet", "--over", "clients", "--values", "1,16", "--call", "book", "--args", "[7]"])
@@ -252,7 +226,7 @@ fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
 
 /// Fetches of 1 KiB and 100 KiB from the media service started with `args`, diagnosed.
 fn media_fetches(args: &[&str]) -> Vec<Finding> {
-    let service = Listening::service_with("media.py", args);
+    let service = Service::start_with("media.py", args);
     let r = Bandwidth::new("fetch[external]").sizes(vec![1024, 100 << 10]).iterations(30).run(
         &Target::address(service.addr),
         |c, data| c.call("store", (data.clone(),)).map(drop),
@@ -289,7 +263,7 @@ fn stalled_calls(t: &Telemetry) -> usize {
 
 fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not() {
     let _one = serial();
-    let media = Listening::service("media.py");
+    let media = Service::start("media.py");
     let mut seen = Vec::new();
     for attempt in 1..=STALL_TRIES {
         let (findings, t) = through_the_relay_to(media.addr, &FETCHES.replace("METHOD", "fetch"));
@@ -316,7 +290,7 @@ fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_
 
 fn inventory_returning_tuples_in_one_call_is_healthy() {
     let _one = serial();
-    let service = Listening::service("inventory.py");
+    let service = Service::start("inventory.py");
     let findings = through_the_relay(
         &service,
         &format!(

@@ -1136,40 +1136,12 @@ fn a_panicking_service_ends_only_its_connection() {
 // ---------------------------------------------------------------------------------
 // The relay (`rpycbench proxy`) under the same memory limit.
 
-/// `rpycbench proxy --quiet` in front of `upstream`; killed on drop.
-struct RelayProcess {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl RelayProcess {
-    fn start(upstream: SocketAddr) -> RelayProcess {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-            .args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn rpycbench proxy");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        match line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()) {
-            Some(addr) => RelayProcess { child, addr },
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the proxy did not say where it listens: {line:?}")
-            }
-        }
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `rpycbench proxy --quiet` in front of `upstream`.
+fn relay_process(upstream: SocketAddr) -> common::Listening {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string()])
+        .stdin(std::process::Stdio::null());
+    common::Listening::start(cmd, "rpycbench proxy")
 }
 
 /// A tuple bomb and three unread 100 MiB replies through the relay, its address space
@@ -1179,7 +1151,7 @@ impl Drop for RelayProcess {
 #[test]
 fn the_relay_survives_a_tuple_bomb_and_unread_replies_under_a_memory_limit() {
     let server = native_spec(ServerMode::Threaded).start().expect("starting the server");
-    let relay = RelayProcess::start(server.addr());
+    let relay = relay_process(server.addr());
     let limit = libc::rlimit { rlim_cur: ADDRESS_SPACE, rlim_max: ADDRESS_SPACE };
     // SAFETY: prlimit only reads `limit`; the old limit is not asked for (null).
     let rc = unsafe { libc::prlimit(relay.child.id() as libc::pid_t, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };

@@ -31,6 +31,42 @@ impl Drop for TempDir {
     }
 }
 
+/// A child process that printed `listening on ADDR` as its first line (as `rpycbench
+/// serve`, `rpycbench proxy` and the Python services of the tests do); killed on drop.
+pub struct Listening {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Listening {
+    /// Starts `cmd` with its stdout piped and reads the readiness line; `what` names it
+    /// in a failure.
+    pub fn start(mut cmd: std::process::Command, what: &str) -> Listening {
+        use std::io::BufRead;
+        let mut child =
+            cmd.stdout(std::process::Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        // The child prints its address once it listens (or exits, and the read ends).
+        let read = std::io::BufReader::new(stdout).read_line(&mut line);
+        match (read, line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok())) {
+            (Ok(_), Some(addr)) => Listening { child, addr },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not say where it listens: {line:?}")
+            }
+        }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The protocol reference folder (`shared/rpyc-protocol`).
 ///
 /// `RPYC_PROTOCOL_DIR` wins; otherwise `shared/` sits beside the workspace root, both in
