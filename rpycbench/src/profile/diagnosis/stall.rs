@@ -12,12 +12,14 @@
 //! What tells a stall from a method that is simply slow: the requests cluster just
 //! above the timeout while the same run (another payload size, or the other requests of
 //! the series) shows the real service time is far below it, and the messages are small
-//! enough that moving them cannot take that long.
+//! enough that moving them cannot take that long. A cluster, not a spread: requests
+//! queueing behind each other (a lock, the GIL) spread evenly across the band and the
+//! stretches beside it, while stalled ones pile up in the band alone.
 
 use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
 use super::rules::{finding, ms};
 use super::{Thresholds, WireEvidence};
-use crate::metrics::{format_bytes, BenchKind, BenchResult, LatencyStats};
+use crate::metrics::{format_bytes, BenchKind, BenchResult, LatencyHistogram, LatencyStats};
 
 /// Delayed-ACK timeouts, ms: Linux's minimum (`TCP_DELACK_MIN`, 40 ms) and the 200 ms
 /// of BSD-derived stacks and Windows.
@@ -30,6 +32,11 @@ const BAND: (f64, f64) = (0.95, 1.3);
 const APART: f64 = 4.0;
 /// Fewer stalled requests than this is no pattern.
 const MIN_STALLED: u64 = 3;
+/// The stretches beside the band, as fractions of the timeout: just below it and just
+/// above it, each about as wide as the band.
+const BESIDE: [(f64, f64); 2] = [(0.5, 0.95), (1.3, 1.75)];
+/// The band must hold at least this many times the requests of either stretch beside it.
+const CLUSTER: f64 = 2.0;
 /// Larger payloads may really take 40 ms to move (256 KiB takes 20 ms at 100 Mb/s).
 const MAX_PAYLOAD_BYTES: u64 = 256 << 10;
 
@@ -63,10 +70,9 @@ struct Stalled {
     stalled_mean_ms: f64,
 }
 
-/// The requests of `l` in the band of `timeout_ms`, and their mean.
-fn in_band(l: &LatencyStats, timeout_ms: f64) -> Option<(u64, f64)> {
-    let h = l.histogram().ok()?;
-    let (lo, hi) = ((timeout_ms * BAND.0 * 1e6) as u64, (timeout_ms * BAND.1 * 1e6) as u64);
+/// The requests of `h` between `from` and `to` times `timeout_ms`, and their mean, ms.
+fn between(h: &LatencyHistogram, timeout_ms: f64, (from, to): (f64, f64)) -> (u64, f64) {
+    let (lo, hi) = ((timeout_ms * from * 1e6) as u64, (timeout_ms * to * 1e6) as u64);
     let (mut n, mut sum) = (0u64, 0f64);
     for v in h.inner().iter_recorded() {
         let value = h.inner().median_equivalent(v.value_iterated_to());
@@ -75,7 +81,16 @@ fn in_band(l: &LatencyStats, timeout_ms: f64) -> Option<(u64, f64)> {
             sum += value as f64 * v.count_at_value() as f64;
         }
     }
-    (n > 0).then(|| (n, sum / n as f64 / 1e6))
+    (n, if n == 0 { 0.0 } else { sum / n as f64 / 1e6 })
+}
+
+/// The requests of `l` in the band of `timeout_ms`, and their mean, when they cluster
+/// there (see [`CLUSTER`]).
+fn in_band(l: &LatencyStats, timeout_ms: f64) -> Option<(u64, f64)> {
+    let h = l.histogram().ok()?;
+    let (n, mean) = between(&h, timeout_ms, BAND);
+    let beside = BESIDE.iter().map(|&stretch| between(&h, timeout_ms, stretch).0).max().unwrap_or(0);
+    (n > 0 && n as f64 >= CLUSTER * beside as f64).then_some((n, mean))
 }
 
 /// The fastest request of the run, ms: what the service really takes when nothing waits.

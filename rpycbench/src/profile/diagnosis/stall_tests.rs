@@ -132,3 +132,22 @@ fn calls_a_relay_timed_are_read_alike_by_method() {
     assert_eq!(f[0].subject, "relay");
     assert_eq!(f[0].details[0], "CALL MediaService.fetch: 10 of 20 requests took 44.0 ms on average");
 }
+
+/// Requests queueing behind each other (8 clients on a lock-bound 5 ms method): spread
+/// from 5 ms to 145 ms, a tenth of them inside the band, none clustered there.
+#[test]
+fn requests_spread_across_the_band_by_queueing_are_no_stall() {
+    let spread = |i: u64| (5 + (i * 7) % 140) * MS;
+    let r = result("quote[external]", BenchKind::Concurrent, "external", LOOPBACK, 200, spread);
+    let f = diagnose(&[r], &Thresholds::default());
+    assert!(!ids(&f).contains(&"delayed_ack_stall"), "{}", render_text(&f));
+    // The same spread with a pile at 42 ms on top is one.
+    let r = result("quote[external]", BenchKind::Concurrent, "external", LOOPBACK, 300, |i| {
+        if i % 3 == 0 {
+            42 * MS + i * 1000
+        } else {
+            spread(i)
+        }
+    });
+    assert!(super::stall::delayed_ack_stall(&r, &Thresholds::default()).is_some());
+}
