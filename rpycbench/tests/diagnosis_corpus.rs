@@ -1,35 +1,39 @@
 //! The diagnosis on a corpus of real Python rpyc 6.0.2 services (`tests/python/services/`),
-//! each with one planted cause, run the way a user runs their own: wire causes with a
-//! real Python client through `rpycbench proxy`, timing causes with the library's
-//! benchmarks against the running server (an external server: no CPU figures). The top
-//! finding must name the planted cause every time, and the healthy service gets none.
+//! each with one planted cause, run the way a user runs their own: with real Python
+//! clients through `rpycbench proxy --server-pid` (diagnosed exactly as the proxy's
+//! report is), and, where the cause is the server's, with the library's benchmarks
+//! against the running server too. The top finding must name the planted cause every
+//! time, and the healthy service gets none.
 //!
-//! | service      | planted cause                            | how it is run                | top finding          |
-//! |--------------|------------------------------------------|------------------------------|----------------------|
-//! | catalog      | N+1: products, then 3 attributes of each | relay, Python client         | reference_overhead   |
-//! | profiles     | a dict read key by key                   | relay, Python client         | reference_overhead   |
-//! | workflow     | callbacks 6 deep                         | relay, Python client         | deep_nesting         |
-//! | reports      | 20 ms of backend wait per call           | 8 clients, closed loop       | io_bound             |
-//! | booking      | 2 slots (a semaphore), 16 clients        | 16 clients, closed loop      | concurrency_limit    |
-//! | media        | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB | delayed_ack_stall; none once the service sets TCP_NODELAY as advised |
-//! | inventory    | none: one call returning tuples          | relay and 8 clients          | none                 |
+//! | service   | planted cause                            | how it is run                                   | top finding        |
+//! |-----------|------------------------------------------|-------------------------------------------------|--------------------|
+//! | catalog   | N+1: products, then 3 attributes of each | relay, Python client                            | reference_overhead |
+//! | profiles  | a dict read key by key                   | relay, Python client                            | reference_overhead |
+//! | workflow  | callbacks 6 deep                         | relay, Python client                            | deep_nesting       |
+//! | reports   | 20 ms of backend wait per call           | 8 clients: `bench`; relay, 8 Python clients     | io_bound           |
+//! | booking   | 2 slots (a semaphore), 16 clients        | 16 clients: `bench`, `sweep --server-pid`; relay | concurrency_limit  |
+//! | pricing   | 10 ms of Python CPU, threaded server     | 8 clients: `bench` with its pid; relay          | gil_contention (one request at a time); none on its forking twin |
+//! | media     | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB: `bench`; relay    | delayed_ack_stall; none once the service sets TCP_NODELAY as advised |
+//! | inventory | none: one call returning tuples          | relay, 1 and 8 Python clients; `bench`, 8       | none               |
 //!
-//! (GIL contention is proven against the built-in Python servers in `diagnosis.rs`,
-//! where a forking twin of the same service exists.)
+//! The first three causes live in the client's code (what it does with what a call
+//! returned), which a benchmark calling the method does not repeat: they are read
+//! through the relay only. (GIL contention between a threaded and a forking twin under
+//! the same load is proven against the built-in Python servers in `diagnosis.rs`.)
 
 mod common;
 use common::{preconditions, Listening};
 
 use rpycbench::bench::{Bandwidth, Concurrent, Target};
 use rpycbench::metrics::BenchResult;
-use rpycbench::profile::diagnosis::{diagnose, render_text, Diagnosis, Finding, FindingId, Thresholds, WireEvidence};
-use rpycbench::profile::report::default_operations;
+use rpycbench::metrics::ProcessSet;
+use rpycbench::profile::diagnosis::{diagnose, render_text, Finding, FindingId, Thresholds};
+use rpycbench::profile::report::{default_operations, diagnose_telemetry};
 use rpycbench::profile::Telemetry;
 use rpycbench::{Connection, Value};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -61,18 +65,21 @@ impl Service {
 }
 
 /// Runs `client` (a Python script given the port as `sys.argv[1]`) through
-/// `rpycbench proxy` in front of `service`, and diagnoses what the relay saw, as the
-/// proxy's own report does.
+/// `rpycbench proxy --server-pid` in front of `service`, and diagnoses what the relay
+/// saw, as the proxy's own report does.
 fn through_the_relay(service: &Listening, client: &str) -> Vec<Finding> {
-    through_the_relay_to(service.addr, client).0
+    through_the_relay_to(service.addr, Some(service.child.id()), client).0
 }
 
-fn through_the_relay_to(upstream: SocketAddr, client: &str) -> (Vec<Finding>, Telemetry) {
+fn through_the_relay_to(upstream: SocketAddr, server_pid: Option<u32>, client: &str) -> (Vec<Finding>, Telemetry) {
     let json = std::env::temp_dir().join(format!("rpycbench-corpus-{}-{upstream}.json", std::process::id()));
     let mut cmd = Command::new(BIN);
     cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--json"])
         .arg(&json)
         .stdin(Stdio::null());
+    if let Some(pid) = server_pid {
+        cmd.args(["--server-pid", &pid.to_string()]);
+    }
     let mut proxy = Listening::start(cmd, "rpycbench proxy");
     let mut python = Command::new(common::python())
         .args(["-c", client, &proxy.addr.port().to_string()])
@@ -88,8 +95,37 @@ fn through_the_relay_to(upstream: SocketAddr, client: &str) -> (Vec<Finding>, Te
     let text = std::fs::read_to_string(&json).expect("the proxy wrote its telemetry");
     let _ = std::fs::remove_file(PathBuf::from(&json));
     let t: Telemetry = serde_json::from_str(&text).expect("telemetry parses");
-    let evidence = WireEvidence::from_telemetry(&t, default_operations(&t));
-    (Diagnosis::new(Thresholds::default()).telemetry("relay", evidence).findings(), t)
+    assert_eq!(t.system.is_some(), server_pid.is_some(), "the server is sampled exactly when its pid is given");
+    (diagnose_telemetry(&t, default_operations(&t), "relay", &Thresholds::default()), t)
+}
+
+/// A Python client script: `clients` threads, each with its own connection (TCP_NODELAY
+/// on, see [`CONNECT`]), starting together and calling `method(7)` `requests` times in
+/// a closed loop.
+fn python_clients(method: &str, clients: u32, requests: u32) -> String {
+    python_clients_with(method, "7", clients, requests)
+}
+
+/// [`python_clients`] calling `method(args)`, `args` in Python.
+fn python_clients_with(method: &str, args: &str, clients: u32, requests: u32) -> String {
+    format!(
+        "import sys, threading, rpyc\nfrom rpyc.utils.factory import connect_stream\n\
+         port = int(sys.argv[1])\nstart = threading.Barrier({clients})\n\
+         def client():\n\
+         \x20   c = connect_stream(rpyc.SocketStream.connect('127.0.0.1', port, nodelay=True), rpyc.VoidService, {{}})\n\
+         \x20   f = c.root.{method}\n\
+         \x20   start.wait()\n\
+         \x20   for _ in range({requests}):\n\
+         \x20       f({args})\n\
+         \x20   c.close()\n\
+         threads = [threading.Thread(target=client) for _ in range({clients})]\n\
+         for t in threads:\n    t.start()\nfor t in threads:\n    t.join()\n"
+    )
+}
+
+/// The server CPU the relay sampled, % of one core.
+fn sampled_cpu(t: &Telemetry) -> f64 {
+    t.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0.0, |s| s.cpu_percent_mean)
 }
 
 /// The first finding is `id`.
@@ -175,6 +211,11 @@ fn reports_waiting_on_a_backend_are_io_bound() {
     let r = closed_loop(&service, "render", 8);
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
     leads(&findings, FindingId::IoBound, "reports");
+    // Python clients through the relay, the server's CPU sampled: idle while it waits.
+    let (findings, t) = through_the_relay_to(service.addr, Some(service.child.id()), &python_clients("render", 8, 13));
+    leads(&findings, FindingId::IoBound, "reports, relayed");
+    assert!(findings[0].evidence.iter().any(|e| e.metric == "server CPU"), "{}", render_text(&findings));
+    assert!(sampled_cpu(&t) < 30.0, "{}", sampled_cpu(&t));
 }
 
 fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() {
@@ -191,6 +232,57 @@ fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() 
     // The same 10 ms without the slot: 16 at once on this machine's cores, waiting.
     let lookups: Vec<&Finding> = findings.iter().filter(|f| f.subject == lookup.name).collect();
     assert_eq!(lookups.iter().map(|f| f.id).collect::<Vec<_>>(), [FindingId::IoBound], "{}", render_text(&findings));
+    // Python clients through the relay: the same limit, read from their operations.
+    let (findings, _) = through_the_relay_to(service.addr, Some(service.child.id()), &python_clients("book", 16, 13));
+    leads(&findings, FindingId::ConcurrencyLimit, "booking, relayed");
+    let e = &findings[0].explanation;
+    assert!(e.starts_with("At most about 2 requests") || e.starts_with("At most about 1 request "), "{e}");
+}
+
+/// Server CPU per request × throughput, % of one core: the cores kept busy serving.
+fn cores_busy_serving(r: &BenchResult) -> f64 {
+    let cpu_ns = r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0, |s| s.cpu_time_ns);
+    cpu_ns as f64 / r.outcomes.successes.max(1) as f64 * r.throughput_rps.unwrap_or(0.0) / 1e7
+}
+
+/// Pricing's 10 ms of Python CPU per quote under 8 clients: a threaded server computes
+/// one at a time, on one core. Read from one run of the user's own server — with the
+/// library's clients and `--server-pid`-style sampling, and with Python clients through
+/// the relay — and not from its forking twin, which uses the cores.
+fn pricing_under_eight_clients_computes_one_at_a_time_on_a_threaded_server_only() {
+    let _one = serial();
+    let service = Service::start("pricing.py");
+    let target = Target::address(service.addr).with_processes(ProcessSet::Tree(service.child.id()));
+    let quote = |target: &Target, name: &str| {
+        Concurrent::new(name)
+            .clients(8)
+            .requests_per_client(13)
+            .warmup_per_client(0)
+            .run(target, |c| c.call("quote", (7,)).map(drop))
+    };
+    let r = quote(&target, "quote[external]");
+    // Another process on the machine can keep the server under one core; then nothing
+    // can be read about its lock.
+    let busy = cores_busy_serving(&r);
+    preconditions::require(busy >= 70.0, || format!("the threaded server kept only {busy:.0} % of a core busy"));
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    leads(&findings, FindingId::GilContention, "pricing, threaded");
+    assert!(findings[0].explanation.contains("one request at a time"), "{}", render_text(&findings));
+    assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "{}", render_text(&findings));
+    let (findings, t) = through_the_relay_to(service.addr, Some(service.child.id()), &python_clients("quote", 8, 13));
+    preconditions::require(sampled_cpu(&t) >= 70.0, || format!("relayed: only {:.0} % of a core", sampled_cpu(&t)));
+    leads(&findings, FindingId::GilContention, "pricing, threaded, relayed");
+    // Requests queueing for the lock spread across the delayed-ACK band: no stall.
+    assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "{}", render_text(&findings));
+    // The forking twin: one process per connection, no shared lock.
+    let forking = Service::start_with("pricing.py", &["--forking"]);
+    let target = Target::address(forking.addr).with_processes(ProcessSet::Tree(forking.child.id()));
+    let r = quote(&target, "quote[external]");
+    // A twin kept to one core by another process reads like one request at a time.
+    let busy = cores_busy_serving(&r);
+    preconditions::require(busy >= 150.0, || format!("the forking server kept only {busy:.0} % of a core busy"));
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    assert!(findings.iter().all(|f| f.id != FindingId::GilContention), "forking:\n{}", render_text(&findings));
 }
 
 fn a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool() {
@@ -266,7 +358,7 @@ fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_
     let media = Service::start("media.py");
     let mut seen = Vec::new();
     for attempt in 1..=STALL_TRIES {
-        let (findings, t) = through_the_relay_to(media.addr, &FETCHES.replace("METHOD", "fetch"));
+        let (findings, t) = through_the_relay_to(media.addr, None, &FETCHES.replace("METHOD", "fetch"));
         let stalled = stalled_calls(&t);
         seen.push(stalled);
         // Fewer than three stalls is no pattern, rightly: the machine, not the code.
@@ -282,7 +374,7 @@ fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_
         break;
     }
     let native = common::start_server(rpycbench::server::ServerMode::Threaded);
-    let (findings, t) = through_the_relay_to(native.addr(), &FETCHES.replace("METHOD", "download"));
+    let (findings, t) = through_the_relay_to(native.addr(), None, &FETCHES.replace("METHOD", "download"));
     native.stop().expect("stop the native server");
     assert_eq!(stalled_calls(&t), 0, "the native server never stalls");
     assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "native:\n{}", render_text(&findings));
@@ -299,6 +391,13 @@ fn inventory_returning_tuples_in_one_call_is_healthy() {
         ),
     );
     assert!(findings.is_empty(), "relay:\n{}", render_text(&findings));
+    let (findings, _) = through_the_relay_to(
+        service.addr,
+        Some(service.child.id()),
+        &python_clients_with("get_stock", "tuple(range(20))", 8, 13),
+    );
+    let causes: Vec<&Finding> = findings.iter().filter(|f| f.id != FindingId::SevereContention).collect();
+    assert!(causes.is_empty(), "8 Python clients, relayed:\n{}", render_text(&findings));
     let ids: Vec<Value> = (0..20).map(Value::from).collect();
     let r = closed_loop_with(&service, "get_stock", 8, |c| c.call("get_stock", (ids.clone(),)).map(drop));
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
@@ -317,6 +416,7 @@ fn main() {
         reports_waiting_on_a_backend_are_io_bound,
         booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two,
         a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool,
+        pricing_under_eight_clients_computes_one_at_a_time_on_a_threaded_server_only,
         media_replies_over_one_segment_stall_on_delayed_acks_and_the_advice_removes_it,
         a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not,
         inventory_returning_tuples_in_one_call_is_healthy,

@@ -14,7 +14,7 @@ use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Target, 
 use rpycbench::metrics::{BenchResult, ResultSet};
 use rpycbench::report::{html_report, markdown_report, terminal_report, Comparison, SWEEP_PARAMETER, SWEEP_VALUE};
 use rpycbench::server::ServerMode;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 

@@ -11,6 +11,7 @@ mod limits;
 mod outputs;
 mod progress;
 mod proxy;
+mod proxy_sampler;
 mod report;
 mod serve;
 mod sla_flags;

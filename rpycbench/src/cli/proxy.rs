@@ -3,10 +3,11 @@
 //! file is written on exit, and also each time the upstream server refuses or ends a
 //! connection (it died or went away), so a relay killed after it keeps what it saw.
 
+use super::proxy_sampler::ConnectedSampler;
 use crate::profile::diagnosis::Thresholds;
 use crate::profile::relay::{Relay, RelayCounters};
 use crate::profile::report::{self, ReportOptions, Section};
-use crate::profile::{RecorderConfig, Telemetry};
+use crate::profile::{Profiler, RecorderConfig, Telemetry};
 use clap::Args;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use std::io::Write;
@@ -48,6 +49,11 @@ pub(crate) struct ProxyArgs {
     /// Diagnosis thresholds as JSON (missing keys keep their defaults).
     #[arg(long, value_name = "FILE")]
     thresholds: Option<PathBuf>,
+    /// The upstream server's process on this machine: it and its children are sampled
+    /// (CPU, memory, processes) while clients are connected, for the diagnosis's CPU
+    /// rules, and the figures go into the report and the JSON.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     #[command(flatten)]
     limits: super::limits::ConnectionLimitArgs,
 }
@@ -64,13 +70,28 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
         Some(path) => Thresholds::load(path)?,
         None => Thresholds::default(),
     };
+    // Checked before binding, so a wrong pid fails at once.
+    let server = match super::external::server_processes(args.server_pid) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("rpycbench proxy: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let mut relay = Relay::bind(&args.listen, &args.upstream, config)?.silence(args.limits.silence());
     if let Some(max) = args.limits.max_connections() {
         relay = relay.max_connections(Some(max));
     }
     let local = relay.local_addr()?;
-    let profiler = relay.profiler();
     let counters = relay.counters();
+    let sampler = match server {
+        Some(server) => {
+            let counters = counters.clone();
+            Some(ConnectedSampler::start(server, move || counters.active.load(Ordering::Relaxed) > 0)?)
+        }
+        None => None,
+    };
+    let profiler = Snapshots { profiler: relay.profiler(), sampler };
     let file = args.json.clone().map(|path| Arc::new(TelemetryFile { path, written: Mutex::new(None) }));
     if let Some(file) = file.clone() {
         let profiler = profiler.clone();
@@ -118,6 +139,21 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     Ok(ExitCode::SUCCESS)
 }
 
+/// The relay's telemetry, with the server's figures when `--server-pid` is sampled.
+#[derive(Clone)]
+struct Snapshots {
+    profiler: Profiler,
+    sampler: Option<ConnectedSampler>,
+}
+
+impl Snapshots {
+    fn telemetry(&self) -> Telemetry {
+        let mut t = self.profiler.telemetry();
+        t.system = self.sampler.as_ref().and_then(ConnectedSampler::snapshot);
+        t
+    }
+}
+
 /// The `--json` file. Writes are serialized: they share one temporary name.
 struct TelemetryFile {
     path: PathBuf,
@@ -163,7 +199,18 @@ fn print_report(
     operations: Option<u64>,
     thresholds: &Thresholds,
 ) {
-    let relay = Section { title: "RELAY".into(), body: format!("upstream {upstream}: {}\n", counters.describe()) };
+    let mut body = format!("upstream {upstream}: {}\n", counters.describe());
+    if let Some(server) = t.system.as_ref().and_then(|s| s.server.as_ref()) {
+        body.push_str(&format!(
+            "server (--server-pid, while clients were connected): CPU {:.0} % of one core on average, {:.0} % in \
+             the busiest interval; RSS at most {}; at most {} processes\n",
+            server.cpu_percent_mean,
+            server.cpu_percent_max,
+            crate::metrics::format_bytes(server.rss_bytes_max),
+            server.processes_max
+        ));
+    }
+    let relay = Section { title: "RELAY".into(), body };
     let operations = operations.unwrap_or_else(|| report::default_operations(t));
     let diagnosis = report::diagnosis_section(t, operations, &format!("traffic to {upstream}"), thresholds);
     // The relay's own figures close the report (tests read up to them).

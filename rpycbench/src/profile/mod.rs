@@ -17,6 +17,7 @@
 pub mod diagnosis;
 pub mod env;
 mod facts;
+mod load;
 mod recorder;
 pub mod relay;
 pub mod report;
@@ -24,6 +25,7 @@ mod session;
 mod telemetry;
 
 pub use facts::{handler_name, short_type, Direction, MessageFacts};
+pub use load::{load_result, OperationLoad};
 pub use recorder::{FrameFacts, Recorder, RecorderConfig};
 pub use report::ReportOptions;
 pub use session::{profile, profile_with, Profiler};

@@ -3,6 +3,7 @@
 //! nested in, with memory bounded by construction.
 
 use super::facts::{handler_name, short_type, Direction, MessageFacts};
+use super::load::LoadAccumulator;
 use super::telemetry::{
     CallOutcome, CallRecord, DirectionStats, MethodStats, OperationStats, ReferenceStats, Telemetry, TELEMETRY_SCHEMA,
 };
@@ -85,6 +86,8 @@ struct Open {
     callback_depth: u32,
     /// The direction of the top-level request of this chain.
     root_direction: Direction,
+    /// Whether it is one of the client's operations (timed into the load).
+    operation: bool,
 }
 
 #[derive(Default)]
@@ -111,6 +114,8 @@ pub struct Recorder {
     refs: HashMap<(Direction, String), ReferenceStats>,
     /// Operations by direction and method.
     operations: HashMap<(Direction, String), OperationStats>,
+    /// The load of the operations each direction started.
+    loads: [LoadAccumulator; 2],
     history: VecDeque<CallRecord>,
     next_id: u64,
     slowest: Vec<CallRecord>,
@@ -164,6 +169,7 @@ impl Recorder {
             methods: HashMap::new(),
             refs: HashMap::new(),
             operations: HashMap::new(),
+            loads: Default::default(),
             history: VecDeque::new(),
             next_id: 0,
             slowest: Vec::new(),
@@ -196,6 +202,9 @@ impl Recorder {
         let Some(state) = self.conns.remove(&conn) else { return };
         for open in state.open {
             self.unanswered_closed += 1;
+            if open.operation {
+                self.loads[slot(open.direction)].abandon();
+            }
             self.update_record(open.id, |r| r.outcome = CallOutcome::NoAnswer);
         }
     }
@@ -304,6 +313,7 @@ impl Recorder {
             // a DEL is only a release, not a call made while the other side waits.
             Some((_, level, cb, root)) => (level + 1, cb + u32::from(direction != root && !is_del), root),
         };
+        let mut operation = false;
         if parent.is_none() && matches!(Handler::from_id(handler), Some(Handler::Call | Handler::CallAttr)) {
             let method = match (handler == i64::from(Handler::Call.id()), &target) {
                 (true, Some(t)) => {
@@ -312,6 +322,7 @@ impl Recorder {
                 _ => name.as_deref(),
             };
             if let Some(method) = method.filter(|m| names_an_operation(m)) {
+                operation = true;
                 self.dirs[slot(direction)].operations += 1;
                 let key = if self.operations.len() >= MAX_KEYS
                     && !self.operations.contains_key(&(direction, method.to_string()))
@@ -344,8 +355,15 @@ impl Recorder {
         let mut evicted = None;
         if answered {
             if state.open.len() >= MAX_OPEN_PER_CONNECTION {
-                evicted = Some(state.open.remove(0).id);
+                let old = state.open.remove(0);
+                if old.operation {
+                    self.loads[slot(old.direction)].abandon();
+                }
+                evicted = Some(old.id);
                 self.unanswered_closed += 1;
+            }
+            if operation {
+                self.loads[slot(direction)].start(at);
             }
             state.open.push(Open {
                 direction,
@@ -358,6 +376,7 @@ impl Recorder {
                 level,
                 callback_depth,
                 root_direction,
+                operation,
             });
         }
         if let Some(old) = evicted {
@@ -447,6 +466,9 @@ impl Recorder {
             });
             return;
         }
+        if open.operation {
+            self.loads[slot(open.direction)].end(open.start, at, exception);
+        }
         let hname = handler_name(open.handler);
         let od = &mut self.dirs[slot(open.direction)];
         od.round_trips += 1;
@@ -535,7 +557,9 @@ impl Recorder {
         }
         references.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| a.type_name.cmp(&b.type_name)));
         let open_now: u64 = self.conns.values().map(|c| c.open.len() as u64).sum();
-        let [c2s, s2c] = self.dirs.clone();
+        let [mut c2s, mut s2c] = self.dirs.clone();
+        c2s.load = self.loads[0].stats();
+        s2c.load = self.loads[1].stats();
         let mut t = Telemetry {
             schema: TELEMETRY_SCHEMA.to_string(),
             elapsed_ns: nanos(self.epoch.elapsed()),
@@ -566,6 +590,7 @@ impl Recorder {
             calls: self.history.iter().cloned().collect(),
             operations: 0,
             per_operation: Vec::new(),
+            system: None,
         };
         t.operations = t.direction(t.client_direction()).operations;
         let client = t.client_direction();

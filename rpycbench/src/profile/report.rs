@@ -2,8 +2,9 @@
 //! calls with per-method totals, the call tree of nested requests, and the references
 //! report. [`Telemetry::to_json`](super::Telemetry::to_json) is the same data as JSON.
 
-use super::diagnosis::{render_text, Diagnosis, Thresholds, WireEvidence};
+use super::diagnosis::{render_text, Diagnosis, Finding, Thresholds, WireEvidence};
 use super::facts::Direction;
+use super::load::load_result;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
 use crate::metrics::format_ns;
 use std::collections::HashMap;
@@ -63,16 +64,27 @@ pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> Stri
 /// "Per operation" is per `operations` (the relay and `RPYCBENCH_PROFILE` use
 /// [`default_operations`] unless told otherwise).
 pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
-    let evidence = WireEvidence::from_telemetry(t, operations);
-    let findings = Diagnosis::new(thresholds.clone()).telemetry(subject, evidence).findings();
+    let findings = diagnose_telemetry(t, operations, subject, thresholds);
     let plural = if operations == 1 { "" } else { "s" };
-    Section {
-        title: "DIAGNOSIS".into(),
-        body: format!(
-            "(\"per operation\" figures divide by {operations} operation{plural})\n{}",
-            render_text(&findings)
-        ),
+    let mut body = format!("(\"per operation\" figures divide by {operations} operation{plural})\n");
+    if t.system.is_none() {
+        body.push_str(
+            "(the server's CPU was not sampled, so the rules that need it — I/O bound, at capacity, one core \
+             pinned — were not checked; `rpycbench proxy --server-pid PID` samples it)\n",
+        );
     }
+    body.push_str(&render_text(&findings));
+    Section { title: "DIAGNOSIS".into(), body }
+}
+
+/// The findings on telemetry, as its report shows them: the wire rules on what was
+/// recorded, and the latency and CPU rules on the clients' operations read as a
+/// closed loop ([`load_result`], with the server's CPU when [`Telemetry::system`]
+/// holds it), both under `subject`.
+pub fn diagnose_telemetry(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Vec<Finding> {
+    let evidence = WireEvidence::from_telemetry(t, operations);
+    let load = load_result(t, subject);
+    Diagnosis::new(thresholds.clone()).results(load.as_ref()).telemetry(subject, evidence).findings()
 }
 
 /// The operations the relay and `RPYCBENCH_PROFILE` divide by when not told:

@@ -82,6 +82,11 @@ pub struct Telemetry {
     /// toward that call. An average over unrelated calls would hide one method's cost.
     #[serde(default)]
     pub per_operation: Vec<OperationStats>,
+    /// The server's process tree sampled while clients were connected (`proxy
+    /// --server-pid`): its CPU, memory and processes, for the diagnosis's CPU rules.
+    /// Only the `server` figures are the server's; the relay cannot see its clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<crate::metrics::SystemStats>,
 }
 
 /// The operations one method started (see [`Telemetry::per_operation`]).
@@ -123,6 +128,10 @@ pub struct DirectionStats {
     pub requests_by_handler: BTreeMap<String, u64>,
     /// Answered requests by handler name (DEL excluded).
     pub round_trips_by_handler: BTreeMap<String, u64>,
+    /// The operations started this way, timed from call to answer: how many, how
+    /// long, how many at once, over which window (`None` before one was answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::OperationLoad>,
 }
 
 /// Time spent in one method (or attribute, or handler on a type), answered calls only.

@@ -1,5 +1,5 @@
 """Serves a service class on 127.0.0.1, an ephemeral port, with a plain rpyc 6.0.2
-ThreadedServer, and prints "listening on 127.0.0.1:PORT" once it accepts.
+ThreadedServer (or ForkingServer), and prints "listening on 127.0.0.1:PORT" once it accepts.
 
 Each service of the corpus has one planted cause. A default rpyc server also stalls on
 delayed ACKs (no TCP_NODELAY: a reply followed by a DEL, or a reply over 64 000 bytes,
@@ -9,10 +9,10 @@ planted cause is that stall (`serve(..., nodelay=False)`).
 """
 import socket
 
-from rpyc.utils.server import ThreadedServer
+from rpyc.utils.server import ForkingServer, ThreadedServer
 
 
-def serve(service, nodelay=True):
+def serve(service, nodelay=True, forking=False):
     if nodelay:
         class NoDelay(service):
             def on_connect(self, conn):
@@ -21,7 +21,7 @@ def serve(service, nodelay=True):
 
         NoDelay.__name__ = service.__name__
         service = NoDelay
-    server = ThreadedServer(service, hostname="127.0.0.1", port=0)
+    server = (ForkingServer if forking else ThreadedServer)(service, hostname="127.0.0.1", port=0)
     # rpyc binds in the constructor but listens only in start(): listen first (start()
     # then does not again), so that the address printed already accepts.
     server._listen()

@@ -167,3 +167,69 @@ pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thr
         .into();
     Some(f)
 }
+
+/// `gil_contention` read from one run: a closed loop of several clients queueing while
+/// the server, computing, keeps about one core busy of several. The cores are not the
+/// limit (others are free) and the server is computing, not waiting: something lets one
+/// request compute at a time — in a threaded Python server, the GIL. A threaded/forking
+/// pair under the same load proves it outright ([`super::cross::gil_contention`]); this
+/// reads a server of the user's own, where no forking twin exists.
+///
+/// The cores the server keeps busy are read as its CPU time per request × throughput:
+/// over the requests themselves, not over the sampling window, whose start-up (a
+/// forking server's forks, the clients connecting) would make a server that uses two
+/// cores while it serves read as one and a bit.
+pub(super) fn one_core_at_a_time(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
+    // Native servers have no interpreter lock; a forking one has one per connection.
+    if r.server.backend == "rust" || r.server.mode.ends_with("forking") || r.environment.cores < 2 {
+        return None;
+    }
+    server_cpu(r, t)?; // sampled, over a run long enough to read
+    let cpu_time_ns = r.system.as_ref()?.server.as_ref()?.cpu_time_ns;
+    let ClosedLoop { clients, throughput, latency: l, .. } = closed_loop(r, all, MIN_SERVICE_MS)?;
+    let successes = r.outcomes.successes;
+    if successes == 0 || l.count < t.min_tail_samples.min(100) {
+        return None;
+    }
+    let cpu_per_request = ms(cpu_time_ns) / successes as f64;
+    if cpu_per_request < MIN_SERVICE_MS {
+        return None;
+    }
+    let busy = throughput * cpu_per_request / 10.0; // % of one core: req/s × ms / 1000 × 100
+    let waited = ms(l.p50_ns) / cpu_per_request;
+    let evidence = [
+        Evidence::new("cores busy serving", busy, Comparison::AtLeast, t.gil_cpu_min_percent, "gil_cpu_min_percent")
+            .unit("% of one core"),
+        Evidence::new("cores busy serving", busy, Comparison::AtMost, t.gil_cpu_max_percent, "gil_cpu_max_percent")
+            .unit("% of one core"),
+        Evidence::new("p50 / CPU per request", waited, Comparison::AtLeast, t.min_queue_factor, "min_queue_factor"),
+    ];
+    if !evidence.iter().all(Evidence::holds) {
+        return None;
+    }
+    let mut f =
+        finding(FindingId::GilContention, Severity::Warning, &r.name, "One request computed at a time, on one core");
+    f.evidence.extend(evidence);
+    f.details.push(format!(
+        "{clients} clients; {} req/s × {} ms of server CPU per request = {} % of one core busy serving, {} cores; \
+         p50 {} ms",
+        number(throughput),
+        number(cpu_per_request),
+        number(busy),
+        r.environment.cores,
+        number(ms(l.p50_ns))
+    ));
+    f.explanation = format!(
+        "{clients} clients wait in line for one core's worth of work while the machine has {}: the server computes \
+         one request at a time. In a threaded Python server that is the GIL — Python code in its threads runs one at \
+         a time. (A server that serves one request at a time by design, or other programs holding the other cores, \
+         look the same from here.)",
+        r.environment.cores
+    );
+    f.action = "Run the same load against a forking server (rpyc ForkingServer: one process and interpreter lock per \
+                connection): if it does notably more, the GIL is the limit (`rpycbench sweep --over mode` compares \
+                the two). Then serve this workload forking, or move the CPU-bound part into code that releases the \
+                GIL (native extensions, a process pool)."
+        .into();
+    Some(f)
+}

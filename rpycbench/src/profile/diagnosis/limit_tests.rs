@@ -113,3 +113,45 @@ fn without_cpu_requests_overlapping_far_beyond_the_cores_are_io_bound() {
     io.throughput_rps = Some(800.0);
     assert!(diagnose(&[io], &t).is_empty());
 }
+
+/// 8 clients on a 10 ms CPU-bound method: the server's CPU time is 10 ms per request.
+/// At `rps` the server keeps `rps × 10 ms` of a core busy serving.
+fn cpu_bound(mode: &str, rps: f64) -> BenchResult {
+    let mut r = result("quote[external]", BenchKind::Concurrent, mode, LOOPBACK, 400, |i| 60 * MS + (i % 40) * MS);
+    r.params.insert("clients".into(), 8u64.into());
+    r.throughput_rps = Some(rps);
+    if mode == "external" {
+        r.server.backend = "unknown".into();
+    }
+    // The sampled mean is lower than what serving took: it includes the start-up.
+    let mut r = with_cpu(r, rps * 0.8, 20.0);
+    if let Some(server) = r.system.as_mut().and_then(|s| s.server.as_mut()) {
+        server.cpu_time_ns = 400 * 10 * MS;
+    }
+    r
+}
+
+#[test]
+fn one_core_busy_serving_many_queueing_clients_reads_as_one_request_at_a_time() {
+    // 95 req/s × 10 ms = 95 % of one core, requests waiting 6–10 CPU times.
+    let f = diagnose(&[cpu_bound("external", 95.0)], &Thresholds::default());
+    assert_eq!(ids(&f), ["gil_contention"], "{}", render_text(&f));
+    assert!((f[0].evidence[0].measured - 95.0).abs() < 1e-6, "{:?}", f[0].evidence);
+    assert!(f[0].action.contains("forking"), "{}", f[0].action);
+    // Two cores busy serving (a forking server, or threads outside any lock): no.
+    let f = diagnose(&[cpu_bound("external", 180.0)], &Thresholds::default());
+    assert!(!ids(&f).contains(&"gil_contention"), "{}", render_text(&f));
+    // A server that already forks, or a native one, is not told about an interpreter lock.
+    for mode in ["python-forking", "threaded"] {
+        let f = diagnose(&[cpu_bound(mode, 95.0)], &Thresholds::default());
+        assert!(!ids(&f).contains(&"gil_contention"), "{mode}: {}", render_text(&f));
+    }
+    // One machine core: nothing else it could use.
+    let mut one = cpu_bound("external", 95.0);
+    one.environment.cores = 1;
+    assert!(!ids(&diagnose(&[one], &Thresholds::default())).contains(&"gil_contention"));
+    // Requests that do not queue (p50 about the CPU per request): no line, nothing to say.
+    let mut quick = cpu_bound("external", 95.0);
+    quick.latency = result("q", BenchKind::Concurrent, "external", LOOPBACK, 400, |i| 11 * MS + i * 1000).latency;
+    assert!(!ids(&diagnose(&[quick], &Thresholds::default())).contains(&"gil_contention"));
+}

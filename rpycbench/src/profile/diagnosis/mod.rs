@@ -85,17 +85,27 @@ impl<'a> Diagnosis<'a> {
     pub fn findings(&self) -> Vec<Finding> {
         let t = &self.thresholds;
         let mut out = Vec::new();
+        let mut pairs = cross::gil_pairs(&self.results);
+        pairs.extend(self.pairs.iter().copied());
         for &r in &self.results {
-            let telemetry = self.telemetry.iter().find(|(s, _)| *s == r.name).map(|(_, w)| w.clone());
-            let wire = telemetry.or_else(|| r.wire.as_ref().map(WireEvidence::from));
+            let wire =
+                telemetry_for(&self.telemetry, &r.name).cloned().or_else(|| r.wire.as_ref().map(WireEvidence::from));
             // A stall is the cause of its requests' slowness and of their tail: reported
             // instead of the queueing or "waits on something" they would otherwise suggest.
-            let stalled = stall::delayed_ack_stall(r, t);
+            // Timed calls name the methods that stalled: preferred over the result's
+            // own distribution when telemetry holds them.
+            let stalled = telemetry_for(&self.telemetry, &r.name)
+                .and_then(|w| stall::delayed_ack_stall_in_calls(&r.name, w, t))
+                .or_else(|| stall::delayed_ack_stall(r, t));
             out.extend(rules::exhaustion(r, t));
             if stalled.is_none() {
                 out.extend(rules::severe_contention(r, t));
             }
             out.extend(rules::server_at_capacity(r, t));
+            // A threaded server with a forking twin is compared with it instead (below).
+            if !pairs.iter().any(|(threaded, _)| std::ptr::eq(*threaded, r)) {
+                out.extend(limit::one_core_at_a_time(r, &self.results, t));
+            }
             out.extend(rules::machine_saturated(r, t));
             let limited = limit::concurrency_limit(r, &self.results, t);
             match (stalled, limited) {
@@ -119,8 +129,6 @@ impl<'a> Diagnosis<'a> {
             }
         }
         out.extend(cross::network_latency(&self.results, t));
-        let mut pairs = cross::gil_pairs(&self.results);
-        pairs.extend(self.pairs.iter().copied());
         for (threaded, forking) in pairs {
             out.extend(cross::gil_contention(threaded, forking, t));
         }
@@ -130,6 +138,11 @@ impl<'a> Diagnosis<'a> {
         out.dedup_by(|a, b| a.id == b.id && a.subject == b.subject);
         out
     }
+}
+
+/// The telemetry added about `subject`, if any.
+fn telemetry_for<'w>(telemetry: &'w [(String, WireEvidence)], subject: &str) -> Option<&'w WireEvidence> {
+    telemetry.iter().find(|(s, _)| s == subject).map(|(_, w)| w)
 }
 
 /// The wire findings of one subject, cause before symptom: when a callback chain or
