@@ -13,7 +13,7 @@
 //! | reports   | 20 ms of backend wait per call           | 8 clients: `bench`; relay, 8 Python clients     | io_bound           |
 //! | booking   | 2 slots (a semaphore), 16 clients        | 16 clients: `bench`, `sweep --server-pid`; relay | concurrency_limit  |
 //! | pricing   | 10 ms of Python CPU, threaded server     | 8 clients: `bench` with its pid; relay          | gil_contention (one request at a time); none on its forking twin |
-//! | media     | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB: `bench`; relay    | delayed_ack_stall; none once the service sets TCP_NODELAY as advised |
+//! | media     | 100 KiB replies, no TCP_NODELAY          | fetches of 1 KiB and 100 KiB: `bench`; relay; 100 KiB only, replies seen in pieces | delayed_ack_stall; none once the service sets TCP_NODELAY as advised |
 //! | inventory | none: one call returning tuples          | relay, 1 and 8 Python clients; `bench`, 8       | none               |
 //!
 //! The first three causes live in the client's code (what it does with what a call
@@ -24,10 +24,10 @@
 mod common;
 use common::{preconditions, Listening};
 
-use rpycbench::bench::{Bandwidth, Concurrent, Target};
+use rpycbench::bench::{Bandwidth, Concurrent, Latency, Target};
 use rpycbench::metrics::BenchResult;
 use rpycbench::metrics::ProcessSet;
-use rpycbench::profile::diagnosis::{diagnose, render_text, Finding, FindingId, Thresholds};
+use rpycbench::profile::diagnosis::{diagnose, render_text, Diagnosis, Finding, FindingId, Thresholds, WireEvidence};
 use rpycbench::profile::report::{default_operations, diagnose_telemetry};
 use rpycbench::profile::Telemetry;
 use rpycbench::{Connection, Value};
@@ -338,6 +338,37 @@ fn media_replies_over_one_segment_stall_on_delayed_acks_and_the_advice_removes_i
     assert!(fixed.iter().all(|f| f.id != FindingId::DelayedAckStall), "with TCP_NODELAY:\n{}", render_text(&fixed));
 }
 
+/// 100 KiB fetches: the client sees replies arrive in two pieces 40 ms apart, and the
+/// diagnosis names the stall from that alone — what it needs when every request of a
+/// run stalls and no fast one shows the service's real time.
+fn media_replies_are_seen_arriving_in_pieces_a_delayed_ack_apart() {
+    let _one = serial();
+    let fetches = |args: &[&str]| {
+        let service = Service::start_with("media.py", args);
+        let r = Latency::new("fetch[external]")
+            .requests(30)
+            .run(&Target::address(service.addr), |c| c.call("fetch", (102_400,)).map(drop));
+        let pieces = r.wire.as_ref().map_or(0, |w| w.split_frames_delayed_ack);
+        (r, pieces)
+    };
+    let (r, pieces) = fetches(&[]);
+    // Whether the kernel delays an ACK depends on its guess of the connection's rhythm.
+    preconditions::require(pieces >= 3, || {
+        format!("the kernel delayed {pieces} ACKs of 30 replies; a pattern needs 3")
+    });
+    let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    leads(&findings, FindingId::DelayedAckStall, "media, 100 KiB");
+    assert!(findings[0].details.iter().any(|d| d.contains("seen by the receiver")), "{}", render_text(&findings));
+    // The wire alone, without a single latency: the pieces name it.
+    let wire = WireEvidence::from(r.wire.as_ref().expect("wire counters"));
+    let alone = Diagnosis::new(Thresholds::default()).telemetry("media", wire).findings();
+    leads(&alone, FindingId::DelayedAckStall, "media, from the pieces alone");
+    let (r, pieces) = fetches(&["--nodelay"]);
+    assert_eq!(pieces, 0, "with TCP_NODELAY no reply waits for an ACK");
+    let fixed = diagnose(std::slice::from_ref(&r), &Thresholds::default());
+    assert!(fixed.iter().all(|f| f.id != FindingId::DelayedAckStall), "with TCP_NODELAY:\n{}", render_text(&fixed));
+}
+
 /// A default Python client fetching 1 KiB and 100 KiB in turn.
 const FETCHES: &str = "import sys, rpyc\nc = rpyc.connect('127.0.0.1', int(sys.argv[1]))\nf = c.root.METHOD\n\
                        for _ in range(15):\n    assert len(f(1024)) == 1024\n    assert len(f(102400)) == 102400\n\
@@ -369,6 +400,8 @@ fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_
             format!("the kernel delayed no ACK: stalled calls per try {seen:?}, a pattern needs 3")
         });
         leads(&findings, FindingId::DelayedAckStall, "Python client and server");
+        // The relay saw the stalled replies arrive in pieces, too.
+        assert!(t.s2c.split_frames_delayed_ack > 0, "{} stalled calls, no reply in pieces", stalled);
         let fetch = |d: &String| d.starts_with("CALL MediaService.fetch: ");
         assert!(findings[0].details.iter().any(fetch), "{}", render_text(&findings));
         break;
@@ -377,6 +410,7 @@ fn a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_
     let (findings, t) = through_the_relay_to(native.addr(), None, &FETCHES.replace("METHOD", "download"));
     native.stop().expect("stop the native server");
     assert_eq!(stalled_calls(&t), 0, "the native server never stalls");
+    assert_eq!(t.s2c.split_frames_delayed_ack, 0, "nor do its replies wait for an ACK");
     assert!(findings.iter().all(|f| f.id != FindingId::DelayedAckStall), "native:\n{}", render_text(&findings));
 }
 
@@ -418,6 +452,7 @@ fn main() {
         a_clients_sweep_with_the_servers_pid_samples_it_and_names_an_idle_pool,
         pricing_under_eight_clients_computes_one_at_a_time_on_a_threaded_server_only,
         media_replies_over_one_segment_stall_on_delayed_acks_and_the_advice_removes_it,
+        media_replies_are_seen_arriving_in_pieces_a_delayed_ack_apart,
         a_python_client_and_server_pair_stalls_through_the_relay_and_a_native_server_does_not,
         inventory_returning_tuples_in_one_call_is_healthy,
     ])

@@ -106,6 +106,8 @@ pub struct Connection {
     pub(crate) peer: String,
     pub(crate) config: Config,
     decoder: FrameDecoder,
+    /// When the frame being received began to arrive, if in pieces.
+    pieces: super::arrivals::PieceClock,
     encoder: FrameEncoder,
     next_seq: i64,
     /// Sequence numbers of the synchronous waits in progress, innermost last.
@@ -179,6 +181,7 @@ impl Connection {
             observer: super::observer::default_observer(&peer),
             peer,
             decoder: FrameDecoder::new(config.limits),
+            pieces: Default::default(),
             encoder: FrameEncoder::new(config.compression),
             read_timeout: Some(config.request_timeout),
             silence_armed: false,
@@ -521,6 +524,7 @@ impl Connection {
                 Ok(Some(frame)) => {
                     self.counters.frames_received += 1;
                     self.counters.bytes_received += frame.wire_len as u64;
+                    self.pieces.complete(frame.wire_len, &mut self.counters.split_arrivals);
                     if let Some(observer) = self.observer.as_mut() {
                         observer.received(frame.payload, frame.wire_len, Instant::now());
                     }
@@ -566,6 +570,10 @@ impl Connection {
                     self.closed = true;
                     return Err(self.protocol_error(e));
                 }
+            }
+            // Only a frame that needs more bytes gets here: its first piece is in.
+            if self.decoder.buffered() > 0 {
+                self.pieces.partial();
             }
             if let Some(deadline) = deadline {
                 let now = Instant::now();

@@ -2,6 +2,7 @@
 //! to be always on. Telemetry and benchmark figures are computed from differences of
 //! two snapshots.
 
+use super::arrivals::SplitArrivals;
 use crate::wire::Handler;
 use std::ops::{Add, Sub};
 
@@ -85,6 +86,9 @@ pub struct WireCounters {
     pub refs_released: u64,
     /// Local objects lent to the peer (each REMOTE_REF box sent).
     pub objects_exported: u64,
+    /// Frames received in pieces, and the small ones whose pieces a delayed ACK held
+    /// apart (see [`arrivals`](super::arrivals)).
+    pub split_arrivals: SplitArrivals,
 }
 
 impl WireCounters {
@@ -112,6 +116,7 @@ impl Sub for WireCounters {
             refs_received: self.refs_received.saturating_sub(rhs.refs_received),
             refs_released: self.refs_released.saturating_sub(rhs.refs_released),
             objects_exported: self.objects_exported.saturating_sub(rhs.objects_exported),
+            split_arrivals: self.split_arrivals.since(rhs.split_arrivals),
         }
     }
 }
@@ -133,6 +138,7 @@ impl Add for WireCounters {
             refs_received: self.refs_received + rhs.refs_received,
             refs_released: self.refs_released + rhs.refs_released,
             objects_exported: self.objects_exported + rhs.objects_exported,
+            split_arrivals: self.split_arrivals.plus(rhs.split_arrivals),
         }
     }
 }

@@ -174,6 +174,14 @@ pub struct WireStats {
     pub round_trips_per_request: f64,
     /// `(bytes_sent + bytes_received) / measured_requests`.
     pub bytes_per_request: f64,
+    /// Frames received in more than one read.
+    #[serde(default)]
+    pub split_frames: u64,
+    /// Of those, frames up to 256 KiB whose first and last pieces arrived a delayed-ACK
+    /// timeout apart (38–52 ms or 190–260 ms): a Nagle stall seen directly (see
+    /// [`client::arrivals`](crate::client::arrivals)).
+    #[serde(default)]
+    pub split_frames_delayed_ack: u64,
 }
 
 impl WireStats {
@@ -191,6 +199,8 @@ impl WireStats {
             refs_released: c.refs_released,
             round_trips_per_request: per(c.round_trips()),
             bytes_per_request: per(c.bytes_sent + c.bytes_received),
+            split_frames: c.split_arrivals.frames,
+            split_frames_delayed_ack: c.split_arrivals.delayed_ack,
         }
     }
 }

@@ -217,6 +217,14 @@ impl Recorder {
         self.close_connection(conn);
     }
 
+    /// Counts frames of `direction` that arrived in pieces (see
+    /// [`arrivals`](crate::client::arrivals)).
+    pub fn arrived_in_pieces(&mut self, direction: Direction, split: crate::client::arrivals::SplitArrivals) {
+        let d = &mut self.dirs[slot(direction)];
+        d.split_frames += split.frames;
+        d.split_frames_delayed_ack += split.delayed_ack;
+    }
+
     /// Records one frame: `payload` is the frame's (inflated) message bytes,
     /// `wire_len` what the frame occupied on the wire.
     pub fn frame(&mut self, conn: u64, direction: Direction, payload: &[u8], wire_len: usize, at: Instant) {

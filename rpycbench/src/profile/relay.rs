@@ -26,6 +26,7 @@
 use super::facts::Direction;
 use super::recorder::{FrameFacts, RecorderConfig};
 use super::session::Profiler;
+use crate::client::arrivals::{PieceClock, SplitArrivals};
 use crate::client::SilenceLimits;
 use crate::server::{default_max_connections, Slots};
 use crate::wire::FrameDecoder;
@@ -338,6 +339,8 @@ struct Pipe {
     counters: Arc<RelayCounters>,
     /// One decoder per direction; `None` once the stream stopped being decodable.
     decoders: Option<[FrameDecoder; 2]>,
+    /// Per direction, when the frame being decoded began to arrive, if in pieces.
+    pieces: [PieceClock; 2],
     limits: crate::wire::Limits,
     buf: Vec<u8>,
     facts: Vec<(FrameFacts, usize)>,
@@ -354,6 +357,7 @@ impl Pipe {
             profiler,
             counters,
             decoders: Some([FrameDecoder::new(limits), FrameDecoder::new(limits)]),
+            pieces: Default::default(),
             limits,
             buf: vec![0; CHUNK],
             facts: Vec::new(),
@@ -531,13 +535,18 @@ impl Pipe {
     fn decode(&mut self, direction: Direction, n: usize, at: Instant) {
         let Some(decoders) = self.decoders.as_mut() else { return };
         let decoder = &mut decoders[direction as usize];
+        let pieces = &mut self.pieces[direction as usize];
         decoder.push(&self.buf[..n]);
         let limits = self.limits;
         self.facts.clear();
+        let mut split = SplitArrivals::default();
         let mut broken = false;
         loop {
             match decoder.next_frame() {
-                Ok(Some(f)) => self.facts.push((FrameFacts::decode(f.payload, &limits), f.wire_len)),
+                Ok(Some(f)) => {
+                    pieces.complete_at(at, f.wire_len, &mut split);
+                    self.facts.push((FrameFacts::decode(f.payload, &limits), f.wire_len));
+                }
                 Ok(None) => break,
                 Err(_) => {
                     broken = true;
@@ -545,10 +554,14 @@ impl Pipe {
                 }
             }
         }
+        if decoder.buffered() > 0 {
+            pieces.partial_at(at);
+        }
         let mut recorder = self.profiler.lock();
         for (facts, wire_len) in self.facts.drain(..) {
             recorder.record(self.conn, direction, facts, wire_len, at);
         }
+        recorder.arrived_in_pieces(direction, split);
         if broken {
             recorder.undecodable_stream(self.conn);
             drop(recorder);

@@ -132,6 +132,14 @@ pub struct DirectionStats {
     /// long, how many at once, over which window (`None` before one was answered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<super::load::OperationLoad>,
+    /// Frames sent this way that the relay received in more than one read.
+    #[serde(default)]
+    pub split_frames: u64,
+    /// Of those, frames up to 256 KiB whose first and last pieces arrived a delayed-ACK
+    /// timeout apart: a Nagle stall seen directly (see
+    /// [`arrivals`](crate::client::arrivals)). Only the relay sees pieces.
+    #[serde(default)]
+    pub split_frames_delayed_ack: u64,
 }
 
 /// Time spent in one method (or attribute, or handler on a type), answered calls only.

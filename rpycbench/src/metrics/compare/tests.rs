@@ -61,6 +61,8 @@ fn with_wire(mut r: BenchResult, round_trips_per_request: f64, refs: u64) -> Ben
         refs_released: refs,
         round_trips_per_request,
         bytes_per_request: 120.0,
+        split_frames: 0,
+        split_frames_delayed_ack: 0,
     });
     r
 }

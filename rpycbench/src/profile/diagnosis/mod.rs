@@ -92,11 +92,7 @@ impl<'a> Diagnosis<'a> {
                 telemetry_for(&self.telemetry, &r.name).cloned().or_else(|| r.wire.as_ref().map(WireEvidence::from));
             // A stall is the cause of its requests' slowness and of their tail: reported
             // instead of the queueing or "waits on something" they would otherwise suggest.
-            // Timed calls name the methods that stalled: preferred over the result's
-            // own distribution when telemetry holds them.
-            let stalled = telemetry_for(&self.telemetry, &r.name)
-                .and_then(|w| stall::delayed_ack_stall_in_calls(&r.name, w, t))
-                .or_else(|| stall::delayed_ack_stall(r, t));
+            let stalled = stalled(r, telemetry_for(&self.telemetry, &r.name), wire.as_ref(), t);
             out.extend(rules::exhaustion(r, t));
             if stalled.is_none() {
                 out.extend(rules::severe_contention(r, t));
@@ -140,6 +136,27 @@ impl<'a> Diagnosis<'a> {
     }
 }
 
+/// The delayed-ACK stall of one result: timed calls name the methods that stalled and
+/// are preferred over the result's own distribution; messages seen arriving in pieces
+/// confirm it, or show it when every request stalled.
+fn stalled(
+    r: &BenchResult,
+    calls: Option<&WireEvidence>,
+    wire: Option<&WireEvidence>,
+    t: &Thresholds,
+) -> Option<Finding> {
+    let by_latency =
+        calls.and_then(|w| stall::delayed_ack_stall_in_calls(&r.name, w, t)).or_else(|| stall::delayed_ack_stall(r, t));
+    match (by_latency, wire) {
+        (Some(mut f), Some(w)) => {
+            stall::pieces_detail(&mut f, w);
+            Some(f)
+        }
+        (Some(f), None) => Some(f),
+        (None, w) => w.and_then(|w| stall::delayed_ack_stall_in_pieces(&r.name, w, t)),
+    }
+}
+
 /// The telemetry added about `subject`, if any.
 fn telemetry_for<'w>(telemetry: &'w [(String, WireEvidence)], subject: &str) -> Option<&'w WireEvidence> {
     telemetry.iter().find(|(s, _)| s == subject).map(|(_, w)| w)
@@ -149,7 +166,13 @@ fn telemetry_for<'w>(telemetry: &'w [(String, WireEvidence)], subject: &str) -> 
 /// reads through references explain the round trips, that finding leads and the round
 /// trips follow as what it costs, pointing back at it instead of advising batching.
 fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
-    let stalled = stall::delayed_ack_stall_in_calls(subject, w, t);
+    let stalled = match stall::delayed_ack_stall_in_calls(subject, w, t) {
+        Some(mut f) => {
+            stall::pieces_detail(&mut f, w);
+            Some(f)
+        }
+        None => stall::delayed_ack_stall_in_pieces(subject, w, t),
+    };
     // Per method when telemetry tells the operations apart: an average over unrelated
     // calls would hide the one that costs.
     let mut round_trips = if w.per_operation.is_empty() {

@@ -135,12 +135,7 @@ fn stall_in(subject: &str, all: &[Series<'_>], t: &Thresholds) -> Option<Finding
 }
 
 fn report(subject: &str, timeout: f64, fastest: f64, share: f64, stalled: &[Stalled], t: &Thresholds) -> Finding {
-    let mut f = finding(
-        FindingId::DelayedAckStall,
-        Severity::Warning,
-        subject,
-        "Requests stalled by Nagle's algorithm and delayed ACKs",
-    );
+    let mut f = stall_finding(subject, &format!("the {} ms", number(timeout)), number(timeout));
     f.evidence.push(Evidence::new(
         &format!("share of requests taking {}–{} ms", number(timeout * BAND.0), number(timeout * BAND.1)),
         share,
@@ -164,14 +159,55 @@ fn report(subject: &str, timeout: f64, fastest: f64, share: f64, stalled: &[Stal
         number(fastest),
         number(lost / 1e3)
     ));
+    f
+}
+
+/// The stall read from the messages themselves: their receiver saw them arrive in two
+/// pieces a delayed-ACK timeout apart. It needs no fast request to compare with, so it
+/// names a stall that every request of a run took.
+pub(super) fn delayed_ack_stall_in_pieces(subject: &str, w: &WireEvidence, t: &Thresholds) -> Option<Finding> {
+    let n = w.delayed_ack_pieces;
+    let share = n as f64 / w.operations.max(1) as f64;
+    if n < MIN_STALLED || share < t.stall_min_share {
+        return None;
+    }
+    let mut f = stall_finding(subject, "a", "40 (Linux) or 200".into());
+    f.evidence.push(Evidence::new(
+        "messages held apart by a delayed ACK per operation",
+        share,
+        Comparison::AtLeast,
+        t.stall_min_share,
+        "stall_min_share",
+    ));
+    pieces_detail(&mut f, w);
+    Some(f)
+}
+
+/// Adds what the receiver saw of the pieces, when it saw any, to a stall finding.
+pub(super) fn pieces_detail(f: &mut Finding, w: &WireEvidence) {
+    if w.delayed_ack_pieces > 0 {
+        f.details.push(format!(
+            "{} messages arrived in two pieces a delayed-ACK timeout apart (38–52 ms or 190–260 ms), over {} \
+             operations: seen by the receiver, not inferred from latency",
+            w.delayed_ack_pieces, w.operations
+        ));
+    }
+}
+
+/// The finding's text: `which` names the timeout ("the 40 ms", "a"), `ms` its length.
+fn stall_finding(subject: &str, which: &str, ms: String) -> Finding {
+    let mut f = finding(
+        FindingId::DelayedAckStall,
+        Severity::Warning,
+        subject,
+        "Requests stalled by Nagle's algorithm and delayed ACKs",
+    );
     f.explanation = format!(
-        "These requests take the {} ms delayed-ACK timeout on top of their real time: a message that leaves in more \
+        "These requests take {which} delayed-ACK timeout on top of their real time: a message that leaves in more \
          than one segment (rpyc sends at most 64 000 bytes at a time), or two messages in a row, makes the sender \
          wait for an ACK the receiver is holding back. rpyc sets no TCP_NODELAY on its sockets, so Nagle's algorithm \
          holds the last segment. A Python client sees the same delay; unless the method itself sometimes waits about \
-         {} ms, this time is lost.",
-        number(timeout),
-        number(timeout)
+         {ms} ms, this time is lost."
     );
     f.action = "Set TCP_NODELAY on the sockets of both sides (checked with rpyc 6.0.2). In the server's service: `def \
                 on_connect(self, conn): conn._channel.stream.sock.setsockopt(socket.IPPROTO_TCP, \

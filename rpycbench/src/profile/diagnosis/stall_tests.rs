@@ -151,3 +151,37 @@ fn requests_spread_across_the_band_by_queueing_are_no_stall() {
     });
     assert!(super::stall::delayed_ack_stall(&r, &Thresholds::default()).is_some());
 }
+
+/// Replies seen arriving in pieces a delayed-ACK timeout apart name the stall without a
+/// single latency figure; too few of them are no pattern.
+#[test]
+fn replies_seen_in_pieces_are_a_stall_on_their_own() {
+    let pieces = |n: u64, ops: u64| WireEvidence { operations: ops, delayed_ack_pieces: n, ..WireEvidence::default() };
+    let f = Diagnosis::new(Thresholds::default()).telemetry("media", pieces(25, 30)).findings();
+    assert_eq!(ids(&f), ["delayed_ack_stall"], "{}", render_text(&f));
+    assert!(f[0].details[0].contains("25 messages arrived in two pieces"), "{:?}", f[0].details);
+    assert!(f[0].action.contains("TCP_NODELAY"));
+    for (n, ops) in [(2, 30), (3, 1000)] {
+        let f = Diagnosis::new(Thresholds::default()).telemetry("media", pieces(n, ops)).findings();
+        assert!(f.is_empty(), "{n} of {ops}: {}", render_text(&f));
+    }
+    // Beside a stall read from latency, they are a detail of it.
+    let mut r = calls(200, 10, 42);
+    r.wire = Some(crate::metrics::WireStats {
+        measured_requests: 200,
+        requests_sent: 200,
+        round_trips: 200,
+        requests_received: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        refs_received: 0,
+        refs_released: 0,
+        round_trips_per_request: 1.0,
+        bytes_per_request: 0.0,
+        split_frames: 20,
+        split_frames_delayed_ack: 20,
+    });
+    let f = diagnose(&[r], &Thresholds::default());
+    assert_eq!(ids(&f), ["delayed_ack_stall"], "{}", render_text(&f));
+    assert!(f[0].details.iter().any(|d| d.contains("seen by the receiver")), "{:?}", f[0].details);
+}

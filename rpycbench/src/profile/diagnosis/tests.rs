@@ -86,6 +86,8 @@ fn with_wire(mut r: BenchResult, ops: u64, round_trips: u64, refs: u64) -> Bench
         refs_released: refs,
         round_trips_per_request: per(round_trips),
         bytes_per_request: per(220 * round_trips),
+        split_frames: 0,
+        split_frames_delayed_ack: 0,
     });
     r
 }
@@ -352,6 +354,7 @@ fn telemetry_adds_handlers_nesting_and_replaces_counters() {
         top_methods: vec![MethodCost { name: "get_report".into(), count: 10, total_ns: 50_000_000 }],
         per_operation: vec![],
         call_latency: vec![],
+        delayed_ack_pieces: 0,
     };
     let f = Diagnosis::new(Thresholds::default()).result(&r).telemetry("report", telemetry.clone()).findings();
     // The callback chain is the cause; its round trips follow, pointing back at it

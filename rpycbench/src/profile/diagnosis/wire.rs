@@ -51,6 +51,10 @@ pub struct WireEvidence {
     /// Service.fetch`, `GETATTR User.name`), from the calls a recorder kept (its
     /// history); empty when unknown. The delayed-ACK stall is read from them.
     pub call_latency: Vec<(String, LatencyStats)>,
+    /// Messages (up to 256 KiB) whose receiver saw them arrive in pieces a delayed-ACK
+    /// timeout apart: a Nagle stall seen directly (see
+    /// [`arrivals`](crate::client::arrivals)); 0 when none or unknown.
+    pub delayed_ack_pieces: u64,
 }
 
 /// The operations one method started and what they cost on the wire.
@@ -140,6 +144,7 @@ impl From<&WireStats> for WireEvidence {
             round_trips: w.round_trips,
             references_received: w.refs_received,
             requests_from_server: w.requests_received,
+            delayed_ack_pieces: w.split_frames_delayed_ack,
             ..WireEvidence::default()
         }
     }
@@ -180,6 +185,7 @@ impl WireEvidence {
             top_methods,
             method_references,
             call_latency: call_latency(t, client),
+            delayed_ack_pieces: t.c2s.split_frames_delayed_ack + t.s2c.split_frames_delayed_ack,
             per_operation: t
                 .per_operation
                 .iter()
