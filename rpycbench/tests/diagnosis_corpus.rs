@@ -216,6 +216,15 @@ fn reports_waiting_on_a_backend_are_io_bound() {
     leads(&findings, FindingId::IoBound, "reports, relayed");
     assert!(findings[0].evidence.iter().any(|e| e.metric == "server CPU"), "{}", render_text(&findings));
     assert!(sampled_cpu(&t) < 30.0, "{}", sampled_cpu(&t));
+    // A pid that is not there is refused before the relay listens.
+    let bad = Command::new(BIN)
+        .args(["proxy", "--upstream", &service.addr.to_string(), "--server-pid", "999999999"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rpycbench proxy");
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--server-pid 999999999: no such process"));
+    assert!(!String::from_utf8_lossy(&bad.stdout).contains("listening on"));
 }
 
 fn booking_with_two_slots_under_sixteen_clients_is_a_concurrency_limit_of_two() {
