@@ -491,3 +491,54 @@ fn the_sla_gate_example_passes() {
     }
     run.assert_contains("4 passed; 0 failed");
 }
+
+/// The library in a crate of the user's own (tests/downstream/library): the README's
+/// example as its `main`, and a plain `#[test]` under libtest's `main`, each starting
+/// native servers — with no `rpycbench` binary anywhere: both are copied out of the build
+/// tree and run with a `PATH` that has none, so they serve from themselves.
+#[test]
+fn library_mode_starts_native_servers_from_the_users_own_binaries() {
+    let _machine = shared_machine();
+    let src = Path::new(REPO).join("tests/downstream/library");
+    let manifest = std::fs::read_to_string(src.join("Cargo.toml.in")).unwrap();
+    let manifest = manifest.replace("@RPYCBENCH@", &Path::new(REPO).join("rpycbench").display().to_string());
+    let dir = copy_crate(&src, "rpycbench-library-fixture", &manifest, &["src/main.rs", "tests/servers.rs"]);
+    let mut build = cargo();
+    build.current_dir(&dir).args(["test", "--no-run", "--offline", "--message-format=json-render-diagnostics"]);
+    build.args(["--bin", "rpycbench-library-fixture", "--test", "servers"]);
+    let built = run_within(build, BUILD_TIMEOUT);
+    built.assert_code(0);
+    let mut build = cargo();
+    build.current_dir(&dir).args(["build", "--offline", "--message-format=json-render-diagnostics"]);
+    let main_built = run_within(build, BUILD_TIMEOUT);
+    main_built.assert_code(0);
+    let executable = |run: &Run, name: &str, test: bool| {
+        run.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["target"]["name"] == name && m["profile"]["test"] == test)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| panic!("no {name} executable in cargo's output\n{}", run.all()))
+    };
+    let away = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("library-run-{}", std::process::id()));
+    std::fs::create_dir_all(&away).unwrap();
+    let copy = |from: PathBuf, to: &str| {
+        let to = away.join(to);
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        to
+    };
+    let main = copy(executable(&main_built, "rpycbench-library-fixture", false), "app");
+    let test = copy(executable(&built, "servers", true), "servers-test");
+    let alone = |program: &Path| {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&away).env("PATH", "/usr/bin:/bin").env_remove("RPYCBENCH_BIN");
+        run(cmd)
+    };
+    let app = alone(&main);
+    app.assert_code(0);
+    app.assert_contains("p50 ");
+    let tests = alone(&test);
+    tests.assert_code(0);
+    tests.assert_contains("1 passed");
+    let _ = std::fs::remove_dir_all(&away);
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// The environment variable that tells a harness server process which of the
 /// binary's Rust services to serve (`ServerSpec` has no way to add an argument).
-pub const RUST_SERVICE_ENV: &str = "RPYCBENCH_RUST_SERVICE";
+pub const RUST_SERVICE_ENV: &str = crate::server::child::RUST_SERVICE_ENV;
 
 /// A server for one benchmark: the process (none for an external server) and how to
 /// reach it.

@@ -4,6 +4,7 @@
 
 mod binding;
 mod builtin;
+pub(crate) mod child;
 mod mode;
 mod native;
 mod objects;

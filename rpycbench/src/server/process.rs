@@ -32,8 +32,12 @@ pub fn current_exe_serves() {
 #[non_exhaustive]
 pub enum ServerError {
     /// Native servers run in an `rpycbench` process, and none was found.
-    #[error("cannot find the rpycbench binary to run a native server: build it (cargo build -p rpycbench), install it (cargo install rpycbench), or set RPYCBENCH_BIN")]
+    #[error("cannot find a binary to run a native server (not even this program's own path): set RPYCBENCH_BIN to an rpycbench binary")]
     BinaryNotFound,
+    /// A process started to run a native server tried to start one itself: its `main`
+    /// ran where the server should have (see [`SERVE_CHILD_ENV`]).
+    #[error("this process was started to run a native server ({SERVE_CHILD_ENV} is set) but ran its main instead, which tried to start another: refusing, so it does not start itself without end")]
+    NestedStart,
     /// The process could not be spawned.
     #[error("cannot start {}: {source}", program.display())]
     Spawn {
@@ -126,6 +130,13 @@ impl ServerSpec {
             let py = PythonServerSpec { max_connections: self.max_connections, ..self.python.clone() };
             py.command(self.mode, &self.host, self.port)?
         } else {
+            super::child::link_hook();
+            // A process started to serve that reaches this point was not served by the
+            // hook (and runs its `main`): starting its own server would start itself
+            // again, without end.
+            if std::env::var_os(SERVE_CHILD_ENV).is_some() {
+                return Err(ServerError::NestedStart);
+            }
             let mut cmd = Command::new(resolve_binary(self.binary.as_deref())?);
             cmd.args(["serve", "--mode", self.mode.name(), "--host", &self.host, "--port", &self.port.to_string()]);
             if let Some(max) = self.max_connections {
@@ -365,7 +376,10 @@ fn proc_session(pid: u32) -> Option<u32> {
     fields.nth(2)?.parse().ok()
 }
 
-/// Finds the binary that runs native servers.
+/// Finds the binary that runs native servers: the one given, `$RPYCBENCH_BIN`, a binary
+/// that serves them itself (the `rpycbench` command, a harness), the `rpycbench` binary
+/// of this build or on the `PATH`, and else the current binary, which serves them before
+/// its `main` (see [`child`](super::child)): a downstream crate needs nothing installed.
 fn resolve_binary(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
@@ -384,5 +398,5 @@ fn resolve_binary(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).map(|d| d.join("rpycbench")).collect::<Vec<_>>())
         .unwrap_or_default();
-    beside.chain(on_path).find(|p| p.is_file()).ok_or(ServerError::BinaryNotFound)
+    beside.chain(on_path).find(|p| p.is_file()).or(exe).ok_or(ServerError::BinaryNotFound)
 }

@@ -1,0 +1,134 @@
+//! Native servers from any binary. [`ServerSpec::start`](super::ServerSpec::start) runs
+//! a native server by executing a binary with [`SERVE_CHILD_ENV`] set and the arguments
+//! `serve --mode M --host H --port P [--max-connections N]`. When no `rpycbench`
+//! binary is at hand — a downstream crate's own binary or test, with nothing installed —
+//! it executes the current binary, and this hook serves the request there.
+//!
+//! The hook is an `.init_array` entry: the C runtime calls it before `main`, so the
+//! user writes nothing (a `#[test]` has no `main` of its own to write it in). It looks at
+//! one environment variable and returns at once unless it is set; set, it serves until
+//! stopped and exits without ever reaching `main`. It is linked exactly when
+//! `ServerSpec::start` is (which refers to it), and it leaves requests for a Rust service
+//! of the user's (`--rust-service`) to the benchmark harness's `main`, which knows them.
+//!
+//! Before `main`, `std::env::args` may not be set up yet: the arguments are read from
+//! `/proc/self/cmdline`.
+
+use super::{serve_native, ServeOptions, ServerMode, SERVE_CHILD_ENV};
+
+/// Set by the benchmark harness to the name of the Rust service a native server child
+/// is to serve (one of the harness's registered services).
+pub(crate) const RUST_SERVICE_ENV: &str = "RPYCBENCH_RUST_SERVICE";
+
+/// What the parent asked for: `serve --mode threaded|forking --host H --port P
+/// [--max-connections N] [--rust-service NAME]`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ServeRequest {
+    pub mode: ServerMode,
+    pub host: String,
+    pub port: u16,
+    pub max_connections: Option<usize>,
+    /// A Rust service registered with the harness, by name.
+    pub rust_service: Option<String>,
+}
+
+/// Parses the arguments after the program name.
+pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
+    let (command, rest) = args.split_first().ok_or("expected `serve`")?;
+    if command != "serve" {
+        return Err(format!("expected `serve`, got {command:?}"));
+    }
+    let mut req = ServeRequest {
+        mode: ServerMode::Threaded,
+        host: "127.0.0.1".into(),
+        port: 0,
+        max_connections: None,
+        rust_service: std::env::var(RUST_SERVICE_ENV).ok().filter(|s| !s.is_empty()),
+    };
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("invalid {flag} {value:?}: {e}");
+        match flag.as_str() {
+            "--mode" => req.mode = value.parse().map_err(|e| bad(&e))?,
+            "--host" => req.host.clone_from(value),
+            "--port" => req.port = value.parse().map_err(|e| bad(&e))?,
+            "--max-connections" => req.max_connections = Some(value.parse().map_err(|e| bad(&e))?),
+            "--rust-service" => req.rust_service = Some(value.clone()),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(req)
+}
+
+/// Serves `req` with `opts` (the built-in service unless the caller chose another),
+/// until the process is stopped.
+pub(crate) fn serve(req: &ServeRequest, mut opts: ServeOptions) -> Result<(), String> {
+    // Without --max-connections, the default cap of `opts` stays.
+    if req.max_connections.is_some() {
+        opts.max_connections = req.max_connections;
+    }
+    serve_native(req.mode, &req.host, req.port, opts).map_err(|e| e.to_string())
+}
+
+/// The `.init_array` entry (see the module documentation).
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static SERVE_BEFORE_MAIN: extern "C" fn() = serve_before_main;
+
+/// Makes sure the hook is linked into any binary that can start native servers.
+pub(crate) fn link_hook() {
+    #[cfg(target_os = "linux")]
+    std::hint::black_box(&SERVE_BEFORE_MAIN);
+}
+
+#[cfg(target_os = "linux")]
+extern "C" fn serve_before_main() {
+    if std::env::var_os(SERVE_CHILD_ENV).is_none() {
+        return;
+    }
+    let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else { return };
+    let args: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // Unwinding out of a function the C runtime called would abort with no word of why.
+    let served = std::panic::catch_unwind(|| match parse(&args) {
+        // A Rust service of the user's: the harness's `main` serves it.
+        Ok(req) if req.rust_service.is_some() => None,
+        Ok(req) => Some(serve(&req, ServeOptions::builtin())),
+        Err(e) => Some(Err(e)),
+    });
+    match served {
+        Ok(None) => {}
+        Ok(Some(Ok(()))) => std::process::exit(0),
+        Ok(Some(Err(e))) => {
+            eprintln!("rpycbench server: {e}");
+            std::process::exit(1);
+        }
+        Err(_) => std::process::exit(101),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serve_command_parses() {
+        let args: Vec<String> =
+            "serve --mode forking --host 127.0.0.1 --port 0 --max-connections 4 --rust-service my_svc"
+                .split(' ')
+                .map(String::from)
+                .collect();
+        let req = parse(&args).unwrap();
+        assert_eq!(req.mode, ServerMode::Forking);
+        assert_eq!(req.max_connections, Some(4));
+        assert_eq!(req.rust_service.as_deref(), Some("my_svc"));
+        assert!(parse(&["list".to_owned()]).is_err());
+        assert!(parse(&["serve".to_owned(), "--port".to_owned()]).is_err());
+    }
+}
