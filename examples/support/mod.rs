@@ -1,26 +1,21 @@
-//! What every example shares: the example binary doubles as the native server it
-//! starts, and a small `--name value` option parser.
+//! What every example shares: starting the built-in servers, and a small
+//! `--name value` option parser.
 //!
 //! Native servers run in a process of their own (their own session, as the
-//! architecture requires). `ServerSpec` starts them from the binary it is given: here
-//! the example's own executable, which serves when started with
-//! [`SERVE_CHILD_ENV`] set. So `cargo run --example NAME` works without building or
-//! installing the `rpycbench` command first.
+//! architecture requires). Here they start from the example's own executable, which
+//! serves them before its `main` (library mode: nothing to call, nothing to install).
+//! So `cargo run --example NAME` works without building or installing the `rpycbench`
+//! command first.
 #![allow(dead_code)] // each example uses part of it
 
-use rpycbench::server::{ServerError, ServerHandle, ServerMode, ServerSpec, SERVE_CHILD_ENV};
+use rpycbench::server::{ServerError, ServerHandle, ServerMode, ServerSpec};
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-/// When this process was started as a server, serves and returns its exit code.
-/// Call it first in `main`.
-pub fn serve_if_child() -> Option<ExitCode> {
-    std::env::var_os(SERVE_CHILD_ENV).is_some().then(rpycbench::cli::main)
-}
-
 /// A built-in server of `mode` on 127.0.0.1 and an ephemeral port. Native modes run
-/// this executable; Python modes run `$RPYCBENCH_PYTHON` (else `python3`) with rpyc.
+/// this executable (not an `rpycbench` binary of the build, which `cargo run --example`
+/// does not rebuild); Python modes run `$RPYCBENCH_PYTHON` (else `python3`) with rpyc.
 pub fn spec(mode: ServerMode) -> ServerSpec {
     ServerSpec { binary: std::env::current_exe().ok(), ..ServerSpec::new(mode) }
 }
@@ -35,9 +30,6 @@ pub fn start(mode: ServerMode) -> Result<ServerHandle, ServerError> {
 
 /// Runs an example's body: prints its error and exits 1 on failure.
 pub fn run(body: impl FnOnce(&Opts) -> Result<(), Box<dyn std::error::Error>>, usage: &str, known: &[Opt]) -> ExitCode {
-    if let Some(code) = serve_if_child() {
-        return code;
-    }
     let opts = match Opts::parse(std::env::args().skip(1), known) {
         Ok(o) => o,
         Err(e) => {

@@ -32,10 +32,5 @@ pub use run::SYSTEM_SAMPLE_INTERVAL;
 pub use target::Target;
 pub use transfer::{BuiltinTransfer, Transfer, TransferOps};
 
-/// The payload of `size` bytes the built-in service's `download` returns too: the
-/// incompressible [`payload_block`](crate::server::payload_block) repeated.
-pub fn payload(size: u64) -> Vec<u8> {
-    let mut data = Vec::new();
-    crate::server::extend_payload(&mut data, usize::try_from(size).unwrap_or(usize::MAX));
-    data
-}
+/// The payload benchmarks send (the built-in service's contract, owned by `server`).
+pub use crate::server::payload;

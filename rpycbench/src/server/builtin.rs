@@ -307,6 +307,14 @@ pub fn payload_block() -> &'static [u8] {
     })
 }
 
+/// The payload of `size` bytes the built-in service's `download` returns too: the
+/// incompressible [`payload_block`] repeated.
+pub fn payload(size: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    extend_payload(&mut data, usize::try_from(size).unwrap_or(usize::MAX));
+    data
+}
+
 /// Appends `size` bytes of the [`payload_block`] repeated.
 pub(crate) fn extend_payload(out: &mut Vec<u8>, size: usize) {
     let block = payload_block();
@@ -392,7 +400,7 @@ mod tests {
         // Expected values computed with Python's hashlib from the twin's definition.
         assert_eq!(hex::encode(&block[..8]), "f8611b6949fa7e1b");
         assert_eq!(hex::encode(&Sha256::digest(block)[..8]), "d7151243d6654304");
-        let data = crate::bench::payload(300_000);
+        let data = super::payload(300_000);
         assert_eq!((&data[..block.len()], &data[block.len()..2 * block.len()]), (block, block));
         // At rpyc's level (1), as Python compresses frames over 3000 bytes.
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));

@@ -17,8 +17,7 @@ mod service;
 mod slots;
 
 pub use binding::{Param, Signature};
-pub(crate) use builtin::extend_payload;
-pub use builtin::{cpu_work, payload_block, BenchmarkService};
+pub use builtin::{cpu_work, payload, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};

@@ -1,0 +1,105 @@
+//! The layers of `rpycbench/src` (the design notes' table, `../shared/design/ARCHITECTURE.md`
+//! and the README's "Layout"): each module may use only the modules above it in
+//! [`LAYERS`]. Read from the source, the way a reviewer reads it: every `crate::` path
+//! outside comments, `use crate::{a::X, b::Y}` groups included.
+//!
+//! A crossing that is not yet undone is listed in [`KNOWN`] with its reason, so that no
+//! new one slips in and each old one is seen until it goes; an entry that no longer
+//! crosses fails the test too, so the list only shrinks.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Top to bottom: a module may use the ones before it.
+const LAYERS: [&str; 10] =
+    ["wire", "client", "server", "metrics", "bench", "http", "profile", "harness", "report", "cli"];
+
+/// Root items and the layer they belong to.
+const ROOT_ITEMS: [(&str, &str); 5] =
+    [("Error", "wire"), ("Result", "wire"), ("ProtocolError", "wire"), ("Value", "wire"), ("Connection", "client")];
+
+/// Crossings not yet undone: (file, module used, why it is still there).
+const KNOWN: [(&str, &str, &str); 1] = [(
+    "server/mod.rs",
+    "http",
+    "`serve_native` serves `ServerMode::Http`: the HTTP baseline is still a mode of the server's enum, \
+     which `ServerSpec` and the serve command take (issue 16: HTTP as a peer chosen by the command)",
+)];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| *l == module)
+}
+
+/// The first segments of the `crate::` paths on one line of code.
+fn crate_paths(line: &str) -> Vec<String> {
+    let code = line.split("//").next().unwrap_or("");
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = group.split('}').next().unwrap_or("");
+            out.extend(inner.split(',').map(|p| first_segment(p.trim())).filter(|s| !s.is_empty()));
+        } else {
+            out.push(first_segment(rest));
+        }
+    }
+    out
+}
+
+fn first_segment(path: &str) -> String {
+    path.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read the source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn each_module_uses_only_the_layers_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut crossings = BTreeSet::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let Some(own) = rel.split('/').next().and_then(layer_of).filter(|_| rel.contains('/')) else { continue };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for segment in crate_paths(line) {
+                let used = ROOT_ITEMS.iter().find(|(item, _)| *item == segment).map_or(segment.as_str(), |(_, l)| l);
+                if layer_of(used).is_some_and(|l| l > own) {
+                    crossings.insert((rel.clone(), used.to_string(), n + 1));
+                }
+            }
+        }
+    }
+    let new: Vec<String> = crossings
+        .iter()
+        .filter(|(file, used, _)| !KNOWN.iter().any(|(f, u, _)| f == file && u == used))
+        .map(|(file, used, line)| format!("{file}:{line} uses crate::{used}, a layer below it"))
+        .collect();
+    assert!(new.is_empty(), "layering crossed (see {}):\n{}", file!(), new.join("\n"));
+    for (file, used, why) in KNOWN {
+        assert!(
+            crossings.iter().any(|(f, u, _)| f == file && u == used),
+            "{file} no longer uses crate::{used}: remove it from KNOWN ({why})"
+        );
+    }
+}
+
+#[test]
+fn paths_are_read_as_written() {
+    assert_eq!(crate_paths("use crate::metrics::{A, B};"), ["metrics"]);
+    assert_eq!(crate_paths("use crate::{bench::Target, server::ServerHandle};"), ["bench", "server"]);
+    assert_eq!(crate_paths("let x = crate::http::serve(); // crate::report"), ["http"]);
+    assert!(crate_paths("/// [`Service`](crate::server::Service)").is_empty());
+    assert_eq!(first_segment("Error>"), "Error");
+}
