@@ -4,7 +4,7 @@
 //! The adapter calls the function with the exact types the harness passes, so a wrong
 //! parameter or return type is an ordinary rustc error. The argument and the result
 //! conversion carry the spans of the user's parameter and return types, so rustc points
-//! at those. Everything goes through `::rpycbench::__private`, which is not public API.
+//! at those. Everything goes through `::rpycbench::__private_0_1`, which is not public API.
 
 use crate::kind::{Params, Shape};
 use crate::server::{Mode, Server};
@@ -32,7 +32,7 @@ pub(crate) fn expand(func: &ItemFn, bench: &Bench) -> TokenStream {
     let slas = bench.slas.iter().map(|bound| {
         let stat = Ident::new(bound.stat, Span::call_site());
         let value = Literal::f64_suffixed(bound.value);
-        quote!(::rpycbench::__private::Sla { stat: ::rpycbench::__private::Stat::#stat, bound: #value })
+        quote!(::rpycbench::__private_0_1::Sla { stat: ::rpycbench::__private_0_1::Stat::#stat, bound: #value })
     });
     let regression_pct = match bench.regression_pct {
         Some(pct) => {
@@ -50,8 +50,8 @@ pub(crate) fn expand(func: &ItemFn, bench: &Bench) -> TokenStream {
         const _: () = {
             #adapter
             #factories
-            ::rpycbench::__private::inventory::submit! {
-                ::rpycbench::__private::BenchDef {
+            ::rpycbench::__private_0_1::inventory::submit! {
+                ::rpycbench::__private_0_1::BenchDef {
                     name: #name,
                     module_path: ::core::module_path!(),
                     file: #file,
@@ -61,7 +61,7 @@ pub(crate) fn expand(func: &ItemFn, bench: &Bench) -> TokenStream {
                     slas: &[#(#slas),*],
                     regression_pct: #regression_pct,
                     ignored: #ignored,
-                    func: ::rpycbench::__private::BenchFn::#variant(__rpycbench_adapter),
+                    func: ::rpycbench::__private_0_1::BenchFn::#variant(__rpycbench_adapter),
                 }
             }
         };
@@ -98,7 +98,7 @@ fn adapter(func: &ItemFn, shape: Shape) -> TokenStream {
     let function = quote_spanned!(ident.span()=> #ident);
     // Defined and used with the same span, so hygiene resolves it wherever that is.
     let output = Ident::new("__rpycbench_output", ret_span);
-    let convert = quote_spanned!(ret_span=> ::rpycbench::__private::IntoBenchResult::into_bench_result(#output));
+    let convert = quote_spanned!(ret_span=> ::rpycbench::__private_0_1::IntoBenchResult::into_bench_result(#output));
     quote! {
         fn __rpycbench_adapter(#params) -> ::rpycbench::Result<()> {
             let __rpycbench_function: #pointer = #function;
@@ -137,14 +137,14 @@ fn kind(params: &Params) -> TokenStream {
             })
         }
     };
-    quote!(::rpycbench::__private::Kind::#body)
+    quote!(::rpycbench::__private_0_1::Kind::#body)
 }
 
 /// The `ServerChoice`s, and the factory function a Rust service needs.
 fn servers(servers: &[Server]) -> (TokenStream, Vec<TokenStream>) {
     let mode = |Mode(variant): &Mode| {
         let variant = Ident::new(variant, Span::call_site());
-        quote!(::rpycbench::__private::ServerMode::#variant)
+        quote!(::rpycbench::__private_0_1::ServerMode::#variant)
     };
     let mut factory = TokenStream::new();
     let choices = servers
@@ -152,11 +152,11 @@ fn servers(servers: &[Server]) -> (TokenStream, Vec<TokenStream>) {
         .map(|server| match server {
             Server::Builtin(m) => {
                 let m = mode(m);
-                quote!(::rpycbench::__private::ServerChoice::Builtin(#m))
+                quote!(::rpycbench::__private_0_1::ServerChoice::Builtin(#m))
             }
             Server::Python { service, path, mode: m } => {
                 let m = mode(m);
-                quote!(::rpycbench::__private::ServerChoice::Python { service: #service, path: #path, mode: #m })
+                quote!(::rpycbench::__private_0_1::ServerChoice::Python { service: #service, path: #path, mode: #m })
             }
             Server::Rust { factory: path, mode: m } => {
                 // Through a function of the exact type, so that a factory returning
@@ -170,10 +170,10 @@ fn servers(servers: &[Server]) -> (TokenStream, Vec<TokenStream>) {
                 let name = path.to_token_stream().to_string().replace(' ', "");
                 let m = mode(m);
                 quote! {
-                    ::rpycbench::__private::ServerChoice::Rust { name: #name, factory: __rpycbench_factory, mode: #m }
+                    ::rpycbench::__private_0_1::ServerChoice::Rust { name: #name, factory: __rpycbench_factory, mode: #m }
                 }
             }
-            Server::External { env } => quote!(::rpycbench::__private::ServerChoice::External { env: #env }),
+            Server::External { env } => quote!(::rpycbench::__private_0_1::ServerChoice::External { env: #env }),
         })
         .collect();
     (factory, choices)

@@ -32,9 +32,12 @@ pub mod prelude {
     pub use rpycbench_macros::rpyc_bench;
 }
 
-/// Glue for the macros. Not public API: anything here may change in any release.
+/// Glue for the macros. Not public API: anything here may change in any release. Its
+/// name carries the version (as linkme's and divan's do), and `rpycbench-macros` is
+/// pinned with `=`: a macro crate of another release fails to compile against it rather
+/// than emit code for glue that changed.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_0_1 {
     pub use crate::harness::{BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
     pub use crate::server::ServerMode;
     pub use inventory;

@@ -4,7 +4,7 @@
 //!
 //! This is the contract between `rpycbench-macros` and the harness; the macro only
 //! ever emits `inventory::submit!` of a [`BenchDef`] through the hidden
-//! `rpycbench::__private` path.
+//! `rpycbench::__private_0_1` path.
 
 use crate::client::Connection;
 use crate::error::Result;
