@@ -137,3 +137,22 @@ pub(crate) fn parse(opt: &Opt, kind: KindName) -> Result<Bound> {
     }
     Ok(Bound { stat: spec.stat, value })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SPECS;
+
+    /// A proc-macro crate cannot read the runtime's statistics table, so it keeps its own
+    /// (with what only the macro needs: kinds, ranges, examples); this keeps the two one
+    /// table: the same statistics, each under the same option and variant.
+    #[test]
+    fn the_options_are_the_runtimes_statistics() {
+        let runtime = rpycbench::harness::STATS;
+        assert_eq!(SPECS.len(), runtime.len(), "one option per statistic");
+        for row in &runtime {
+            let spec = SPECS.iter().find(|s| s.name == row.key);
+            let spec = spec.unwrap_or_else(|| panic!("no `{}` option for Stat::{:?}", row.key, row.stat));
+            assert_eq!(spec.stat, format!("{:?}", row.stat), "`{}` emits the wrong variant", row.key);
+        }
+    }
+}

@@ -1,72 +1,62 @@
 //! SLA bounds from the command line, checked with the harness's own evaluation so a
 //! bound means the same in `#[rpyc_bench(p99_ms = …)]` and in `--p99-ms`.
 
-use crate::harness::{evaluate, format_value, is_lower_bound, stat_name, Sla, SlaCheck, Stat};
+use crate::harness::{evaluate, format_value, is_lower_bound, stat_name, Sla, SlaCheck, Stat, STATS};
 use crate::metrics::BenchResult;
-use clap::Args;
 
-/// `--p99-ms 100 --min-success-rate 0.99 …`: every bound is optional.
-#[derive(Debug, Args, Default)]
+/// `--p99-ms 100 --min-success-rate 0.99 …`: every bound is optional. One flag per
+/// row of the harness's statistics table ([`STATS`]): a statistic added there is a flag
+/// here, spelled as its `#[rpyc_bench]` option with dashes.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct SlaFlags {
-    /// SLA: median latency at most MS milliseconds (for connection: connection time).
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    p50_ms: Option<f64>,
-    /// SLA: p90 latency at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    p90_ms: Option<f64>,
-    /// SLA: p95 latency at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    p95_ms: Option<f64>,
-    /// SLA: p99 latency at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    p99_ms: Option<f64>,
-    /// SLA: p99.9 latency at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    p999_ms: Option<f64>,
-    /// SLA: slowest request at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    max_ms: Option<f64>,
-    /// SLA: mean latency at most MS milliseconds.
-    #[arg(long, value_name = "MS", help_heading = "SLA (exit 10 when violated)")]
-    mean_ms: Option<f64>,
-    /// SLA: at least this fraction of requests succeed, 0 … 1 (without it, every request must).
-    #[arg(long, value_name = "RATE", help_heading = "SLA (exit 10 when violated)")]
-    min_success_rate: Option<f64>,
-    /// SLA: at least this many successful requests per second.
-    #[arg(long, value_name = "RPS", help_heading = "SLA (exit 10 when violated)")]
-    min_throughput: Option<f64>,
-    /// SLA: bandwidth of the slowest size at least this many MB/s (10^6 bytes/s).
-    #[arg(long, value_name = "MBPS", help_heading = "SLA (exit 10 when violated)")]
-    min_bandwidth_mbps: Option<f64>,
-    /// SLA: at most this many round trips per request (from the wire counters).
-    #[arg(long, value_name = "N", help_heading = "SLA (exit 10 when violated)")]
-    max_round_trips: Option<f64>,
-    /// SLA: at most this many remote references received per request.
-    #[arg(long, value_name = "N", help_heading = "SLA (exit 10 when violated)")]
-    max_references: Option<f64>,
+    /// The bounds given, in the table's order.
+    bounds: Vec<(Stat, f64)>,
+}
+
+const HEADING: &str = "SLA (exit 10 when violated)";
+
+/// Flags kept working under an older spelling (not shown in `--help`).
+const OLD_SPELLINGS: [(Stat, &str); 1] = [(Stat::MinThroughputRps, "min-throughput")];
+
+impl clap::FromArgMatches for SlaFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let bounds = STATS.iter().filter_map(|row| m.get_one::<f64>(row.key).map(|v| (row.stat, *v))).collect();
+        Ok(SlaFlags { bounds })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = SlaFlags::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for SlaFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        STATS.iter().fold(cmd, |cmd, row| {
+            let mut arg = clap::Arg::new(row.key)
+                .long(row.flag)
+                .value_name(row.value_name)
+                .value_parser(clap::value_parser!(f64))
+                .help(format!("SLA: {}", row.help))
+                .help_heading(HEADING);
+            for (_, old) in OLD_SPELLINGS.iter().filter(|(stat, _)| *stat == row.stat) {
+                arg = arg.alias(*old);
+            }
+            cmd.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        SlaFlags::augment_args(cmd)
+    }
 }
 
 impl SlaFlags {
     /// The declared bounds, checked for sense.
     pub(crate) fn slas(&self) -> Result<Vec<Sla>, String> {
-        let flags = [
-            ("--p50-ms", Stat::P50Ms, self.p50_ms),
-            ("--p90-ms", Stat::P90Ms, self.p90_ms),
-            ("--p95-ms", Stat::P95Ms, self.p95_ms),
-            ("--p99-ms", Stat::P99Ms, self.p99_ms),
-            ("--p999-ms", Stat::P999Ms, self.p999_ms),
-            ("--max-ms", Stat::MaxMs, self.max_ms),
-            ("--mean-ms", Stat::MeanMs, self.mean_ms),
-            ("--min-success-rate", Stat::MinSuccessRate, self.min_success_rate),
-            ("--min-throughput", Stat::MinThroughputRps, self.min_throughput),
-            ("--min-bandwidth-mbps", Stat::MinBandwidthMbps, self.min_bandwidth_mbps),
-            ("--max-round-trips", Stat::MaxRoundTrips, self.max_round_trips),
-            ("--max-references", Stat::MaxReferences, self.max_references),
-        ];
         let mut out = Vec::new();
-        for (flag, stat, bound) in flags {
-            let Some(bound) = bound else { continue };
-            check_bound(flag, stat, bound)?;
+        for &(stat, bound) in &self.bounds {
+            check_bound(&format!("--{}", stat.info().flag), stat, bound)?;
             out.push(Sla { stat, bound });
         }
         Ok(out)
@@ -127,19 +117,35 @@ pub(crate) fn verdict_lines(checks: &[SlaCheck], name: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The flags as the command parses them.
+    fn parse(args: &[&str]) -> Result<SlaFlags, clap::Error> {
+        use clap::{Args, FromArgMatches};
+        let cmd = SlaFlags::augment_args(clap::Command::new("bench").no_binary_name(true));
+        SlaFlags::from_arg_matches(&cmd.try_get_matches_from(args)?)
+    }
+
     #[test]
     fn bounds_are_checked() {
-        let flags = SlaFlags { p99_ms: Some(5.0), min_success_rate: Some(0.99), ..SlaFlags::default() };
+        let flags = parse(&["--p99-ms", "5", "--min-success-rate", "0.99"]).unwrap();
         assert_eq!(
             flags.slas().unwrap(),
             vec![Sla { stat: Stat::P99Ms, bound: 5.0 }, Sla { stat: Stat::MinSuccessRate, bound: 0.99 }]
         );
-        let bad = SlaFlags { min_success_rate: Some(95.0), ..SlaFlags::default() };
-        assert!(bad.slas().unwrap_err().contains("fraction"));
-        let bad = SlaFlags { p50_ms: Some(-1.0), ..SlaFlags::default() };
-        assert!(bad.slas().unwrap_err().starts_with("--p50-ms must be"));
-        let bad = SlaFlags { max_ms: Some(f64::NAN), ..SlaFlags::default() };
-        assert!(bad.slas().is_err());
+        assert!(parse(&["--min-success-rate", "95"]).unwrap().slas().unwrap_err().contains("fraction"));
+        assert!(parse(&["--p50-ms=-1"]).unwrap().slas().unwrap_err().starts_with("--p50-ms must be"));
+        assert!(parse(&["--max-ms", "NaN"]).unwrap().slas().is_err());
+        assert!(parse(&["--p99-ms", "fast"]).is_err(), "not a number");
+    }
+
+    #[test]
+    fn every_statistic_is_a_flag_spelled_as_its_option() {
+        for row in STATS {
+            let flags = parse(&[&format!("--{}", row.flag), "1"]).unwrap();
+            assert_eq!(flags.slas().unwrap(), vec![Sla { stat: row.stat, bound: 1.0 }], "--{}", row.flag);
+        }
+        // The older spelling still works.
+        let old = parse(&["--min-throughput", "100"]).unwrap();
+        assert_eq!(old.slas().unwrap(), vec![Sla { stat: Stat::MinThroughputRps, bound: 100.0 }]);
     }
 
     #[test]

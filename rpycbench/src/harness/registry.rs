@@ -134,36 +134,7 @@ pub struct Sla {
     pub bound: f64,
 }
 
-/// Statistics an SLA can bound. Latency bounds are upper bounds in milliseconds (for
-/// connection benchmarks they bound the connection time); the `Min*` ones are lower
-/// bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stat {
-    /// `mean_ms`.
-    MeanMs,
-    /// `p50_ms`.
-    P50Ms,
-    /// `p90_ms`.
-    P90Ms,
-    /// `p95_ms`.
-    P95Ms,
-    /// `p99_ms`.
-    P99Ms,
-    /// `p999_ms`.
-    P999Ms,
-    /// `max_ms`.
-    MaxMs,
-    /// `min_success_rate` (0 … 1).
-    MinSuccessRate,
-    /// `min_throughput_rps` (successful requests per second).
-    MinThroughputRps,
-    /// `min_bandwidth_mbps` (10^6 bytes per second, the slowest size's mean rate).
-    MinBandwidthMbps,
-    /// `max_round_trips` per measured request (from the wire).
-    MaxRoundTrips,
-    /// `max_references` received per measured request (from the wire).
-    MaxReferences,
-}
+pub use super::stat::Stat;
 
 /// The user's function, adapted to return `Result<()>`.
 #[derive(Clone, Copy)]

@@ -101,44 +101,18 @@ pub fn measure(stat: Stat, r: &BenchResult) -> Option<f64> {
 
 /// Whether the bound is a minimum.
 pub fn is_lower_bound(stat: Stat) -> bool {
-    matches!(stat, Stat::MinSuccessRate | Stat::MinThroughputRps | Stat::MinBandwidthMbps)
+    stat.info().lower_bound
 }
 
 /// The statistic's name in messages.
 pub fn stat_name(stat: Stat) -> &'static str {
-    match stat {
-        Stat::MeanMs => "mean",
-        Stat::P50Ms => "p50",
-        Stat::P90Ms => "p90",
-        Stat::P95Ms => "p95",
-        Stat::P99Ms => "p99",
-        Stat::P999Ms => "p99.9",
-        Stat::MaxMs => "max",
-        Stat::MinSuccessRate => "success rate",
-        Stat::MinThroughputRps => "throughput",
-        Stat::MinBandwidthMbps => "bandwidth",
-        Stat::MaxRoundTrips => "round trips per request",
-        Stat::MaxReferences => "references per request",
-    }
+    stat.info().name
 }
 
 /// The attribute option that declares the statistic's bound (`p99_ms`, …), used as its
 /// key in result parameters.
 pub fn stat_key(stat: Stat) -> &'static str {
-    match stat {
-        Stat::MeanMs => "mean_ms",
-        Stat::P50Ms => "p50_ms",
-        Stat::P90Ms => "p90_ms",
-        Stat::P95Ms => "p95_ms",
-        Stat::P99Ms => "p99_ms",
-        Stat::P999Ms => "p999_ms",
-        Stat::MaxMs => "max_ms",
-        Stat::MinSuccessRate => "min_success_rate",
-        Stat::MinThroughputRps => "min_throughput_rps",
-        Stat::MinBandwidthMbps => "min_bandwidth_mbps",
-        Stat::MaxRoundTrips => "max_round_trips",
-        Stat::MaxReferences => "max_references",
-    }
+    stat.info().key
 }
 
 /// A value of `stat` with its unit.
