@@ -101,7 +101,8 @@ impl State {
         let Some((sampler, started)) = self.running.take() else { return };
         let stats = sampler.stop();
         let wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let Some(server) = stats.server else { return };
+        // A server that is gone is not idle: its stretches would read as 0 % CPU.
+        let Some(server) = stats.server.filter(|s| s.processes_max > 0) else { return };
         let t = self.total.get_or_insert_with(Totals::default);
         t.wall_ns = t.wall_ns.saturating_add(wall_ns);
         t.cpu_ns = t.cpu_ns.saturating_add(server.cpu_time_ns);

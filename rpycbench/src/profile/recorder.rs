@@ -86,8 +86,8 @@ struct Open {
     callback_depth: u32,
     /// The direction of the top-level request of this chain.
     root_direction: Direction,
-    /// Whether it is one of the client's operations (timed into the load).
-    operation: bool,
+    /// The method, when it is one of the client's operations (timed into the load).
+    operation: Option<String>,
 }
 
 #[derive(Default)]
@@ -114,8 +114,9 @@ pub struct Recorder {
     refs: HashMap<(Direction, String), ReferenceStats>,
     /// Operations by direction and method.
     operations: HashMap<(Direction, String), OperationStats>,
-    /// The load of the operations each direction started.
+    /// The load of the operations each direction started, and by method.
     loads: [LoadAccumulator; 2],
+    method_loads: HashMap<(Direction, String), LoadAccumulator>,
     history: VecDeque<CallRecord>,
     next_id: u64,
     slowest: Vec<CallRecord>,
@@ -170,6 +171,7 @@ impl Recorder {
             refs: HashMap::new(),
             operations: HashMap::new(),
             loads: Default::default(),
+            method_loads: HashMap::new(),
             history: VecDeque::new(),
             next_id: 0,
             slowest: Vec::new(),
@@ -200,10 +202,14 @@ impl Recorder {
     /// Ends a connection: its waiting requests will never be answered.
     pub fn close_connection(&mut self, conn: u64) {
         let Some(state) = self.conns.remove(&conn) else { return };
+        let now = Instant::now();
         for open in state.open {
             self.unanswered_closed += 1;
-            if open.operation {
-                self.loads[slot(open.direction)].abandon();
+            if let Some(method) = &open.operation {
+                self.loads[slot(open.direction)].abandon(now);
+                if let Some(l) = self.method_loads.get_mut(&(open.direction, method.clone())) {
+                    l.abandon(now);
+                }
             }
             self.update_record(open.id, |r| r.outcome = CallOutcome::NoAnswer);
         }
@@ -321,7 +327,7 @@ impl Recorder {
             // a DEL is only a release, not a call made while the other side waits.
             Some((_, level, cb, root)) => (level + 1, cb + u32::from(direction != root && !is_del), root),
         };
-        let mut operation = false;
+        let mut operation = None;
         if parent.is_none() && matches!(Handler::from_id(handler), Some(Handler::Call | Handler::CallAttr)) {
             let method = match (handler == i64::from(Handler::Call.id()), &target) {
                 (true, Some(t)) => {
@@ -330,7 +336,6 @@ impl Recorder {
                 _ => name.as_deref(),
             };
             if let Some(method) = method.filter(|m| names_an_operation(m)) {
-                operation = true;
                 self.dirs[slot(direction)].operations += 1;
                 let key = if self.operations.len() >= MAX_KEYS
                     && !self.operations.contains_key(&(direction, method.to_string()))
@@ -339,6 +344,7 @@ impl Recorder {
                 } else {
                     method
                 };
+                operation = Some(key.to_string());
                 state.operation[slot(direction)] = Some(key.to_string());
                 self.operations
                     .entry((direction, key.to_string()))
@@ -364,14 +370,18 @@ impl Recorder {
         if answered {
             if state.open.len() >= MAX_OPEN_PER_CONNECTION {
                 let old = state.open.remove(0);
-                if old.operation {
-                    self.loads[slot(old.direction)].abandon();
+                if let Some(method) = &old.operation {
+                    self.loads[slot(old.direction)].abandon(at);
+                    if let Some(l) = self.method_loads.get_mut(&(old.direction, method.clone())) {
+                        l.abandon(at);
+                    }
                 }
                 evicted = Some(old.id);
                 self.unanswered_closed += 1;
             }
-            if operation {
+            if let Some(method) = &operation {
                 self.loads[slot(direction)].start(at);
+                self.method_loads.entry((direction, method.clone())).or_default().start(at);
             }
             state.open.push(Open {
                 direction,
@@ -474,8 +484,11 @@ impl Recorder {
             });
             return;
         }
-        if open.operation {
+        if let Some(method) = &open.operation {
             self.loads[slot(open.direction)].end(open.start, at, exception);
+            if let Some(l) = self.method_loads.get_mut(&(open.direction, method.clone())) {
+                l.end(open.start, at, exception);
+            }
         }
         let hname = handler_name(open.handler);
         let od = &mut self.dirs[slot(open.direction)];
@@ -566,8 +579,9 @@ impl Recorder {
         references.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| a.type_name.cmp(&b.type_name)));
         let open_now: u64 = self.conns.values().map(|c| c.open.len() as u64).sum();
         let [mut c2s, mut s2c] = self.dirs.clone();
-        c2s.load = self.loads[0].stats();
-        s2c.load = self.loads[1].stats();
+        let now = Instant::now();
+        c2s.load = self.loads[0].stats(now);
+        s2c.load = self.loads[1].stats(now);
         let mut t = Telemetry {
             schema: TELEMETRY_SCHEMA.to_string(),
             elapsed_ns: nanos(self.epoch.elapsed()),
@@ -602,7 +616,12 @@ impl Recorder {
         };
         t.operations = t.direction(t.client_direction()).operations;
         let client = t.client_direction();
-        t.per_operation = self.operations.iter().filter(|((d, _), _)| *d == client).map(|(_, s)| s.clone()).collect();
+        t.per_operation = self
+            .operations
+            .iter()
+            .filter(|((d, _), _)| *d == client)
+            .map(|(key, s)| OperationStats { load: self.method_loads.get(key).and_then(|l| l.stats(now)), ..s.clone() })
+            .collect();
         t.per_operation.sort_by(|a, b| b.round_trips.cmp(&a.round_trips).then_with(|| a.method.cmp(&b.method)));
         t
     }

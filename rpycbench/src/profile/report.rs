@@ -4,7 +4,7 @@
 
 use super::diagnosis::{render_text, Diagnosis, Finding, Thresholds, WireEvidence};
 use super::facts::Direction;
-use super::load::load_result;
+use super::load::load_results;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
 use crate::metrics::format_ns;
 use std::collections::HashMap;
@@ -69,8 +69,9 @@ pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, threshol
     let mut body = format!("(\"per operation\" figures divide by {operations} operation{plural})\n");
     if t.system.is_none() {
         body.push_str(
-            "(the server's CPU was not sampled, so the rules that need it — I/O bound, at capacity, one core \
-             pinned — were not checked; `rpycbench proxy --server-pid PID` samples it)\n",
+            "(the server's CPU was not sampled, so the rules that read it — I/O bound by idle CPU, at \
+             capacity, one request computed at a time — were not checked; `rpycbench proxy --server-pid PID` \
+             samples it)\n",
         );
     }
     body.push_str(&render_text(&findings));
@@ -78,13 +79,13 @@ pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, threshol
 }
 
 /// The findings on telemetry, as its report shows them: the wire rules on what was
-/// recorded, and the latency and CPU rules on the clients' operations read as a
-/// closed loop ([`load_result`], with the server's CPU when [`Telemetry::system`]
-/// holds it), both under `subject`.
+/// recorded (under `subject`), and the latency and CPU rules on the clients' operations
+/// read as a closed loop, method by method (`SUBJECT: method`, see [`load_results`]),
+/// with the server's CPU when [`Telemetry::system`] holds it.
 pub fn diagnose_telemetry(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Vec<Finding> {
     let evidence = WireEvidence::from_telemetry(t, operations);
-    let load = load_result(t, subject);
-    Diagnosis::new(thresholds.clone()).results(load.as_ref()).telemetry(subject, evidence).findings()
+    let loads = load_results(t, subject);
+    Diagnosis::new(thresholds.clone()).results(&loads).telemetry(subject, evidence).findings()
 }
 
 /// The operations the relay and `RPYCBENCH_PROFILE` divide by when not told:

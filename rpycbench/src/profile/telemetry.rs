@@ -103,6 +103,10 @@ pub struct OperationStats {
     /// Attributes read (GETATTR) during those operations, by name: `name: 20` after
     /// `get_users(20)` is the N+1 pattern.
     pub attribute_reads: BTreeMap<String, u64>,
+    /// Their calls timed from request to answer (the call alone, not the reads after
+    /// it), with how many were in flight at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::OperationLoad>,
 }
 
 /// What travelled in one direction.

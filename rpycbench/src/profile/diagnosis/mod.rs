@@ -145,6 +145,11 @@ fn stalled(
     wire: Option<&WireEvidence>,
     t: &Thresholds,
 ) -> Option<Finding> {
+    // Read from telemetry: its calls, by method, give the stall under the telemetry's
+    // own subject (see `wire_findings`); once is enough.
+    if r.params.get(crate::profile::TELEMETRY_SOURCE_PARAM) == Some(&true.into()) {
+        return None;
+    }
     let by_latency =
         calls.and_then(|w| stall::delayed_ack_stall_in_calls(&r.name, w, t)).or_else(|| stall::delayed_ack_stall(r, t));
     match (by_latency, wire) {
