@@ -4,14 +4,15 @@
 //! A sender without `TCP_NODELAY` (rpyc sets none) holds the last, small segment of a
 //! message while earlier data is unacknowledged, and a receiver with nothing to send
 //! delays its ACK — by about 40 ms on Linux, 200 ms on some other stacks. The receiver
-//! then sees the message's first piece, nothing for the delayed-ACK timeout, then the
-//! rest. A small frame (up to [`SMALL_FRAME_BYTES`]) whose first and last pieces are
-//! that far apart waited for an ACK, not for the network: 256 KiB moves in 20 ms even at
-//! 100 Mb/s. Read from the latency of whole requests, a stall hides when every request
-//! stalls (nothing fast to compare with); read here, it does not.
+//! then sees the message stop one segment short of its end for the delayed-ACK
+//! timeout, then the rest. A small frame (up to [`SMALL_FRAME_BYTES`]) that pauses so,
+//! with at most one segment ([`MAX_SEGMENT_BYTES`]) still to come, waited for an ACK,
+//! not for the network: 256 KiB moves in 20 ms even at 100 Mb/s. Read from the latency
+//! of whole requests, a stall hides when every request stalls (nothing fast to compare
+//! with); read here, it does not.
 //!
-//! Cost: nothing for a frame that arrives in one read; two clock reads for one that
-//! does not.
+//! Cost: nothing for a frame that arrives in one read; a clock read per piece for one
+//! that does not.
 
 use std::time::Instant;
 
@@ -58,24 +59,50 @@ impl SplitArrivals {
     }
 }
 
-/// When the frame being received began to arrive, if it is arriving in pieces.
+/// The most a held-back final piece can be: Nagle holds one segment, and no segment is
+/// larger than loopback's (about 64 KiB; 1448 bytes on Ethernet).
+pub const MAX_SEGMENT_BYTES: usize = 64 << 10;
+
+/// The pieces of the frame being received, if it is arriving in pieces: when its first
+/// piece came, and its longest pause so far with what had come before it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PieceClock {
     since: Option<Instant>,
+    /// When the frame last grew, and how many of its bytes had come by then.
+    last: Option<(Instant, usize)>,
+    /// The longest pause between two pieces, and the bytes that had come before it.
+    longest: (u64, usize),
 }
 
 impl PieceClock {
-    /// The decoder holds part of a frame and needs more bytes: called right after the
-    /// read that brought them, so the first call times the frame's first piece.
-    pub fn partial(&mut self) {
-        if self.since.is_none() {
-            self.since = Some(Instant::now());
+    /// The decoder holds part of a frame (`buffered` bytes of it) and needs more: called
+    /// after each read, so the pauses between pieces are timed. A call that finds no new
+    /// bytes (a poll that timed out) changes nothing.
+    pub fn partial(&mut self, buffered: usize) {
+        if self.last.is_some_and(|(_, before)| before == buffered) {
+            return;
         }
+        self.partial_at(Instant::now(), buffered);
     }
 
     /// [`partial`](Self::partial) for bytes read `at`.
-    pub fn partial_at(&mut self, at: Instant) {
-        self.since.get_or_insert(at);
+    pub fn partial_at(&mut self, at: Instant, buffered: usize) {
+        match self.last {
+            None => {
+                self.since = Some(at);
+                self.longest = (0, 0);
+            }
+            Some((_, before)) if before == buffered => return,
+            Some((then, before)) => self.pause(at, then, before),
+        }
+        self.last = Some((at, buffered));
+    }
+
+    fn pause(&mut self, at: Instant, then: Instant, before: usize) {
+        let gap = u64::try_from(at.saturating_duration_since(then).as_nanos()).unwrap_or(u64::MAX);
+        if gap > self.longest.0 {
+            self.longest = (gap, before);
+        }
     }
 
     /// A frame of `wire_len` bytes is complete: counted in `counts` if it came in pieces.
@@ -86,11 +113,22 @@ impl PieceClock {
     }
 
     /// [`complete`](Self::complete) for a frame whose last piece was read `at`.
+    ///
+    /// A delayed-ACK stall has a signature: the frame stops, for the timeout, short of
+    /// its end by one held-back segment at most. Slow start on a long link, or a reader
+    /// descheduled on a busy machine, pause with more than that still to come, or for
+    /// another time.
     pub fn complete_at(&mut self, at: Instant, wire_len: usize, counts: &mut SplitArrivals) {
-        let Some(since) = self.since.take() else { return };
+        if self.since.take().is_none() {
+            return;
+        }
+        if let Some((then, before)) = self.last.take() {
+            self.pause(at, then, before);
+        }
         counts.frames += 1;
-        let waited = u64::try_from(at.saturating_duration_since(since).as_nanos()).unwrap_or(u64::MAX);
-        if wire_len <= SMALL_FRAME_BYTES && in_delayed_ack_band(waited) {
+        let (gap, before) = self.longest;
+        let after = wire_len.saturating_sub(before);
+        if wire_len <= SMALL_FRAME_BYTES && after <= MAX_SEGMENT_BYTES && in_delayed_ack_band(gap) {
             counts.delayed_ack += 1;
         }
     }
@@ -114,11 +152,36 @@ mod tests {
         let (mut clock, mut counts) = (PieceClock::default(), SplitArrivals::default());
         clock.complete(100, &mut counts);
         assert_eq!(counts, SplitArrivals::default(), "one read: not in pieces");
-        clock.partial();
-        clock.partial(); // a third piece: still timed from the first
+        clock.partial(60_000);
+        clock.partial(60_000); // a poll that brought nothing
+        clock.partial(80_000);
         clock.complete(100_000, &mut counts);
         assert_eq!(counts, SplitArrivals { frames: 1, delayed_ack: 0 }, "pieces microseconds apart");
         clock.complete(100, &mut counts);
         assert_eq!(counts.frames, 1, "the clock restarts with the next frame");
+    }
+
+    #[test]
+    fn a_stall_stops_one_segment_short_of_the_end() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        let frame = |pieces: &[(u64, usize)], len: usize| {
+            let (mut clock, mut counts) = (PieceClock::default(), SplitArrivals::default());
+            for &(ms, buffered) in pieces {
+                clock.partial_at(at(ms), buffered);
+            }
+            clock.complete_at(at(pieces.last().map_or(0, |p| p.0) + 42), len, &mut counts);
+            counts.delayed_ack
+        };
+        // rpyc's 100 KiB reply: 64 000 bytes, 42 ms held, the last 38 KiB.
+        assert_eq!(frame(&[(0, 64_000)], 102_405), 1);
+        // Slow start: 42 ms pauses with far more than a segment still to come.
+        assert_eq!(frame(&[(0, 14_600)], 200_000), 0);
+        // A pause of another length.
+        let mut counts = SplitArrivals::default();
+        let mut clock = PieceClock::default();
+        clock.partial_at(at(0), 64_000);
+        clock.complete_at(at(120), 102_405, &mut counts);
+        assert_eq!(counts, SplitArrivals { frames: 1, delayed_ack: 0 });
     }
 }

@@ -572,8 +572,9 @@ impl Connection {
                 }
             }
             // Only a frame that needs more bytes gets here: its first piece is in.
-            if self.decoder.buffered() > 0 {
-                self.pieces.partial();
+            let buffered = self.decoder.buffered();
+            if buffered > 0 {
+                self.pieces.partial(buffered);
             }
             if let Some(deadline) = deadline {
                 let now = Instant::now();

@@ -555,7 +555,7 @@ impl Pipe {
             }
         }
         if decoder.buffered() > 0 {
-            pieces.partial_at(at);
+            pieces.partial_at(at, decoder.buffered());
         }
         let mut recorder = self.profiler.lock();
         for (facts, wire_len) in self.facts.drain(..) {

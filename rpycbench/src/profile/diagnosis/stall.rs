@@ -19,14 +19,11 @@
 use super::finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
 use super::rules::{finding, ms};
 use super::{Thresholds, WireEvidence};
+// Delayed-ACK timeouts, ms, and the band of a stalled request around each: shared with
+// `client::arrivals`, which reads the same stall off the frames.
+use crate::client::arrivals::{DELAYED_ACK_BAND as BAND, DELAYED_ACK_TIMEOUTS_MS as TIMEOUTS_MS};
 use crate::metrics::{format_bytes, BenchKind, BenchResult, LatencyHistogram, LatencyStats};
 
-/// Delayed-ACK timeouts, ms: Linux's minimum (`TCP_DELACK_MIN`, 40 ms) and the 200 ms
-/// of BSD-derived stacks and Windows.
-const TIMEOUTS_MS: [f64; 2] = [40.0, 200.0];
-/// A stalled request takes the timeout plus its own time and the timer's slack (jiffies,
-/// wake-up): from just under the timeout to 30 % above it.
-const BAND: (f64, f64) = (0.95, 1.3);
 /// The real service time must be this far below the timeout for requests in the band
 /// to be told apart from it.
 const APART: f64 = 4.0;
@@ -38,7 +35,7 @@ const BESIDE: [(f64, f64); 2] = [(0.5, 0.95), (1.3, 1.75)];
 /// The band must hold at least this many times the requests of either stretch beside it.
 const CLUSTER: f64 = 2.0;
 /// Larger payloads may really take 40 ms to move (256 KiB takes 20 ms at 100 Mb/s).
-const MAX_PAYLOAD_BYTES: u64 = 256 << 10;
+const MAX_PAYLOAD_BYTES: u64 = crate::client::arrivals::SMALL_FRAME_BYTES as u64;
 
 /// One distribution of a result: the requests of a latency run, or one payload size.
 struct Series<'a> {
@@ -187,8 +184,8 @@ pub(super) fn delayed_ack_stall_in_pieces(subject: &str, w: &WireEvidence, t: &T
 pub(super) fn pieces_detail(f: &mut Finding, w: &WireEvidence) {
     if w.delayed_ack_pieces > 0 {
         f.details.push(format!(
-            "{} messages arrived in two pieces a delayed-ACK timeout apart (38–52 ms or 190–260 ms), over {} \
-             operations: seen by the receiver, not inferred from latency",
+            "{} messages stopped one segment short of their end for a delayed-ACK timeout (38–52 ms or \
+             190–260 ms), over {} operations: seen by the receiver, not inferred from latency",
             w.delayed_ack_pieces, w.operations
         ));
     }

@@ -159,7 +159,7 @@ fn replies_seen_in_pieces_are_a_stall_on_their_own() {
     let pieces = |n: u64, ops: u64| WireEvidence { operations: ops, delayed_ack_pieces: n, ..WireEvidence::default() };
     let f = Diagnosis::new(Thresholds::default()).telemetry("media", pieces(25, 30)).findings();
     assert_eq!(ids(&f), ["delayed_ack_stall"], "{}", render_text(&f));
-    assert!(f[0].details[0].contains("25 messages arrived in two pieces"), "{:?}", f[0].details);
+    assert!(f[0].details[0].contains("25 messages stopped one segment short"), "{:?}", f[0].details);
     assert!(f[0].action.contains("TCP_NODELAY"));
     for (n, ops) in [(2, 30), (3, 1000)] {
         let f = Diagnosis::new(Thresholds::default()).telemetry("media", pieces(n, ops)).findings();
