@@ -55,6 +55,9 @@ impl Shared {
 pub fn run(info: BinaryInfo) -> ExitCode {
     current_exe_serves();
     if std::env::var_os(SERVE_CHILD_ENV).is_some() {
+        // Consumed (first thing in `main`, one thread): a process the served Rust
+        // service starts is not a server.
+        std::env::remove_var(SERVE_CHILD_ENV);
         return child::serve(std::env::args_os().skip(1));
     }
     // Only the harness itself sets this, for one server start at a time.

@@ -12,7 +12,10 @@
 //! of the user's (`--rust-service`) to the benchmark harness's `main`, which knows them.
 //!
 //! Before `main`, `std::env::args` may not be set up yet: the arguments are read from
-//! `/proc/self/cmdline`.
+//! `/proc/self/cmdline`; and SIGPIPE is not yet ignored, so the hook ignores it, as the
+//! runtime would. A process that serves never returns from the hook: constructors
+//! ordered after it and `main` do not run in it. Anything but a `serve` request (the
+//! variable is inherited by a server's own children) returns at once.
 
 use super::{serve_native, ServeOptions, ServerMode, SERVE_CHILD_ENV};
 
@@ -95,11 +98,27 @@ extern "C" fn serve_before_main() {
         .skip(1)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
+    // The variable is inherited: a program a server's own child starts (one that links
+    // rpycbench too) is not a serve request, and runs its `main`.
+    if args.first().map(String::as_str) != Some("serve") {
+        return;
+    }
+    // Before `main`, the Rust runtime has not yet set SIGPIPE to ignored: a client that
+    // hangs up mid-reply must be a write error, not the end of the server.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     // Unwinding out of a function the C runtime called would abort with no word of why.
     let served = std::panic::catch_unwind(|| match parse(&args) {
         // A Rust service of the user's: the harness's `main` serves it.
         Ok(req) if req.rust_service.is_some() => None,
-        Ok(req) => Some(serve(&req, ServeOptions::builtin())),
+        Ok(req) => {
+            // Consumed: what this server starts is not a server. Still one thread here,
+            // before `main`: nothing reads the environment concurrently.
+            std::env::remove_var(SERVE_CHILD_ENV);
+            Some(serve(&req, ServeOptions::builtin()))
+        }
         Err(e) => Some(Err(e)),
     });
     match served {
