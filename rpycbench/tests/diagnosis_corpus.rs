@@ -212,7 +212,8 @@ fn reports_waiting_on_a_backend_are_io_bound() {
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
     leads(&findings, FindingId::IoBound, "reports");
     // Python clients through the relay, the server's CPU sampled: idle while it waits.
-    let (findings, t) = through_the_relay_to(service.addr, Some(service.child.id()), &python_clients("render", 8, 13));
+    // 40 requests a client: a second of load, well past the 200 ms CPU window.
+    let (findings, t) = through_the_relay_to(service.addr, Some(service.child.id()), &python_clients("render", 8, 40));
     leads(&findings, FindingId::IoBound, "reports, relayed");
     assert!(findings[0].evidence.iter().any(|e| e.metric == "server CPU"), "{}", render_text(&findings));
     assert!(sampled_cpu(&t) < 30.0, "{}", sampled_cpu(&t));
@@ -287,9 +288,16 @@ fn pricing_under_eight_clients_computes_one_at_a_time_on_a_threaded_server_only(
     let forking = Service::start_with("pricing.py", &["--forking"]);
     let target = Target::address(forking.addr).with_processes(ProcessSet::Tree(forking.child.id()));
     let r = quote(&target, "quote[external]");
-    // A twin kept to one core by another process reads like one request at a time.
+    // A twin kept to one core by other processes would read like one request at a time:
+    // what the rest of the machine used (all but this process, less the server) decides
+    // whether the run can tell.
+    let server_cpu = r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0.0, |s| s.cpu_percent_mean);
+    let others = r.machine.as_ref().and_then(|m| m.other_load_pct).map(|all| all - server_cpu);
+    preconditions::require(others.is_some_and(|o| o < 30.0), || {
+        format!("other processes used {others:?} % of a core while the forking twin ran; it needs a core of its own")
+    });
     let busy = cores_busy_serving(&r);
-    preconditions::require(busy >= 150.0, || format!("the forking server kept only {busy:.0} % of a core busy"));
+    assert!(busy > 130.0, "the forking twin kept only {busy:.0} % of a core busy on a machine with room");
     let findings = diagnose(std::slice::from_ref(&r), &Thresholds::default());
     assert!(findings.iter().all(|f| f.id != FindingId::GilContention), "forking:\n{}", render_text(&findings));
 }

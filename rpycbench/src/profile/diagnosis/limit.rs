@@ -175,10 +175,11 @@ pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thr
 /// pair under the same load proves it outright ([`super::cross::gil_contention`]); this
 /// reads a server of the user's own, where no forking twin exists.
 ///
-/// The cores the server keeps busy are read as its CPU time per request × throughput:
-/// over the requests themselves, not over the sampling window, whose start-up (a
-/// forking server's forks, the clients connecting) would make a server that uses two
-/// cores while it serves read as one and a bit.
+/// The cores the server keeps busy are read as its CPU time per request (warm-up
+/// requests counted) × throughput: the server's CPU time over the measured time, not
+/// over the sampling window, whose start-up (a forking server's forks, the clients
+/// connecting) would make a server that uses two cores while it serves read as one and
+/// a bit. The start-up's CPU stays in: it is small beside the requests' own.
 pub(super) fn one_core_at_a_time(r: &BenchResult, all: &[&BenchResult], t: &Thresholds) -> Option<Finding> {
     // Native servers have no interpreter lock; a forking one has one per connection.
     if r.server.backend == "rust" || r.server.mode.ends_with("forking") || r.environment.cores < 2 {
@@ -191,7 +192,10 @@ pub(super) fn one_core_at_a_time(r: &BenchResult, all: &[&BenchResult], t: &Thre
     if successes == 0 || l.count < t.min_tail_samples.min(100) {
         return None;
     }
-    let cpu_per_request = ms(cpu_time_ns) / successes as f64;
+    // The sampled CPU covers the warm-up requests too: counted, so they do not inflate
+    // the measured ones' share.
+    let warmup = r.params.get("warmup_per_client").and_then(serde_json::Value::as_u64).unwrap_or(0) * clients;
+    let cpu_per_request = ms(cpu_time_ns) / (successes + warmup) as f64;
     if cpu_per_request < MIN_SERVICE_MS {
         return None;
     }
