@@ -18,7 +18,7 @@ const TOOLCHAIN: &str = "rustc 1.95.";
 
 fn main() {
     let args = Arguments::from_args();
-    let forced = args.include_ignored || args.ignored;
+    let forced = args.include_ignored;
     let ui = Trial::ignorable_test("ui", move || match other_toolchain() {
         Some(found) if !forced => {
             Ok(Completion::ignored_with(format!("the .stderr files are for rustc 1.95, found {found}")))

@@ -30,6 +30,24 @@ fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| *l == module)
 }
 
+/// The file's code, comments cut off line by line, with a `use` group that rustfmt
+/// spread over several lines (`use crate::{\n    a::X,\n};`) joined into one: each
+/// with the number of its first line.
+fn statements(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut open = false;
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        match out.last_mut() {
+            Some((_, joined)) if open => joined.push_str(code.trim()),
+            _ => out.push((n, code.to_string())),
+        }
+        let joined = &out.last().map(|(_, j)| j.clone()).unwrap_or_default();
+        open = joined.matches('{').count() > joined.matches('}').count() && joined.contains("use crate::{");
+    }
+    out
+}
+
 /// The first segments of the `crate::` paths on one line of code.
 fn crate_paths(line: &str) -> Vec<String> {
     let code = line.split("//").next().unwrap_or("");
@@ -72,8 +90,8 @@ fn each_module_uses_only_the_layers_above_it() {
         let rel = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
         let Some(own) = rel.split('/').next().and_then(layer_of).filter(|_| rel.contains('/')) else { continue };
         let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            for segment in crate_paths(line) {
+        for (n, line) in statements(&text) {
+            for segment in crate_paths(&line) {
                 let used = ROOT_ITEMS.iter().find(|(item, _)| *item == segment).map_or(segment.as_str(), |(_, l)| l);
                 if layer_of(used).is_some_and(|l| l > own) {
                     crossings.insert((rel.clone(), used.to_string(), n + 1));
@@ -93,6 +111,15 @@ fn each_module_uses_only_the_layers_above_it() {
             "{file} no longer uses crate::{used}: remove it from KNOWN ({why})"
         );
     }
+}
+
+#[test]
+fn a_use_group_over_several_lines_is_read_whole() {
+    let text = "use crate::{\n    metrics::X, // a comment\n    report::Y,\n};\nfn f() {}\n";
+    let joined = statements(text);
+    assert_eq!(joined[0].0, 0);
+    assert_eq!(crate_paths(&joined[0].1), ["metrics", "report"]);
+    assert_eq!(joined.len(), 2, "{joined:?}");
 }
 
 #[test]

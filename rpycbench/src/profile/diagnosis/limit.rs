@@ -131,6 +131,11 @@ pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thr
     if server_cpu(r, t).is_some() {
         return None;
     }
+    // Traffic a relay saw may go to a server on another machine, behind a network:
+    // neither this machine's cores nor the wait can be read as the server's.
+    if r.params.get(crate::profile::TELEMETRY_SOURCE_PARAM) == Some(&true.into()) {
+        return None;
+    }
     let ClosedLoop { clients, throughput, service, served, .. } = closed_loop(r, all, t.io_latency_ms)?;
     let cores = f64::from(r.environment.cores.max(1));
     if served < 2.0 * cores {
