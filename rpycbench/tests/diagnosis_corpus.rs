@@ -294,7 +294,8 @@ fn pricing_under_eight_clients_computes_one_at_a_time_on_a_threaded_server_only(
     let server_cpu = r.system.as_ref().and_then(|s| s.server.as_ref()).map_or(0.0, |s| s.cpu_percent_mean);
     let others = r.machine.as_ref().and_then(|m| m.other_load_pct).map(|all| all - server_cpu);
     preconditions::require(others.is_some_and(|o| o < 30.0), || {
-        format!("other processes used {others:?} % of a core while the forking twin ran; it needs a core of its own")
+        let used = others.map_or("an unknown share".to_owned(), |o| format!("{o:.0} %"));
+        format!("other processes used {used} of a core while the forking twin ran; it needs a core of its own")
     });
     let busy = cores_busy_serving(&r);
     assert!(busy > 130.0, "the forking twin kept only {busy:.0} % of a core busy on a machine with room");
