@@ -10,6 +10,7 @@
 //! [`Telemetry::operations`]): `conn.root.f()` is one, the attribute reads of what it
 //! returned are steps of it. Their latency is the call alone, from request to answer.
 
+use super::recorder::nanos;
 use super::telemetry::Telemetry;
 use crate::metrics::{
     now_rfc3339, BenchKind, BenchResult, Environment, ErrorCount, LatencyHistogram, LatencyStats, Outcomes, ServerInfo,
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// The operations one side started, answered (see the module documentation).
+/// The operations of one method, answered (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OperationLoad {
     /// Operations answered (REPLY or EXCEPTION).
@@ -79,7 +80,7 @@ impl LoadAccumulator {
 
     /// The operation requested at `start` was answered `at`.
     pub(super) fn end(&mut self, start: Instant, at: Instant, exception: bool) {
-        let ns = u64::try_from(at.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX);
+        let ns = nanos(at.saturating_duration_since(start));
         self.histogram.record_ns(ns);
         self.busy_ns = self.busy_ns.saturating_add(ns);
         self.answered += 1;
@@ -118,10 +119,6 @@ impl LoadAccumulator {
     }
 }
 
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// Operations of one method must be at least this share of all for the server's CPU
 /// to be read as theirs.
 const CPU_OWNER_SHARE: f64 = 0.9;
@@ -156,7 +153,7 @@ fn result(name: &str, load: OperationLoad, system: Option<SystemStats>) -> Bench
     params.insert("clients".to_string(), clients.into());
     params.insert("max_in_flight".to_string(), load.max_in_flight.into());
     params.insert(TELEMETRY_SOURCE_PARAM.to_string(), true.into());
-    let successes = load.answered - load.exceptions.min(load.answered);
+    let successes = load.answered.saturating_sub(load.exceptions);
     let errors = if load.exceptions > 0 {
         vec![ErrorCount { message: "remote exception raised by the service".into(), count: load.exceptions }]
     } else {
@@ -196,6 +193,12 @@ fn result(name: &str, load: OperationLoad, system: Option<SystemStats>) -> Bench
 /// their calls' times are also in the telemetry, by method, where the delayed-ACK
 /// stall is read from.
 pub const TELEMETRY_SOURCE_PARAM: &str = "from_telemetry";
+
+/// Whether `r` was read from telemetry ([`TELEMETRY_SOURCE_PARAM`]) rather than
+/// measured by a benchmark.
+pub fn is_from_telemetry(r: &BenchResult) -> bool {
+    r.params.get(TELEMETRY_SOURCE_PARAM) == Some(&true.into())
+}
 
 /// The relay samples the server only: its own process is not the clients, whose CPU
 /// it cannot see, so the client's figures are left out rather than read as idle. The

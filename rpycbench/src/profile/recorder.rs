@@ -86,8 +86,8 @@ struct Open {
     callback_depth: u32,
     /// The direction of the top-level request of this chain.
     root_direction: Direction,
-    /// The method, when it is one of the client's operations (timed into the load).
-    operation: Option<String>,
+    /// Its key in `method_loads`, when it is one of the client's operations.
+    operation: Option<(Direction, String)>,
 }
 
 #[derive(Default)]
@@ -114,8 +114,8 @@ pub struct Recorder {
     refs: HashMap<(Direction, String), ReferenceStats>,
     /// Operations by direction and method.
     operations: HashMap<(Direction, String), OperationStats>,
-    /// The load of the operations each direction started, and by method.
-    loads: [LoadAccumulator; 2],
+    /// The load of the operations each direction started, by method (keyed as
+    /// `operations`).
     method_loads: HashMap<(Direction, String), LoadAccumulator>,
     history: VecDeque<CallRecord>,
     next_id: u64,
@@ -154,7 +154,7 @@ fn names_an_operation(method: &str) -> bool {
     !method.is_empty() && !dunder
 }
 
-fn nanos(d: Duration) -> u64 {
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -170,7 +170,6 @@ impl Recorder {
             methods: HashMap::new(),
             refs: HashMap::new(),
             operations: HashMap::new(),
-            loads: Default::default(),
             method_loads: HashMap::new(),
             history: VecDeque::new(),
             next_id: 0,
@@ -205,11 +204,8 @@ impl Recorder {
         let now = Instant::now();
         for open in state.open {
             self.unanswered_closed += 1;
-            if let Some(method) = &open.operation {
-                self.loads[slot(open.direction)].abandon(now);
-                if let Some(l) = self.method_loads.get_mut(&(open.direction, method.clone())) {
-                    l.abandon(now);
-                }
+            if let Some(l) = open.operation.as_ref().and_then(|key| self.method_loads.get_mut(key)) {
+                l.abandon(now);
             }
             self.update_record(open.id, |r| r.outcome = CallOutcome::NoAnswer);
         }
@@ -344,7 +340,7 @@ impl Recorder {
                 } else {
                     method
                 };
-                operation = Some(key.to_string());
+                operation = Some((direction, key.to_string()));
                 state.operation[slot(direction)] = Some(key.to_string());
                 self.operations
                     .entry((direction, key.to_string()))
@@ -370,18 +366,17 @@ impl Recorder {
         if answered {
             if state.open.len() >= MAX_OPEN_PER_CONNECTION {
                 let old = state.open.remove(0);
-                if let Some(method) = &old.operation {
-                    self.loads[slot(old.direction)].abandon(at);
-                    if let Some(l) = self.method_loads.get_mut(&(old.direction, method.clone())) {
-                        l.abandon(at);
-                    }
+                if let Some(l) = old.operation.as_ref().and_then(|key| self.method_loads.get_mut(key)) {
+                    l.abandon(at);
                 }
                 evicted = Some(old.id);
                 self.unanswered_closed += 1;
             }
-            if let Some(method) = &operation {
-                self.loads[slot(direction)].start(at);
-                self.method_loads.entry((direction, method.clone())).or_default().start(at);
+            if let Some(key) = &operation {
+                match self.method_loads.get_mut(key) {
+                    Some(l) => l.start(at),
+                    None => self.method_loads.entry(key.clone()).or_default().start(at),
+                }
             }
             state.open.push(Open {
                 direction,
@@ -484,11 +479,8 @@ impl Recorder {
             });
             return;
         }
-        if let Some(method) = &open.operation {
-            self.loads[slot(open.direction)].end(open.start, at, exception);
-            if let Some(l) = self.method_loads.get_mut(&(open.direction, method.clone())) {
-                l.end(open.start, at, exception);
-            }
+        if let Some(l) = open.operation.as_ref().and_then(|key| self.method_loads.get_mut(key)) {
+            l.end(open.start, at, exception);
         }
         let hname = handler_name(open.handler);
         let od = &mut self.dirs[slot(open.direction)];
@@ -578,10 +570,8 @@ impl Recorder {
         }
         references.sort_by(|a, b| b.received.cmp(&a.received).then_with(|| a.type_name.cmp(&b.type_name)));
         let open_now: u64 = self.conns.values().map(|c| c.open.len() as u64).sum();
-        let [mut c2s, mut s2c] = self.dirs.clone();
+        let [c2s, s2c] = self.dirs.clone();
         let now = Instant::now();
-        c2s.load = self.loads[0].stats(now);
-        s2c.load = self.loads[1].stats(now);
         let mut t = Telemetry {
             schema: TELEMETRY_SCHEMA.to_string(),
             elapsed_ns: nanos(self.epoch.elapsed()),

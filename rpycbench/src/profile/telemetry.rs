@@ -132,10 +132,6 @@ pub struct DirectionStats {
     pub requests_by_handler: BTreeMap<String, u64>,
     /// Answered requests by handler name (DEL excluded).
     pub round_trips_by_handler: BTreeMap<String, u64>,
-    /// The operations started this way, timed from call to answer: how many, how
-    /// long, how many at once, over which window (`None` before one was answered).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load: Option<super::load::OperationLoad>,
     /// Frames sent this way that the relay received in more than one read.
     #[serde(default)]
     pub split_frames: u64,
