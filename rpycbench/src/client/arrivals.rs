@@ -39,8 +39,8 @@ pub fn in_delayed_ack_band(ns: u64) -> bool {
 pub struct SplitArrivals {
     /// Frames that arrived in more than one read.
     pub frames: u64,
-    /// Of those, the small ones whose first and last pieces arrived a delayed-ACK
-    /// timeout apart (see the module documentation).
+    /// Of those, the small ones that paused for a delayed-ACK timeout with at most one
+    /// segment still to come (see the module documentation).
     pub delayed_ack: u64,
 }
 
@@ -63,12 +63,12 @@ impl SplitArrivals {
 /// larger than loopback's (about 64 KiB; 1448 bytes on Ethernet).
 pub const MAX_SEGMENT_BYTES: usize = 64 << 10;
 
-/// The pieces of the frame being received, if it is arriving in pieces: when its first
-/// piece came, and its longest pause so far with what had come before it.
+/// The pieces of the frame being received, if it is arriving in pieces: when it last
+/// grew, and its longest pause so far with what had come before it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PieceClock {
-    since: Option<Instant>,
-    /// When the frame last grew, and how many of its bytes had come by then.
+    /// When the frame last grew, and how many of its bytes had come by then; `None`
+    /// while no frame is arriving in pieces.
     last: Option<(Instant, usize)>,
     /// The longest pause between two pieces, and the bytes that had come before it.
     longest: (u64, usize),
@@ -88,10 +88,7 @@ impl PieceClock {
     /// [`partial`](Self::partial) for bytes read `at`.
     pub fn partial_at(&mut self, at: Instant, buffered: usize) {
         match self.last {
-            None => {
-                self.since = Some(at);
-                self.longest = (0, 0);
-            }
+            None => self.longest = (0, 0),
             Some((_, before)) if before == buffered => return,
             Some((then, before)) => self.pause(at, then, before),
         }
@@ -107,7 +104,7 @@ impl PieceClock {
 
     /// A frame of `wire_len` bytes is complete: counted in `counts` if it came in pieces.
     pub fn complete(&mut self, wire_len: usize, counts: &mut SplitArrivals) {
-        if self.since.is_some() {
+        if self.last.is_some() {
             self.complete_at(Instant::now(), wire_len, counts);
         }
     }
@@ -119,12 +116,8 @@ impl PieceClock {
     /// descheduled on a busy machine, pause with more than that still to come, or for
     /// another time.
     pub fn complete_at(&mut self, at: Instant, wire_len: usize, counts: &mut SplitArrivals) {
-        if self.since.take().is_none() {
-            return;
-        }
-        if let Some((then, before)) = self.last.take() {
-            self.pause(at, then, before);
-        }
+        let Some((then, before)) = self.last.take() else { return };
+        self.pause(at, then, before);
         counts.frames += 1;
         let (gap, before) = self.longest;
         let after = wire_len.saturating_sub(before);

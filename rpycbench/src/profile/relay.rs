@@ -561,7 +561,9 @@ impl Pipe {
         for (facts, wire_len) in self.facts.drain(..) {
             recorder.record(self.conn, direction, facts, wire_len, at);
         }
-        recorder.arrived_in_pieces(direction, split);
+        if split.frames > 0 {
+            recorder.arrived_in_pieces(direction, split);
+        }
         if broken {
             recorder.undecodable_stream(self.conn);
             drop(recorder);
