@@ -25,7 +25,7 @@ mod session;
 mod telemetry;
 
 pub use facts::{handler_name, short_type, Direction, MessageFacts};
-pub use load::{load_results, OperationLoad, TELEMETRY_SOURCE_PARAM};
+pub use load::{is_from_telemetry, load_results, OperationLoad, TELEMETRY_SOURCE_PARAM};
 pub use recorder::{FrameFacts, Recorder, RecorderConfig};
 pub use report::ReportOptions;
 pub use session::{profile, profile_with, Profiler};

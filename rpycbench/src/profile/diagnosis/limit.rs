@@ -133,7 +133,7 @@ pub(super) fn io_bound_by_overlap(r: &BenchResult, all: &[&BenchResult], t: &Thr
     }
     // Traffic a relay saw may go to a server on another machine, behind a network:
     // neither this machine's cores nor the wait can be read as the server's.
-    if r.params.get(crate::profile::TELEMETRY_SOURCE_PARAM) == Some(&true.into()) {
+    if crate::profile::is_from_telemetry(r) {
         return None;
     }
     let ClosedLoop { clients, throughput, service, served, .. } = closed_loop(r, all, t.io_latency_ms)?;

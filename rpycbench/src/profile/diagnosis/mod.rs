@@ -88,11 +88,11 @@ impl<'a> Diagnosis<'a> {
         let mut pairs = cross::gil_pairs(&self.results);
         pairs.extend(self.pairs.iter().copied());
         for &r in &self.results {
-            let wire =
-                telemetry_for(&self.telemetry, &r.name).cloned().or_else(|| r.wire.as_ref().map(WireEvidence::from));
+            let telemetry = self.telemetry.iter().find(|(s, _)| *s == r.name).map(|(_, w)| w.clone());
+            let wire = telemetry.or_else(|| r.wire.as_ref().map(WireEvidence::from));
             // A stall is the cause of its requests' slowness and of their tail: reported
             // instead of the queueing or "waits on something" they would otherwise suggest.
-            let stalled = stalled(r, telemetry_for(&self.telemetry, &r.name), wire.as_ref(), t);
+            let stalled = stall_of(&r.name, Some(r), wire.as_ref(), t);
             out.extend(rules::exhaustion(r, t));
             if stalled.is_none() {
                 out.extend(rules::severe_contention(r, t));
@@ -121,6 +121,7 @@ impl<'a> Diagnosis<'a> {
         }
         for (subject, w) in &self.telemetry {
             if !self.results.iter().any(|r| r.name == *subject) {
+                out.extend(stall_of(subject, None, Some(w), t));
                 out.extend(wire_findings(subject, w, t));
             }
         }
@@ -136,48 +137,32 @@ impl<'a> Diagnosis<'a> {
     }
 }
 
-/// The delayed-ACK stall of one result: timed calls name the methods that stalled and
-/// are preferred over the result's own distribution; messages seen arriving in pieces
-/// confirm it, or show it when every request stalled.
-fn stalled(
-    r: &BenchResult,
-    calls: Option<&WireEvidence>,
-    wire: Option<&WireEvidence>,
-    t: &Thresholds,
-) -> Option<Finding> {
+/// The delayed-ACK stall of one subject: the calls its telemetry timed name the methods
+/// that stalled and are read first, then the result's own distribution; messages seen
+/// arriving in pieces confirm it, or show it when every request stalled.
+fn stall_of(subject: &str, r: Option<&BenchResult>, wire: Option<&WireEvidence>, t: &Thresholds) -> Option<Finding> {
     // Read from telemetry: its calls, by method, give the stall under the telemetry's
-    // own subject (see `wire_findings`); once is enough.
-    if r.params.get(crate::profile::TELEMETRY_SOURCE_PARAM) == Some(&true.into()) {
+    // own subject; once is enough.
+    if r.is_some_and(crate::profile::is_from_telemetry) {
         return None;
     }
-    let by_latency =
-        calls.and_then(|w| stall::delayed_ack_stall_in_calls(&r.name, w, t)).or_else(|| stall::delayed_ack_stall(r, t));
+    let by_latency = wire
+        .and_then(|w| stall::delayed_ack_stall_in_calls(subject, w, t))
+        .or_else(|| r.and_then(|r| stall::delayed_ack_stall(r, t)));
     match (by_latency, wire) {
         (Some(mut f), Some(w)) => {
             stall::pieces_detail(&mut f, w);
             Some(f)
         }
-        (Some(f), None) => Some(f),
-        (None, w) => w.and_then(|w| stall::delayed_ack_stall_in_pieces(&r.name, w, t)),
+        (by_latency, None) => by_latency,
+        (None, Some(w)) => stall::delayed_ack_stall_in_pieces(subject, w, t),
     }
-}
-
-/// The telemetry added about `subject`, if any.
-fn telemetry_for<'w>(telemetry: &'w [(String, WireEvidence)], subject: &str) -> Option<&'w WireEvidence> {
-    telemetry.iter().find(|(s, _)| s == subject).map(|(_, w)| w)
 }
 
 /// The wire findings of one subject, cause before symptom: when a callback chain or
 /// reads through references explain the round trips, that finding leads and the round
 /// trips follow as what it costs, pointing back at it instead of advising batching.
 fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding> {
-    let stalled = match stall::delayed_ack_stall_in_calls(subject, w, t) {
-        Some(mut f) => {
-            stall::pieces_detail(&mut f, w);
-            Some(f)
-        }
-        None => stall::delayed_ack_stall_in_pieces(subject, w, t),
-    };
     // Per method when telemetry tells the operations apart: an average over unrelated
     // calls would hide the one that costs.
     let mut round_trips = if w.per_operation.is_empty() {
@@ -200,7 +185,7 @@ fn wire_findings(subject: &str, w: &WireEvidence, t: &Thresholds) -> Vec<Finding
             rt.explanation.push_str(" Here they are reads through references (see reference overhead).");
         }
     }
-    stalled.into_iter().chain(nesting).chain(references).chain(round_trips).collect()
+    nesting.into_iter().chain(references).chain(round_trips).collect()
 }
 
 /// The findings for `results`, most severe first (see [`Diagnosis`] for telemetry and
