@@ -96,23 +96,40 @@ fn cargo() -> Command {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let src = Path::new(REPO).join("tests/downstream/fixture");
-        let manifest = std::fs::read_to_string(src.join("Cargo.toml.in")).unwrap();
-        let manifest = manifest.replace("@RPYCBENCH@", &Path::new(REPO).join("rpycbench").display().to_string());
-        let dir = copy_crate(&src, "rpycbench-e2e-fixture", &manifest, &["tests/benches.rs", ".config/nextest.toml"]);
-        let mut build = cargo();
-        build.current_dir(&dir).args(["test", "--no-run", "--offline", "--message-format=json-render-diagnostics"]);
-        let run = run_within(build, BUILD_TIMEOUT);
-        run.assert_code(0);
-        let binary = run
-            .stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["target"]["name"] == "benches")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| panic!("no benches executable in cargo's output\n{}", run.all()));
-        Fixture { dir, binary }
+        let dir = downstream_crate("fixture", "rpycbench-e2e-fixture", &["tests/benches.rs", ".config/nextest.toml"]);
+        let built = build_tests(&dir);
+        Fixture { binary: executable(&built, "benches", true), dir }
     })
+}
+
+/// A crate of `tests/downstream/NAME` (its `Cargo.toml.in` pointed at this rpycbench)
+/// with `files`, copied by [`copy_crate`] under `crate_name`.
+fn downstream_crate(name: &str, crate_name: &str, files: &[&str]) -> PathBuf {
+    let src = Path::new(REPO).join("tests/downstream").join(name);
+    let manifest = std::fs::read_to_string(src.join("Cargo.toml.in")).unwrap();
+    let manifest = manifest.replace("@RPYCBENCH@", &Path::new(REPO).join("rpycbench").display().to_string());
+    copy_crate(&src, crate_name, &manifest, files)
+}
+
+/// `cargo test --no-run` in `dir`: its test binaries, and the crate's binaries that
+/// integration tests get built with.
+fn build_tests(dir: &Path) -> Run {
+    let mut build = cargo();
+    build.current_dir(dir).args(["test", "--no-run", "--offline", "--message-format=json-render-diagnostics"]);
+    let run = run_within(build, BUILD_TIMEOUT);
+    run.assert_code(0);
+    run
+}
+
+/// The executable of target `name` in a build's JSON messages: its test build or not.
+fn executable(built: &Run, name: &str, test: bool) -> PathBuf {
+    built
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["target"]["name"] == name && m["profile"]["test"] == test)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("no {name} executable in cargo's output\n{}", built.all()))
 }
 
 /// Copies a crate's `files` and `manifest` to a stable directory under cargo's temporary
@@ -499,27 +516,8 @@ fn the_sla_gate_example_passes() {
 #[test]
 fn library_mode_starts_native_servers_from_the_users_own_binaries() {
     let _machine = shared_machine();
-    let src = Path::new(REPO).join("tests/downstream/library");
-    let manifest = std::fs::read_to_string(src.join("Cargo.toml.in")).unwrap();
-    let manifest = manifest.replace("@RPYCBENCH@", &Path::new(REPO).join("rpycbench").display().to_string());
-    let dir = copy_crate(&src, "rpycbench-library-fixture", &manifest, &["src/main.rs", "tests/servers.rs"]);
-    let mut build = cargo();
-    build.current_dir(&dir).args(["test", "--no-run", "--offline", "--message-format=json-render-diagnostics"]);
-    build.args(["--bin", "rpycbench-library-fixture", "--test", "servers"]);
-    let built = run_within(build, BUILD_TIMEOUT);
-    built.assert_code(0);
-    let mut build = cargo();
-    build.current_dir(&dir).args(["build", "--offline", "--message-format=json-render-diagnostics"]);
-    let main_built = run_within(build, BUILD_TIMEOUT);
-    main_built.assert_code(0);
-    let executable = |run: &Run, name: &str, test: bool| {
-        run.stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["target"]["name"] == name && m["profile"]["test"] == test)
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| panic!("no {name} executable in cargo's output\n{}", run.all()))
-    };
+    let dir = downstream_crate("library", "rpycbench-library-fixture", &["src/main.rs", "tests/servers.rs"]);
+    let built = build_tests(&dir);
     let away = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("library-run-{}", std::process::id()));
     std::fs::create_dir_all(&away).unwrap();
     let copy = |from: PathBuf, to: &str| {
@@ -527,7 +525,7 @@ fn library_mode_starts_native_servers_from_the_users_own_binaries() {
         std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
         to
     };
-    let main = copy(executable(&main_built, "rpycbench-library-fixture", false), "app");
+    let main = copy(executable(&built, "rpycbench-library-fixture", false), "app");
     let test = copy(executable(&built, "servers", true), "servers-test");
     let alone = |program: &Path| {
         let mut cmd = Command::new(program);
