@@ -140,9 +140,12 @@ fn diagnose_finds_round_trips_io_and_failures_but_not_the_batch() {
     assert_eq!(findings, serde_json::json!([]), "the batch call is healthy");
     assert!(json.stderr.contains("batch[threaded]"), "the table went to stderr: {}", json.stderr);
 
-    // Thresholds from a file: 23 round trips per operation are now allowed.
+    // Thresholds from a file: 23 round trips per operation are now allowed. The I/O
+    // threshold goes up too: a debug build's 23 round trips take 4–16 ms on this VM,
+    // across the default 10 ms, and this checks the file, not the machine.
     let file = std::env::temp_dir().join(format!("rpycbench-thresholds-{}.json", std::process::id()));
-    std::fs::write(&file, r#"{"max_round_trips_per_op": 30, "min_references_per_op": 20}"#).expect("write thresholds");
+    let relaxed = r#"{"max_round_trips_per_op": 30, "min_references_per_op": 20, "io_latency_ms": 1000}"#;
+    std::fs::write(&file, relaxed).expect("write thresholds");
     let thresholds = file.to_str().expect("UTF-8 path");
     let relaxed = run("diagnose", &["--workload", "n_plus_one", "--requests", "20", "--thresholds", thresholds]);
     let _ = std::fs::remove_file(&file);
