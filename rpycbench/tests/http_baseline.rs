@@ -10,7 +10,7 @@ mod common;
 use common::{eventually, native_spec, proc_stat};
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency};
 use rpycbench::client::Config;
-use rpycbench::http::{self, HttpClient, HttpConfig, MAX_BODY_BYTES};
+use rpycbench::http::{self, HttpClient, HttpConfig, HttpServerSpec, MAX_BODY_BYTES};
 use rpycbench::server::{ServerHandle, ServerMode};
 use rpycbench::{Connection, Error};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,6 +23,11 @@ const REPLY: Duration = Duration::from_secs(15);
 
 fn start(mode: ServerMode) -> ServerHandle {
     native_spec(mode).start().unwrap_or_else(|e| panic!("starting the {mode} server: {e}"))
+}
+
+fn start_http() -> ServerHandle {
+    let spec = HttpServerSpec { binary: Some(env!("CARGO_BIN_EXE_rpycbench").into()), ..HttpServerSpec::new() };
+    spec.start().unwrap_or_else(|e| panic!("starting the HTTP server: {e}"))
 }
 
 fn client(server: &ServerHandle) -> HttpClient {
@@ -57,7 +62,7 @@ fn established_to(port: u16) -> usize {
 
 #[test]
 fn every_route_answers_as_the_rpyc_service_does() {
-    let server = start(ServerMode::Http);
+    let server = start_http();
     let rpyc = start(ServerMode::Threaded);
     let mut http = client(&server);
     let mut conn = Connection::connect_with(rpyc.addr(), Config::default().request_timeout(REPLY)).expect("connect");
@@ -91,7 +96,7 @@ fn every_route_answers_as_the_rpyc_service_does() {
 
 #[test]
 fn keep_alive_reuses_one_connection_and_a_new_client_opens_a_new_one() {
-    let server = start(ServerMode::Http);
+    let server = start_http();
     let port = server.addr().port();
     let mut http = client(&server);
     for _ in 0..20 {
@@ -117,7 +122,7 @@ fn keep_alive_reuses_one_connection_and_a_new_client_opens_a_new_one() {
 
 #[test]
 fn failures_are_errors_with_readable_messages() {
-    let server = start(ServerMode::Http);
+    let server = start_http();
     let mut http = client(&server);
 
     let status = |e: Error| match e {
@@ -289,7 +294,7 @@ fn the_client_survives_a_closed_keep_alive_and_names_broken_answers() {
 
 #[test]
 fn oversized_request_bodies_are_refused_with_413() {
-    let server = start(ServerMode::Http);
+    let server = start_http();
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.set_read_timeout(Some(REPLY)).unwrap();
     // Announced too large: refused before a byte of the body is read.
@@ -321,7 +326,7 @@ fn oversized_request_bodies_are_refused_with_413() {
 
 #[test]
 fn the_benchmark_kinds_run_against_an_http_target() {
-    let server = start(ServerMode::Http);
+    let server = start_http();
     let target = http::target(&server);
 
     let connection = ConnectionBench::new("connection[http]").connections(10).run(&target);

@@ -173,7 +173,7 @@ fn runs_that_attempted_nothing_are_not_comparable() {
     for (old, new, which) in [(&empty, &empty, "either run"), (&good, &empty, "the new run")] {
         let run = rpycbench(&[os("compare"), os(old), os(new)], &[], &d.0);
         assert!(
-            run.stdout.contains(&format!("a: p50 "))
+            run.stdout.contains("a: p50 ")
                 && run.stdout.contains(&format!("not comparable (no request was attempted in {which})")),
             "{}",
             run.stdout

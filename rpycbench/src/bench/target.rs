@@ -16,7 +16,7 @@ type ConnectFn<C> = dyn Fn() -> Result<C> + Send + Sync;
 /// its processes for CPU and memory sampling when they are known.
 ///
 /// `C` is the client the factory makes: an RPyC [`Connection`] unless said otherwise
-/// (the HTTP baseline's targets make HTTP clients, see [`crate::http`]).
+/// (the HTTP baseline's targets make HTTP clients, see the `http` module, feature `http`).
 pub struct Target<C = Connection> {
     connect: Arc<ConnectFn<C>>,
     server: ServerInfo,
@@ -41,7 +41,7 @@ impl<C> Clone for Target<C> {
 impl Target {
     /// A server started with [`ServerSpec`](crate::server::ServerSpec): its mode and
     /// backend are recorded, and its whole process tree is sampled. For the HTTP
-    /// baseline server, use [`crate::http::target`] instead.
+    /// baseline server, use `rpycbench::http::target` (feature `http`) instead.
     pub fn server(handle: &ServerHandle) -> Target {
         Target::server_with(handle, |addr| Connection::connect_with(addr, Config::default()))
     }
@@ -72,12 +72,12 @@ impl<C> Target<C> {
         handle: &ServerHandle,
         connect: impl Fn(SocketAddr) -> Result<C> + Send + Sync + 'static,
     ) -> Target<C> {
-        let (mode, addr) = (handle.mode(), handle.addr());
+        let (served, addr) = (handle.served(), handle.addr());
         Target {
             connect: Arc::new(move || connect(addr)),
             server: ServerInfo {
-                mode: mode.name().into(),
-                backend: mode.backend().into(),
+                mode: served.name.into(),
+                backend: served.backend.into(),
                 address: Some(addr.to_string()),
             },
             processes: Some(ProcessSet::Session(handle.pid())),

@@ -226,6 +226,24 @@ fn is_binding_error(message: &str, name: &str) -> bool {
             .any(|pattern| rest.starts_with(pattern))
 }
 
+fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {
+    match e.remote() {
+        Some(ex) if ex.class == "AttributeError" => format!(
+            "the server at {address} has no method '{method}' (probe call {shown} raised {}: {}); \
+             check --call against the service's exposed methods",
+            ex.qualified_name(),
+            ex.message()
+        ),
+        Some(ex) => format!(
+            "probe call {shown} on {address} raised {}: {}; the method's signature refuses these arguments \
+             (check --args/--kwargs)",
+            ex.qualified_name(),
+            ex.message()
+        ),
+        None => format!("probe call {shown} on {address} failed: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod probe_tests {
     use super::{is_binding_error, is_missing_attribute};
@@ -250,23 +268,5 @@ mod probe_tests {
         // A function the method calls refused its arguments: the method's own failure.
         assert!(!is_binding_error("helper() takes 1 positional argument but 2 were given", "echo"));
         assert!(!is_binding_error("unsupported operand type(s) for +: 'int' and 'str'", "echo"));
-    }
-}
-
-fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {
-    match e.remote() {
-        Some(ex) if ex.class == "AttributeError" => format!(
-            "the server at {address} has no method '{method}' (probe call {shown} raised {}: {}); \
-             check --call against the service's exposed methods",
-            ex.qualified_name(),
-            ex.message()
-        ),
-        Some(ex) => format!(
-            "probe call {shown} on {address} raised {}: {}; the method's signature refuses these arguments \
-             (check --args/--kwargs)",
-            ex.qualified_name(),
-            ex.message()
-        ),
-        None => format!("probe call {shown} on {address} failed: {e}"),
     }
 }

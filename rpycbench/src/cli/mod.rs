@@ -14,6 +14,7 @@ mod proxy;
 mod proxy_sampler;
 mod report;
 mod serve;
+mod server_kind;
 mod sla_flags;
 mod suite;
 mod sweep;

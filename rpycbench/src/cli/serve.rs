@@ -1,5 +1,6 @@
 //! `rpycbench serve`: one server in the foreground, ready when it says so.
 
+use super::server_kind::ServerKind;
 use crate::client::SilenceLimits;
 use crate::server::{serve_native, PythonServerSpec, ServeOptions, ServerMode};
 use clap::Args;
@@ -12,7 +13,7 @@ pub(crate) struct ServeArgs {
     /// Server model: threaded, forking, python-threaded, python-forking, or http (the
     /// HTTP/1.1 baseline serving the built-in service's operations as routes).
     #[arg(long, default_value = "threaded")]
-    mode: ServerMode,
+    mode: ServerKind,
     /// Address to bind. Only loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -40,14 +41,22 @@ pub(crate) struct ServeArgs {
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let (max_connections, silence) = (args.limits.max_connections(), args.limits.silence());
-    if silence != SilenceLimits::default() && !matches!(args.mode, ServerMode::Threaded | ServerMode::Forking) {
+    let native = |mode| matches!(mode, ServerKind::Rpyc(ServerMode::Threaded | ServerMode::Forking));
+    if silence != SilenceLimits::default() && !native(args.mode) {
         return Err(format!(
             "--stall-timeout and --idle-timeout apply to the native RPyC modes (threaded, forking), not to {}",
             args.mode
         )
         .into());
     }
-    if args.mode.is_python() {
+    let mode = match args.mode {
+        ServerKind::Http => {
+            crate::http::serve(&args.host, args.port, max_connections)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        ServerKind::Rpyc(mode) => mode,
+    };
+    if mode.is_python() {
         let spec = PythonServerSpec {
             python: args.python,
             service: args.service,
@@ -56,7 +65,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
         };
         // exec: the Python server becomes this process, so signals and the readiness
         // line go straight to it and no parent is left to clean up.
-        let err = spec.command(args.mode, &args.host, args.port)?.exec();
+        let err = spec.command(mode, &args.host, args.port)?.exec();
         return Err(format!("cannot run the Python interpreter: {err}").into());
     }
     if let Some(service) = args.service {
@@ -69,7 +78,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
     opts.max_connections = max_connections.or(opts.max_connections);
     opts.config.silence = silence;
     opts.config.limits.max_connection_memory = args.memory_budget;
-    serve_native(args.mode, &args.host, args.port, opts)?;
+    serve_native(mode, &args.host, args.port, opts)?;
     Ok(ExitCode::SUCCESS)
 }
 

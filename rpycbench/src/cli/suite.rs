@@ -10,12 +10,13 @@ use super::counts::{check_chunk_size, check_rate};
 use super::external::SetupError;
 use super::interrupt::Checkpoint;
 use super::progress::Progress;
+use super::server_kind::ServerKind;
 use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
 use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
 use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
-use crate::server::{PythonServerSpec, ServerMode, ServerSpec};
+use crate::server::{PythonServerSpec, ServerMode};
 use clap::Args;
 use phases::{run_phases, run_transfers, Phases};
 use std::path::PathBuf;
@@ -158,23 +159,23 @@ enum LatencyAmount {
 
 impl SuiteArgs {
     /// The servers to run, in order, each with the address it binds.
-    fn servers(&self) -> Vec<(ServerMode, String, u16)> {
+    fn servers(&self) -> Vec<(ServerKind, String, u16)> {
         let all = [
-            (ServerMode::Threaded, !self.skip_threaded, &self.threaded_host, self.threaded_port),
-            (ServerMode::Forking, !self.skip_forking, &self.forking_host, self.forking_port),
+            (ServerKind::Rpyc(ServerMode::Threaded), !self.skip_threaded, &self.threaded_host, self.threaded_port),
+            (ServerKind::Rpyc(ServerMode::Forking), !self.skip_forking, &self.forking_host, self.forking_port),
             (
-                ServerMode::PythonThreaded,
+                ServerKind::Rpyc(ServerMode::PythonThreaded),
                 self.python && !self.skip_python_threaded,
                 &self.python_threaded_host,
                 self.python_threaded_port,
             ),
             (
-                ServerMode::PythonForking,
+                ServerKind::Rpyc(ServerMode::PythonForking),
                 self.python && !self.skip_python_forking,
                 &self.python_forking_host,
                 self.python_forking_port,
             ),
-            (ServerMode::Http, !self.skip_http, &self.http_host, self.http_port),
+            (ServerKind::Http, !self.skip_http, &self.http_host, self.http_port),
         ];
         all.into_iter()
             .filter(|(_, on, _, _)| *on)
@@ -222,9 +223,9 @@ impl SuiteArgs {
         Ok(())
     }
 
-    fn phases_per_server(&self, mode: ServerMode) -> u64 {
+    fn phases_per_server(&self, server: ServerKind) -> u64 {
         // Transfers are RPyC-only: they use chunked calls HTTP has no counterpart for.
-        4 + u64::from(self.transfers && mode.is_rpyc())
+        4 + u64::from(self.transfers && server != ServerKind::Http)
     }
 }
 
@@ -274,12 +275,9 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         if checkpoint.signal().is_some() {
             break;
         }
-        let mut spec = ServerSpec::new(mode);
-        spec.host = host;
-        spec.port = port;
-        spec.python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
+        let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
-        let server = match spec.start() {
+        let server = match mode.start(host, port, python) {
             Ok(server) => server,
             Err(e) => {
                 stopped = Some(format!("the {mode} server did not start: {e}"));
@@ -287,12 +285,15 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
             }
         };
         let mut phases = Phases { checkpoint: &checkpoint, ended: None };
-        if mode.is_rpyc() {
-            let target = Target::server(&server);
-            run_phases(&args, mode, &target, &mut progress, &mut phases);
-            run_transfers(&args, mode, &target, &mut progress, &mut phases);
-        } else {
-            run_phases(&args, mode, &crate::http::target(&server), &mut progress, &mut phases);
+        match mode {
+            ServerKind::Rpyc(rpyc) => {
+                let target = Target::server(&server);
+                run_phases(&args, rpyc.name(), &target, &mut progress, &mut phases);
+                run_transfers(&args, rpyc.name(), &target, &mut progress, &mut phases);
+            }
+            ServerKind::Http => {
+                run_phases(&args, mode.name(), &crate::http::target(&server), &mut progress, &mut phases)
+            }
         }
         if let Some(why) = phases.ended {
             lost.push(format!("the {mode} server's benchmarks stopped at {why}"));
@@ -393,7 +394,7 @@ mod tests {
         suite: SuiteArgs,
     }
 
-    fn servers(args: &[&str]) -> Vec<(ServerMode, String, u16)> {
+    fn servers(args: &[&str]) -> Vec<(ServerKind, String, u16)> {
         Cmd::parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).suite.servers()
     }
 
@@ -402,7 +403,11 @@ mod tests {
         let local = || "127.0.0.1".to_owned();
         assert_eq!(
             servers(&[]),
-            [(ServerMode::Threaded, local(), 0), (ServerMode::Forking, local(), 0), (ServerMode::Http, local(), 0)]
+            [
+                (ServerKind::Rpyc(ServerMode::Threaded), local(), 0),
+                (ServerKind::Rpyc(ServerMode::Forking), local(), 0),
+                (ServerKind::Http, local(), 0)
+            ]
         );
         let picked = servers(&[
             "--host",
@@ -422,9 +427,9 @@ mod tests {
         assert_eq!(
             picked,
             [
-                (ServerMode::Threaded, "127.0.0.2".to_owned(), 18861),
-                (ServerMode::PythonThreaded, "127.0.0.4".to_owned(), 0),
-                (ServerMode::Http, "127.0.0.3".to_owned(), 8080),
+                (ServerKind::Rpyc(ServerMode::Threaded), "127.0.0.2".to_owned(), 18861),
+                (ServerKind::Rpyc(ServerMode::PythonThreaded), "127.0.0.4".to_owned(), 0),
+                (ServerKind::Http, "127.0.0.3".to_owned(), 8080),
             ]
         );
     }

@@ -5,6 +5,7 @@
 use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::progress::Progress;
+use super::server_kind::ServerKind;
 use super::sla_flags::{check_bound, relation};
 use super::sweep_chart::{chart, Step};
 use crate::bench::{Bandwidth, Concurrent, Target};
@@ -93,7 +94,7 @@ pub(crate) struct SweepArgs {
     server_pid: Option<u32>,
     /// The built-in server each step starts (without --connect).
     #[arg(long, default_value = "threaded")]
-    mode: ServerMode,
+    mode: ServerKind,
     /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
@@ -191,9 +192,8 @@ fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupEr
                     Ok(StepValue::Payload(n))
                 }
                 Over::Mode => {
-                    let mode: ServerMode = v.parse().map_err(|e| SetupError::Usage(format!("--values: {e}")))?;
-                    check_rpyc_mode("--values", mode)?;
-                    Ok(StepValue::Mode(mode))
+                    let kind: ServerKind = v.parse().map_err(|e| SetupError::Usage(format!("--values: {e}")))?;
+                    Ok(StepValue::Mode(rpyc_mode("--values", kind)?))
                 }
             }
         })
@@ -201,14 +201,14 @@ fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupEr
 }
 
 /// The sweep's clients speak RPyC: the HTTP baseline would fail every request.
-fn check_rpyc_mode(flag: &str, mode: ServerMode) -> Result<(), SetupError> {
-    if mode.is_rpyc() {
-        return Ok(());
+fn rpyc_mode(flag: &str, kind: ServerKind) -> Result<ServerMode, SetupError> {
+    match kind {
+        ServerKind::Rpyc(mode) => Ok(mode),
+        ServerKind::Http => Err(SetupError::Usage(format!(
+            "{flag}: '{kind}' cannot be swept: the sweep's clients speak RPyC, and the {kind} server is the HTTP \
+             baseline; compare it with `rpycbench suite` instead"
+        ))),
     }
-    Err(SetupError::Usage(format!(
-        "{flag}: '{mode}' cannot be swept: the sweep's clients speak RPyC, and the {mode} server is the HTTP \
-         baseline; compare it with `rpycbench suite` instead"
-    )))
 }
 
 /// Flags given to a sweep they do not apply to: refused rather than silently ignored.
@@ -290,7 +290,7 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     }
     check_applicable(args)?;
     if args.connect.is_none() {
-        check_rpyc_mode("--mode", args.mode)?;
+        rpyc_mode("--mode", args.mode)?;
     }
     if args.over == Over::Mode {
         check_clients("--clients", mode_clients(args))?;
@@ -392,7 +392,7 @@ fn describe_step(args: &SweepArgs, value: &StepValue, call: &CallSpec) -> String
 fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, SetupError> {
     let mode = match value {
         StepValue::Mode(m) => *m,
-        _ => args.mode,
+        _ => rpyc_mode("--mode", args.mode)?,
     };
     let spec = ServerSpec::new(mode).python(PythonServerSpec { python: args.python.clone(), ..Default::default() });
     Ok(spec.start()?)

@@ -8,15 +8,15 @@
 //! [`bench::Client`](crate::bench::Client)). A non-2xx status, a timeout or a refused
 //! connection is an error, so a benchmark counts it as a failure.
 //!
-//! Run the server as its own process with `rpycbench serve --mode http`, or from Rust
-//! with [`ServerSpec::new(ServerMode::Http)`](crate::server::ServerSpec):
+//! It is a peer of the RPyC servers, not one of their modes: the RPyC layers below know
+//! nothing of it, and the command (`rpycbench serve --mode http`, the suite) chooses it.
+//! From Rust, start it as its own process with [`HttpServerSpec`]:
 //!
 //! ```no_run
 //! use rpycbench::bench::Latency;
-//! use rpycbench::http;
-//! use rpycbench::server::{ServerMode, ServerSpec};
+//! use rpycbench::http::{self, HttpServerSpec};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let server = ServerSpec::new(ServerMode::Http).start()?;
+//! let server = HttpServerSpec::new().start()?;
 //! let result = Latency::new("ping[http]").requests(1000).run(&http::target(&server), |c| c.ping());
 //! println!("p50 = {} ns", result.latency.unwrap().p50_ns);
 //! # Ok(()) }
@@ -36,6 +36,7 @@
 //! A bad query is a 400, an unknown route a 404, a wrong method a 405 and a body over
 //! [`MAX_BODY_BYTES`] a 413, each with a plain-text explanation.
 
+mod child;
 mod client;
 mod exchange;
 mod routes;
@@ -47,12 +48,72 @@ pub use server::serve_http;
 
 use crate::bench::Target;
 use crate::metrics::ServerInfo;
-use crate::server::ServerHandle;
+use crate::server::{listen_announced, start_serving_child, ServeError, Served, ServerError, ServerHandle};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-/// A target for an HTTP baseline server started with
-/// [`ServerSpec`](crate::server::ServerSpec): recorded as mode `http`, backend `hyper`,
-/// its process sampled. Each client is one keep-alive connection with default timeouts.
+/// How results record the HTTP baseline's server.
+pub const SERVED: Served = Served { name: child::MODE, backend: "hyper" };
+
+/// An HTTP baseline server to start as its own process: the counterpart of
+/// [`ServerSpec`](crate::server::ServerSpec) for the RPyC servers, with the same
+/// defaults (127.0.0.1, an ephemeral port, ready within 20 s) and the same lifetime
+/// (stopped with its [`ServerHandle`], killed if this process dies).
+#[derive(Clone, Debug)]
+pub struct HttpServerSpec {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0: an ephemeral port).
+    pub port: u16,
+    /// Connections served at once; `None` is the native servers' default cap.
+    pub max_connections: Option<usize>,
+    /// The binary to run it in (default: found as for the native RPyC servers).
+    pub binary: Option<PathBuf>,
+    /// How long it may take to become ready.
+    pub startup_timeout: Duration,
+}
+
+impl Default for HttpServerSpec {
+    fn default() -> Self {
+        HttpServerSpec {
+            host: "127.0.0.1".into(),
+            port: 0,
+            max_connections: None,
+            binary: None,
+            startup_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl HttpServerSpec {
+    /// A server on 127.0.0.1 and an ephemeral port.
+    pub fn new() -> Self {
+        HttpServerSpec::default()
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&self) -> Result<ServerHandle, ServerError> {
+        child::link_hook();
+        let mut args = vec!["--mode".to_owned(), child::MODE.to_owned()];
+        if let Some(max) = self.max_connections {
+            args.extend(["--max-connections".to_owned(), max.to_string()]);
+        }
+        start_serving_child(SERVED, &self.host, self.port, &args, self.binary.as_deref(), self.startup_timeout)
+    }
+}
+
+/// Runs the HTTP baseline server in this process: binds, prints `listening on
+/// HOST:PORT`, and serves until SIGTERM or SIGINT (what `rpycbench serve --mode http`
+/// runs). `max_connections` is as for the native servers (`None`: their default cap).
+pub fn serve(host: &str, port: u16, max_connections: Option<usize>) -> Result<(), ServeError> {
+    let (listener, stop) = listen_announced(host, port)?;
+    let max = max_connections.or(Some(crate::server::default_max_connections(1)));
+    serve_http(listener, max, &stop).map_err(|source| ServeError::Io { addr: format!("{host}:{port}"), source })
+}
+
+/// A target for an HTTP baseline server started with [`HttpServerSpec`]: recorded as
+/// mode `http`, backend `hyper`, its process sampled. Each client is one keep-alive connection with default timeouts.
 pub fn target(handle: &ServerHandle) -> Target<HttpClient> {
     target_with(handle, HttpConfig::default())
 }
@@ -73,16 +134,9 @@ pub fn address_target(addr: SocketAddr, config: HttpConfig) -> Target<HttpClient
 
 #[cfg(test)]
 mod tests {
-    use crate::server::ServerMode;
-
     #[test]
-    fn http_is_a_server_mode_of_its_own() {
-        let mode: ServerMode = "http".parse().unwrap();
-        assert_eq!(mode, ServerMode::Http);
-        assert_eq!((mode.name(), mode.backend()), ("http", "hyper"));
-        assert!(!mode.is_rpyc() && !mode.is_python() && !mode.is_forking());
-        assert!(ServerMode::ALL.iter().filter(|m| **m != mode).all(|m| m.is_rpyc()));
-        let unknown = "gopher".parse::<ServerMode>().unwrap_err().to_string();
-        assert!(unknown.contains("or http"), "{unknown}");
+    fn http_is_not_a_server_mode() {
+        assert!("http".parse::<crate::server::ServerMode>().is_err());
+        assert_eq!((super::SERVED.name, super::SERVED.backend), ("http", "hyper"));
     }
 }

@@ -15,7 +15,10 @@
 //! `/proc/self/cmdline`; and SIGPIPE is not yet ignored, so the hook ignores it, as the
 //! runtime would. A process that serves never returns from the hook: constructors
 //! ordered after it and `main` do not run in it. Anything but a `serve` request (the
-//! variable is inherited by a server's own children) returns at once.
+//! variable is inherited by a server's own children) returns at once, and so does a
+//! request for a mode that is not a native [`ServerMode`]: the HTTP baseline has a hook
+//! of its own (`http/child.rs`) built from the same parts, since this layer does not
+//! know HTTP.
 
 use super::{serve_native, ServeOptions, ServerMode, SERVE_CHILD_ENV};
 
@@ -27,7 +30,8 @@ pub(crate) const RUST_SERVICE_ENV: &str = "RPYCBENCH_RUST_SERVICE";
 /// [--max-connections N] [--rust-service NAME]`.
 #[derive(Debug, PartialEq)]
 pub(crate) struct ServeRequest {
-    pub mode: ServerMode,
+    /// As written: a native [`ServerMode`], or a mode another hook serves (`http`).
+    pub mode: String,
     pub host: String,
     pub port: u16,
     pub max_connections: Option<usize>,
@@ -42,7 +46,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         return Err(format!("expected `serve`, got {command:?}"));
     }
     let mut req = ServeRequest {
-        mode: ServerMode::Threaded,
+        mode: ServerMode::Threaded.name().to_owned(),
         host: "127.0.0.1".into(),
         port: 0,
         max_connections: None,
@@ -53,7 +57,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("invalid {flag} {value:?}: {e}");
         match flag.as_str() {
-            "--mode" => req.mode = value.parse().map_err(|e| bad(&e))?,
+            "--mode" => req.mode.clone_from(value),
             "--host" => req.host.clone_from(value),
             "--port" => req.port = value.parse().map_err(|e| bad(&e))?,
             "--max-connections" => req.max_connections = Some(value.parse().map_err(|e| bad(&e))?),
@@ -71,7 +75,8 @@ pub(crate) fn serve(req: &ServeRequest, mut opts: ServeOptions) -> Result<(), St
     if req.max_connections.is_some() {
         opts.max_connections = req.max_connections;
     }
-    serve_native(req.mode, &req.host, req.port, opts).map_err(|e| e.to_string())
+    let mode: ServerMode = req.mode.parse().map_err(|e: super::UnknownMode| e.to_string())?;
+    serve_native(mode, &req.host, req.port, opts).map_err(|e| e.to_string())
 }
 
 /// The `.init_array` entry (see the module documentation).
@@ -88,10 +93,26 @@ pub(crate) fn link_hook() {
 
 #[cfg(target_os = "linux")]
 extern "C" fn serve_before_main() {
-    if std::env::var_os(SERVE_CHILD_ENV).is_none() {
-        return;
-    }
-    let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else { return };
+    let Some(args) = serve_request_args() else { return };
+    serve_in_hook(|| match parse(&args) {
+        // A Rust service of the user's: the harness's `main` serves it.
+        Ok(req) if req.rust_service.is_some() => None,
+        // Another protocol's (the HTTP baseline's hook serves `--mode http`).
+        Ok(req) if req.mode.parse::<ServerMode>().is_err() => None,
+        Ok(req) => {
+            consume_request();
+            Some(serve(&req, ServeOptions::builtin()))
+        }
+        Err(e) => Some(Err(e)),
+    });
+}
+
+/// The arguments after the program name when this process was started to serve
+/// ([`SERVE_CHILD_ENV`] set, first argument `serve`); `None` otherwise. Read from
+/// /proc, because before `main` the standard library has not stored them yet.
+pub(crate) fn serve_request_args() -> Option<Vec<String>> {
+    std::env::var_os(SERVE_CHILD_ENV)?;
+    let cmdline = std::fs::read("/proc/self/cmdline").ok()?;
     let args: Vec<String> = cmdline
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())
@@ -100,9 +121,18 @@ extern "C" fn serve_before_main() {
         .collect();
     // The variable is inherited: a program a server's own child starts (one that links
     // rpycbench too) is not a serve request, and runs its `main`.
-    if args.first().map(String::as_str) != Some("serve") {
-        return;
-    }
+    (args.first().map(String::as_str) == Some("serve")).then_some(args)
+}
+
+/// Marks the request served: what this server starts is not a server.
+pub(crate) fn consume_request() {
+    // Still one thread here, before `main`: nothing reads the environment concurrently.
+    std::env::remove_var(SERVE_CHILD_ENV);
+}
+
+/// Runs a hook's `serve`: `None` leaves the request to another hook or to `main`; a
+/// result ends the process with its status, since a server never returns to `main`.
+pub(crate) fn serve_in_hook(serve: impl FnOnce() -> Option<Result<(), String>> + std::panic::UnwindSafe) {
     // Before `main`, the Rust runtime has not yet set SIGPIPE to ignored: a client that
     // hangs up mid-reply must be a write error, not the end of the server.
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
@@ -110,18 +140,7 @@ extern "C" fn serve_before_main() {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     // Unwinding out of a function the C runtime called would abort with no word of why.
-    let served = std::panic::catch_unwind(|| match parse(&args) {
-        // A Rust service of the user's: the harness's `main` serves it.
-        Ok(req) if req.rust_service.is_some() => None,
-        Ok(req) => {
-            // Consumed: what this server starts is not a server. Still one thread here,
-            // before `main`: nothing reads the environment concurrently.
-            std::env::remove_var(SERVE_CHILD_ENV);
-            Some(serve(&req, ServeOptions::builtin()))
-        }
-        Err(e) => Some(Err(e)),
-    });
-    match served {
+    match std::panic::catch_unwind(serve) {
         Ok(None) => {}
         Ok(Some(Ok(()))) => std::process::exit(0),
         Ok(Some(Err(e))) => {
@@ -144,7 +163,7 @@ mod tests {
                 .map(String::from)
                 .collect();
         let req = parse(&args).unwrap();
-        assert_eq!(req.mode, ServerMode::Forking);
+        assert_eq!(req.mode, "forking");
         assert_eq!(req.max_connections, Some(4));
         assert_eq!(req.rust_service.as_deref(), Some("my_svc"));
         assert!(parse(&["list".to_owned()]).is_err());

@@ -21,7 +21,9 @@ pub use builtin::{cpu_work, payload, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
-pub use process::{current_exe_serves, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
+#[doc(hidden)]
+pub use process::start_serving_child;
+pub use process::{current_exe_serves, Served, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
 pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
 #[doc(hidden)]
 pub use service::serve_stream;
@@ -58,9 +60,24 @@ pub enum ServeError {
 }
 
 /// Runs a native server in this process: binds, prints `listening on HOST:PORT`, and
-/// serves until SIGTERM or SIGINT. What `rpycbench serve --mode threaded|forking|http`
-/// runs (the HTTP baseline serves its own routes, not `opts.service`).
+/// serves until SIGTERM or SIGINT. What `rpycbench serve --mode threaded|forking` runs.
 pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions) -> Result<(), ServeError> {
+    if mode.is_python() {
+        return Err(ServeError::NotNative(mode));
+    }
+    let (listener, stop) = listen_announced(host, port)?;
+    let io = |source: std::io::Error| ServeError::Io { addr: format!("{host}:{port}"), source };
+    match mode {
+        ServerMode::Forking => serve_forking(listener, opts, &stop).map_err(io),
+        _ => serve_threaded(listener, opts, &stop).map_err(io),
+    }
+}
+
+/// Binds `host:port`, sets a flag on SIGTERM and SIGINT, and prints the readiness line
+/// `listening on HOST:PORT` that [`ServerSpec::start`] waits for: the start of every
+/// server process, whatever protocol it then serves.
+#[doc(hidden)]
+pub fn listen_announced(host: &str, port: u16) -> Result<(TcpListener, Arc<AtomicBool>), ServeError> {
     let addr = format!("{host}:{port}");
     let io = |source: std::io::Error| ServeError::Io { addr: addr.clone(), source };
     let listener = TcpListener::bind((host, port)).map_err(|e| match e.kind() {
@@ -75,13 +92,7 @@ pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions)
     let local = listener.local_addr().map_err(io)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {local}").and_then(|()| out.flush()).map_err(io)?;
-    drop(out);
-    match mode {
-        ServerMode::Threaded => serve_threaded(listener, opts, &stop).map_err(io),
-        ServerMode::Forking => serve_forking(listener, opts, &stop).map_err(io),
-        ServerMode::Http => crate::http::serve_http(listener, opts.max_connections, &stop).map_err(io),
-        other => Err(ServeError::NotNative(other)),
-    }
+    Ok((listener, stop))
 }
 
 impl ServeOptions {

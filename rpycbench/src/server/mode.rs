@@ -15,21 +15,12 @@ pub enum ServerMode {
     PythonThreaded,
     /// A Python `rpyc.ForkingServer`.
     PythonForking,
-    /// Not RPyC: the HTTP/1.1 keep-alive baseline (hyper), one thread per connection
-    /// like [`Threaded`](Self::Threaded), serving the built-in service's operations as
-    /// routes (see [`crate::http`]).
-    Http,
 }
 
 impl ServerMode {
     /// Every mode.
-    pub const ALL: [ServerMode; 5] = [
-        ServerMode::Threaded,
-        ServerMode::Forking,
-        ServerMode::PythonThreaded,
-        ServerMode::PythonForking,
-        ServerMode::Http,
-    ];
+    pub const ALL: [ServerMode; 4] =
+        [ServerMode::Threaded, ServerMode::Forking, ServerMode::PythonThreaded, ServerMode::PythonForking];
 
     /// The name used on the command line and in results.
     pub fn name(self) -> &'static str {
@@ -38,7 +29,6 @@ impl ServerMode {
             ServerMode::Forking => "forking",
             ServerMode::PythonThreaded => "python-threaded",
             ServerMode::PythonForking => "python-forking",
-            ServerMode::Http => "http",
         }
     }
 
@@ -52,18 +42,12 @@ impl ServerMode {
         matches!(self, ServerMode::Forking | ServerMode::PythonForking)
     }
 
-    /// Whether it speaks RPyC (every mode but the HTTP baseline).
-    pub fn is_rpyc(self) -> bool {
-        self != ServerMode::Http
-    }
-
-    /// What implements the protocol on the server side: `"rust"` or `"python"` for
-    /// RPyC, `"hyper"` (the HTTP stack) for the HTTP baseline.
+    /// What implements the protocol on the server side: `"rust"` or `"python"`.
     pub fn backend(self) -> &'static str {
-        match self {
-            ServerMode::Http => "hyper",
-            _ if self.is_python() => "python",
-            _ => "rust",
+        if self.is_python() {
+            "python"
+        } else {
+            "rust"
         }
     }
 }
@@ -76,7 +60,7 @@ impl fmt::Display for ServerMode {
 
 /// A mode name that is not one of [`ServerMode::ALL`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown server mode '{0}': expected threaded, forking, python-threaded, python-forking or http")]
+#[error("unknown server mode '{0}': expected threaded, forking, python-threaded or python-forking")]
 pub struct UnknownMode(pub String);
 
 impl FromStr for ServerMode {

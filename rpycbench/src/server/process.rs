@@ -50,30 +50,30 @@ pub enum ServerError {
     #[error(transparent)]
     Python(#[from] PythonError),
     /// The server exited before it was ready.
-    #[error("the {mode} server exited before it was ready ({status}); its stderr:\n{stderr}")]
+    #[error("the {server} server exited before it was ready ({status}); its stderr:\n{stderr}")]
     Exited {
-        /// The mode that failed.
-        mode: ServerMode,
+        /// The server that failed (its mode's name).
+        server: &'static str,
         /// How it exited.
         status: String,
         /// What it printed.
         stderr: String,
     },
     /// The server did not say `listening on …` in time.
-    #[error("the {mode} server was not ready within {after:?}; its stderr:\n{stderr}")]
+    #[error("the {server} server was not ready within {after:?}; its stderr:\n{stderr}")]
     StartTimeout {
-        /// The mode that failed.
-        mode: ServerMode,
+        /// The server that failed (its mode's name).
+        server: &'static str,
         /// The timeout.
         after: Duration,
         /// What it printed.
         stderr: String,
     },
     /// The readiness line did not name an address.
-    #[error("the {mode} server printed {line:?} instead of `listening on HOST:PORT`")]
+    #[error("the {server} server printed {line:?} instead of `listening on HOST:PORT`")]
     Readiness {
-        /// The mode.
-        mode: ServerMode,
+        /// The server (its mode's name).
+        server: &'static str,
         /// The line it printed.
         line: String,
     },
@@ -126,32 +126,66 @@ impl ServerSpec {
 
     /// Starts the server and waits until it accepts connections.
     pub fn start(&self) -> Result<ServerHandle, ServerError> {
-        let mut cmd = if self.mode.is_python() {
-            let py = PythonServerSpec { max_connections: self.max_connections, ..self.python.clone() };
-            py.command(self.mode, &self.host, self.port)?
-        } else {
-            super::child::link_hook();
-            // A process started to serve that reaches this point was not served by the
-            // hook (and runs its `main`): starting its own server would start itself
-            // again, without end.
-            if std::env::var_os(SERVE_CHILD_ENV).is_some() {
-                return Err(ServerError::NestedStart);
-            }
-            let mut cmd = Command::new(resolve_binary(self.binary.as_deref())?);
-            cmd.args(["serve", "--mode", self.mode.name(), "--host", &self.host, "--port", &self.port.to_string()]);
+        let served = Served { name: self.mode.name(), backend: self.mode.backend() };
+        if !self.mode.is_python() {
+            let mut args = vec!["--mode".to_owned(), self.mode.name().to_owned()];
             if let Some(max) = self.max_connections {
-                cmd.args(["--max-connections", &max.to_string()]);
+                args.extend(["--max-connections".to_owned(), max.to_string()]);
             }
-            cmd.env(SERVE_CHILD_ENV, "1");
-            cmd
-        };
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let program = PathBuf::from(cmd.get_program());
-        let child = spawn_tied(cmd).map_err(|source| ServerError::Spawn { program, source })?;
-        let mut handle = ServerHandle::wait_ready(child, self.mode, self.startup_timeout)?;
-        handle.python = self.mode.is_python().then(|| self.python.interpreter());
+            return start_serving_child(
+                served,
+                &self.host,
+                self.port,
+                &args,
+                self.binary.as_deref(),
+                self.startup_timeout,
+            );
+        }
+        let py = PythonServerSpec { max_connections: self.max_connections, ..self.python.clone() };
+        let mut handle = start_child(py.command(self.mode, &self.host, self.port)?, served, self.startup_timeout)?;
+        handle.python = Some(self.python.interpreter());
         Ok(handle)
     }
+}
+
+/// What a server process serves, as results record it: its mode's name and backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The mode's name (`threaded`, `python-forking`, `http`, …).
+    pub name: &'static str,
+    /// What implements the protocol on the server side (`rust`, `python`, `hyper`, …).
+    pub backend: &'static str,
+}
+
+/// Starts `serve --host H --port P ARGS…` in the binary that runs native servers (see
+/// [`child`](super::child)), with [`SERVE_CHILD_ENV`] set, and waits until it is ready.
+/// The HTTP baseline starts its server through this too, with its own arguments.
+#[doc(hidden)]
+pub fn start_serving_child(
+    served: Served,
+    host: &str,
+    port: u16,
+    args: &[String],
+    binary: Option<&Path>,
+    timeout: Duration,
+) -> Result<ServerHandle, ServerError> {
+    super::child::link_hook();
+    // A process started to serve that reaches this point was not served by a hook (and
+    // runs its `main`): starting its own server would start itself again, without end.
+    if std::env::var_os(SERVE_CHILD_ENV).is_some() {
+        return Err(ServerError::NestedStart);
+    }
+    let mut cmd = Command::new(resolve_binary(binary)?);
+    cmd.args(["serve", "--host", host, "--port", &port.to_string()]).args(args);
+    cmd.env(SERVE_CHILD_ENV, "1");
+    start_child(cmd, served, timeout)
+}
+
+fn start_child(mut cmd: Command, served: Served, timeout: Duration) -> Result<ServerHandle, ServerError> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let program = PathBuf::from(cmd.get_program());
+    let child = spawn_tied(cmd).map_err(|source| ServerError::Spawn { program, source })?;
+    ServerHandle::wait_ready(child, served, timeout)
 }
 
 /// Starts `cmd` in a session of its own, killed when this process ends however it ends.
@@ -207,7 +241,7 @@ fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
 pub struct ServerHandle {
     child: Child,
     addr: SocketAddr,
-    mode: ServerMode,
+    served: Served,
     stderr: Arc<Mutex<String>>,
     stopped: bool,
     python: Option<PathBuf>,
@@ -217,7 +251,7 @@ pub struct ServerHandle {
 const STDERR_KEEP: usize = 64 << 10;
 
 impl ServerHandle {
-    fn wait_ready(mut child: Child, mode: ServerMode, timeout: Duration) -> Result<ServerHandle, ServerError> {
+    fn wait_ready(mut child: Child, served: Served, timeout: Duration) -> Result<ServerHandle, ServerError> {
         let stderr = Arc::new(Mutex::new(String::new()));
         // Says when the stderr reader has reached EOF (its sender is dropped then).
         let stderr_done = child.stderr.take().map(|pipe| {
@@ -245,7 +279,7 @@ impl ServerHandle {
             });
         }
         let mut handle =
-            ServerHandle { child, addr: ([127, 0, 0, 1], 0).into(), mode, stderr, stopped: false, python: None };
+            ServerHandle { child, addr: ([127, 0, 0, 1], 0).into(), served, stderr, stopped: false, python: None };
         let line = match rx.recv_timeout(timeout) {
             Ok(line) => line,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -257,18 +291,18 @@ impl ServerHandle {
                 if let Some(done) = stderr_done {
                     let _ = done.recv_timeout(Duration::from_secs(2));
                 }
-                return Err(ServerError::Exited { mode, status, stderr: handle.stderr() });
+                return Err(ServerError::Exited { server: served.name, status, stderr: handle.stderr() });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let stderr = handle.stderr();
-                return Err(ServerError::StartTimeout { mode, after: timeout, stderr });
+                return Err(ServerError::StartTimeout { server: served.name, after: timeout, stderr });
             }
         };
         let addr = line
             .strip_prefix("listening on ")
             .and_then(|a| a.trim().to_socket_addrs().ok())
             .and_then(|mut a| a.next())
-            .ok_or_else(|| ServerError::Readiness { mode, line: line.clone() })?;
+            .ok_or_else(|| ServerError::Readiness { server: served.name, line: line.clone() })?;
         handle.addr = addr;
         Ok(handle)
     }
@@ -278,9 +312,9 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Its mode.
-    pub fn mode(&self) -> ServerMode {
-        self.mode
+    /// What it serves: its mode's name and backend, as results record them.
+    pub fn served(&self) -> Served {
+        self.served
     }
 
     /// The Python interpreter running it, for Python-backed modes.

@@ -6,7 +6,6 @@ use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency
 use crate::cli::interrupt::Checkpoint;
 use crate::cli::progress::Progress;
 use crate::metrics::{BenchResult, StopReason};
-use crate::server::ServerMode;
 
 /// The phases of one server: each result is kept as soon as it is made, and the
 /// server's remaining phases are skipped once one ended because the server died,
@@ -36,7 +35,7 @@ impl Phases<'_> {
 /// The phases every server runs, RPyC or HTTP, through the same code.
 pub(super) fn run_phases<C: BuiltinCalls>(
     args: &SuiteArgs,
-    mode: ServerMode,
+    mode: &str,
     target: &Target<C>,
     progress: &mut Progress,
     phases: &mut Phases<'_>,
@@ -84,7 +83,7 @@ pub(super) fn run_phases<C: BuiltinCalls>(
 /// The RPyC-only transfer phase, with --transfers.
 pub(super) fn run_transfers(
     args: &SuiteArgs,
-    mode: ServerMode,
+    mode: &str,
     target: &Target,
     progress: &mut Progress,
     phases: &mut Phases<'_>,
