@@ -77,7 +77,17 @@ fn rpycbench_binary() -> PathBuf {
             let binary = exe.ancestors().nth(2).expect("the profile directory").join("rpycbench");
             if !binary.is_file() {
                 let mut build = cargo();
-                build.current_dir(REPO).args(["build", "--offline", "-q", "-p", "rpycbench", "--bin", "rpycbench"]);
+                build.current_dir(REPO).args([
+                    "build",
+                    "--offline",
+                    "-q",
+                    "-p",
+                    "rpycbench",
+                    "--features",
+                    "cli",
+                    "--bin",
+                    "rpycbench",
+                ]);
                 run_within(build, BUILD_TIMEOUT).assert_code(0);
             }
             binary
@@ -511,7 +521,7 @@ fn the_sla_gate_example_passes() {
 
 /// The library in a crate of the user's own (tests/downstream/library): the README's
 /// example as its `main`, and a plain `#[test]` under libtest's `main`, each starting
-/// native servers — with no `rpycbench` binary anywhere: both are copied out of the build
+/// native servers (and, in the test, the HTTP baseline, a feature) — with no `rpycbench` binary anywhere: both are copied out of the build
 /// tree and run with a `PATH` that has none, so they serve from themselves.
 #[test]
 fn library_mode_starts_native_servers_from_the_users_own_binaries() {
@@ -537,6 +547,6 @@ fn library_mode_starts_native_servers_from_the_users_own_binaries() {
     app.assert_contains("p50 ");
     let tests = alone(&test);
     tests.assert_code(0);
-    tests.assert_contains("1 passed");
+    tests.assert_contains("2 passed");
     let _ = std::fs::remove_dir_all(&away);
 }

@@ -1,17 +1,28 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bench;
-pub mod cli;
+#[cfg(feature = "cli")]
+mod cli;
 pub mod client;
 mod error;
 pub mod harness;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod metrics;
 pub mod profile;
+#[cfg(feature = "report")]
+#[cfg_attr(docsrs, doc(cfg(feature = "report")))]
 pub mod report;
 pub mod server;
 pub mod wire;
+
+/// The `rpycbench` command's `main`, for its binary (feature `cli`). Not public API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub use cli::main as __cli_main;
 
 /// Ports for unit tests, shared by file with the integration tests.
 #[cfg(test)]

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rpycbench::cli::main()
+    rpycbench::__cli_main()
 }

@@ -32,7 +32,7 @@ use std::process::ExitCode;
     args_conflicts_with_subcommands = true,
     after_help = suite::SUITE_AFTER_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// With no command: the suite's options.

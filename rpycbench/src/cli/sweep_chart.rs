@@ -3,8 +3,9 @@
 //! knee of the curve shows at a glance in any terminal or CI log.
 
 use crate::harness::{measure_stat, Stat};
+use crate::metrics::format_ns;
 use crate::metrics::BenchResult;
-use crate::report::{format_bps, format_ns};
+use crate::report::format_bps;
 
 /// Width of a full bar, in characters.
 const BAR_WIDTH: usize = 24;

@@ -35,6 +35,7 @@ mod sla;
 mod stat;
 mod trial;
 
+#[cfg(feature = "cli")]
 pub(crate) use args::parse_percent;
 pub use args::{DEFAULT_REGRESSION_PCT, USAGE};
 pub use baseline::{load_file, Baseline, BaselineError, LoadedFile, BASELINE_SCHEMA, DEFAULT_BASELINE_DIR};
@@ -47,6 +48,7 @@ pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat}
 pub use servers::RUST_SERVICE_ENV;
 pub use stat::{StatInfo, STATS};
 // For `rpycbench bench` and `rpycbench sweep`: the same SLA checks as the harness.
+#[cfg(feature = "cli")]
 pub(crate) use sla::{evaluate, format_value, is_lower_bound, measure as measure_stat, stat_name};
 pub use sla::{evaluate as evaluate_slas, SlaCheck};
 

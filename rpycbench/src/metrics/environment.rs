@@ -1,11 +1,11 @@
 //! Where a result was measured: enough to tell whether two results are comparable.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// The machine, build and software a result was measured with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Environment {
     /// CPU model name (from /proc/cpuinfo).
     pub cpu_model: String,

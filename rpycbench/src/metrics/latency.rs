@@ -5,7 +5,6 @@
 use base64::Engine;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -130,7 +129,8 @@ impl LatencyHistogram {
 /// end of its bucket, so it is within 0.1 % above the exact order statistic (never
 /// one rank high, unlike the predecessor's `sorted[int(q·n)]`). `stdev_ns` is the
 /// population standard deviation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LatencyStats {
     /// Values recorded.
     pub count: u64,

@@ -9,11 +9,11 @@
 //! CPU, which the scheduler decides by the machine's load: the reference tells a
 //! comparison how much that can move a result, and whether the load differed.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The machine's reference figures of one run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MachineReference {
     /// One entry per measurement: before the first round, after each round.
     pub measurements: Vec<ReferenceMeasurement>,
@@ -27,7 +27,8 @@ pub struct MachineReference {
 }
 
 /// One measurement of the reference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReferenceMeasurement {
     /// Median loopback TCP round trip of a 64-byte message to an echo process pinned to
     /// another CPU than the measuring thread; absent on one CPU or when the echo failed.

@@ -11,6 +11,7 @@ mod machine;
 mod outcomes;
 mod result;
 pub mod rounds;
+#[cfg(feature = "schema")]
 pub(crate) mod schema;
 pub mod system;
 

@@ -1,6 +1,5 @@
 //! Attempts, successes and failures, counted separately, with the errors grouped.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -93,7 +92,8 @@ impl OutcomeCounter {
 
 /// What happened to the requests of a run. A refused connection, a timeout and a
 /// remote exception are all failures; `success_rate` is `successes / attempts`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outcomes {
     /// Requests attempted (including those whose connection could not be opened).
     pub attempts: u64,
@@ -113,7 +113,8 @@ pub struct Outcomes {
 }
 
 /// One group of identical failures.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorCount {
     /// The error's first line.
     pub message: String,

@@ -10,7 +10,6 @@ use super::latency::LatencyStats;
 use super::outcomes::Outcomes;
 use super::system::SystemStats;
 use crate::client::WireCounters;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +18,8 @@ use std::path::Path;
 pub const RESULTS_SCHEMA: &str = "rpycbench/results/v1";
 
 /// A collection of results, in the order they were produced.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ResultSet {
     /// Always [`RESULTS_SCHEMA`].
     pub schema: String,
@@ -35,7 +35,8 @@ pub struct ResultSet {
 }
 
 /// Why a benchmark ended before doing all it was asked to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The server's process is gone (it exited or was killed).
@@ -50,7 +51,8 @@ pub enum StopReason {
 }
 
 /// A benchmark that ended early: what it measured until then is kept, with why it ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EndedEarly {
     /// Why, in a word.
     pub reason: StopReason,
@@ -59,7 +61,8 @@ pub struct EndedEarly {
 }
 
 /// What kind of benchmark produced a result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BenchKind {
     /// Sequential requests on one connection.
@@ -91,7 +94,8 @@ impl BenchKind {
 }
 
 /// The server a result was measured against.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServerInfo {
     /// `threaded`, `forking`, `python-threaded`, `python-forking`, `http`, or `external`.
     pub mode: String,
@@ -103,7 +107,8 @@ pub struct ServerInfo {
 }
 
 /// How load was offered (concurrent runs).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum LoadModel {
     /// Each client sends its next request when the previous reply arrives. Latency
@@ -120,7 +125,8 @@ pub enum LoadModel {
 }
 
 /// One payload size (and chunk size) of a bandwidth or transfer run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SizeResult {
     /// `upload` or `download`.
     pub direction: String,
@@ -141,7 +147,8 @@ pub struct SizeResult {
 }
 
 /// One client of a concurrent run (kept when asked for).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ClientResult {
     /// Client index, from 0.
     pub client: u32,
@@ -152,7 +159,8 @@ pub struct ClientResult {
 }
 
 /// Wire traffic of the measured requests (warm-up excluded), from connection counters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WireStats {
     /// Requests measured.
     pub measured_requests: u64,
@@ -211,7 +219,8 @@ impl WireStats {
 pub const BUILTIN_METHODS_PARAM: &str = "builtin_methods";
 
 /// The result of one benchmark against one server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BenchResult {
     /// The benchmark's name (with a `[server]` suffix when it ran on several).
     pub name: String,
@@ -365,6 +374,7 @@ impl ResultSet {
     }
 
     /// The JSON Schema of result files, generated from these types.
+    #[cfg(feature = "schema")]
     pub fn json_schema() -> serde_json::Value {
         super::schema::published::<ResultSet>()
     }

@@ -12,7 +12,6 @@
 //! [`compare`](super::compare)).
 
 use super::latency::LatencyHistogram;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Rounds a benchmark runs unless told otherwise: enough for a between-round interval
@@ -21,7 +20,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_ROUNDS: u32 = 10;
 
 /// One round's figures.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoundSummary {
     /// When the round started, from the start of the measured part.
     pub started_ns: u64,

@@ -188,7 +188,8 @@ fn run(mut state: State, interval: Duration, stop: &mpsc::Receiver<()>) -> Syste
 }
 
 /// Statistics of one sampled run.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SystemStats {
     /// Sampling interval, ns.
     pub interval_ns: u64,
@@ -215,7 +216,8 @@ impl SystemStats {
 }
 
 /// CPU and memory figures of one process set over a run.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProcessStats {
     /// CPU use in percent of one core (200 = two cores busy), averaged over the run: total CPU time consumed during the run / wall time.
     pub cpu_percent_mean: f64,

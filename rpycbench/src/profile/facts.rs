@@ -8,20 +8,8 @@ use crate::wire::{Boxed, Handler, IdPack, Message, Value};
 ///
 /// In a relay, `C2s` is client to server. On a profiled [`Connection`](crate::Connection)
 /// "client" is the profiled side: `C2s` is what it sent, `S2c` what its peer sent.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Client (or the profiled side) to server (or its peer).

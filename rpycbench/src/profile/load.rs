@@ -16,13 +16,13 @@ use crate::metrics::{
     now_rfc3339, BenchKind, BenchResult, Environment, ErrorCount, LatencyHistogram, LatencyStats, Outcomes, ServerInfo,
     SystemStats,
 };
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// The operations of one method, answered (see the module documentation).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperationLoad {
     /// Operations answered (REPLY or EXCEPTION).
     pub answered: u64,

@@ -5,7 +5,6 @@
 //! `schema/telemetry-v1.json`.
 
 use super::facts::Direction;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -13,7 +12,8 @@ use std::collections::BTreeMap;
 pub const TELEMETRY_SCHEMA: &str = "rpycbench/telemetry/v1";
 
 /// Everything recorded, as of the moment it was taken.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Telemetry {
     /// Always [`TELEMETRY_SCHEMA`].
     pub schema: String,
@@ -90,7 +90,8 @@ pub struct Telemetry {
 }
 
 /// The operations one method started (see [`Telemetry::per_operation`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperationStats {
     /// The method (`"get_users"`).
     pub method: String,
@@ -110,7 +111,8 @@ pub struct OperationStats {
 }
 
 /// What travelled in one direction.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DirectionStats {
     /// Frames, empty ones included.
     pub frames: u64,
@@ -143,7 +145,8 @@ pub struct DirectionStats {
 }
 
 /// Time spent in one method (or attribute, or handler on a type), answered calls only.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MethodStats {
     /// `HANDLER Type.name` (e.g. `CALLATTR BenchmarkService.get_users`,
     /// `GETATTR User.name`), `HANDLER Type` when no name applies, or just `HANDLER`.
@@ -163,7 +166,8 @@ pub struct MethodStats {
 }
 
 /// References to objects of one type that travelled one way.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReferenceStats {
     /// The object's type as its owner names it (`"rpycbench_service.User"`).
     pub type_name: String,
@@ -183,7 +187,8 @@ pub struct ReferenceStats {
 }
 
 /// How a request ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// No answer yet.
@@ -201,7 +206,8 @@ pub enum CallOutcome {
 }
 
 /// One request and its answer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CallRecord {
     /// Unique within the telemetry, in order of arrival.
     pub id: u64,
@@ -298,6 +304,7 @@ impl Telemetry {
     }
 
     /// The JSON Schema of telemetry JSON, generated from these types.
+    #[cfg(feature = "schema")]
     pub fn json_schema() -> serde_json::Value {
         crate::metrics::schema::published::<Telemetry>()
     }

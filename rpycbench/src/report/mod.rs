@@ -12,14 +12,15 @@ mod table;
 mod terminal;
 mod units;
 
-pub use crate::metrics::format_ns;
+// The public surface is the renderings and how they are written; the tables, cells and
+// units behind them are how they are made, free to change.
 pub use comparison::{ComparedSeries, Comparison};
+pub use files::{write_reports, ReportFiles};
 pub use html::html_report;
 pub use markdown::markdown_report;
-pub use sections::result_tables;
-pub use sweep::{name_prefix, sweeps, Sweep, SweepValue, SWEEP_PARAMETER, SWEEP_VALUE};
-pub use table::{Cell, Column, Table, Tone, Value};
-pub use terminal::{colour_enabled, colour_wanted, render_table, summary_table, terminal_report, Row};
-pub use units::{format_bps, ColumnUnit};
+pub use sweep::{SWEEP_PARAMETER, SWEEP_VALUE};
+pub use terminal::{colour_enabled, colour_wanted, terminal_report};
+
 mod files;
-pub use files::{write_reports, ReportFiles};
+pub(crate) use terminal::summary_table;
+pub(crate) use units::format_bps;

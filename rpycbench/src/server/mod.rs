@@ -19,6 +19,7 @@ mod slots;
 pub use binding::{Param, Signature};
 pub use builtin::{cpu_work, payload, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
+#[cfg(feature = "http")]
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
 #[doc(hidden)]

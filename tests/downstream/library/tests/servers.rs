@@ -1,5 +1,7 @@
 //! A plain `#[test]` (libtest's own `main`) starting both native servers.
 
+use rpycbench::bench::BuiltinCalls;
+use rpycbench::http::HttpServerSpec;
 use rpycbench::server::{ServerMode, ServerSpec};
 use rpycbench::Connection;
 
@@ -13,4 +15,12 @@ fn both_native_servers_start_from_a_test_binary() {
         conn.close().expect("close");
         server.stop().expect("stop");
     }
+}
+
+#[test]
+fn the_http_baseline_starts_from_a_test_binary() {
+    let server = HttpServerSpec::new().start().expect("the HTTP server starts");
+    let mut client = rpycbench::http::HttpClient::new(server.addr());
+    client.call_ping().expect("GET /ping answers");
+    server.stop().expect("stop");
 }
