@@ -108,7 +108,7 @@ fn batch(conn: &mut Connection, users: i64) -> rpycbench::Result<()> {
     let ids: Vec<Value> = (0..users).map(Value::from).collect();
     let got: Vec<(i64, String, String, String)> = conn.call("get_users_batch", (ids,))?.extract()?;
     if got.len() as i64 != users {
-        return Err(rpycbench::Error::Failed(format!("asked for {users} users, got {}", got.len())));
+        return Err(rpycbench::harness::Failed::msg(format!("asked for {users} users, got {}", got.len())).into());
     }
     Ok(())
 }

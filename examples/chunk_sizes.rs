@@ -54,7 +54,7 @@ impl TransferOps for TupleDownload {
         let chunks: Vec<Vec<u8>> = conn.call("download_chunked_tuple", (size, chunk))?.extract()?;
         let total: usize = chunks.iter().map(Vec::len).sum();
         if total as u64 != size {
-            return Err(rpycbench::Error::Failed(format!("received {total} bytes instead of {size}")));
+            return Err(rpycbench::harness::Failed::msg(format!("received {total} bytes instead of {size}")).into());
         }
         Ok(())
     }

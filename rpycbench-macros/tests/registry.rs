@@ -50,6 +50,14 @@ fn failing(_conn: &mut Connection) -> Result<u32, String> {
     Err("boom".to_owned())
 }
 
+#[rpyc_bench(latency, duration_ms = 500)]
+fn failing_typed(conn: &mut Connection) -> Result<(), rpycbench::harness::Failed> {
+    // `?` on an RPyC error and on an error of another type alike.
+    conn.call("no_such_method", ())?;
+    let _n: u32 = "x".parse()?;
+    Ok(())
+}
+
 #[rpyc_bench(connection)]
 fn connect_default(conn: &mut Connection) -> rpycbench::Result<()> {
     conn.call("ping", ()).map(drop)
@@ -135,7 +143,7 @@ fn every_declaration_is_registered_in_name_order() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
-    assert_eq!(names.len(), 14, "{names:?}");
+    assert_eq!(names.len(), 15, "{names:?}");
 }
 
 #[test]
@@ -279,7 +287,13 @@ fn adapters_call_the_functions() {
     call("unit", &mut conn).expect("a `()` function is a success");
     assert_eq!(UNIT_CALLS.load(Ordering::Relaxed), before + 1);
     match call("failing", &mut conn) {
-        Err(rpycbench::Error::Failed(msg)) => assert_eq!(msg, "boom"),
+        Err(e @ rpycbench::Error::Other(_)) => assert_eq!(e.to_string(), "boom"),
         other => panic!("an `Err` is a failed request: {other:?}"),
+    }
+    // An RPyC error returned through `Failed` stays itself: the run can tell a remote
+    // exception, a timeout or a dead connection from a message.
+    match call("failing_typed", &mut conn) {
+        Err(rpycbench::Error::Remote(ex)) => assert_eq!(ex.class, "AttributeError", "{ex}"),
+        other => panic!("the remote exception is kept: {other:?}"),
     }
 }

@@ -91,9 +91,6 @@ pub enum Error {
     /// An operation that this side does not support (e.g. a Python-only handler).
     #[error("{0}")]
     Unsupported(String),
-    /// A benchmark function failed with an error of its own type.
-    #[error("{0}")]
-    Failed(String),
     /// Something a request asked for would take more memory than the connection's
     /// budget ([`Limits::max_connection_memory`](crate::wire::Limits)); the request
     /// fails with `MemoryError` and the connection stays usable.
@@ -109,30 +106,12 @@ pub enum Error {
         /// The budget in force.
         budget: usize,
     },
-    /// An HTTP request (the HTTP baseline) was answered with a status other than 2xx;
-    /// the connection stays usable.
-    #[error("HTTP {request} to {peer} answered {status}: {message}")]
-    HttpStatus {
-        /// The server's address.
-        peer: String,
-        /// The request, as `METHOD /path?query`.
-        request: String,
-        /// The status code.
-        status: u16,
-        /// The start of the response body: the server's explanation.
-        message: String,
-    },
-    /// An HTTP exchange broke down (a malformed response, a protocol violation); the
-    /// connection is unusable.
-    #[error("HTTP {request} to {peer} failed: {reason}")]
-    Http {
-        /// The server's address.
-        peer: String,
-        /// The request, as `METHOD /path?query`.
-        request: String,
-        /// What went wrong, as the HTTP client put it.
-        reason: String,
-    },
+    /// A failure from outside RPyC: another protocol's client the benchmark kinds drive
+    /// (the HTTP baseline's `rpycbench::http::HttpError`, feature `http`), or what a
+    /// benchmark function failed with when it was not an RPyC error
+    /// ([`Failed`](crate::harness::Failed)). Find out which with `downcast_ref`.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 /// A frame or message that could not be decoded.
@@ -172,7 +151,6 @@ impl Error {
                 | Error::Io { .. }
                 | Error::Closed { .. }
                 | Error::Protocol { .. }
-                | Error::Http { .. }
                 | Error::AlreadyClosed
         )
     }

@@ -37,6 +37,7 @@ pub use wire::Value;
 pub mod prelude {
     pub use crate::bench::{Bandwidth, BenchmarkContext, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
     pub use crate::client::{Args, Connection, Object, RemoteRef};
+    pub use crate::harness::Failed;
     pub use crate::kwargs;
     pub use crate::server::{ServerMode, Service};
     pub use crate::{Error, Result, Value};
@@ -53,9 +54,12 @@ pub mod __private_0_1 {
     pub use crate::server::ServerMode;
     pub use inventory;
 
-    /// What a benchmark function may return: `()` or any `Result` whose error displays.
+    /// What a benchmark function may return: `()`, or a `Result` whose error displays
+    /// or is a [`Failed`](crate::harness::Failed).
     pub trait IntoBenchResult {
-        /// Normalizes to the crate's `Result<()>`.
+        /// Normalizes to the crate's `Result<()>`: an RPyC error stays itself (so a
+        /// timeout or a dead connection is handled as one), any other becomes
+        /// [`Error::Other`](crate::Error::Other) with its message.
         fn into_bench_result(self) -> crate::Result<()>;
     }
 
@@ -65,9 +69,15 @@ pub mod __private_0_1 {
         }
     }
 
-    impl<T, E: std::fmt::Display> IntoBenchResult for std::result::Result<T, E> {
+    impl<T, E: std::fmt::Display + 'static> IntoBenchResult for std::result::Result<T, E> {
         fn into_bench_result(self) -> crate::Result<()> {
-            self.map(drop).map_err(|e| crate::Error::Failed(e.to_string()))
+            self.map(drop).map_err(|e| crate::harness::Failed::from(e).into_error())
+        }
+    }
+
+    impl<T> IntoBenchResult for std::result::Result<T, crate::harness::Failed> {
+        fn into_bench_result(self) -> crate::Result<()> {
+            self.map(drop).map_err(crate::harness::Failed::into_error)
         }
     }
 }

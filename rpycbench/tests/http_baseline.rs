@@ -8,9 +8,10 @@
 mod common;
 
 use common::{eventually, native_spec, proc_stat};
+use rpycbench::bench::Client;
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency};
 use rpycbench::client::Config;
-use rpycbench::http::{self, HttpClient, HttpConfig, HttpServerSpec, MAX_BODY_BYTES};
+use rpycbench::http::{self, HttpClient, HttpConfig, HttpError, HttpServerSpec, MAX_BODY_BYTES};
 use rpycbench::server::{ServerHandle, ServerMode};
 use rpycbench::{Connection, Error};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -125,12 +126,12 @@ fn failures_are_errors_with_readable_messages() {
     let server = start_http();
     let mut http = client(&server);
 
-    let status = |e: Error| match e {
-        Error::HttpStatus { status, ref message, .. } => {
-            assert!(!e.is_connection_fatal(), "a status keeps the connection: {e}");
-            (status, message.clone(), e.to_string())
+    let status = |e: Error| match HttpError::of(&e) {
+        Some(HttpError::Status { status, message, .. }) => {
+            assert!(!HttpClient::is_fatal(&e), "a status keeps the connection: {e}");
+            (*status, message.clone(), e.to_string())
         }
-        other => panic!("expected an HTTP status error, got {other:?}"),
+        _ => panic!("expected an HTTP status error, got {e:?}"),
     };
     let (code, message, text) = status(http.get("/nope").unwrap_err());
     assert_eq!(code, 404);
@@ -256,9 +257,12 @@ fn the_client_survives_a_closed_keep_alive_and_names_broken_answers() {
         let mut c = HttpClient::with_config(scripted_peer(vec![answer]), patient.clone());
         c.ping().expect_err("a broken answer is an error")
     };
-    let reason = |e: Error| match e {
-        Error::Http { reason, .. } => reason,
-        other => panic!("expected an HTTP error, got {other:?}"),
+    let reason = |e: Error| match HttpError::of(&e) {
+        Some(HttpError::Exchange { reason, .. }) => {
+            assert!(HttpClient::is_fatal(&e), "a broken exchange ends the connection: {e}");
+            reason.clone()
+        }
+        _ => panic!("expected an HTTP error, got {e:?}"),
     };
     assert!(reason(error(Answer::Bytes(b"SSH-2.0-OpenSSH\r\n\r\n"))).contains("malformed response head"));
     let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\npong\r\n0\r\n\r\n";

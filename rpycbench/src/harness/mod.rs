@@ -24,6 +24,7 @@
 mod args;
 mod baseline;
 mod child;
+mod failed;
 mod kinds;
 mod outcome;
 mod output;
@@ -39,6 +40,7 @@ mod trial;
 pub(crate) use args::parse_percent;
 pub use args::{DEFAULT_REGRESSION_PCT, USAGE};
 pub use baseline::{load_file, Baseline, BaselineError, LoadedFile, BASELINE_SCHEMA, DEFAULT_BASELINE_DIR};
+pub use failed::Failed;
 pub use outcome::{
     EXIT_BASELINE_MISSING, EXIT_BASELINE_UNUSABLE, EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_MISSING_BENCHMARKS,
     EXIT_REGRESSED, EXIT_SLA_VIOLATED, EXIT_USAGE,

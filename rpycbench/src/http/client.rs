@@ -4,6 +4,7 @@
 //! benchmark measures.
 
 use super::exchange::{write_request, Failure, HttpStream, Sink};
+use super::HttpError;
 use crate::bench::{BuiltinCalls, Client};
 use crate::client::WireCounters;
 use crate::error::{Error, Result};
@@ -140,11 +141,11 @@ impl HttpClient {
         let path = format!("/download?size={size}");
         match self.exchange(Method::Get, &path, None, Sink::Count(0))? {
             Sink::Count(got) if got == size => Ok(()),
-            Sink::Count(got) => Err(Error::Http {
+            Sink::Count(got) => Err(Error::from(HttpError::Exchange {
                 peer: self.peer.clone(),
                 request: format!("GET {path}"),
                 reason: format!("{got} bytes arrived instead of {size}"),
-            }),
+            })),
             _ => unreachable!("exchange returns the sink it was given"),
         }
     }
@@ -177,12 +178,12 @@ impl HttpClient {
     pub fn get(&mut self, path_and_query: &str) -> Result<Vec<u8>> {
         let valid = path_and_query.starts_with('/') && path_and_query.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
-            return Err(Error::Http {
+            return Err(Error::from(HttpError::Exchange {
                 peer: self.peer.clone(),
                 request: format!("GET {path_and_query}"),
                 reason: "not a valid request path: it must start with '/' and hold no spaces or control characters"
                     .into(),
-            });
+            }));
         }
         self.short(Method::Get, path_and_query, None)
     }
@@ -196,7 +197,7 @@ impl HttpClient {
     }
 
     /// Sends a request and reads its answer into `sink` (a 2xx) or into an
-    /// [`Error::HttpStatus`]. A kept-alive connection the server closed while idle is
+    /// [`HttpError::Status`]. A kept-alive connection the server closed while idle is
     /// replaced once; after any other failure the next request opens a new connection.
     ///
     /// The retry may resend a request the server saw before it closed; that does no
@@ -209,12 +210,12 @@ impl HttpClient {
         }
         match outcome {
             Ok(None) => Ok(sink),
-            Ok(Some((status, message))) => Err(Error::HttpStatus {
+            Ok(Some((status, message))) => Err(Error::from(HttpError::Status {
                 peer: self.peer.clone(),
                 request: format!("{} {path}", method.as_str()),
                 status,
                 message: status_message(status, &message),
-            }),
+            })),
             Err(failure) => {
                 self.conn = None;
                 Err(self.failure(method, path, failure))
@@ -266,16 +267,16 @@ impl HttpClient {
     }
 
     fn unexpected(&self, method: Method, path: &str, answer: &[u8], wanted: &str) -> Error {
-        Error::Http {
+        Error::from(HttpError::Exchange {
             peer: self.peer.clone(),
             request: format!("{} {path}", method.as_str()),
             reason: format!("expected {wanted}, got {:?}", String::from_utf8_lossy(answer)),
-        }
+        })
     }
 
     /// The crate's error for a failed exchange: refused and unreachable are
     /// [`Error::Connect`], timeouts [`Error::Timeout`], broken sockets [`Error::Io`],
-    /// answers that are not readable HTTP [`Error::Http`].
+    /// answers that are not readable HTTP [`HttpError::Exchange`].
     fn failure(&self, method: Method, path: &str, failure: Failure) -> Error {
         let peer = self.peer.clone();
         let what = format!("{} {path}", method.as_str());
@@ -288,7 +289,7 @@ impl HttpClient {
                 Error::Timeout { peer, what, after: self.config.request_timeout }
             }
             Failure::Io(source) | Failure::Stale(source) => Error::Io { peer, doing: "an HTTP request", source },
-            Failure::Protocol(reason) => Error::Http { peer, request: what, reason },
+            Failure::Protocol(reason) => Error::from(HttpError::Exchange { peer, request: what, reason }),
         }
     }
 }
@@ -333,6 +334,12 @@ impl Client for HttpClient {
     fn wire_counters(&self) -> WireCounters {
         WireCounters::default()
     }
+
+    /// Transport failures as for RPyC, and an exchange that broke down (not a non-2xx
+    /// status, after which the connection is still in step).
+    fn is_fatal(error: &Error) -> bool {
+        error.is_connection_fatal() || matches!(HttpError::of(error), Some(HttpError::Exchange { .. }))
+    }
 }
 
 impl BuiltinCalls for HttpClient {
@@ -349,11 +356,11 @@ impl BuiltinCalls for HttpClient {
         if counted == data.len() as u64 {
             return Ok(());
         }
-        Err(Error::Http {
+        Err(Error::from(HttpError::Exchange {
             peer: self.peer.clone(),
             request: "POST /upload".into(),
             reason: format!("the server counted {counted} bytes of {}", data.len()),
-        })
+        }))
     }
 
     fn call_download(&mut self, size: u64) -> Result<()> {
@@ -395,7 +402,8 @@ mod tests {
         assert!(matches!(reset, Error::Io { .. }) && reset.is_connection_fatal(), "{reset:?}");
 
         let other = c.failure(Method::Get, "/ping", Failure::Protocol("garbage".into()));
-        assert!(matches!(other, Error::Http { .. }) && other.is_connection_fatal(), "{other:?}");
+        assert!(matches!(HttpError::of(&other), Some(HttpError::Exchange { .. })), "{other:?}");
+        assert!(HttpClient::is_fatal(&other) && !other.is_connection_fatal(), "{other:?}");
         assert!(other.to_string().contains("garbage"), "{other}");
     }
 
@@ -404,7 +412,7 @@ mod tests {
         for bad in ["ping", "/a b", "/a\r\nx: y", ""] {
             let e = client().get(bad).unwrap_err();
             assert!(
-                matches!(e, Error::Http { ref reason, .. } if reason.contains("not a valid request path")),
+                matches!(HttpError::of(&e), Some(HttpError::Exchange { reason, .. }) if reason.contains("not a valid request path")),
                 "{e:?}"
             );
         }

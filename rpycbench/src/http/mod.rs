@@ -38,11 +38,13 @@
 
 mod child;
 mod client;
+mod error;
 mod exchange;
 mod routes;
 mod server;
 
 pub use client::{HttpClient, HttpConfig};
+pub use error::HttpError;
 pub use routes::MAX_BODY_BYTES;
 pub use server::serve_http;
 
