@@ -55,20 +55,10 @@ fn download(conn: &mut Connection, size: u64) -> rpycbench::Result<()> {
 /// own, in both models.
 struct Greeter;
 
-impl Service for Greeter {
-    fn type_name(&self) -> &str {
-        "greeter.Greeter"
-    }
-
-    fn methods(&self) -> &[&'static str] {
-        &["hello"]
-    }
-
-    fn call(&self, _conn: &mut Connection, method: &str, args: Args) -> rpycbench::Result<Object> {
-        match method {
-            "hello" => Ok(format!("hello, {}", args.arg::<String>(0)?).into()),
-            other => Err(Error::Unsupported(format!("no method {other}"))),
-        }
+#[rpyc_service(name = "greeter.Greeter")]
+impl Greeter {
+    fn hello(&self, name: String) -> String {
+        format!("hello, {name}")
     }
 }
 

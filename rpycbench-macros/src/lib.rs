@@ -1,5 +1,6 @@
-//! The `#[rpyc_bench]` attribute of [`rpycbench`](https://docs.rs/rpycbench); use it
-//! through `rpycbench::prelude::*`, which also brings `Connection`, `Value` and `Result`.
+//! The `#[rpyc_bench]` and `#[rpyc_service]` attributes of
+//! [`rpycbench`](https://docs.rs/rpycbench); use them through `rpycbench::prelude::*`,
+//! which also brings `Connection`, `Value` and `Result`.
 //!
 //! The crate follows the shape of dtolnay's `linkme`: this file only parses and
 //! dispatches; `args` reads the syntax, `validate` (with `kind`, `server`, `sla` and
@@ -11,6 +12,7 @@ mod args;
 mod expand;
 mod kind;
 mod server;
+mod service;
 mod signature;
 mod sla;
 mod validate;
@@ -134,6 +136,76 @@ pub fn rpyc_bench(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(error) => {
             let mut out = error.into_compile_error();
             func.to_tokens(&mut out);
+            out.into()
+        }
+    }
+}
+
+/// Exposes the methods of an `impl` block as an RPyC service: it implements
+/// `rpycbench::server::Service` for the type, with typed arguments bound as CPython binds
+/// a call (positional or by keyword, defaults, its `TypeError` texts).
+///
+/// ```
+/// use rpycbench::prelude::*;
+/// use std::collections::HashMap;
+///
+/// struct Inventory {
+///     stock: HashMap<String, i64>,
+/// }
+///
+/// /// Stock levels by item name.
+/// #[rpyc_service(name = "inventory.Inventory")]
+/// impl Inventory {
+///     /// `conn.root.stock("widget")`: 0 for an unknown item.
+///     fn stock(&self, item: String) -> i64 {
+///         self.stock.get(&item).copied().unwrap_or(0)
+///     }
+///
+///     /// `restock(item, count=1)`; errors travel to the caller as exceptions.
+///     fn restock(&self, item: String, #[rpyc(default = 1)] count: i64) -> rpycbench::Result<i64> {
+///         if count < 0 {
+///             return Err(Error::raise("ValueError", "count must not be negative"));
+///         }
+///         Ok(self.stock.get(&item).copied().unwrap_or(0) + count)
+///     }
+///
+///     /// A method may take the connection first, to call back into the client.
+///     fn ask(&self, conn: &mut Connection, callback: RemoteRef) -> rpycbench::Result<Object> {
+///         conn.call_ref(&callback, (), Vec::new())
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Every method taking `&self` is exposed under its own name (clients may also say
+/// `exposed_NAME`, as RPyC's default policy allows); put helpers in another `impl`
+/// block. After `&self` a method may take `&mut Connection`; each other parameter is
+/// a Python parameter of a type that converts from an object (`i64`, `f64`, `bool`,
+/// `String`, `Vec<u8>`, `Value`, `Object`, `RemoteRef`, tuples, …). An `Option<T>`
+/// parameter may be left out (`None`), and so may one marked `#[rpyc(default = 1)]`
+/// (a number or a bool). A method returns anything that converts into an object
+/// (`()` is `None`), or a `rpycbench::Result` of it, whose error the client sees as an
+/// exception.
+///
+/// `name` is the service's `"module.Class"` as Python names it (default: the crate's
+/// name and the type's); `doc = EXPR` sets the class docstring (default: the block's
+/// doc comment).
+#[proc_macro_attribute]
+pub fn rpyc_service(args: TokenStream, input: TokenStream) -> TokenStream {
+    let block = match syn::parse::<syn::Item>(input) {
+        Ok(syn::Item::Impl(block)) => block,
+        Ok(other) => {
+            let msg = "#[rpyc_service] goes on an `impl` block: `#[rpyc_service] impl MyService { fn ping(&self) {} }`";
+            let error = syn::Error::new_spanned(&other, msg).into_compile_error();
+            return quote::quote!(#error #other).into();
+        }
+        Err(error) => return error.into_compile_error().into(),
+    };
+    match syn::parse::<service::ServiceArgs>(args) {
+        Ok(args) => service::expand(args, block).into(),
+        Err(error) => {
+            let mut out = error.into_compile_error();
+            block.to_tokens(&mut out);
             out.into()
         }
     }

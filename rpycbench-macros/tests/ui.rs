@@ -1,4 +1,4 @@
-//! Compile-fail tests of `#[rpyc_bench]`, one file per mistake in `tests/ui/` with the
+//! Compile-fail tests of `#[rpyc_bench]` and `#[rpyc_service]`, one file per mistake in `tests/ui/` with the
 //! `.stderr` rustc must print, and a pass test using every kind and option.
 //!
 //! The `.stderr` files are for rustc 1.95, the project's pinned toolchain: rustc's

@@ -2,6 +2,10 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The macros name this crate `::rpycbench`, here too (the built-in service uses
+// `#[rpyc_service]`).
+extern crate self as rpycbench;
+
 pub mod bench;
 #[cfg(feature = "cli")]
 mod cli;
@@ -41,7 +45,7 @@ pub mod prelude {
     pub use crate::kwargs;
     pub use crate::server::{ServerMode, Service};
     pub use crate::{Error, Result, Value};
-    pub use rpycbench_macros::rpyc_bench;
+    pub use rpycbench_macros::{rpyc_bench, rpyc_service};
 }
 
 /// Glue for the macros. Not public API: anything here may change in any release. Its
@@ -78,6 +82,52 @@ pub mod __private_0_1 {
     impl<T> IntoBenchResult for std::result::Result<T, crate::harness::Failed> {
         fn into_bench_result(self) -> crate::Result<()> {
             self.map(drop).map_err(crate::harness::Failed::into_error)
+        }
+    }
+
+    /// The `AttributeError` RPyC raises for a name the service does not expose.
+    pub fn cannot_access(name: &str) -> crate::Error {
+        crate::client::python::policy::cannot_access(name)
+    }
+
+    use crate::client::{FromObject, Object};
+
+    /// One bound argument of a `#[rpyc_service]` method, converted to its parameter's
+    /// type; a mismatch is the `TypeError` a Python function checking its argument
+    /// would raise, naming the method and the parameter.
+    pub fn argument<T: FromObject>(
+        signature: &crate::server::Signature,
+        name: &str,
+        bound: Option<Object>,
+    ) -> crate::Result<T> {
+        // `bind` made one object per parameter, in order.
+        let object = bound.unwrap_or(Object::NONE);
+        T::from_object(object).map_err(|e| match e {
+            crate::Error::Type { expected, got } => {
+                let method = signature.qualname.rsplit('.').next().unwrap_or(signature.qualname);
+                crate::Error::raise("TypeError", format!("{method}() argument '{name}' must be {expected}, not {got}"))
+            }
+            other => other,
+        })
+    }
+
+    /// What a `#[rpyc_service]` method may return: anything that converts into an
+    /// object, or a `Result` of it. (A method returning nothing is told from its
+    /// signature by the macro: its answer is `None`, not the empty tuple `()` is.)
+    pub trait IntoReply {
+        /// The object sent back.
+        fn into_reply(self) -> crate::Result<Object>;
+    }
+
+    impl<T: Into<Object>> IntoReply for T {
+        fn into_reply(self) -> crate::Result<Object> {
+            Ok(self.into())
+        }
+    }
+
+    impl<T: IntoReply> IntoReply for crate::Result<T> {
+        fn into_reply(self) -> crate::Result<Object> {
+            self.and_then(IntoReply::into_reply)
         }
     }
 }

@@ -8,28 +8,17 @@ use rpycbench::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The service under test: stock levels by item name.
 struct Inventory {
     stock: HashMap<&'static str, i64>,
 }
 
-impl Service for Inventory {
-    fn type_name(&self) -> &str {
-        "inventory.Inventory"
-    }
-
-    fn methods(&self) -> &[&'static str] {
-        &["stock"]
-    }
-
-    fn call(&self, _conn: &mut Connection, method: &str, args: Args) -> rpycbench::Result<Object> {
-        match method {
-            "stock" => {
-                let item: String = args.arg(0)?;
-                Ok(Value::Int(self.stock.get(item.as_str()).copied().unwrap_or(0)).into())
-            }
-            other => Err(Error::Unsupported(format!("no method {other}"))),
-        }
+/// The service under test: stock levels by item name. Each method is exposed, its
+/// arguments bound and converted as a Python method's would be.
+#[rpyc_service(name = "inventory.Inventory")]
+impl Inventory {
+    /// `conn.root.stock("widget")`: 0 for an item never stocked.
+    fn stock(&self, item: String) -> i64 {
+        self.stock.get(item.as_str()).copied().unwrap_or(0)
     }
 }
 

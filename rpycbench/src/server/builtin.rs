@@ -2,9 +2,7 @@
 //! `rpycbench/python/rpycbench_service.py`; both follow the contract in
 //! ARCHITECTURE.md, and the same tests run against both.
 
-use super::binding::{Param, Signature};
 use super::objects::User;
-use super::service::Service;
 use crate::client::python::ops::{self, BinOp};
 use crate::client::python::{Dict, List};
 use crate::client::{Args, CmpOp, Connection, Object};
@@ -13,6 +11,7 @@ use crate::wire::exceptions::{BuiltinException, Family};
 use crate::wire::{RemoteException, Value};
 use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
+use rpycbench_macros::rpyc_service;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -26,131 +25,111 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BenchmarkService;
 
-const fn required(name: &'static str) -> Param {
-    Param::required(name)
-}
+/// The exposed methods, in the twin's definition order: `#[rpyc_service]` binds each
+/// call as CPython binds the twin's (the same `TypeError` texts, qualified
+/// `BenchmarkService.exposed_NAME`), and every parameter is an [`Object`], converted
+/// step by step with Python's semantics below.
+#[rpyc_service(name = "rpycbench_service.BenchmarkService", doc = super::python_classes::BENCHMARK_SERVICE_DOC)]
+impl BenchmarkService {
+    fn ping(&self) -> &'static str {
+        "pong"
+    }
 
-/// The exposed methods, in the twin's definition order, each with its signature: one
-/// table, from which the method list, the lookup and CPython's qualified names come.
-macro_rules! methods {
-    ($($name:literal ($($param:expr),*)),* $(,)?) => {
-        const METHODS: &[&str] = &[$($name),*];
-        const SIGNATURES: &[(&str, Signature)] = &[$(
-            ($name, Signature { qualname: concat!("BenchmarkService.exposed_", $name), params: &[$($param),*] })
-        ),*];
-    };
-}
+    fn echo(&self, x: Object) -> Object {
+        x
+    }
 
-methods! {
-    "ping"(),
-    "echo"(required("x")),
-    "upload"(required("data")),
-    "download"(required("size")),
-    "upload_chunked"(required("chunks")),
-    "download_chunked"(required("size"), required("chunk_size")),
-    "download_chunked_tuple"(required("size"), required("chunk_size")),
-    "cpu_work"(Param::optional("iterations", Value::Int(100_000))),
-    "io_work"(Param::optional("delay", Value::Float(0.01))),
-    "get_user"(required("id")),
-    "get_users"(required("n")),
-    "get_user_dict"(required("id")),
-    "get_user_tuple"(required("id")),
-    "get_users_batch"(required("ids")),
-    "nested"(required("depth"), required("callback")),
-    "raise_error"(required("kind"), required("message")),
+    fn upload(&self, conn: &mut Connection, data: Object) -> Result<Value> {
+        Ok(Value::from(ops::len(conn, &data)?))
+    }
+
+    fn download(&self, conn: &mut Connection, size: Object) -> Result<Value> {
+        pattern(conn, &size).map(Value::Bytes)
+    }
+
+    fn upload_chunked(&self, conn: &mut Connection, chunks: Object) -> Result<Value> {
+        let mut total = BigInt::zero();
+        let mut chunks = ops::iterate(conn, &chunks)?;
+        while let Some(c) = chunks.next(conn)? {
+            total += ops::len(conn, &c)?;
+        }
+        Ok(Value::from(total))
+    }
+
+    fn download_chunked(&self, conn: &mut Connection, size: Object, chunk_size: Object) -> Result<Object> {
+        Ok(List::lend(chunks(conn, &size, &chunk_size)?.into_iter().map(Object::from).collect()))
+    }
+
+    fn download_chunked_tuple(&self, conn: &mut Connection, size: Object, chunk_size: Object) -> Result<Value> {
+        Ok(Value::Tuple(chunks(conn, &size, &chunk_size)?.into_iter().map(Value::Bytes).collect()))
+    }
+
+    fn cpu_work(&self, conn: &mut Connection, #[rpyc(default = 100_000)] iterations: Object) -> Result<String> {
+        not_negative(conn, "iterations", &iterations)?;
+        let n = ops::index(conn, &iterations)?;
+        Ok(cpu_work_until(n.to_u64().unwrap_or(u64::MAX), || conn.peer_gone()))
+    }
+
+    fn io_work(&self, conn: &mut Connection, #[rpyc(default = 0.01)] delay: Object) -> Result<&'static str> {
+        not_negative(conn, "delay", &delay)?;
+        sleep(conn, &delay)?;
+        Ok("data")
+    }
+
+    fn get_user(&self, conn: &mut Connection, id: Object) -> Result<Object> {
+        Ok(User::new(conn, id)?.lend())
+    }
+
+    fn get_users(&self, conn: &mut Connection, n: Object) -> Result<Object> {
+        not_negative(conn, "n", &n)?;
+        let n = ops::index(conn, &n)?;
+        let n = n.to_usize().unwrap_or(usize::MAX);
+        within_budget(conn, "the users", (n as u64).saturating_mul(USER_BYTES))?;
+        let mut users = with_capacity(n)?;
+        for i in 0..n {
+            users.push(User::new(conn, Object::from(i as i64))?.lend());
+        }
+        Ok(List::lend(users))
+    }
+
+    fn get_user_dict(&self, conn: &mut Connection, id: Object) -> Result<Object> {
+        let [id, name, email, status] = user_tuple(conn, &id)?;
+        let keys = ["id", "name", "email", "status"].map(Object::from);
+        Ok(Dict::lend(keys.into_iter().zip([id, name, email, status]).collect()))
+    }
+
+    fn get_user_tuple(&self, conn: &mut Connection, id: Object) -> Result<Object> {
+        Ok(Object::tuple(user_tuple(conn, &id)?.into()))
+    }
+
+    fn get_users_batch(&self, conn: &mut Connection, ids: Object) -> Result<Object> {
+        let mut users = Vec::new();
+        let mut ids = ops::iterate(conn, &ids)?;
+        while let Some(id) = ids.next(conn)? {
+            // A one-byte id becomes a 4-tuple with two strings: checked as it grows,
+            // since the ids may come one by one from the client.
+            within_budget(conn, "the user tuples", (users.len() as u64 + 1).saturating_mul(USER_TUPLE_BYTES))?;
+            users.push(Object::tuple(user_tuple(conn, &id)?.into()));
+        }
+        Ok(Object::tuple(users))
+    }
+
+    fn nested(&self, conn: &mut Connection, depth: Object, callback: Object) -> Result<Object> {
+        if ops::compare_bool(conn, &depth, &0.into(), CmpOp::Eq)? {
+            return Ok(0.into());
+        }
+        let below = ops::binary(conn, &depth, &1.into(), BinOp::Sub)?;
+        let answer = ops::call(conn, &callback, Args { positional: vec![below], kwargs: Vec::new() })?;
+        ops::binary(conn, &answer, &1.into(), BinOp::Add)
+    }
+
+    fn raise_error(&self, conn: &mut Connection, kind: Object, message: Object) -> Result<Object> {
+        Err(raise_error(conn, &kind, &message))
+    }
 }
 
 /// Exceptions that would end the server rather than travel to the client.
 const REFUSED: &[&str] = &["SystemExit", "KeyboardInterrupt", "GeneratorExit"];
-
-impl Service for BenchmarkService {
-    fn type_name(&self) -> &str {
-        "rpycbench_service.BenchmarkService"
-    }
-
-    fn methods(&self) -> &[&'static str] {
-        METHODS
-    }
-
-    fn doc(&self) -> Option<&str> {
-        Some(super::python_classes::BENCHMARK_SERVICE_DOC)
-    }
-
-    fn call(&self, conn: &mut Connection, method: &str, args: Args) -> Result<Object> {
-        // Only listed methods reach here (the root resolves names against METHODS).
-        let Some((_, signature)) = SIGNATURES.iter().find(|(m, _)| *m == method) else {
-            return Err(crate::client::python::policy::cannot_access(method));
-        };
-        let a = signature.bind(args)?;
-        match method {
-            "ping" => Ok("pong".into()),
-            "echo" => Ok(a[0].clone()),
-            "upload" => Ok(Value::from(ops::len(conn, &a[0])?).into()),
-            "download" => pattern(conn, &a[0]).map(|b| Value::Bytes(b).into()),
-            "upload_chunked" => {
-                let mut total = BigInt::zero();
-                let mut chunks = ops::iterate(conn, &a[0])?;
-                while let Some(c) = chunks.next(conn)? {
-                    total += ops::len(conn, &c)?;
-                }
-                Ok(Value::from(total).into())
-            }
-            "download_chunked" => Ok(List::lend(chunks(conn, &a[0], &a[1])?.into_iter().map(Object::from).collect())),
-            "download_chunked_tuple" => {
-                Ok(Value::Tuple(chunks(conn, &a[0], &a[1])?.into_iter().map(Value::Bytes).collect()).into())
-            }
-            "cpu_work" => {
-                not_negative(conn, "iterations", &a[0])?;
-                let n = ops::index(conn, &a[0])?;
-                Ok(cpu_work_until(n.to_u64().unwrap_or(u64::MAX), || conn.peer_gone()).into())
-            }
-            "io_work" => {
-                not_negative(conn, "delay", &a[0])?;
-                sleep(conn, &a[0])?;
-                Ok("data".into())
-            }
-            "get_user" => Ok(User::new(conn, a[0].clone())?.lend()),
-            "get_users" => {
-                not_negative(conn, "n", &a[0])?;
-                let n = ops::index(conn, &a[0])?;
-                let n = n.to_usize().unwrap_or(usize::MAX);
-                within_budget(conn, "the users", (n as u64).saturating_mul(USER_BYTES))?;
-                let mut users = with_capacity(n)?;
-                for i in 0..n {
-                    users.push(User::new(conn, Object::from(i as i64))?.lend());
-                }
-                Ok(List::lend(users))
-            }
-            "get_user_dict" => {
-                let [id, name, email, status] = user_tuple(conn, &a[0])?;
-                let keys = ["id", "name", "email", "status"].map(Object::from);
-                Ok(Dict::lend(keys.into_iter().zip([id, name, email, status]).collect()))
-            }
-            "get_user_tuple" => Ok(Object::tuple(user_tuple(conn, &a[0])?.into())),
-            "get_users_batch" => {
-                let mut users = Vec::new();
-                let mut ids = ops::iterate(conn, &a[0])?;
-                while let Some(id) = ids.next(conn)? {
-                    // A one-byte id becomes a 4-tuple with two strings: checked as it
-                    // grows, since the ids may come one by one from the client.
-                    within_budget(conn, "the user tuples", (users.len() as u64 + 1).saturating_mul(USER_TUPLE_BYTES))?;
-                    users.push(Object::tuple(user_tuple(conn, &id)?.into()));
-                }
-                Ok(Object::tuple(users))
-            }
-            "nested" => {
-                let (depth, callback) = (&a[0], &a[1]);
-                if ops::compare_bool(conn, depth, &0.into(), CmpOp::Eq)? {
-                    return Ok(0.into());
-                }
-                let below = ops::binary(conn, depth, &1.into(), BinOp::Sub)?;
-                let answer = ops::call(conn, callback, Args { positional: vec![below], kwargs: Vec::new() })?;
-                ops::binary(conn, &answer, &1.into(), BinOp::Add)
-            }
-            _ => Err(raise_error(conn, &a[0], &a[1])),
-        }
-    }
-}
 
 /// `_not_negative(name, value)`: `value < 0` as Python compares it.
 fn not_negative(conn: &mut Connection, name: &str, value: &Object) -> Result<()> {

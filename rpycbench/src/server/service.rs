@@ -19,6 +19,9 @@ use std::sync::Arc;
 /// what every `rpyc.Service` has: `get_service_name()`, `get_service_aliases()`, a
 /// docstring, a `repr`, and the refusals of `setattr` and `delattr`.
 ///
+/// Most services are written with `#[rpyc_service]` on an `impl` block, which
+/// implements this trait with typed, Python-bound arguments. By hand:
+///
 /// ```
 /// use rpycbench::client::{Args, Connection, Object};
 /// use rpycbench::server::Service;

@@ -1,0 +1,6 @@
+use rpycbench::prelude::*;
+
+#[rpyc_service]
+fn ping() {}
+
+fn main() {}
