@@ -18,7 +18,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use rpycbench::bench::{Concurrent, Target};
+use rpycbench::bench::{Concurrent, Sweep, Target};
+use rpycbench::metrics::sla::Stat;
 use rpycbench::profile::diagnosis::{diagnose, render_text, Thresholds};
 use rpycbench::server::ServerMode;
 use support::{ms, value, Opt, Opts};
@@ -49,7 +50,10 @@ fn find(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("started the {mode} server on {}, serving at most {max_connections} connections", server.addr());
     let target = Target::server(&server);
     let thresholds = Thresholds::default();
-    let mut limit = None;
+    // The sweep engine of `rpycbench sweep`: it tags each step and stops at the first
+    // limit crossed.
+    let mut sweep =
+        Sweep::new("clients").limit(Stat::MinSuccessRate, thresholds.min_success_rate).limit(Stat::P99Ms, p99_bound_ms);
     for clients in levels {
         let r = Concurrent::new(format!("{clients}_clients"))
             .clients(clients)
@@ -63,20 +67,15 @@ fn find(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             r.outcomes.attempts,
             r.outcomes.failures
         );
-        if r.outcomes.success_rate < thresholds.min_success_rate || p99 > p99_bound_ms {
-            println!(
-                "LIMIT REACHED at {clients} clients (success {:.1} %, bound {:.0} %; p99 {p99:.3} ms, bound {p99_bound_ms} ms)",
-                r.outcomes.success_rate * 100.0,
-                thresholds.min_success_rate * 100.0
-            );
-            limit = Some(r);
+        if let Some(limit) = sweep.record(clients, r) {
+            println!("LIMIT REACHED at {clients} clients: {limit}");
             break;
         }
     }
     server.stop()?;
-    match limit {
-        Some(r) => println!("\n{}", render_text(&diagnose(&[r], &thresholds))),
-        None => println!("no limit reached: try more clients (--levels)"),
+    match (sweep.is_over(), sweep.results().last()) {
+        (true, Some(r)) => println!("\n{}", render_text(&diagnose(std::slice::from_ref(r), &thresholds))),
+        _ => println!("no limit reached: try more clients (--levels)"),
     }
     Ok(())
 }

@@ -147,7 +147,7 @@ mod tests {
     /// table: the same statistics, each under the same option and variant.
     #[test]
     fn the_options_are_the_runtimes_statistics() {
-        let runtime = rpycbench::harness::STATS;
+        let runtime = rpycbench::metrics::sla::STATS;
         assert_eq!(SPECS.len(), runtime.len(), "one option per statistic");
         for row in &runtime {
             let spec = SPECS.iter().find(|s| s.name == row.key);

@@ -1,5 +1,6 @@
-//! Compile-fail tests of `#[rpyc_bench]` and `#[rpyc_service]`, one file per mistake in `tests/ui/` with the
-//! `.stderr` rustc must print, and a pass test using every kind and option.
+//! Compile-fail tests of `#[rpyc_bench]` and `#[rpyc_service]`, one file per mistake in
+//! `tests/ui/` with the `.stderr` rustc must print, and pass tests using every kind,
+//! option and form.
 //!
 //! The `.stderr` files are for rustc 1.95, the project's pinned toolchain: rustc's
 //! wording and layout change between releases, so with any other compiler the test ends

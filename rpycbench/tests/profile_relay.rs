@@ -7,7 +7,7 @@ use common::{python, start_server as server, KillOnDrop};
 
 use rpycbench::bench::{Latency, Target};
 use rpycbench::client::{Connection, Object, RemoteRef};
-use rpycbench::harness::{evaluate_slas, Sla, Stat};
+use rpycbench::metrics::sla::{evaluate as evaluate_slas, Sla, Stat};
 use rpycbench::profile::{self, Direction, RecorderConfig};
 use rpycbench::server::ServerMode;
 use rpycbench::Value;

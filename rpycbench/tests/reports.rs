@@ -12,7 +12,8 @@ use common::TempDir;
 
 use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Target, Transfer};
 use rpycbench::metrics::{BenchResult, ResultSet};
-use rpycbench::report::{html_report, markdown_report, terminal_report, Comparison, SWEEP_PARAMETER, SWEEP_VALUE};
+use rpycbench::metrics::{SWEEP_PARAMETER, SWEEP_VALUE};
+use rpycbench::report::{html_report, markdown_report, terminal_report, Comparison};
 use rpycbench::server::ServerMode;
 use std::path::Path;
 use std::process::{Command, Output};

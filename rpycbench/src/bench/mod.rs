@@ -17,6 +17,7 @@ mod latency;
 mod paired;
 mod reference;
 mod run;
+mod sweep;
 mod target;
 mod transfer;
 
@@ -29,6 +30,7 @@ pub use guard::{interrupt, interrupted, BREAKER_TIMEOUTS};
 pub use latency::Latency;
 pub use paired::{Paired, PairedResult, DEFAULT_BLOCK_REQUESTS, DEFAULT_PAIRS};
 pub use run::SYSTEM_SAMPLE_INTERVAL;
+pub use sweep::Sweep;
 pub use target::Target;
 pub use transfer::{BuiltinTransfer, Transfer, TransferOps};
 

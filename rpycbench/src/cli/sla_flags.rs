@@ -1,7 +1,7 @@
 //! SLA bounds from the command line, checked with the harness's own evaluation so a
 //! bound means the same in `#[rpyc_bench(p99_ms = …)]` and in `--p99-ms`.
 
-use crate::harness::{evaluate, format_value, is_lower_bound, stat_name, Sla, SlaCheck, Stat, STATS};
+use crate::metrics::sla::{evaluate, Sla, SlaCheck, Stat, STATS};
 use crate::metrics::BenchResult;
 
 /// `--p99-ms 100 --min-success-rate 0.99 …`: every bound is optional. One flag per
@@ -80,22 +80,6 @@ pub(crate) fn check(slas: &[Sla], result: &BenchResult) -> Vec<SlaCheck> {
     evaluate(slas, result)
 }
 
-/// `p99 = 5.21 ms > 1.00 ms`, the comparison pointing the way the check went.
-pub(crate) fn relation(check: &SlaCheck) -> String {
-    let stat = check.sla.stat;
-    let bound = format_value(stat, check.sla.bound);
-    let Some(measured) = check.measured else {
-        return format!("{} not measured by this benchmark (bound {bound})", stat_name(stat));
-    };
-    let op = match (is_lower_bound(stat), check.passed()) {
-        (false, true) => "≤",
-        (false, false) => ">",
-        (true, true) => "≥",
-        (true, false) => "<",
-    };
-    format!("{} = {} {op} {bound}", stat_name(stat), format_value(stat, measured))
-}
-
 /// One line per check to show: `SLA met: …` for declared bounds that hold, the
 /// harness's message for violations. The implicit success check shows only when it
 /// fails.
@@ -105,7 +89,7 @@ pub(crate) fn verdict_lines(checks: &[SlaCheck], name: &str) -> Vec<String> {
         .filter(|c| c.declared || !c.passed())
         .map(|c| {
             if c.passed() {
-                format!("SLA met: {}", relation(c))
+                format!("SLA met: {}", c.relation())
             } else {
                 c.message(name).replace("without min_success_rate", "without --min-success-rate")
             }
@@ -156,9 +140,9 @@ mod tests {
             declared: true,
             sample: (10, "requests"),
         };
-        assert_eq!(relation(&c(Stat::P99Ms, 100.0, 120.0)), "p99 = 120.00 ms > 100.00 ms");
-        assert_eq!(relation(&c(Stat::P99Ms, 100.0, 0.5)), "p99 = 0.500 ms ≤ 100.00 ms");
-        assert_eq!(relation(&c(Stat::MinSuccessRate, 0.95, 0.5)), "success rate = 50.00 % < 95.00 %");
+        assert_eq!(c(Stat::P99Ms, 100.0, 120.0).relation(), "p99 = 120.00 ms > 100.00 ms");
+        assert_eq!(c(Stat::P99Ms, 100.0, 0.5).relation(), "p99 = 0.500 ms ≤ 100.00 ms");
+        assert_eq!(c(Stat::MinSuccessRate, 0.95, 0.5).relation(), "success rate = 50.00 % < 95.00 %");
         let lines = verdict_lines(&[c(Stat::P99Ms, 100.0, 120.0)], "x");
         assert_eq!(lines, vec!["SLA violated: p99 = 120.00 ms > 100.00 ms (x, 10 requests)"]);
     }

@@ -6,10 +6,12 @@ use super::bench::{at_least_one, check_clients, check_sizes, with_call, Transfer
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::progress::Progress;
 use super::server_kind::ServerKind;
-use super::sla_flags::{check_bound, relation};
+use super::sla_flags::check_bound;
 use super::sweep_chart::{chart, Step};
+use crate::bench::Sweep;
 use crate::bench::{Bandwidth, Concurrent, Target};
-use crate::harness::{evaluate, Sla, Stat, EXIT_USAGE};
+use crate::harness::EXIT_USAGE;
+use crate::metrics::sla::Stat;
 use crate::metrics::{BenchResult, ResultSet};
 use crate::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
 use clap::{Args, ValueEnum};
@@ -280,10 +282,10 @@ pub(crate) fn run(args: SweepArgs) -> Result<ExitCode, Box<dyn std::error::Error
 /// Runs the steps into `results` and `steps` until a limit is crossed.
 fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Result<(), SetupError> {
     check_bound("--min-success-rate", Stat::MinSuccessRate, args.min_success_rate).map_err(SetupError::Usage)?;
-    let mut limits = vec![Sla { stat: Stat::MinSuccessRate, bound: args.min_success_rate }];
+    let mut limits = Sweep::new(args.over.parameter()).limit(Stat::MinSuccessRate, args.min_success_rate);
     if let Some(ms) = args.max_p99_ms {
         check_bound("--max-p99-ms", Stat::P99Ms, ms).map_err(SetupError::Usage)?;
-        limits.push(Sla { stat: Stat::P99Ms, bound: ms });
+        limits = limits.limit(Stat::P99Ms, ms);
     }
     if args.over == Over::Mode && args.connect.is_some() {
         return Err(SetupError::Usage("--over mode starts built-in servers; it cannot be used with --connect".into()));
@@ -310,7 +312,7 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     };
 
     let mut progress = Progress::new(values.len() as u64, args.quiet);
-    let plan = Plan { values, limits, call, external };
+    let plan = Plan { values, sweep: limits, call, external };
     let outcome = run_steps(args, &plan, results, steps, &mut progress);
     progress.finish();
     outcome
@@ -319,7 +321,8 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
 /// What the command line asked for, checked.
 struct Plan {
     values: Vec<StepValue>,
-    limits: Vec<Sla>,
+    /// The sweep with its limits, no step recorded yet.
+    sweep: Sweep,
     call: CallSpec,
     /// The `--connect` server, probed; `None`: a built-in server per step.
     external: Option<Target>,
@@ -333,9 +336,10 @@ fn run_steps(
     steps: &mut Vec<Step>,
     progress: &mut Progress,
 ) -> Result<(), SetupError> {
-    let (call, limits) = (&plan.call, plan.limits.as_slice());
+    let call = &plan.call;
+    let mut sweep = plan.sweep.clone();
     for value in &plan.values {
-        let label = format!("{}={}", args.over.parameter(), value.label());
+        let label = format!("{}={}", sweep.parameter(), value.label());
         progress.step(&format!("{label}: {}", describe_step(args, value, call)));
         let (target, server) = match &plan.external {
             Some(target) => (target.clone(), None),
@@ -347,20 +351,16 @@ fn run_steps(
         if server.is_some() {
             probe_step(args, &target, None, call)?;
         }
-        let mut result = run_step(args, value, call, &target);
+        let result = run_step(args, value, call, &target);
         if let Some(handle) = server {
             // A server that does not stop cleanly does not spoil the measurement.
             let _ = handle.stop();
         }
-        result.params.insert("sweep_parameter".into(), args.over.parameter().into());
-        result.params.insert("sweep_value".into(), value.json());
-        let limit = evaluate(limits, &result).iter().find(|c| !c.passed()).map(relation);
-        if let Some(limit) = &limit {
-            // Where the curve crossed the limit, for `rpycbench report` to mark.
-            result.params.insert("sweep_limit".into(), limit.clone().into());
+        let limit = sweep.record(value.json(), result).map(str::to_owned);
+        if let Some(recorded) = sweep.results().last() {
+            steps.push(Step::of(recorded, value.label(), limit.clone()));
+            results.push(recorded.clone());
         }
-        steps.push(Step::of(&result, value.label(), limit.clone()));
-        results.push(result);
         if let Some(limit) = limit {
             progress.message(&format!("limit reached at {label}: {limit}"));
             break;

@@ -2,8 +2,8 @@
 //! success rate, and bars for p99 and throughput scaled to the largest step, so the
 //! knee of the curve shows at a glance in any terminal or CI log.
 
-use crate::harness::{measure_stat, Stat};
 use crate::metrics::format_ns;
+use crate::metrics::sla::{measure as measure_stat, Stat};
 use crate::metrics::BenchResult;
 use crate::report::format_bps;
 

@@ -32,8 +32,6 @@ mod paths;
 mod registry;
 mod runner;
 mod servers;
-mod sla;
-mod stat;
 mod trial;
 
 #[cfg(feature = "cli")]
@@ -48,11 +46,7 @@ pub use outcome::{
 pub use paths::BinaryInfo;
 pub use registry::{benchmarks, BenchDef, BenchFn, Kind, ServerChoice, Sla, Stat};
 pub use servers::RUST_SERVICE_ENV;
-pub use stat::{StatInfo, STATS};
 // For `rpycbench bench` and `rpycbench sweep`: the same SLA checks as the harness.
-#[cfg(feature = "cli")]
-pub(crate) use sla::{evaluate, format_value, is_lower_bound, measure as measure_stat, stat_name};
-pub use sla::{evaluate as evaluate_slas, SlaCheck};
 
 use std::process::ExitCode;
 

@@ -2,8 +2,8 @@
 //! in the exit status, so a CI job can tell "too slow" from "slower than before" from
 //! "misconfigured".
 
-use super::sla::SlaCheck;
 use crate::metrics::compare::{BenchComparison, Change, InconclusivePolicy};
+use crate::metrics::sla::SlaCheck;
 use crate::metrics::BenchResult;
 use std::process::ExitCode;
 

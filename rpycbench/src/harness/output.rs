@@ -7,16 +7,7 @@ use crate::metrics::{BenchKind, BenchResult, ResultSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Nanoseconds as milliseconds: three decimals below 1 ms, two above (`0.231 ms`,
-/// `5.21 ms`).
-pub fn format_ms(ns: u64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ms < 1.0 {
-        format!("{ms:.3} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
+pub(crate) use crate::metrics::format_ms;
 
 /// The key figures of a result on one line, e.g.
 /// `p50 0.231 ms, p99 0.412 ms, mean 0.250 ms, 4012 req/s, 100.00 % ok, n = 200 requests`.

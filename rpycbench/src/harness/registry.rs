@@ -125,16 +125,7 @@ pub enum ServerChoice {
     },
 }
 
-/// A bound on one statistic.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sla {
-    /// Which statistic.
-    pub stat: Stat,
-    /// The bound, in the statistic's unit.
-    pub bound: f64,
-}
-
-pub use super::stat::Stat;
+pub use crate::metrics::sla::{Sla, Stat};
 
 /// The user's function, adapted to return `Result<()>`.
 #[derive(Clone, Copy)]

@@ -176,6 +176,17 @@ impl LatencyStats {
     }
 }
 
+/// Nanoseconds as milliseconds: three decimals below 1 ms, two above (`0.231 ms`,
+/// `5.21 ms`), as SLA messages and the harness's lines show latencies.
+pub fn format_ms(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
 /// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`
 /// (shared by the result reports and the profiler's text reports).
 pub fn format_ns(ns: u64) -> String {

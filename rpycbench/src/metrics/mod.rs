@@ -13,18 +13,20 @@ mod result;
 pub mod rounds;
 #[cfg(feature = "schema")]
 pub(crate) mod schema;
+pub mod sla;
 pub mod system;
 
 pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
 pub(crate) use files::write_atomically;
 pub use files::{read_input, MAX_INPUT_BYTES};
-pub use latency::{format_bytes, format_ns, HistogramError, LatencyHistogram, LatencyStats};
+pub use latency::{format_bytes, format_ms, format_ns, HistogramError, LatencyHistogram, LatencyStats};
 pub use machine::{MachineReference, ReferenceMeasurement};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LoadModel, ResultFileError, ResultSet, ServerInfo,
-    SizeResult, StopReason, WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA,
+    SizeResult, StopReason, WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA, SWEEP_LIMIT, SWEEP_PARAMETER,
+    SWEEP_VALUE,
 };
 pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
 pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};

@@ -218,6 +218,15 @@ impl WireStats {
 /// wire is the tool's choice, not the user's, so the diagnosis does not advise on it.
 pub const BUILTIN_METHODS_PARAM: &str = "builtin_methods";
 
+/// The `params` key naming what a sweep varies (`clients`, `payload_bytes`, `mode`, or
+/// a user's own), on each of its steps (see `bench::Sweep`).
+pub const SWEEP_PARAMETER: &str = "sweep_parameter";
+/// The `params` key holding one sweep step's value: a number, or a string for `mode`.
+pub const SWEEP_VALUE: &str = "sweep_value";
+/// The `params` key set on the sweep step that crossed its limit: what crossed it, e.g.
+/// `p99 = 120.00 ms > 100.00 ms`.
+pub const SWEEP_LIMIT: &str = "sweep_limit";
+
 /// The result of one benchmark against one server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -18,7 +18,6 @@ pub use comparison::{ComparedSeries, Comparison};
 pub use files::{write_reports, ReportFiles};
 pub use html::html_report;
 pub use markdown::markdown_report;
-pub use sweep::{SWEEP_PARAMETER, SWEEP_VALUE};
 pub use terminal::{colour_enabled, colour_wanted, terminal_report};
 
 mod files;

@@ -3,16 +3,7 @@
 //! `payload_bytes` or `mode`) and `params["sweep_value"]` holds its value (a number, or
 //! a string for `mode`).
 
-use crate::metrics::{BenchResult, ResultSet};
-
-/// The parameter naming what a sweep varies.
-pub const SWEEP_PARAMETER: &str = "sweep_parameter";
-/// The parameter holding one sweep point's value.
-pub const SWEEP_VALUE: &str = "sweep_value";
-
-/// The parameter set on the step that crossed the sweep's limit: what crossed it,
-/// e.g. `p99 = 120.00 ms > 100.00 ms`.
-pub const SWEEP_LIMIT: &str = "sweep_limit";
+use crate::metrics::{BenchResult, ResultSet, SWEEP_LIMIT, SWEEP_PARAMETER, SWEEP_VALUE};
 
 /// One point's value.
 #[derive(Clone, Debug, PartialEq)]

@@ -96,7 +96,7 @@ fn base_name(name: &str) -> &str {
 
 /// Parameters a `rpycbench sweep --over mode` step records about itself (see
 /// `report::sweep`): the steps of one sweep differ in them and are still the same load.
-const SWEEP_STEP_KEYS: [&str; 2] = ["sweep_value", "sweep_limit"];
+const SWEEP_STEP_KEYS: [&str; 2] = [crate::metrics::SWEEP_VALUE, crate::metrics::SWEEP_LIMIT];
 
 /// Whether two results ran with the same parameters, apart from which sweep step
 /// each was.

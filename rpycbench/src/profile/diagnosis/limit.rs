@@ -26,7 +26,8 @@ const MIN_SERVICE_MS: f64 = 1.0;
 /// The time one request takes when it does not wait, ms: the one-client step of the same
 /// sweep when there is one (its median), else the fastest request of this run.
 fn service_time_ms(r: &BenchResult, all: &[&BenchResult]) -> Option<f64> {
-    let sweep_of = |x: &BenchResult| x.params.get("sweep_parameter").and_then(|v| v.as_str()) == Some("clients");
+    let sweep_of =
+        |x: &BenchResult| x.params.get(crate::metrics::SWEEP_PARAMETER).and_then(|v| v.as_str()) == Some("clients");
     let one_client = all.iter().find(|x| {
         x.kind == BenchKind::Concurrent
             && sweep_of(x)

@@ -1,10 +1,22 @@
-//! SLA evaluation: each declared bound read against the statistic a result measured,
-//! and the message that names the statistic, the value, the bound, the server and the
-//! sample size.
+//! The SLA model: the statistics a bound can name ([`STATS`]), each declared bound read
+//! against the statistic a result measured, and the message that names the statistic,
+//! the value, the bound, the server and the sample size. Statistics on results, below
+//! the harness (which fails tests on them), the command's flags and the sweep.
 
-use super::output::format_ms;
-use super::registry::{Sla, Stat};
-use crate::metrics::{BenchKind, BenchResult, LatencyStats};
+mod stat;
+
+pub use stat::{Stat, StatInfo, STATS};
+
+use super::{format_ms, BenchKind, BenchResult, LatencyStats};
+
+/// A bound on one statistic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sla {
+    /// Which statistic.
+    pub stat: Stat,
+    /// The bound, in the statistic's unit.
+    pub bound: f64,
+}
 
 /// One bound checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +40,22 @@ impl SlaCheck {
             Some(v) if is_lower_bound(self.sla.stat) => v >= self.sla.bound,
             Some(v) => v <= self.sla.bound,
         }
+    }
+
+    /// `p99 = 5.21 ms > 1.00 ms`: the comparison pointing the way the check went.
+    pub fn relation(&self) -> String {
+        let stat = self.sla.stat;
+        let bound = format_value(stat, self.sla.bound);
+        let Some(measured) = self.measured else {
+            return format!("{} not measured by this benchmark (bound {bound})", stat_name(stat));
+        };
+        let op = match (is_lower_bound(stat), self.passed()) {
+            (false, true) => "≤",
+            (false, false) => ">",
+            (true, true) => "≥",
+            (true, false) => "<",
+        };
+        format!("{} = {} {op} {bound}", stat_name(stat), format_value(stat, measured))
     }
 
     /// `SLA violated: p99 = 5.21 ms > 1.00 ms (ping[threaded], 1000 requests)`.
