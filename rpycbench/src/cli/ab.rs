@@ -52,9 +52,11 @@ pub(crate) struct AbArgs {
     /// Unmeasured requests on each server first.
     #[arg(long, default_value_t = 10)]
     warmup: u64,
-    /// Slowdown of B in percent that counts as a regression [default: 2].
-    #[arg(long, value_name = "PCT")]
-    regression_threshold: Option<String>,
+    /// Slowdown of B in percent that counts as a regression (default: 2; a paired run
+    /// tells smaller changes apart than a baseline can, so its default is its own and
+    /// $RPYCBENCH_REGRESSION_PCT does not apply).
+    #[arg(long, value_name = "PCT", alias = "regression-threshold")]
+    regression_pct: Option<String>,
     /// What a comparison too noisy to tell does: fail (exit 14) or warn (exit 0)
     /// (default: $RPYCBENCH_INCONCLUSIVE, else fail).
     #[arg(long, value_name = "POLICY")]
@@ -87,8 +89,8 @@ pub(crate) fn run(args: AbArgs) -> Result<ExitCode, Box<dyn std::error::Error>> 
 type Prepared = (PairedResult, f64, InconclusivePolicy, CallSpec);
 
 fn prepare_and_run(args: &AbArgs) -> Result<Prepared, SetupError> {
-    let threshold = match &args.regression_threshold {
-        Some(t) => parse_percent("--regression-threshold", t).map_err(|e| SetupError::Usage(e.to_string()))?,
+    let threshold = match &args.regression_pct {
+        Some(t) => parse_percent("--regression-pct", t).map_err(|e| SetupError::Usage(e.to_string()))?,
         None => DEFAULT_AB_THRESHOLD_PCT,
     };
     let policy = match args.inconclusive {

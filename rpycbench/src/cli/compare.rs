@@ -2,7 +2,7 @@
 //! jobs that compare a branch's results with its base's.
 
 use crate::harness::{
-    load_file, parse_percent, BaselineError, LoadedFile, DEFAULT_REGRESSION_PCT, EXIT_BASELINE_MISSING,
+    load_file, regression_pct_arg, BaselineError, LoadedFile, DEFAULT_REGRESSION_PCT, EXIT_BASELINE_MISSING,
     EXIT_BASELINE_UNUSABLE, EXIT_INCONCLUSIVE, EXIT_MISSING_BENCHMARKS, EXIT_REGRESSED,
 };
 use crate::metrics::compare::{compare_sets_with, InconclusivePolicy, Options, SetComparison};
@@ -31,9 +31,9 @@ pub(crate) struct CompareArgs {
     /// The later results, of either kind.
     new: PathBuf,
     /// Slowdown in percent that counts as a regression, for benchmarks that did not
-    /// declare their own (default: $RPYCBENCH_REGRESSION_THRESHOLD, else 10).
-    #[arg(long, value_name = "PCT")]
-    regression_threshold: Option<String>,
+    /// declare their own (default: $RPYCBENCH_REGRESSION_PCT, else 10).
+    #[arg(long, value_name = "PCT", alias = "regression-threshold")]
+    regression_pct: Option<String>,
     /// What a comparison too noisy to tell does: fail (exit 14) or warn (reported, exit
     /// 0) (default: $RPYCBENCH_INCONCLUSIVE, else fail).
     #[arg(long, value_name = "POLICY")]
@@ -49,13 +49,7 @@ pub(crate) struct CompareArgs {
 
 /// Prints the comparison and exits with the status of [`COMPARE_AFTER_HELP`].
 pub(crate) fn run(args: CompareArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let threshold = match &args.regression_threshold {
-        Some(t) => parse_percent("--regression-threshold", t)?,
-        None => match std::env::var("RPYCBENCH_REGRESSION_THRESHOLD").ok().filter(|v| !v.trim().is_empty()) {
-            Some(t) => parse_percent("RPYCBENCH_REGRESSION_THRESHOLD", &t)?,
-            None => DEFAULT_REGRESSION_PCT,
-        },
-    };
+    let threshold = regression_pct_arg(args.regression_pct.clone(), DEFAULT_REGRESSION_PCT)?;
     let policy = match args.inconclusive {
         Some(p) => p,
         None => match std::env::var("RPYCBENCH_INCONCLUSIVE").ok().filter(|v| !v.trim().is_empty()) {

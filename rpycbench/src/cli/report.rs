@@ -1,7 +1,7 @@
 //! `rpycbench report RESULTS.json [--baseline BASE.json] [--out DIR]`: the report files
 //! of a result file (or baseline file), and its tables on the terminal.
 
-use crate::harness::{load_file, parse_percent, DEFAULT_REGRESSION_PCT};
+use crate::harness::{load_file, regression_pct_arg, DEFAULT_REGRESSION_PCT};
 use crate::report::{colour_enabled, terminal_report, write_reports, Comparison};
 use clap::Args;
 use std::io::Write;
@@ -19,9 +19,9 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Slowdown in percent that counts as a regression when comparing, for benchmarks
-    /// that did not declare their own (default: $RPYCBENCH_REGRESSION_THRESHOLD, else 10).
-    #[arg(long, value_name = "PCT")]
-    regression_threshold: Option<String>,
+    /// that did not declare their own (default: $RPYCBENCH_REGRESSION_PCT, else 10).
+    #[arg(long, value_name = "PCT", alias = "regression-threshold")]
+    regression_pct: Option<String>,
 }
 
 /// Writes the reports and prints the tables and the paths. Unreadable input is an
@@ -32,7 +32,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode, Box<dyn std::error::Erro
     let comparison = match &args.baseline {
         Some(path) => {
             let baseline = load_file(path)?.results;
-            let threshold = threshold(args.regression_threshold.as_deref())?;
+            let threshold = regression_pct_arg(args.regression_pct.clone(), DEFAULT_REGRESSION_PCT)?;
             Some(Comparison::new(&baseline, &results, threshold, &path.display().to_string()))
         }
         None => None,
@@ -56,14 +56,4 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode, Box<dyn std::error::Erro
     // A closed pipe (`| head`) is not an error worth a panic: the files are written.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(ExitCode::SUCCESS)
-}
-
-fn threshold(flag: Option<&str>) -> Result<f64, Box<dyn std::error::Error>> {
-    Ok(match flag {
-        Some(t) => parse_percent("--regression-threshold", t)?,
-        None => match std::env::var("RPYCBENCH_REGRESSION_THRESHOLD").ok().filter(|v| !v.trim().is_empty()) {
-            Some(t) => parse_percent("RPYCBENCH_REGRESSION_THRESHOLD", &t)?,
-            None => DEFAULT_REGRESSION_PCT,
-        },
-    })
 }

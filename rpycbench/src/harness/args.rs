@@ -71,8 +71,8 @@ rpycbench options (each also as an environment variable):
   --baseline-dir DIR          where baselines live, relative to the package root
                               (default: rpycbench-baselines)                           [RPYCBENCH_BASELINE_DIR]
   --baseline-lenient          a missing baseline is a note, not an error               [RPYCBENCH_BASELINE_LENIENT=1]
-  --regression-threshold PCT  slowdown (percent) that counts as a regression (default 10)
-                                                                                       [RPYCBENCH_REGRESSION_THRESHOLD]
+  --regression-pct PCT        slowdown (percent) that counts as a regression (default 10;
+                              `regression_pct` in #[rpyc_bench] per benchmark)        [RPYCBENCH_REGRESSION_PCT]
   --inconclusive fail|warn    a comparison too noisy to tell fails the run (default), or
                               is only reported                                         [RPYCBENCH_INCONCLUSIVE]
 
@@ -127,7 +127,7 @@ impl HarnessArgs {
             help: false,
         };
         let mut inconclusive: Option<String> = None;
-        let mut threshold: Option<String> = None;
+        let mut threshold: Option<(String, String)> = None;
         let mut filters = Vec::new();
         let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
         while let Some(arg) = args.next() {
@@ -163,7 +163,7 @@ impl HarnessArgs {
                 "--save-baseline" => out.save_baseline = Some(value(&flag)?),
                 "--baseline-dir" => out.baseline_dir = Some(PathBuf::from(value(&flag)?)),
                 "--baseline-lenient" => out.baseline_lenient = true,
-                "--regression-threshold" => threshold = Some(value(&flag)?),
+                REGRESSION_PCT_FLAG | LEGACY_REGRESSION_FLAG => threshold = Some((value(&flag)?, flag.clone())),
                 "--inconclusive" => inconclusive = Some(value(&flag)?),
                 f if IGNORED_SWITCHES.contains(&f) => {}
                 f if IGNORED_VALUED.contains(&f) => {
@@ -183,7 +183,7 @@ impl HarnessArgs {
     fn apply_env(
         &mut self,
         env: &dyn Fn(&str) -> Option<String>,
-        threshold: Option<String>,
+        threshold: Option<(String, String)>,
         inconclusive: Option<String>,
     ) -> Result<(), ArgsError> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -193,13 +193,7 @@ impl HarnessArgs {
         self.baseline = self.baseline.take().or_else(|| var("RPYCBENCH_BASELINE"));
         self.save_baseline = self.save_baseline.take().or_else(|| var("RPYCBENCH_SAVE_BASELINE"));
         self.baseline_dir = self.baseline_dir.take().or_else(|| var("RPYCBENCH_BASELINE_DIR").map(PathBuf::from));
-        let (what, text) = match threshold {
-            Some(t) => ("--regression-threshold", Some(t)),
-            None => ("RPYCBENCH_REGRESSION_THRESHOLD", var("RPYCBENCH_REGRESSION_THRESHOLD")),
-        };
-        if let Some(text) = text {
-            self.regression_pct = parse_percent(what, &text)?;
-        }
+        self.regression_pct = regression_pct(threshold, env, self.regression_pct)?;
         let (what, text) = match inconclusive {
             Some(t) => ("--inconclusive", Some(t)),
             None => ("RPYCBENCH_INCONCLUSIVE", var("RPYCBENCH_INCONCLUSIVE")),
@@ -254,6 +248,37 @@ pub fn parse_percent(what: &str, text: &str) -> Result<f64, ArgsError> {
     } else {
         Err(bad())
     }
+}
+
+/// The regression threshold's flag; `regression_pct` is its name everywhere else (the
+/// `#[rpyc_bench]` option, results).
+pub const REGRESSION_PCT_FLAG: &str = "--regression-pct";
+/// Its environment variable, read where the flag is not given.
+pub const REGRESSION_PCT_ENV: &str = "RPYCBENCH_REGRESSION_PCT";
+/// The names of releases before the spelling was made one; still accepted.
+const LEGACY_REGRESSION_FLAG: &str = "--regression-threshold";
+const LEGACY_REGRESSION_ENV: &str = "RPYCBENCH_REGRESSION_THRESHOLD";
+
+/// The regression threshold in percent: the flag's `(value, spelling)` if given, else
+/// [`REGRESSION_PCT_ENV`] (or its older name), else `default`. One reading for the
+/// harness, `compare` and `report`, so they cannot disagree on what the variable means.
+pub(crate) fn regression_pct(
+    flag: Option<(String, String)>,
+    env: &dyn Fn(&str) -> Option<String>,
+    default: f64,
+) -> Result<f64, ArgsError> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty()).map(|v| (v, name.to_owned()));
+    match flag.or_else(|| var(REGRESSION_PCT_ENV)).or_else(|| var(LEGACY_REGRESSION_ENV)) {
+        Some((text, what)) => parse_percent(&what, &text),
+        None => Ok(default),
+    }
+}
+
+/// [`regression_pct`] for the command, from its `--regression-pct` (clap accepts the
+/// old spelling as an alias) and the process environment.
+#[cfg(feature = "cli")]
+pub(crate) fn regression_pct_arg(flag: Option<String>, default: f64) -> Result<f64, ArgsError> {
+    regression_pct(flag.map(|v| (v, REGRESSION_PCT_FLAG.to_owned())), &|k| std::env::var(k).ok(), default)
 }
 
 /// Baseline names become file names: letters, digits, `.`, `_` and `-`, not starting
@@ -319,7 +344,29 @@ mod tests {
         assert!(matches!(parse(&["--save-baselin", "x"]), Err(ArgsError::Unknown(_))));
         assert!(matches!(parse(&["--baseline"]), Err(ArgsError::MissingValue(_))));
         assert!(parse(&["--baseline", "../etc/passwd"]).is_err());
-        assert!(parse(&["--regression-threshold", "-3"]).is_err());
+        assert!(parse(&["--regression-pct", "-3"]).is_err());
+        let err = parse(&["--regression-threshold", "ten"]).unwrap_err().to_string();
+        assert!(err.contains("--regression-threshold"), "the spelling used is named: {err}");
+    }
+
+    #[test]
+    fn the_regression_threshold_has_one_spelling_and_accepts_the_old_one() {
+        let parse_with = |args: &[&str], env: &dyn Fn(&str) -> Option<String>| {
+            HarnessArgs::parse(args.iter().map(OsString::from), env).unwrap().regression_pct
+        };
+        let none = |_: &str| None;
+        assert_eq!(parse_with(&[], &none), DEFAULT_REGRESSION_PCT);
+        assert_eq!(parse_with(&["--regression-pct", "7.5%"], &none), 7.5);
+        assert_eq!(parse_with(&["--regression-threshold", "6"], &none), 6.0);
+        let both = |k: &str| match k {
+            "RPYCBENCH_REGRESSION_PCT" => Some("12".to_owned()),
+            "RPYCBENCH_REGRESSION_THRESHOLD" => Some("30".to_owned()),
+            _ => None,
+        };
+        assert_eq!(parse_with(&[], &both), 12.0, "the new name wins over the old");
+        let bad = |k: &str| (k == REGRESSION_PCT_ENV).then(|| "lots".to_owned());
+        let err = HarnessArgs::parse(Vec::<OsString>::new(), &bad).unwrap_err().to_string();
+        assert!(err.contains(REGRESSION_PCT_ENV), "{err}");
     }
 
     #[test]

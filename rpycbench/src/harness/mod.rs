@@ -35,7 +35,7 @@ mod servers;
 mod trial;
 
 #[cfg(feature = "cli")]
-pub(crate) use args::parse_percent;
+pub(crate) use args::{parse_percent, regression_pct_arg};
 pub use args::{DEFAULT_REGRESSION_PCT, USAGE};
 pub use baseline::{load_file, Baseline, BaselineError, LoadedFile, BASELINE_SCHEMA, DEFAULT_BASELINE_DIR};
 pub use failed::Failed;
