@@ -109,26 +109,34 @@ fn adapter(func: &ItemFn, shape: Shape) -> TokenStream {
 }
 
 fn kind(params: &Params) -> TokenStream {
-    let opt = |v: Option<TokenStream>| match v {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
-    };
+    // Only what the user wrote: `None` leaves the builder's default.
+    fn opt<T: ToTokens>(v: &Option<T>) -> TokenStream {
+        match v {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        }
+    }
+    let sizes = |s: &Option<Vec<u64>>| opt(&s.as_ref().map(|s| quote!(&[#(#s),*])));
     let body = match params {
         Params::Latency { requests, warmup, duration_ms } => {
-            let duration_ms = opt(duration_ms.map(|d| Literal::u64_suffixed(d).into_token_stream()));
+            let (requests, warmup, duration_ms) = (opt(requests), opt(warmup), opt(duration_ms));
             quote!(Latency { requests: #requests, warmup: #warmup, duration_ms: #duration_ms })
         }
         Params::Connection { connections, keep_open } => {
+            let connections = opt(connections);
             quote!(Connection { connections: #connections, keep_open: #keep_open })
         }
-        Params::Bandwidth { sizes, iterations, warmup } => {
-            quote!(Bandwidth { sizes: &[#(#sizes),*], iterations: #iterations, warmup: #warmup })
+        Params::Bandwidth { sizes: s, iterations, warmup } => {
+            let (sizes, iterations, warmup) = (sizes(s), opt(iterations), opt(warmup));
+            quote!(Bandwidth { sizes: #sizes, iterations: #iterations, warmup: #warmup })
         }
-        Params::Transfer { sizes, chunk_size, iterations } => {
-            quote!(Transfer { sizes: &[#(#sizes),*], chunk_size: #chunk_size, iterations: #iterations })
+        Params::Transfer { sizes: s, chunk_size, iterations } => {
+            let (sizes, chunk_size, iterations) = (sizes(s), opt(chunk_size), opt(iterations));
+            quote!(Transfer { sizes: #sizes, chunk_size: #chunk_size, iterations: #iterations })
         }
         Params::Concurrent { clients, requests_per_client, rate, per_client } => {
-            let rate = opt(rate.map(|r| Literal::f64_suffixed(r).into_token_stream()));
+            let (clients, requests_per_client) = (opt(clients), opt(requests_per_client));
+            let rate = opt(&rate.map(Literal::f64_suffixed));
             quote!(Concurrent {
                 clients: #clients,
                 requests_per_client: #requests_per_client,

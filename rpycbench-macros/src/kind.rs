@@ -1,9 +1,9 @@
-//! The benchmark kinds, their parameters with the engine's defaults, and the function
-//! each one calls.
+//! The benchmark kinds, their parameters, and the function each one calls.
 //!
-//! The defaults repeat `rpycbench::bench`'s (`Latency::new`, `Bandwidth::new`, …) so
-//! that a benchmark declared with the attribute measures what the same benchmark built
-//! by hand would; `tests/registry.rs` checks them against the registry.
+//! Only what the user wrote is emitted: a parameter left out is `None`, and the
+//! builder's default applies (`Latency::DEFAULT_REQUESTS`, …), so a benchmark declared
+//! with the attribute measures what the same benchmark built by hand would, from one
+//! table of defaults, the engine's.
 
 use crate::args::Opt;
 use proc_macro2::Span;
@@ -54,13 +54,13 @@ impl KindName {
     }
 }
 
-/// A kind with every parameter filled in.
+/// A kind with the parameters the user set.
 pub(crate) enum Params {
-    Latency { requests: u64, warmup: u64, duration_ms: Option<u64> },
-    Connection { connections: u64, keep_open: bool },
-    Bandwidth { sizes: Vec<u64>, iterations: u32, warmup: u32 },
-    Transfer { sizes: Vec<u64>, chunk_size: u64, iterations: u32 },
-    Concurrent { clients: u32, requests_per_client: u64, rate: Option<f64>, per_client: bool },
+    Latency { requests: Option<u64>, warmup: Option<u64>, duration_ms: Option<u64> },
+    Connection { connections: Option<u64>, keep_open: bool },
+    Bandwidth { sizes: Option<Vec<u64>>, iterations: Option<u32>, warmup: Option<u32> },
+    Transfer { sizes: Option<Vec<u64>>, chunk_size: Option<u64>, iterations: Option<u32> },
+    Concurrent { clients: Option<u32>, requests_per_client: Option<u64>, rate: Option<f64>, per_client: bool },
 }
 
 /// What the user's function takes besides the connection, hence which `BenchFn`.
@@ -84,17 +84,15 @@ pub(crate) struct KindArgs {
 const U32: u64 = u32::MAX as u64;
 
 impl KindArgs {
-    /// The kind with the engine's defaults.
+    /// The kind with nothing set (the builder's defaults).
     pub fn new(name: KindName, ident: &Ident) -> Self {
         let params = match name {
-            KindName::Latency => Params::Latency { requests: 1000, warmup: 10, duration_ms: None },
-            KindName::Connection => Params::Connection { connections: 100, keep_open: false },
-            KindName::Bandwidth => {
-                Params::Bandwidth { sizes: vec![1024, 10240, 102400, 1048576], iterations: 10, warmup: 1 }
-            }
-            KindName::Transfer => Params::Transfer { sizes: vec![1048576], chunk_size: 65536, iterations: 3 },
+            KindName::Latency => Params::Latency { requests: None, warmup: None, duration_ms: None },
+            KindName::Connection => Params::Connection { connections: None, keep_open: false },
+            KindName::Bandwidth => Params::Bandwidth { sizes: None, iterations: None, warmup: None },
+            KindName::Transfer => Params::Transfer { sizes: None, chunk_size: None, iterations: None },
             KindName::Concurrent => {
-                Params::Concurrent { clients: 10, requests_per_client: 100, rate: None, per_client: false }
+                Params::Concurrent { clients: None, requests_per_client: None, rate: None, per_client: false }
             }
         };
         let shape = (!name.has_direction()).then_some(Shape::Request);
@@ -110,31 +108,33 @@ impl KindArgs {
                 self.shape = Some(if word == "upload" { Shape::Upload } else { Shape::Download });
             }
             (Params::Latency { requests, .. }, "requests") => {
-                *requests = opt.count(1, u64::MAX, "requests = 1000")?;
+                *requests = Some(opt.count(1, u64::MAX, "requests = 1000")?);
                 self.requests = Some(opt.name.span());
             }
-            (Params::Latency { warmup, .. }, "warmup") => *warmup = opt.count(0, u64::MAX, "warmup = 10")?,
+            (Params::Latency { warmup, .. }, "warmup") => *warmup = Some(opt.count(0, u64::MAX, "warmup = 10")?),
             (Params::Latency { duration_ms, .. }, "duration_ms") => {
                 *duration_ms = Some(opt.count(1, u64::MAX, "duration_ms = 5000")?);
                 self.duration = Some(opt.name.span());
             }
             (Params::Connection { connections, .. }, "connections") => {
-                *connections = opt.count(1, u64::MAX, "connections = 100")?;
+                *connections = Some(opt.count(1, u64::MAX, "connections = 100")?);
             }
             (Params::Connection { keep_open, .. }, "keep_open") => *keep_open = opt.flag()?,
             (Params::Bandwidth { sizes, .. } | Params::Transfer { sizes, .. }, "sizes") => {
-                *sizes = opt.sizes("sizes = [1024, 1048576]")?;
+                *sizes = Some(opt.sizes("sizes = [1024, 1048576]")?);
             }
             (Params::Bandwidth { iterations, .. } | Params::Transfer { iterations, .. }, "iterations") => {
-                *iterations = opt.count(1, U32, "iterations = 10")? as u32;
+                *iterations = Some(opt.count(1, U32, "iterations = 10")? as u32);
             }
-            (Params::Bandwidth { warmup, .. }, "warmup") => *warmup = opt.count(0, U32, "warmup = 1")? as u32,
+            (Params::Bandwidth { warmup, .. }, "warmup") => *warmup = Some(opt.count(0, U32, "warmup = 1")? as u32),
             (Params::Transfer { chunk_size, .. }, "chunk_size") => {
-                *chunk_size = opt.count(1, u64::MAX, "chunk_size = 65536")?;
+                *chunk_size = Some(opt.count(1, u64::MAX, "chunk_size = 65536")?);
             }
-            (Params::Concurrent { clients, .. }, "clients") => *clients = opt.count(1, U32, "clients = 10")? as u32,
+            (Params::Concurrent { clients, .. }, "clients") => {
+                *clients = Some(opt.count(1, U32, "clients = 10")? as u32)
+            }
             (Params::Concurrent { requests_per_client, .. }, "requests_per_client") => {
-                *requests_per_client = opt.count(1, u64::MAX, "requests_per_client = 100")?;
+                *requests_per_client = Some(opt.count(1, u64::MAX, "requests_per_client = 100")?);
             }
             (Params::Concurrent { rate, .. }, "rate") => {
                 let r = opt.number("rate = 500.0")?;

@@ -57,8 +57,12 @@ use quote::ToTokens;
 /// | `latency` | `fn f(conn: &mut Connection)` | `requests` (1000), `warmup` (10), `duration_ms` (none; replaces `requests`) |
 /// | `connection` | `fn f(conn: &mut Connection)`, called once per new connection, timed | `connections` (100), `keep_open` (false) |
 /// | `bandwidth` | upload: `fn f(conn: &mut Connection, data: &Value)`; download: `fn f(conn: &mut Connection, size: u64)` | `direction = upload \| download` (required), `sizes` (`[1024, 10240, 102400, 1048576]`), `iterations` (10), `warmup` (1) |
-/// | `transfer` | as `bandwidth`, one whole transfer per call | `direction` (required), `sizes` (`[1048576]`), `chunk_size` (65536), `iterations` (3) |
+/// | `transfer` | as `bandwidth`, one whole transfer per call | `direction` (required), `sizes` (`[1048576, 10485760]`), `chunk_size` (65536), `iterations` (3) |
 /// | `concurrent` | `fn f(conn: &mut Connection)`, one request of one client | `clients` (10), `requests_per_client` (100), `rate` (none: closed loop; a total rate in requests per second makes an open loop), `per_client` (false) |
+///
+/// A parameter left out is not filled in by the attribute: the builder's default applies
+/// (`Latency::DEFAULT_REQUESTS` and so on, the values above), so a declared benchmark
+/// measures what the same one built by hand would.
 ///
 /// The function returns `()` or any `Result<T, E>` whose `E` implements `Display`; an
 /// `Err` counts as a failed request. It may not be `async`, `unsafe`, generic over types,

@@ -147,32 +147,42 @@ fn every_declaration_is_registered_in_name_order() {
 }
 
 #[test]
-fn defaults_are_the_engines() {
+fn what_is_not_written_is_left_to_the_builders_defaults() {
+    // The values the attribute's documentation table shows.
+    use rpycbench::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Transfer, DEFAULT_SIZES};
+    assert_eq!((Latency::DEFAULT_REQUESTS, Latency::DEFAULT_WARMUP), (1000, 10));
+    assert_eq!(ConnectionBench::DEFAULT_CONNECTIONS, 100);
+    assert_eq!(
+        (DEFAULT_SIZES, Bandwidth::DEFAULT_ITERATIONS, Bandwidth::DEFAULT_WARMUP),
+        ([1024, 10240, 102400, 1048576], 10, 1)
+    );
+    assert_eq!(
+        (Transfer::DEFAULT_SIZES, Transfer::DEFAULT_CHUNK_SIZE, Transfer::DEFAULT_ITERATIONS),
+        ([1048576, 10485760], 65536, 3)
+    );
+    assert_eq!((Concurrent::DEFAULT_CLIENTS, Concurrent::DEFAULT_REQUESTS_PER_CLIENT), (10, 100));
+
     let def = find("ping");
-    assert!(matches!(def.kind, Kind::Latency { requests: 1000, warmup: 10, duration_ms: None }));
+    assert!(matches!(def.kind, Kind::Latency { requests: None, warmup: None, duration_ms: None }));
     assert!(def.servers.is_empty() && def.slas.is_empty());
     assert_eq!((def.regression_pct, def.ignored), (None, false));
     assert!(matches!(def.func, BenchFn::Request(_)));
-    assert!(matches!(find("connect_default").kind, Kind::Connection { connections: 100, keep_open: false }));
-    match find("upload_default").kind {
-        Kind::Bandwidth { sizes, iterations: 10, warmup: 1 } => assert_eq!(sizes, [1024, 10240, 102400, 1048576]),
-        other => panic!("{other:?}"),
-    }
-    match find("transfer_default").kind {
-        Kind::Transfer { sizes, chunk_size: 65536, iterations: 3 } => assert_eq!(sizes, [1048576]),
-        other => panic!("{other:?}"),
-    }
-    let concurrent = find("concurrent_default").kind;
+    assert!(matches!(find("connect_default").kind, Kind::Connection { connections: None, keep_open: false }));
+    assert!(matches!(find("upload_default").kind, Kind::Bandwidth { sizes: None, iterations: None, warmup: None }));
     assert!(matches!(
-        concurrent,
-        Kind::Concurrent { clients: 10, requests_per_client: 100, rate: None, per_client: false }
+        find("transfer_default").kind,
+        Kind::Transfer { sizes: None, chunk_size: None, iterations: None }
+    ));
+    assert!(matches!(
+        find("concurrent_default").kind,
+        Kind::Concurrent { clients: None, requests_per_client: None, rate: None, per_client: false }
     ));
 }
 
 #[test]
 fn options_set_parameters_slas_and_flags() {
     let def = find("unit");
-    assert!(matches!(def.kind, Kind::Latency { requests: 2000, warmup: 0, duration_ms: None }));
+    assert!(matches!(def.kind, Kind::Latency { requests: Some(2000), warmup: Some(0), duration_ms: None }));
     let sla = |stat, bound| Sla { stat, bound };
     let expected = [
         sla(Stat::P99Ms, 100.0),
@@ -193,22 +203,22 @@ fn options_set_parameters_slas_and_flags() {
     assert!(matches!(find("failing").kind, Kind::Latency { duration_ms: Some(500), .. }));
     assert!(!find("failing").ignored);
     let kept = find("connect_kept");
-    assert!(matches!(kept.kind, Kind::Connection { connections: 5, keep_open: true }));
+    assert!(matches!(kept.kind, Kind::Connection { connections: Some(5), keep_open: true }));
     assert_eq!(kept.slas, [sla(Stat::P95Ms, 20.0), sla(Stat::MinSuccessRate, 1.0)]);
     let download = find("download_small");
     match download.kind {
-        Kind::Bandwidth { sizes, iterations: 2, warmup: 0 } => assert_eq!(sizes, [1, 2048]),
+        Kind::Bandwidth { sizes: Some(sizes), iterations: Some(2), warmup: Some(0) } => assert_eq!(sizes, [1, 2048]),
         other => panic!("{other:?}"),
     }
     assert_eq!(download.slas, [sla(Stat::MinBandwidthMbps, 1.5)]);
     assert!(matches!(download.func, BenchFn::Download(_)));
     let up = find("transfer_up");
-    assert!(matches!(up.kind, Kind::Transfer { chunk_size: 1024, iterations: 1, .. }));
+    assert!(matches!(up.kind, Kind::Transfer { chunk_size: Some(1024), iterations: Some(1), .. }));
     assert!(matches!(up.func, BenchFn::Upload(_)));
     let open = find("concurrent_open").kind;
     assert!(matches!(
         open,
-        Kind::Concurrent { clients: 4, requests_per_client: 10, rate: Some(250.5), per_client: true }
+        Kind::Concurrent { clients: Some(4), requests_per_client: Some(10), rate: Some(250.5), per_client: true }
     ));
 }
 

@@ -31,13 +31,18 @@ pub struct Bandwidth {
 pub const DEFAULT_SIZES: [u64; 4] = [1 << 10, 10 << 10, 100 << 10, 1 << 20];
 
 impl Bandwidth {
+    /// Operations per size unless [`iterations`](Self::iterations) says otherwise.
+    pub const DEFAULT_ITERATIONS: u32 = 10;
+    /// Unmeasured operations per size, unless [`warmup`](Self::warmup) says otherwise.
+    pub const DEFAULT_WARMUP: u32 = 1;
+
     /// 1 KiB, 10 KiB, 100 KiB and 1 MiB, 10 iterations each, upload and download.
     pub fn new(name: impl Into<String>) -> Self {
         Bandwidth {
             name: name.into(),
             sizes: DEFAULT_SIZES.to_vec(),
-            iterations: 10,
-            warmup: 1,
+            iterations: Self::DEFAULT_ITERATIONS,
+            warmup: Self::DEFAULT_WARMUP,
             upload: true,
             download: true,
             rounds: DEFAULT_ROUNDS,

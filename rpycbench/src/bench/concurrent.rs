@@ -49,13 +49,20 @@ pub struct Concurrent {
 }
 
 impl Concurrent {
+    /// Clients unless [`clients`](Self::clients) says otherwise.
+    pub const DEFAULT_CLIENTS: u32 = 10;
+    /// Timed requests per client unless [`requests_per_client`](Self::requests_per_client) says otherwise.
+    pub const DEFAULT_REQUESTS_PER_CLIENT: u64 = 100;
+    /// Unmeasured requests per client first.
+    pub const DEFAULT_WARMUP_PER_CLIENT: u64 = 2;
+
     /// 10 clients × 100 requests, closed loop.
     pub fn new(name: impl Into<String>) -> Self {
         Concurrent {
             name: name.into(),
-            clients: 10,
-            requests_per_client: 100,
-            warmup_per_client: 2,
+            clients: Self::DEFAULT_CLIENTS,
+            requests_per_client: Self::DEFAULT_REQUESTS_PER_CLIENT,
+            warmup_per_client: Self::DEFAULT_WARMUP_PER_CLIENT,
             load: Load::ClosedLoop,
             late_threshold: Duration::from_millis(1),
             per_client: false,

@@ -25,11 +25,14 @@ pub struct ConnectionBench {
 }
 
 impl ConnectionBench {
+    /// Connections opened unless [`connections`](Self::connections) says otherwise.
+    pub const DEFAULT_CONNECTIONS: u64 = 100;
+
     /// 100 connections, each closed after measurement.
     pub fn new(name: impl Into<String>) -> Self {
         ConnectionBench {
             name: name.into(),
-            connections: 100,
+            connections: Self::DEFAULT_CONNECTIONS,
             keep_open: false,
             rounds: DEFAULT_ROUNDS,
             reference: true,

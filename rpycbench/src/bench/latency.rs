@@ -33,13 +33,18 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// Timed requests unless [`requests`](Self::requests) or [`duration`](Self::duration) says otherwise.
+    pub const DEFAULT_REQUESTS: u64 = 1000;
+    /// Unmeasured requests first, unless [`warmup`](Self::warmup) says otherwise.
+    pub const DEFAULT_WARMUP: u64 = 10;
+
     /// 1000 requests in [`DEFAULT_ROUNDS`] rounds after 10 warm-up requests, with the
     /// machine reference and system sampling on.
     pub fn new(name: impl Into<String>) -> Self {
         Latency {
             name: name.into(),
-            requests: 1000,
-            warmup: 10,
+            requests: Self::DEFAULT_REQUESTS,
+            warmup: Self::DEFAULT_WARMUP,
             duration: None,
             rounds: DEFAULT_ROUNDS,
             reference: true,

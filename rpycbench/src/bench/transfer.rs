@@ -75,13 +75,20 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// File sizes unless [`sizes`](Self::sizes) says otherwise: 1 MiB and 10 MiB.
+    pub const DEFAULT_SIZES: [u64; 2] = [1 << 20, 10 << 20];
+    /// Chunk size of chunked transfers unless [`chunk_size`](Self::chunk_size) says otherwise.
+    pub const DEFAULT_CHUNK_SIZE: u64 = 64 << 10;
+    /// Transfers per size and mode unless [`iterations`](Self::iterations) says otherwise.
+    pub const DEFAULT_ITERATIONS: u32 = 3;
+
     /// 1 MiB and 10 MiB files, 64 KiB chunks, 3 iterations, every combination.
     pub fn new(name: impl Into<String>) -> Self {
         Transfer {
             name: name.into(),
-            sizes: vec![1 << 20, 10 << 20],
-            chunk_size: 64 << 10,
-            iterations: 3,
+            sizes: Self::DEFAULT_SIZES.to_vec(),
+            chunk_size: Self::DEFAULT_CHUNK_SIZE,
+            iterations: Self::DEFAULT_ITERATIONS,
             upload: true,
             download: true,
             whole: true,

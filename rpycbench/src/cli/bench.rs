@@ -151,7 +151,7 @@ struct LatencyArgs {
     #[arg(long, conflicts_with = "duration")]
     requests: Option<u64>,
     /// Unmeasured requests before timing.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Latency::DEFAULT_WARMUP)]
     warmup: u64,
     /// How long to run when --requests is not given, e.g. 10s.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
@@ -170,13 +170,13 @@ struct ConcurrentArgs {
     #[command(flatten)]
     call: CallFlags,
     /// Parallel clients, each on its own connection.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Concurrent::DEFAULT_CLIENTS)]
     clients: u32,
     /// Timed requests per client.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = Concurrent::DEFAULT_REQUESTS_PER_CLIENT)]
     requests_per_client: u64,
     /// Unmeasured requests per client before the start.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = Concurrent::DEFAULT_WARMUP_PER_CLIENT)]
     warmup: u64,
     /// Open loop: requests per second, all clients together (closed loop if unset).
     #[arg(long, value_name = "RATE")]
@@ -189,7 +189,7 @@ struct ConnectionArgs {
     #[command(flatten)]
     common: Common,
     /// Connections to open, one after another.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = ConnectionBench::DEFAULT_CONNECTIONS)]
     connections: u64,
     /// Keep every connection open until the end (a capacity test).
     #[arg(long)]
@@ -262,7 +262,7 @@ struct BandwidthArgs {
     #[arg(long, value_delimiter = ',')]
     sizes: Vec<u64>,
     /// Operations per size and direction.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Bandwidth::DEFAULT_ITERATIONS)]
     iterations: u32,
 }
 

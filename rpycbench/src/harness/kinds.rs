@@ -2,9 +2,7 @@
 //! quick mode, at a tenth of it.
 
 use super::registry::{BenchDef, BenchFn, Kind};
-use crate::bench::{
-    Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer, TransferOps, DEFAULT_SIZES,
-};
+use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, Transfer, TransferOps};
 use crate::client::{Connection, Object};
 use crate::error::Result;
 use crate::metrics::BenchResult;
@@ -52,7 +50,9 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
     let mismatch = |kind: &str, wants: &str| Err(format!("{kind} benchmarks take {wants}, not {:?}", def.func));
     match (def.kind, def.func) {
         (Kind::Latency { requests, warmup, duration_ms }, BenchFn::Request(f)) => {
-            let mut bench = Latency::new(name).requests(scale.count(requests)).warmup(scale.count(warmup));
+            let requests = scale.count(requests.unwrap_or(Latency::DEFAULT_REQUESTS));
+            let warmup = scale.count(warmup.unwrap_or(Latency::DEFAULT_WARMUP));
+            let mut bench = Latency::new(name).requests(requests).warmup(warmup);
             if let Some(ms) = duration_ms {
                 bench = bench.duration(scale.millis(ms));
             }
@@ -71,16 +71,19 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
             if let Some(p) = target.processes() {
                 wrapped = wrapped.with_processes(p);
             }
-            let mut result =
-                ConnectionBench::new(name).connections(scale.count(connections)).keep_open(keep_open).run(&wrapped);
+            let connections = scale.count(connections.unwrap_or(ConnectionBench::DEFAULT_CONNECTIONS));
+            let mut result = ConnectionBench::new(name).connections(connections).keep_open(keep_open).run(&wrapped);
             result.environment = target.environment();
             Ok(result)
         }
         (Kind::Connection { .. }, _) => mismatch("connection", "fn(&mut Connection)"),
         (Kind::Bandwidth { sizes, iterations, warmup }, func) => {
-            let sizes = if sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { sizes.to_vec() };
-            let bench =
-                Bandwidth::new(name).sizes(sizes).iterations(scale.count32(iterations)).warmup(scale.count32(warmup));
+            let mut bench = Bandwidth::new(name)
+                .iterations(scale.count32(iterations.unwrap_or(Bandwidth::DEFAULT_ITERATIONS)))
+                .warmup(scale.count32(warmup.unwrap_or(Bandwidth::DEFAULT_WARMUP)));
+            if let Some(sizes) = sizes {
+                bench = bench.sizes(sizes.to_vec());
+            }
             Ok(match func {
                 BenchFn::Upload(f) => bench.directions(true, false).run(target, f, |_, _| Ok(())),
                 BenchFn::Download(f) => bench.directions(false, true).run(target, |_, _| Ok(()), f),
@@ -90,9 +93,13 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
             })
         }
         (Kind::Transfer { sizes, chunk_size, iterations }, func) => {
-            let mut bench = Transfer::new(name).chunk_size(chunk_size).iterations(scale.count32(iterations));
-            if !sizes.is_empty() {
+            let mut bench =
+                Transfer::new(name).iterations(scale.count32(iterations.unwrap_or(Transfer::DEFAULT_ITERATIONS)));
+            if let Some(sizes) = sizes {
                 bench = bench.sizes(sizes.to_vec());
+            }
+            if let Some(chunk_size) = chunk_size {
+                bench = bench.chunk_size(chunk_size);
             }
             Ok(match func {
                 BenchFn::Upload(f) => {
@@ -106,11 +113,15 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
         }
         (Kind::Concurrent { clients, requests_per_client, rate, per_client }, BenchFn::Request(f)) => {
             let load = rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
-            let bench = Concurrent::new(name)
-                .clients(clients)
-                .requests_per_client(scale.count(requests_per_client))
+            let mut bench = Concurrent::new(name)
+                .requests_per_client(
+                    scale.count(requests_per_client.unwrap_or(Concurrent::DEFAULT_REQUESTS_PER_CLIENT)),
+                )
                 .load(load)
                 .per_client(per_client);
+            if let Some(clients) = clients {
+                bench = bench.clients(clients);
+            }
             Ok(bench.run(target, f))
         }
         (Kind::Concurrent { .. }, _) => mismatch("concurrent", "fn(&mut Connection)"),

@@ -39,15 +39,18 @@ pub struct BenchDef {
     pub func: BenchFn,
 }
 
-/// A benchmark kind with its parameters (see [`crate::bench`] for their meaning).
+/// A benchmark kind with the parameters its declaration set (see [`crate::bench`] for
+/// their meaning). `None` is "not written": the builder's default applies
+/// (`Latency::DEFAULT_REQUESTS`, …), so a benchmark declared with the attribute measures
+/// what the same benchmark built by hand would, from one table of defaults.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// [`crate::bench::Latency`].
     Latency {
         /// Timed requests.
-        requests: u64,
+        requests: Option<u64>,
         /// Unmeasured requests first.
-        warmup: u64,
+        warmup: Option<u64>,
         /// Run for this long instead of `requests`.
         duration_ms: Option<u64>,
     },
@@ -55,38 +58,38 @@ pub enum Kind {
     /// connection, inside the timed part (the first round trip).
     Connection {
         /// Connections to open.
-        connections: u64,
-        /// Keep them all open until the end.
+        connections: Option<u64>,
+        /// Keep them all open until the end (the flag's presence).
         keep_open: bool,
     },
     /// [`crate::bench::Bandwidth`], one direction per function.
     Bandwidth {
         /// Payload sizes in bytes.
-        sizes: &'static [u64],
+        sizes: Option<&'static [u64]>,
         /// Operations per size.
-        iterations: u32,
+        iterations: Option<u32>,
         /// Unmeasured operations per size.
-        warmup: u32,
+        warmup: Option<u32>,
     },
     /// [`crate::bench::Transfer`] of the built-in service, or whole transfers through
     /// the function.
     Transfer {
         /// File sizes in bytes.
-        sizes: &'static [u64],
+        sizes: Option<&'static [u64]>,
         /// Chunk size.
-        chunk_size: u64,
+        chunk_size: Option<u64>,
         /// Transfers per size.
-        iterations: u32,
+        iterations: Option<u32>,
     },
     /// [`crate::bench::Concurrent`].
     Concurrent {
         /// Clients.
-        clients: u32,
+        clients: Option<u32>,
         /// Timed requests per client.
-        requests_per_client: u64,
+        requests_per_client: Option<u64>,
         /// Open-loop total rate; `None` is closed loop.
         rate: Option<f64>,
-        /// Keep per-client statistics.
+        /// Keep per-client statistics (the flag's presence).
         per_client: bool,
     },
 }

@@ -209,7 +209,7 @@ mod tests {
             module_path,
             file: "benches.rs",
             line: 1,
-            kind: Kind::Latency { requests: 10, warmup: 0, duration_ms: None },
+            kind: Kind::Latency { requests: Some(10), warmup: Some(0), duration_ms: None },
             servers,
             slas: &[],
             regression_pct: None,
