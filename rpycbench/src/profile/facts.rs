@@ -37,38 +37,71 @@ impl Direction {
     }
 }
 
-/// The facts of one message.
-#[derive(Clone, Debug, PartialEq)]
-pub enum MessageFacts {
-    /// A request.
-    Request {
-        /// Sequence number.
-        seq: i64,
-        /// Raw handler id (unknown ids are kept, and counted under `"UNKNOWN"`).
-        handler: i64,
-        /// The object the request acts on, when its arguments name one.
-        target: Option<IdPack>,
-        /// The attribute or method name (GETATTR, SETATTR, DELATTR, CALLATTR).
-        name: Option<String>,
-        /// For DEL: how many references the sender gives back.
-        released: u64,
-        /// Types of the references lent by the sender in the arguments.
-        refs: Vec<IdPack>,
-    },
-    /// A REPLY or EXCEPTION.
-    Answer {
-        /// Sequence number of the request answered.
-        seq: i64,
-        /// Whether it was an EXCEPTION.
-        exception: bool,
-        /// References the reply lends (each REMOTE_REF box).
-        refs: Vec<IdPack>,
-    },
+/// A request's handler as it arrived: one rpyc defines, or an id it does not (kept,
+/// and counted under `"UNKNOWN"`, so a peer's oddity is seen rather than dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandlerId {
+    /// A handler of RPyC 6.0.2.
+    Known(Handler),
+    /// Any other id.
+    Unknown(i64),
 }
 
-/// The display name of a raw handler id.
-pub fn handler_name(id: i64) -> &'static str {
-    Handler::from_id(id).map_or("UNKNOWN", Handler::name)
+impl HandlerId {
+    /// The handler of a wire id.
+    pub fn of(id: i64) -> HandlerId {
+        Handler::from_id(id).map_or(HandlerId::Unknown(id), HandlerId::Known)
+    }
+
+    /// Its display name (`"CALLATTR"`, or `"UNKNOWN"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HandlerId::Known(h) => h.name(),
+            HandlerId::Unknown(_) => "UNKNOWN",
+        }
+    }
+
+    /// Whether it is `handler`.
+    pub fn is(self, handler: Handler) -> bool {
+        self == HandlerId::Known(handler)
+    }
+}
+
+/// What the profiler keeps of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// Sequence number.
+    pub seq: i64,
+    /// The handler.
+    pub handler: HandlerId,
+    /// The object the request acts on, when its arguments name one.
+    pub target: Option<IdPack>,
+    /// The attribute or method name (GETATTR, SETATTR, DELATTR, CALLATTR).
+    pub name: Option<String>,
+    /// For DEL: how many references the sender gives back.
+    pub released: u64,
+    /// Types of the references lent by the sender in the arguments.
+    pub refs: Vec<IdPack>,
+}
+
+/// What the profiler keeps of a REPLY or EXCEPTION.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerFacts {
+    /// Sequence number of the request answered.
+    pub seq: i64,
+    /// Whether it was an EXCEPTION.
+    pub exception: bool,
+    /// References the reply lends (each REMOTE_REF box).
+    pub refs: Vec<IdPack>,
+}
+
+/// What the profiler keeps of a message: no values, only what its statistics need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageFacts {
+    /// A request.
+    Request(RequestFacts),
+    /// A REPLY or EXCEPTION.
+    Answer(AnswerFacts),
 }
 
 impl MessageFacts {
@@ -79,9 +112,11 @@ impl MessageFacts {
             Message::Reply { seq, value } => {
                 let mut refs = Vec::new();
                 collect_remote_refs(value, &mut refs);
-                MessageFacts::Answer { seq: *seq, exception: false, refs }
+                MessageFacts::Answer(AnswerFacts { seq: *seq, exception: false, refs })
             }
-            Message::Exception { seq, .. } => MessageFacts::Answer { seq: *seq, exception: true, refs: Vec::new() },
+            Message::Exception { seq, .. } => {
+                MessageFacts::Answer(AnswerFacts { seq: *seq, exception: true, refs: Vec::new() })
+            }
         }
     }
 }
@@ -113,7 +148,7 @@ fn request_facts(seq: i64, handler: i64, args: &Boxed) -> MessageFacts {
     }
     let mut refs = Vec::new();
     collect_remote_refs(args, &mut refs);
-    MessageFacts::Request { seq, handler, target, name, released, refs }
+    MessageFacts::Request(RequestFacts { seq, handler: HandlerId::of(handler), target, name, released, refs })
 }
 
 fn name_of(b: &Boxed) -> Option<String> {
@@ -183,7 +218,9 @@ mod tests {
             Boxed::Value(Value::Tuple(vec![])),
         ]);
         let facts = MessageFacts::of(&Message::Request { seq: 4, handler: Handler::CallAttr as i64, args });
-        let MessageFacts::Request { seq, target, name, refs, .. } = facts else { panic!("not a request") };
+        let MessageFacts::Request(RequestFacts { seq, target, name, refs, .. }) = facts else {
+            panic!("not a request")
+        };
         assert_eq!((seq, target, name.as_deref(), refs.len()), (4, Some(root), Some("get_users"), 0));
     }
 
@@ -192,9 +229,12 @@ mod tests {
         let user = IdPack::new("svc.User", 5, 6);
         let value = Boxed::Tuple(vec![Boxed::RemoteRef(user.clone()), Boxed::RemoteRef(user.clone())]);
         let facts = MessageFacts::of(&Message::Reply { seq: 1, value });
-        assert_eq!(facts, MessageFacts::Answer { seq: 1, exception: false, refs: vec![user.clone(), user.clone()] });
+        assert_eq!(
+            facts,
+            MessageFacts::Answer(AnswerFacts { seq: 1, exception: false, refs: vec![user.clone(), user.clone()] })
+        );
         let del = Boxed::Tuple(vec![Boxed::LocalRef(user.clone()), Boxed::Value(Value::Int(2))]);
-        let MessageFacts::Request { released, target, .. } =
+        let MessageFacts::Request(RequestFacts { released, target, .. }) =
             MessageFacts::of(&Message::Request { seq: 2, handler: Handler::Del as i64, args: del })
         else {
             panic!("not a request")
@@ -205,7 +245,7 @@ mod tests {
     #[test]
     fn inspect_target_comes_from_the_plain_id_pack() {
         let args = Boxed::Value(Value::Tuple(vec![Value::Tuple(vec!["builtins.dict".into(), 7.into(), 8.into()])]));
-        let MessageFacts::Request { target, .. } =
+        let MessageFacts::Request(RequestFacts { target, .. }) =
             MessageFacts::of(&Message::Request { seq: 0, handler: Handler::Inspect as i64, args })
         else {
             panic!("not a request")
@@ -219,7 +259,7 @@ mod tests {
         let long = "é".repeat(1000);
         let args =
             Boxed::Tuple(vec![Boxed::LocalRef(IdPack::new(long.as_str(), 1, 2)), Boxed::Value(long.as_str().into())]);
-        let MessageFacts::Request { target, name, .. } =
+        let MessageFacts::Request(RequestFacts { target, name, .. }) =
             MessageFacts::of(&Message::Request { seq: 0, handler: Handler::GetAttr as i64, args })
         else {
             panic!("not a request")

@@ -24,7 +24,7 @@ pub mod report;
 mod session;
 mod telemetry;
 
-pub use facts::{handler_name, short_type, Direction, MessageFacts};
+pub use facts::{short_type, AnswerFacts, Direction, HandlerId, MessageFacts, RequestFacts};
 pub use load::{is_from_telemetry, load_results, OperationLoad, TELEMETRY_SOURCE_PARAM};
 pub use recorder::{FrameFacts, Recorder, RecorderConfig};
 pub use report::ReportOptions;

@@ -2,7 +2,7 @@
 //! pairing each answer with its request and each request with the request it was
 //! nested in, with memory bounded by construction.
 
-use super::facts::{handler_name, short_type, Direction, MessageFacts};
+use super::facts::{short_type, AnswerFacts, Direction, HandlerId, MessageFacts, RequestFacts};
 use super::load::LoadAccumulator;
 use super::telemetry::{
     CallOutcome, CallRecord, DirectionStats, MethodStats, OperationStats, ReferenceStats, Telemetry, TELEMETRY_SCHEMA,
@@ -76,7 +76,7 @@ struct Open {
     seq: i64,
     id: u64,
     start: Instant,
-    handler: i64,
+    handler: HandlerId,
     label: String,
     request_bytes: u64,
     /// Level in the call tree (1 for a top-level request).
@@ -245,12 +245,8 @@ impl Recorder {
             // Python ignores empty frames (PROTOCOL.md §3.3); so do we.
             FrameFacts::Empty => {}
             FrameFacts::Undecodable => self.undecodable_frames += 1,
-            FrameFacts::Message(MessageFacts::Request { seq, handler, target, name, released, refs }) => {
-                self.request(conn, direction, seq, handler, target, name, released, &refs, bytes, at)
-            }
-            FrameFacts::Message(MessageFacts::Answer { seq, exception, refs }) => {
-                self.answer(conn, direction, seq, exception, &refs, bytes, at)
-            }
+            FrameFacts::Message(MessageFacts::Request(request)) => self.request(conn, direction, request, bytes, at),
+            FrameFacts::Message(MessageFacts::Answer(answer)) => self.answer(conn, direction, answer, bytes, at),
         }
     }
 
@@ -273,21 +269,10 @@ impl Recorder {
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // the fields of one request, destructured once
-    fn request(
-        &mut self,
-        conn: u64,
-        direction: Direction,
-        seq: i64,
-        handler: i64,
-        target: Option<IdPack>,
-        name: Option<String>,
-        released: u64,
-        refs: &[IdPack],
-        bytes: u64,
-        at: Instant,
-    ) {
-        let hname = handler_name(handler);
+    fn request(&mut self, conn: u64, direction: Direction, request: RequestFacts, bytes: u64, at: Instant) {
+        let RequestFacts { seq, handler, target, name, released, refs } = request;
+        let refs = refs.as_slice();
+        let hname = handler.name();
         let d = &mut self.dirs[slot(direction)];
         d.requests += 1;
         bump(&mut d.requests_by_handler, hname);
@@ -297,12 +282,12 @@ impl Recorder {
         let mut label = hname.to_string();
         if let Some(t) = &target {
             let known = state.names.get(&(owner, t.object_id)).cloned();
-            match (handler == i64::from(Handler::Call.id()), known, &name) {
+            match (handler.is(Handler::Call), known, &name) {
                 (true, Some(known), _) => label = format!("{hname} {known}"),
                 (_, _, Some(n)) => label = format!("{hname} {}.{n}", short_type(&t.name)),
                 _ => label = format!("{hname} {}", short_type(&t.name)),
             }
-            if handler == i64::from(Handler::Del.id()) {
+            if handler.is(Handler::Del) {
                 state.names.remove(&(owner, t.object_id));
             }
         }
@@ -314,9 +299,9 @@ impl Recorder {
             .open
             .iter()
             .rev()
-            .find(|o| o.direction != direction && o.handler != i64::from(Handler::Del.id()))
+            .find(|o| o.direction != direction && !o.handler.is(Handler::Del))
             .map(|o| (o.id, o.level, o.callback_depth, o.root_direction));
-        let is_del = handler == i64::from(Handler::Del.id());
+        let is_del = handler.is(Handler::Del);
         let (level, callback_depth, root_direction) = match parent {
             None => (1, 0, direction),
             // A request against the chain's own direction is the peer calling back;
@@ -324,8 +309,8 @@ impl Recorder {
             Some((_, level, cb, root)) => (level + 1, cb + u32::from(direction != root && !is_del), root),
         };
         let mut operation = None;
-        if parent.is_none() && matches!(Handler::from_id(handler), Some(Handler::Call | Handler::CallAttr)) {
-            let method = match (handler == i64::from(Handler::Call.id()), &target) {
+        if parent.is_none() && matches!(handler, HandlerId::Known(Handler::Call | Handler::CallAttr)) {
+            let method = match (handler.is(Handler::Call), &target) {
                 (true, Some(t)) => {
                     state.names.get(&(owner, t.object_id)).and_then(|k| k.rsplit_once('.')).map(|(_, m)| m)
                 }
@@ -348,11 +333,11 @@ impl Recorder {
                     .calls += 1;
             }
         }
-        let waits = !matches!(Handler::from_id(handler), Some(Handler::Del | Handler::Close));
+        let waits = !matches!(handler, HandlerId::Known(Handler::Del | Handler::Close));
         if let (true, Some(op)) = (waits, &state.operation[slot(direction)]) {
             if let Some(stats) = self.operations.get_mut(&(direction, op.clone())) {
                 stats.round_trips += 1;
-                if let (true, Some(attr)) = (handler == i64::from(Handler::GetAttr.id()), &name) {
+                if let (true, Some(attr)) = (handler.is(Handler::GetAttr), &name) {
                     let full = stats.attribute_reads.len() >= MAX_ATTRIBUTES_PER_OPERATION
                         && !stats.attribute_reads.contains_key(attr);
                     *stats.attribute_reads.entry(if full { "(other)".into() } else { attr.clone() }).or_default() += 1;
@@ -361,7 +346,7 @@ impl Recorder {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let answered = handler != i64::from(Handler::Close.id());
+        let answered = !handler.is(Handler::Close);
         let mut evicted = None;
         if answered {
             if state.open.len() >= MAX_OPEN_PER_CONNECTION {
@@ -397,15 +382,15 @@ impl Recorder {
         }
         self.max_depth = self.max_depth.max(callback_depth);
         if let Some(t) = &target {
-            if handler == i64::from(Handler::Del.id()) {
+            if handler.is(Handler::Del) {
                 self.ref_entry(owner, &t.name).released += released;
-            } else if handler == i64::from(Handler::Inspect.id()) {
+            } else if handler.is(Handler::Inspect) {
                 self.ref_entry(owner, &t.name).inspects += 1;
             } else {
                 self.ref_entry(owner, &t.name).round_trips += 1;
             }
         }
-        if handler == i64::from(Handler::Inspect.id()) {
+        if handler.is(Handler::Inspect) {
             self.inspects += 1;
         }
         let record = CallRecord {
@@ -435,17 +420,9 @@ impl Recorder {
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // the fields of one answer, destructured once
-    fn answer(
-        &mut self,
-        conn: u64,
-        direction: Direction,
-        seq: i64,
-        exception: bool,
-        refs: &[IdPack],
-        bytes: u64,
-        at: Instant,
-    ) {
+    fn answer(&mut self, conn: u64, direction: Direction, answer: AnswerFacts, bytes: u64, at: Instant) {
+        let AnswerFacts { seq, exception, refs } = answer;
+        let refs = refs.as_slice();
         let d = &mut self.dirs[slot(direction)];
         if exception {
             d.exceptions += 1;
@@ -460,7 +437,7 @@ impl Recorder {
         };
         let open = state.open.remove(pos);
         let duration = nanos(at.saturating_duration_since(open.start));
-        if open.handler == i64::from(Handler::GetAttr.id()) && refs.len() == 1 {
+        if open.handler.is(Handler::GetAttr) && refs.len() == 1 {
             if state.names.len() >= MAX_NAMES_PER_CONNECTION {
                 state.names.clear();
             }
@@ -471,7 +448,7 @@ impl Recorder {
         // client's own counters, round trips leave it out, and so do the method times
         // and slow calls (nobody waited for it).
         let refs_returned = u32::try_from(refs.len()).unwrap_or(u32::MAX);
-        if open.handler == i64::from(Handler::Del.id()) {
+        if open.handler.is(Handler::Del) {
             self.update_record(open.id, |r| {
                 r.duration_ns = Some(duration);
                 r.answer_bytes = bytes;
@@ -482,7 +459,7 @@ impl Recorder {
         if let Some(l) = open.operation.as_ref().and_then(|key| self.method_loads.get_mut(key)) {
             l.end(open.start, at, exception);
         }
-        let hname = handler_name(open.handler);
+        let hname = open.handler.name();
         let od = &mut self.dirs[slot(open.direction)];
         od.round_trips += 1;
         bump(&mut od.round_trips_by_handler, hname);
@@ -522,7 +499,7 @@ impl Recorder {
             connection: conn,
             direction: open.direction,
             seq: open.seq,
-            handler: handler_name(open.handler).to_string(),
+            handler: open.handler.name().to_string(),
             label: open.label.clone(),
             level: open.level,
             callback_depth: open.callback_depth,
