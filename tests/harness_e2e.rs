@@ -298,7 +298,9 @@ fn a_violated_sla_fails_with_the_statistic_value_bound_server_and_sample() {
     assert!(line.ends_with(" ms > 1.00 ms (slow_service[threaded], 20 requests)"), "{line}");
     run.assert_contains("1 SLA violated (slow_service[threaded])");
     let md = std::fs::read_to_string(&summary).expect("the step summary");
-    assert!(md.contains("| `slow_service[threaded]` | SLA violated: p99 = "), "{md}");
+    // The reports' Markdown table: escaped names, one unit per latency column.
+    assert!(md.contains("| slow\\_service\\[threaded\\] | SLA violated: p99 = "), "{md}");
+    assert!(md.contains("| p50 (ms) | p99 (ms) | mean (ms) |"), "{md}");
 
     // Quick mode reports it, but does not fail.
     let quick = bench(&["--exact", "slow_service[threaded]", "--quick"], &temp_baselines("sla-quick"), &[]);

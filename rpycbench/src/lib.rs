@@ -21,6 +21,7 @@ pub mod profile;
 #[cfg_attr(docsrs, doc(cfg(feature = "report")))]
 pub mod report;
 pub mod server;
+mod table;
 pub mod wire;
 
 /// The `rpycbench` command's `main`, for its binary (feature `cli`). Not public API.

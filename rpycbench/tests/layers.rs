@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Top to bottom: a module may use the ones before it.
-const LAYERS: [&str; 10] =
-    ["wire", "client", "server", "metrics", "bench", "http", "profile", "harness", "report", "cli"];
+const LAYERS: [&str; 11] =
+    ["wire", "client", "server", "metrics", "table", "bench", "http", "profile", "harness", "report", "cli"];
 
 /// Root items and the layer they belong to.
 const ROOT_ITEMS: [(&str, &str); 5] =

@@ -4,6 +4,7 @@
 use super::baseline::{lock_dir, merged, write_atomically, BaselineError};
 use super::outcome::Record;
 use crate::metrics::{BenchKind, BenchResult, ResultSet};
+use crate::table::{markdown_table, TableBuilder, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -64,36 +65,35 @@ pub fn write_results(path: &Path, results: Vec<BenchResult>, keep: &dyn Fn(&str)
     write_atomically(path, set.to_json().as_bytes())
 }
 
-/// The run as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
+/// The run as a Markdown table, for `$GITHUB_STEP_SUMMARY`: the reports' table model and
+/// renderer, so it reads as `summary.md` does (one unit per column).
 pub fn markdown(binary: &str, records: &[Record]) -> String {
-    let mut md = format!("### rpycbench: `{binary}`\n\n");
-    md.push_str("| benchmark | outcome | n | p50 | p99 | mean | throughput | success | baseline |\n");
-    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+    let mut table = TableBuilder::new(
+        "harness",
+        &format!("rpycbench: {binary}"),
+        "",
+        &["benchmark", "outcome", "n", "p50", "p99", "mean", "throughput (req/s)", "success", "baseline"],
+    )
+    .same_unit(&[3, 4, 5]);
     for rec in records {
-        let cell =
-            |f: &dyn Fn(&BenchResult) -> Option<String>| rec.result.as_ref().and_then(f).unwrap_or_else(|| "–".into());
-        let lat = |f: fn(&crate::metrics::LatencyStats) -> u64| {
-            cell(&|r: &BenchResult| r.latency.as_ref().map(|l| format_ms(f(l))))
+        let r = rec.result.as_ref();
+        let latency = |f: fn(&crate::metrics::LatencyStats) -> u64| {
+            r.and_then(|r| r.latency.as_ref()).map_or(Value::Missing, |l| Value::Ns(f(l) as f64))
         };
-        let baseline = rec
-            .comparison
-            .as_ref()
-            .and_then(|c| c.series.first().map(|s| s.describe(c.threshold_pct)))
-            .unwrap_or_else(|| "–".into());
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
-            rec.name,
-            rec.status_with_reason().replace('|', "\\|"),
-            cell(&|r| Some(r.outcomes.attempts.to_string())),
-            lat(|l| l.p50_ns),
-            lat(|l| l.p99_ns),
-            lat(|l| l.mean_ns),
-            cell(&|r| r.throughput_rps.map(|t| format!("{t:.0} req/s"))),
-            cell(&|r| Some(format!("{:.2} %", r.outcomes.success_rate * 100.0))),
-            baseline.replace('|', "\\|"),
-        );
+        let baseline = rec.comparison.as_ref().and_then(|c| c.series.first().map(|s| s.describe(c.threshold_pct)));
+        table.row(vec![
+            Value::Text(rec.name.clone()),
+            Value::Text(rec.status_with_reason()),
+            r.map_or(Value::Missing, |r| Value::Int(r.outcomes.attempts)),
+            latency(|l| l.p50_ns),
+            latency(|l| l.p99_ns),
+            latency(|l| l.mean_ns),
+            r.and_then(|r| r.throughput_rps).map_or(Value::Missing, |t| Value::Num(t, 0)),
+            r.map_or(Value::Missing, |r| Value::Pct(r.outcomes.success_rate * 100.0)),
+            baseline.map_or(Value::Missing, Value::Text),
+        ]);
     }
+    let mut md = markdown_table(&table.build());
     md.push('\n');
     md
 }

@@ -7,6 +7,7 @@ use super::facts::Direction;
 use super::load::load_results;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
 use crate::metrics::format_ns;
+use crate::table::{plain_table, TableBuilder, Value};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -186,24 +187,21 @@ pub fn slow_calls(t: &Telemetry, top_n: usize) -> String {
         let _ = writeln!(s, "{:>3}. {}  (connection {}, seq {})", i + 1, describe(c), c.connection, c.seq);
     }
     let _ = writeln!(s, "Time per method (by total time):");
-    let width = t.methods.iter().take(top_n).map(|m| m.label.chars().count()).max().unwrap_or(5).max(5);
-    let _ = writeln!(
-        s,
-        "  {:<width$}  {:>7}  {:>10}  {:>10}  {:>10}  {:>9}",
-        "label", "count", "total", "mean", "max", "bytes"
-    );
+    let mut methods =
+        TableBuilder::new("methods", "Time per method", "", &["label", "count", "total", "mean", "max", "bytes"]);
+    // Total, mean and max in one unit, so the column of totals reads at a glance.
+    methods = methods.same_unit(&[2, 3, 4]);
     for m in t.methods.iter().take(top_n) {
-        let _ = writeln!(
-            s,
-            "  {:<width$}  {:>7}  {:>10}  {:>10}  {:>10}  {:>9}",
-            m.label,
-            m.count,
-            format_ns(m.total_ns),
-            format_ns(m.mean_ns),
-            format_ns(m.max_ns),
-            m.bytes
-        );
+        methods.row(vec![
+            Value::Text(m.label.clone()),
+            Value::Int(m.count),
+            Value::Ns(m.total_ns as f64),
+            Value::Ns(m.mean_ns as f64),
+            Value::Ns(m.max_ns as f64),
+            Value::Int(m.bytes),
+        ]);
     }
+    s.push_str(&plain_table(&methods.build(), 2));
     if t.methods.len() > top_n {
         let _ = writeln!(s, "  … {} more", t.methods.len() - top_n);
     }

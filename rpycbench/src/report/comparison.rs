@@ -3,9 +3,9 @@
 //! distribution, from the rounds' spread, and the exact wire counts) with each side's
 //! p50 and p99 next to it.
 
-use super::table::{Table, TableBuilder, Tone, Value};
 use crate::metrics::compare::{compare_sets_with, Change, Counts, Options, RatioInterval, WireComparison};
 use crate::metrics::{BenchResult, LatencyStats, ResultSet};
+use crate::table::{Table, TableBuilder, Tone, Value};
 
 /// One compared distribution.
 #[derive(Clone, Debug)]

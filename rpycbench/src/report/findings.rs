@@ -2,9 +2,9 @@
 //! reader wants before the tables, each with what was measured and what to do.
 
 use super::html::escape as html_escape;
-use super::markdown::escape as md_escape;
 use crate::metrics::{BenchKind, ResultSet};
 use crate::profile::diagnosis::{diagnose, Finding, Severity, Thresholds};
+use crate::table::escape as md_escape;
 use std::fmt::Write;
 
 /// Findings on `results` with the default thresholds (a report is a reading of the

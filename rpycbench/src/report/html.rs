@@ -8,8 +8,8 @@ use super::plots::{bandwidth_figures, comparison_figure, percentile_figures, sid
 use super::plots::{Figure, Palette};
 use super::sections::result_tables;
 use super::sweep::modes;
-use super::table::{Table, Tone};
 use crate::metrics::ResultSet;
+use crate::table::{Table, Tone};
 use std::fmt::Write;
 
 const STYLE: &str = include_str!("report.css");

@@ -8,9 +8,7 @@ mod markdown;
 mod plots;
 mod sections;
 mod sweep;
-mod table;
 mod terminal;
-mod units;
 
 // The public surface is the renderings and how they are written; the tables, cells and
 // units behind them are how they are made, free to change.
@@ -21,5 +19,5 @@ pub use markdown::markdown_report;
 pub use terminal::{colour_enabled, colour_wanted, terminal_report};
 
 mod files;
+pub(crate) use crate::table::format_bps;
 pub(crate) use terminal::summary_table;
-pub(crate) use units::format_bps;

@@ -2,10 +2,10 @@
 //! format (terminal, Markdown, HTML), so all three show the same rows.
 
 use super::sweep::{families, is_sweep, limit_note, name_prefix, sweeps};
-use super::table::{format_bytes, Table, TableBuilder, Tone, Value};
 use crate::metrics::{
     BenchKind, BenchResult, LatencyStats, LoadModel, Outcomes, ProcessStats, ResultSet, MIN_SERVER_CPU_WINDOW,
 };
+use crate::table::{format_bytes, Table, TableBuilder, Tone, Value};
 
 /// Every table a result collection has data for, in reading order.
 pub fn result_tables(results: &ResultSet) -> Vec<Table> {

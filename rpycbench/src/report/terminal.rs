@@ -3,8 +3,8 @@
 
 use super::comparison::Comparison;
 use super::sections;
-use super::table::{Table, Tone};
 use crate::metrics::ResultSet;
+use crate::table::{Table, Tone};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
 use std::io::IsTerminal;
 
@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn colour_is_ansi_and_plain_is_not() {
-        let mut b = super::super::table::TableBuilder::new("t", "Title", "", &["name", "ok"]);
-        b.toned_row(vec![(super::super::table::Value::Text("x".into()), Tone::Bad)]);
+        let mut b = crate::table::TableBuilder::new("t", "Title", "", &["name", "ok"]);
+        b.toned_row(vec![(crate::table::Value::Text("x".into()), Tone::Bad)]);
         let t = b.build();
         assert!(render_table(&t, true).contains('\x1b'));
         assert!(!render_table(&t, false).contains('\x1b'));

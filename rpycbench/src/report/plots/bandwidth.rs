@@ -6,7 +6,7 @@ use super::{binary_range, draw_svg, style_mesh, tick_bps, Figure, Key, Palette, 
 use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{is_sweep, name_prefix};
-use crate::report::table::format_bytes;
+use crate::table::format_bytes;
 use plotters::prelude::*;
 
 struct Line {

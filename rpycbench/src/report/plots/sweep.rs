@@ -6,7 +6,7 @@ use super::{decade_range, draw_svg, log_labels, style_mesh, tick_bps, tick_count
 use super::{Figure, Palette, PlotError, HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{families, limit_note, sweeps, Sweep};
-use crate::report::table::format_bytes;
+use crate::table::format_bytes;
 use plotters::prelude::*;
 
 /// What a sweep point is measured by on the throughput chart.

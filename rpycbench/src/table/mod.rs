@@ -1,7 +1,26 @@
-//! The table model every report format renders: columns of typed values, turned into
-//! text with one unit per column so a column reads aligned.
+//! The table model every text output renders: columns of typed values, turned into
+//! text with one unit per column so a column reads aligned. Its renderers: Markdown
+//! ([`markdown_table`], the reports and the harness's step summary), plain aligned text
+//! ([`plain_table`], the profiler's report), and, with the `report` feature, the
+//! terminal tables and the HTML report.
+//!
+//! A layer of its own, below the harness, the profiler and the reports, with no
+//! dependency beyond the standard library, so each can render through it.
 
-use super::units::ColumnUnit;
+// Tones, rates and figures are what the reports (feature `report`) show; without them
+// the harness and the profiler use the rest.
+#![cfg_attr(not(feature = "report"), allow(dead_code))]
+
+mod markdown;
+mod plain;
+mod units;
+
+// The reports (feature `report`) use all of it; the harness and the profiler a part.
+#[cfg_attr(not(feature = "report"), allow(unused_imports))]
+pub(crate) use markdown::{escape, markdown_table};
+pub(crate) use plain::plain_table;
+#[cfg_attr(not(feature = "report"), allow(unused_imports))]
+pub(crate) use units::{format_bps, ColumnUnit};
 
 /// How a cell should stand out; each renderer maps it to colour or emphasis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -193,7 +212,8 @@ pub fn group_thousands(n: u64) -> String {
     out
 }
 
-pub use crate::metrics::format_bytes;
+#[cfg_attr(not(feature = "report"), allow(unused_imports))]
+pub(crate) use crate::metrics::format_bytes;
 
 #[cfg(test)]
 mod tests {
