@@ -26,7 +26,8 @@ pub(crate) struct ServeArgs {
     /// Directory to add to the Python import path (repeatable).
     #[arg(long = "python-path", value_name = "DIR")]
     python_path: Vec<PathBuf>,
-    /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
+    /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, the active
+    /// virtualenv, a .venv here or above, else python3).
     #[arg(long)]
     python: Option<PathBuf>,
     /// Memory budget per connection (native modes), e.g. 64MiB or 1GiB: bounds the

@@ -76,7 +76,8 @@ pub(crate) struct SuiteArgs {
     /// With --python: skip the Python forking server.
     #[arg(long)]
     skip_python_forking: bool,
-    /// Python interpreter for --python (default: $RPYCBENCH_PYTHON, else python3).
+    /// Python interpreter for --python (default: $RPYCBENCH_PYTHON, the active
+    /// virtualenv, a .venv here or above, else python3).
     #[arg(long, value_name = "PATH")]
     python_interpreter: Option<PathBuf>,
     /// Serial connections for the connection benchmark [default: 300; 100 with --quick].

@@ -97,7 +97,8 @@ pub(crate) struct SweepArgs {
     /// The built-in server each step starts (without --connect).
     #[arg(long, default_value = "threaded")]
     mode: ServerKind,
-    /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, else python3).
+    /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, the active
+    /// virtualenv, a .venv here or above, else python3).
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
     /// The method each client calls (clients and mode sweeps; default ping).

@@ -34,7 +34,7 @@ pub struct PythonServerSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     /// The interpreter does not exist or cannot run.
-    #[error("Python interpreter '{}' not found: install Python 3 with `pip install rpyc==6.0.2`, or name one with --python / RPYCBENCH_PYTHON", .0.display())]
+    #[error("Python interpreter '{}' not found: install Python 3 and rpyc (`python3 -m venv .venv && .venv/bin/pip install rpyc==6.0.2`, or `./scripts/test` once, which makes that .venv), or name one with --python / RPYCBENCH_PYTHON", .0.display())]
     NoInterpreter(PathBuf),
     /// The embedded scripts could not be written.
     #[error("cannot write the embedded Python server to {}: {source}", path.display())]
@@ -56,11 +56,19 @@ pub enum PythonError {
 
 impl PythonServerSpec {
     /// The interpreter to run.
+    ///
+    /// In order: the one given (`--python`), `$RPYCBENCH_PYTHON`, the active virtual
+    /// environment's (`$VIRTUAL_ENV`), a `.venv` in the working directory or one above
+    /// it (where `scripts/test` and `python3 -m venv .venv` put rpyc), and else
+    /// `python3` on the `PATH`.
     pub fn interpreter(&self) -> PathBuf {
-        self.python
-            .clone()
-            .or_else(|| std::env::var_os("RPYCBENCH_PYTHON").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("python3"))
+        let cwd = std::env::current_dir().ok();
+        find_interpreter(
+            self.python.as_deref(),
+            &|name| std::env::var_os(name).filter(|v| !v.is_empty()),
+            cwd.as_deref(),
+            &|p| p.is_file(),
+        )
     }
 
     /// The command that starts the server; it prints `listening on HOST:PORT` once it
@@ -89,6 +97,28 @@ impl PythonServerSpec {
     }
 }
 
+/// [`PythonServerSpec::interpreter`]'s search, from its inputs: the environment and
+/// whether a file exists are passed in, so the order is tested without touching either.
+fn find_interpreter(
+    given: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    cwd: Option<&Path>,
+    exists: &dyn Fn(&Path) -> bool,
+) -> PathBuf {
+    if let Some(p) = given {
+        return p.to_path_buf();
+    }
+    if let Some(p) = env("RPYCBENCH_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv_python = |dir: &Path| dir.join("bin").join("python");
+    if let Some(venv) = env("VIRTUAL_ENV").map(PathBuf::from).map(|d| venv_python(&d)).filter(|p| exists(p)) {
+        return venv;
+    }
+    let local = cwd.into_iter().flat_map(Path::ancestors).map(|d| venv_python(&d.join(".venv"))).find(|p| exists(p));
+    local.unwrap_or_else(|| PathBuf::from("python3"))
+}
+
 fn is_runnable(python: &Path) -> bool {
     Command::new(python)
         .args(["-c", "pass"])
@@ -102,4 +132,33 @@ fn is_runnable(python: &Path) -> bool {
 /// The private directory holding the embedded files, checked (and rewritten if need be).
 fn embedded_dir() -> Result<PathBuf, PythonError> {
     cache::prepare(&[("rpycbench_service.py", SERVICE_PY), ("rpycbench_server.py", LAUNCHER_PY)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_interpreter;
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_interpreter_is_the_given_then_the_environments_then_a_venv_then_python3() {
+        let none = |_: &str| None;
+        let nothing = |_: &Path| false;
+        let cwd = Path::new("/work/project/sub");
+        assert_eq!(find_interpreter(Some(Path::new("/x/py")), &none, Some(cwd), &nothing), PathBuf::from("/x/py"));
+        let env = |n: &str| (n == "RPYCBENCH_PYTHON").then(|| OsString::from("/env/py"));
+        assert_eq!(find_interpreter(None, &env, Some(cwd), &nothing), PathBuf::from("/env/py"));
+        // A .venv in the working directory or above it, as `scripts/test` makes one at
+        // the repository's root and the suite may run from a subdirectory.
+        let root_venv = |p: &Path| p == Path::new("/work/project/.venv/bin/python");
+        assert_eq!(
+            find_interpreter(None, &none, Some(cwd), &root_venv),
+            PathBuf::from("/work/project/.venv/bin/python")
+        );
+        // An activated virtual environment comes first.
+        let active = |n: &str| (n == "VIRTUAL_ENV").then(|| OsString::from("/venvs/a"));
+        let both = |p: &Path| root_venv(p) || p == Path::new("/venvs/a/bin/python");
+        assert_eq!(find_interpreter(None, &active, Some(cwd), &both), PathBuf::from("/venvs/a/bin/python"));
+        assert_eq!(find_interpreter(None, &none, Some(cwd), &nothing), PathBuf::from("python3"));
+    }
 }
