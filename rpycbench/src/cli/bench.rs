@@ -258,8 +258,9 @@ struct BandwidthArgs {
     common: Common,
     #[command(flatten)]
     methods: TransferMethods,
-    /// Payload sizes in bytes, comma-separated (default 1 KiB, 10 KiB, 100 KiB, 1 MiB).
-    #[arg(long, value_delimiter = ',')]
+    /// Payload sizes, comma-separated: bytes, or with a unit (64k, 1MiB) (default 1 KiB,
+    /// 10 KiB, 100 KiB, 1 MiB).
+    #[arg(long, value_delimiter = ',', value_parser = super::sizes::parse_size)]
     sizes: Vec<u64>,
     /// Operations per size and direction.
     #[arg(long, default_value_t = Bandwidth::DEFAULT_ITERATIONS)]

@@ -15,6 +15,7 @@ mod proxy_sampler;
 mod report;
 mod serve;
 mod server_kind;
+mod sizes;
 mod sla_flags;
 mod suite;
 mod sweep;

@@ -86,20 +86,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
 /// Smallest budget accepted: every ordinary request fits many times over.
 const MIN_BUDGET: usize = 64 << 10;
 
-/// `SIZE` in bytes, or with a binary suffix: K/KiB, M/MiB, G/GiB.
+/// A size as [`parse_size`](super::sizes::parse_size) reads it, at least [`MIN_BUDGET`].
 fn parse_budget(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        "g" | "gib" => 30,
-        other => return Err(format!("unknown unit {other:?} (use bytes, KiB, MiB or GiB)")),
-    };
-    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size such as 128MiB"))?;
-    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("{text} is too large"))?;
+    let bytes = super::sizes::parse_size(text)?;
+    let bytes = usize::try_from(bytes).map_err(|_| format!("{text} is too large"))?;
     if bytes < MIN_BUDGET {
         return Err(format!("{text} is below the smallest budget, 64KiB"));
     }

@@ -11,6 +11,7 @@ use super::external::SetupError;
 use super::interrupt::Checkpoint;
 use super::progress::Progress;
 use super::server_kind::ServerKind;
+use super::sizes::parse_size;
 use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
 use crate::metrics::ResultSet;
@@ -102,8 +103,8 @@ pub(crate) struct SuiteArgs {
     /// Open-loop total rate (requests/s) for the concurrent benchmark; closed loop if unset.
     #[arg(long, value_name = "RATE")]
     rate: Option<f64>,
-    /// Bandwidth payload sizes in bytes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1024,10240,102400,1048576")]
+    /// Bandwidth payload sizes, comma-separated: bytes, or with a unit (64k, 1MiB).
+    #[arg(long, value_delimiter = ',', default_value = "1KiB,10KiB,100KiB,1MiB", value_parser = parse_size)]
     bandwidth_sizes: Vec<u64>,
     /// Operations per bandwidth payload size [default: 30; 10 with --quick].
     #[arg(long)]
@@ -111,11 +112,11 @@ pub(crate) struct SuiteArgs {
     /// Run the binary transfer benchmark (whole and chunked).
     #[arg(long)]
     transfers: bool,
-    /// File sizes for --transfers, in bytes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1048576,10485760")]
+    /// File sizes for --transfers, comma-separated: bytes, or with a unit (10MiB).
+    #[arg(long, value_delimiter = ',', default_value = "1MiB,10MiB", value_parser = parse_size)]
     file_sizes: Vec<u64>,
-    /// Chunk size for chunked transfers, in bytes.
-    #[arg(long, default_value_t = 65536)]
+    /// Chunk size for chunked transfers: bytes, or with a unit (64k).
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     chunk_size: u64,
     /// Transfers per file size.
     #[arg(long, default_value_t = 3)]
@@ -397,6 +398,20 @@ mod tests {
 
     fn servers(args: &[&str]) -> Vec<(ServerKind, String, u16)> {
         Cmd::parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).suite.servers()
+    }
+
+    #[test]
+    fn sizes_take_units_and_the_defaults_are_the_documented_bytes() {
+        let parse = |args: &[&str]| Cmd::parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).suite;
+        let given = parse(&["--bandwidth-sizes", "1k,64KiB,1.5MiB", "--file-sizes", "10MB", "--chunk-size", "64k"]);
+        assert_eq!(given.bandwidth_sizes, [1024, 65536, 1572864]);
+        assert_eq!((given.file_sizes.as_slice(), given.chunk_size), (&[10_000_000][..], 65536));
+        let defaults = parse(&[]);
+        assert_eq!(defaults.bandwidth_sizes, crate::bench::DEFAULT_SIZES);
+        assert_eq!(defaults.file_sizes, crate::bench::Transfer::DEFAULT_SIZES);
+        assert_eq!(defaults.chunk_size, crate::bench::Transfer::DEFAULT_CHUNK_SIZE);
+        let refused = Cmd::try_parse_from(["rpycbench", "--bandwidth-sizes", "1k,12 parsecs"]).map(drop).unwrap_err();
+        assert!(refused.to_string().contains("unknown unit"), "{refused}");
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn parse_values(over: Over, values: &[String]) -> Result<Vec<StepValue>, SetupEr
                     Ok(StepValue::Clients(n))
                 }
                 Over::Payload => {
-                    let n: u64 = v.parse().map_err(|_| bad("a payload size in bytes"))?;
+                    let n = super::sizes::parse_size(v).map_err(|e| SetupError::Usage(format!("--values: {e}")))?;
                     check_sizes(&[n])?;
                     Ok(StepValue::Payload(n))
                 }
