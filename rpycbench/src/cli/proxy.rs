@@ -41,6 +41,10 @@ pub(crate) struct ProxyArgs {
     /// Slowest calls and methods listed in the report.
     #[arg(long, value_name = "N", default_value_t = 20)]
     top: usize,
+    /// Lines of the call tree printed in the report (the JSON keeps every request of
+    /// --history); 0 prints none.
+    #[arg(long, value_name = "N", default_value_t = ReportOptions::default().tree_lines)]
+    tree_lines: usize,
     /// Operations the application performed while relayed, for the diagnosis's "per
     /// operation" figures (default: the clients' top-level calls of named methods,
     /// or one per connection when there were none).
@@ -104,7 +108,7 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode, Box<dyn std::error::Error
     // Signals are handled on a thread of their own: printing a report is not
     // async-signal-safe, and the relay threads must not be interrupted mid-frame.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
-    let opts = ReportOptions { top_n: args.top, ..ReportOptions::default() };
+    let opts = ReportOptions { top_n: args.top, tree_lines: args.tree_lines };
     let upstream = args.upstream.clone();
     let operations = args.operations;
     std::thread::Builder::new().name("signals".into()).spawn(move || {

@@ -177,6 +177,17 @@ fn the_slowest_calls_are_kept_slowest_first() {
         assert!(report.contains(title), "{title} missing from\n{report}");
     }
     assert!(report.contains("c2s CALLATTR Service.io_work ×3"), "{report}");
+    // The tree's length is the reader's to choose, and a cut says how to see more.
+    let distinct: Vec<&str> = ["ping", "echo", "upload"].to_vec();
+    for (seq, name) in (10..).zip(&distinct) {
+        f.callattr(C2S, seq, svc(), name);
+        f.reply(S2C, seq, none());
+    }
+    let t = f.rec.telemetry();
+    let cut = super::super::report::call_tree(&t, 2);
+    assert_eq!(cut.lines().count(), 3, "{cut}");
+    assert!(cut.contains("tree cut at 2 lines: `rpycbench proxy --tree-lines N`"), "{cut}");
+    assert!(!super::super::report::call_tree(&t, 100).contains("tree cut"));
 }
 
 #[test]

@@ -232,7 +232,11 @@ pub fn call_tree(t: &Telemetry, max_lines: usize) -> String {
     let mut lines = 0;
     while let Some(item) = stack.pop() {
         if lines == max_lines {
-            let _ = writeln!(s, "… (tree cut at {max_lines} lines; raise the limit or see the JSON)");
+            let _ = writeln!(
+                s,
+                "… (tree cut at {max_lines} lines: `rpycbench proxy --tree-lines N` or `ReportOptions::tree_lines` \
+                 shows more; the JSON has every recorded call)"
+            );
             break;
         }
         lines += 1;
