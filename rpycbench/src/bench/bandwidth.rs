@@ -186,7 +186,14 @@ pub(crate) struct SizeSeries<'a, C> {
 
 impl<'a, C> SizeSeries<'a, C> {
     pub(crate) fn new(direction: &'static str, size: u64, chunk: Option<u64>, op: SizeOp<'a, C>) -> Self {
-        SizeSeries { direction, size, chunk, op, series: RoundedSeries::default(), outcomes: OutcomeCounter::default() }
+        SizeSeries {
+            direction,
+            size,
+            chunk,
+            op,
+            series: RoundedSeries::default(),
+            outcomes: OutcomeCounter::per_operation(),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::bench::{at_least_one, with_call, CallFlags};
 use super::external::{config, connect_target, probe, CallSpec, SetupError};
-use super::progress::Progress;
+use super::progress::{Expect, Progress};
 use crate::bench::{Paired, PairedResult, DEFAULT_BLOCK_REQUESTS, DEFAULT_PAIRS};
 use crate::harness::{parse_percent, EXIT_INCONCLUSIVE, EXIT_REGRESSED, EXIT_USAGE};
 use crate::metrics::compare::{signed_pct, Change, InconclusivePolicy, CONFIDENCE};
@@ -111,14 +111,15 @@ fn prepare_and_run(args: &AbArgs) -> Result<Prepared, SetupError> {
     probe(&a, Some(&spare_a), &call.method, &call.shown(), |c| call.call(c))?;
     probe(&b, Some(&spare_b), &call.method, &call.shown(), |c| call.call(c))?;
     let mut progress = Progress::new(1, args.quiet);
-    progress.step(&format!(
+    let what = format!(
         "{} pairs of {}-request blocks of {} on A {} and B {}",
         args.pairs,
         args.block_requests,
         call.shown(),
         args.a,
         args.b
-    ));
+    );
+    progress.step(&what, Expect::Requests(u64::from(args.pairs) * args.block_requests * 2));
     let name = format!("ab[{}]", call.method);
     let result =
         Paired::new(name)

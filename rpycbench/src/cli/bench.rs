@@ -4,7 +4,7 @@
 use super::counts::check_rate;
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
 use super::interrupt::Checkpoint;
-use super::progress::Progress;
+use super::progress::{Expect, Progress};
 use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
 use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
@@ -424,7 +424,8 @@ fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError>
 
 fn with_progress(common: &Common, what: &str, run: impl FnOnce() -> BenchResult) -> BenchResult {
     let mut progress = Progress::new(1, common.quiet);
-    progress.step(&format!("{what} on {}", common.connect));
+    // The count and the rate move; each kind's size is its own, so no time left.
+    progress.step(&format!("{what} on {}", common.connect), Expect::Unknown);
     let result = run();
     progress.finish();
     result

@@ -4,7 +4,7 @@
 
 use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
 use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
-use super::progress::Progress;
+use super::progress::{Expect, Progress};
 use super::server_kind::ServerKind;
 use super::sla_flags::check_bound;
 use super::sweep_chart::{chart, Step};
@@ -341,7 +341,7 @@ fn run_steps(
     let mut sweep = plan.sweep.clone();
     for value in &plan.values {
         let label = format!("{}={}", sweep.parameter(), value.label());
-        progress.step(&format!("{label}: {}", describe_step(args, value, call)));
+        progress.step(&format!("{label}: {}", describe_step(args, value, call)), expected_step(args, value));
         let (target, server) = match &plan.external {
             Some(target) => (target.clone(), None),
             None => {
@@ -368,6 +368,16 @@ fn run_steps(
         }
     }
     Ok(())
+}
+
+/// How many requests a step makes, for its time left.
+fn expected_step(args: &SweepArgs, value: &StepValue) -> Expect {
+    match value {
+        StepValue::Clients(n) => Expect::Requests(u64::from(*n) * args.requests_per_client),
+        StepValue::Mode(_) => Expect::Requests(u64::from(mode_clients(args)) * args.requests_per_client),
+        // One size, both directions.
+        StepValue::Payload(_) => Expect::Requests(2 * u64::from(args.iterations)),
+    }
 }
 
 /// The clients of each mode sweep step.

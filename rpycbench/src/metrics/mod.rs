@@ -9,6 +9,7 @@ mod files;
 mod latency;
 mod machine;
 mod outcomes;
+pub mod progress;
 mod result;
 pub mod rounds;
 #[cfg(feature = "schema")]

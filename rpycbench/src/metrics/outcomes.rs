@@ -16,18 +16,29 @@ pub struct OutcomeCounter {
     late_starts: u64,
     errors: HashMap<String, u64>,
     errors_other: u64,
+    /// Outcomes not yet in the process's progress total (see `metrics::progress`).
+    progress: super::progress::Unpublished,
 }
 
 impl OutcomeCounter {
+    /// A counter whose every outcome shows in the progress total at once: for
+    /// operations slow enough (a payload moved, a connection opened) that a batch of
+    /// them would leave a progress display standing still.
+    pub fn per_operation() -> OutcomeCounter {
+        OutcomeCounter { progress: super::progress::Unpublished::each(), ..OutcomeCounter::default() }
+    }
+
     /// A success.
     #[inline]
     pub fn success(&mut self) {
         self.attempts += 1;
+        self.progress.one();
     }
 
     /// A failure, grouped by its message (the first line only: tracebacks differ).
     pub fn failure(&mut self, message: &str) {
         self.attempts += 1;
+        self.progress.one();
         self.failures += 1;
         let first_line = message.lines().next().unwrap_or("");
         let key: String = first_line.chars().take(MAX_MESSAGE_CHARS).collect();

@@ -4,7 +4,7 @@
 use super::{LatencyAmount, SuiteArgs};
 use crate::bench::{Bandwidth, BuiltinCalls, Concurrent, ConnectionBench, Latency, Load, Target, Transfer};
 use crate::cli::interrupt::Checkpoint;
-use crate::cli::progress::Progress;
+use crate::cli::progress::{Expect, Progress};
 use crate::metrics::{BenchResult, StopReason};
 
 /// The phases of one server: each result is kept as soon as it is made, and the
@@ -17,11 +17,11 @@ pub(super) struct Phases<'a> {
 }
 
 impl Phases<'_> {
-    fn run(&mut self, progress: &mut Progress, what: &str, phase: impl FnOnce() -> BenchResult) {
+    fn run(&mut self, progress: &mut Progress, what: &str, expect: Expect, phase: impl FnOnce() -> BenchResult) {
         if self.ended.is_some() || crate::bench::interrupted() {
             return;
         }
-        progress.step(what);
+        progress.step(what, expect);
         let result = phase();
         if let Some(e) = &result.ended_early {
             if e.reason != StopReason::Deadline {
@@ -42,7 +42,8 @@ pub(super) fn run_phases<C: BuiltinCalls>(
 ) {
     let amounts = args.amounts();
     let deadline = args.deadline;
-    phases.run(progress, &format!("{mode}: connection time ({} connections)", amounts.connections), || {
+    let what = format!("{mode}: connection time ({} connections)", amounts.connections);
+    phases.run(progress, &what, Expect::Requests(amounts.connections), || {
         ConnectionBench::new(format!("connection[{mode}]"))
             .connections(amounts.connections)
             .rounds(args.rounds)
@@ -51,15 +52,20 @@ pub(super) fn run_phases<C: BuiltinCalls>(
     });
 
     let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds).deadline(deadline);
-    let (latency, what) = match amounts.latency {
-        LatencyAmount::Requests(n) => (latency.requests(n), format!("{mode}: latency ({n} requests)")),
+    let (latency, what, expect) = match amounts.latency {
+        LatencyAmount::Requests(n) => {
+            (latency.requests(n), format!("{mode}: latency ({n} requests)"), Expect::Requests(n))
+        }
         LatencyAmount::Duration(d) => {
-            (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)))
+            (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)), Expect::Duration(d))
         }
     };
-    phases.run(progress, &what, || latency.run(target, |c| c.call_ping()));
+    phases.run(progress, &what, expect, || latency.run(target, |c| c.call_ping()));
 
-    phases.run(progress, &format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len()), || {
+    // Each size, each direction, `iterations` operations.
+    let operations = args.bandwidth_sizes.len() as u64 * 2 * u64::from(amounts.bandwidth_iterations);
+    let what = format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len());
+    phases.run(progress, &what, Expect::Requests(operations), || {
         Bandwidth::new(format!("bandwidth[{mode}]"))
             .sizes(args.bandwidth_sizes.clone())
             .iterations(amounts.bandwidth_iterations)
@@ -69,7 +75,8 @@ pub(super) fn run_phases<C: BuiltinCalls>(
     });
 
     let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
-    phases.run(progress, &format!("{mode}: {} concurrent clients", args.clients), || {
+    let requests = u64::from(args.clients) * amounts.requests_per_client;
+    phases.run(progress, &format!("{mode}: {} concurrent clients", args.clients), Expect::Requests(requests), || {
         Concurrent::new(format!("concurrent[{mode}]"))
             .clients(args.clients)
             .requests_per_client(amounts.requests_per_client)
@@ -89,7 +96,7 @@ pub(super) fn run_transfers(
     phases: &mut Phases<'_>,
 ) {
     if args.transfers {
-        phases.run(progress, &format!("{mode}: transfers"), || {
+        phases.run(progress, &format!("{mode}: transfers"), Expect::Unknown, || {
             Transfer::new(format!("transfer[{mode}]"))
                 .sizes(args.file_sizes.clone())
                 .chunk_size(args.chunk_size)
