@@ -187,6 +187,15 @@ fn bench_works_against_a_python_rpyc_server() {
     let run = rpycbench(&["bench", "latency", "--connect", &addr, "--call", "no_such_method"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("has no method 'no_such_method'"), "{}", run.stderr);
+    assert!(run.stderr.contains("check --call"), "{}", run.stderr);
+    // A bandwidth method that is missing is named by the flag that chose it.
+    let run = rpycbench(&["bench", "bandwidth", "--connect", &addr, "--sizes", "1k", "--upload-method", "store"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("has no method 'store'") && run.stderr.contains("check --upload-method"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

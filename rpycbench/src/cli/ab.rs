@@ -3,7 +3,7 @@
 //! request's server with main's on a noisy runner.
 
 use super::bench::{at_least_one, with_call, CallFlags};
-use super::external::{config, connect_target, probe, CallSpec, SetupError};
+use super::external::{config, connect_target, probe, CallSpec, Probed, SetupError};
 use super::progress::{Expect, Progress};
 use crate::bench::{Paired, PairedResult, DEFAULT_BLOCK_REQUESTS, DEFAULT_PAIRS};
 use crate::harness::{parse_percent, EXIT_INCONCLUSIVE, EXIT_REGRESSED, EXIT_USAGE};
@@ -108,8 +108,8 @@ fn prepare_and_run(args: &AbArgs) -> Result<Prepared, SetupError> {
     let client = config(args.timeout, args.reply_poll);
     let (a, spare_a) = connect_target(&args.a, client.clone())?;
     let (b, spare_b) = connect_target(&args.b, client)?;
-    probe(&a, Some(&spare_a), &call.method, &call.shown(), |c| call.call(c))?;
-    probe(&b, Some(&spare_b), &call.method, &call.shown(), |c| call.call(c))?;
+    probe(&a, Some(&spare_a), &Probed::call(&call.method, call.shown()), |c| call.call(c))?;
+    probe(&b, Some(&spare_b), &Probed::call(&call.method, call.shown()), |c| call.call(c))?;
     let mut progress = Progress::new(1, args.quiet);
     let what = format!(
         "{} pairs of {}-request blocks of {} on A {} and B {}",

@@ -2,7 +2,7 @@
 //! server, with SLA checks and an exit status for CI jobs that are not Rust projects.
 
 use super::counts::check_rate;
-use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
+use super::external::{connect_target, probe, CallSpec, Probed, SetupError, Spare};
 use super::interrupt::Checkpoint;
 use super::progress::{Expect, Progress};
 use super::sla_flags::{check, verdict_lines, SlaFlags};
@@ -241,11 +241,23 @@ impl TransferMethods {
     pub(crate) fn probe(&self, target: &Target, spare: Option<&Spare>) -> Result<(), SetupError> {
         if self.direction.upload() {
             let m = &self.upload_method;
-            probe(target, spare, m, &format!("{m}(b'x')"), |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
+            let probed = Probed {
+                method: m,
+                shown: format!("{m}(b'x')"),
+                flag: "--upload-method",
+                args_hint: "the upload method takes one argument, the payload as bytes",
+            };
+            probe(target, spare, &probed, |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
         }
         if self.direction.download() {
             let m = &self.download_method;
-            probe(target, spare, m, &format!("{m}(1)"), |c| c.call(m, (1u64,)).map(drop))?;
+            let probed = Probed {
+                method: m,
+                shown: format!("{m}(1)"),
+                flag: "--download-method",
+                args_hint: "the download method takes one argument, the size as an int",
+            };
+            probe(target, spare, &probed, |c| c.call(m, (1u64,)).map(drop))?;
         }
         Ok(())
     }
@@ -417,7 +429,7 @@ pub(crate) fn check_sizes(sizes: &[u64]) -> Result<(), SetupError> {
 fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError> {
     let (target, spare) = common.target()?;
     if let Some(call) = call {
-        probe(&target, Some(&spare), &call.method, &call.shown(), |c| call.call(c))?;
+        probe(&target, Some(&spare), &Probed::call(&call.method, call.shown()), |c| call.call(c))?;
     }
     Ok(target)
 }

@@ -168,10 +168,10 @@ impl CallSpec {
 pub(crate) fn probe(
     target: &Target,
     spare: Option<&Spare>,
-    method: &str,
-    shown: &str,
+    call: &Probed<'_>,
     request: impl FnOnce(&mut Connection) -> Result<()>,
 ) -> Result<(), SetupError> {
+    let method = call.method;
     let address = target.info().address.clone().unwrap_or_else(|| "the server".into());
     let mut conn = match spare.and_then(Spare::take) {
         Some(conn) => conn,
@@ -188,7 +188,26 @@ pub(crate) fn probe(
     match outcome {
         Ok(()) => Ok(()),
         Err(e) if !stops_every_request(&e, method) => Ok(()),
-        Err(e) => Err(SetupError::Probe(describe_probe_failure(&e, method, shown, &address))),
+        Err(e) => Err(SetupError::Probe(describe_probe_failure(&e, call, &address))),
+    }
+}
+
+/// The call a probe makes, and the flags that chose it, for an error that names them.
+pub(crate) struct Probed<'a> {
+    /// The method called.
+    pub method: &'a str,
+    /// The call as Python would write it: `get_user(42)`.
+    pub shown: String,
+    /// The flag that named the method: `--call`, `--upload-method`, …
+    pub flag: &'static str,
+    /// What to check when the method refuses the arguments.
+    pub args_hint: &'static str,
+}
+
+impl<'a> Probed<'a> {
+    /// A `--call` with `--args`/`--kwargs`.
+    pub(crate) fn call(method: &'a str, shown: String) -> Probed<'a> {
+        Probed { method, shown, flag: "--call", args_hint: "check --args/--kwargs" }
     }
 }
 
@@ -226,17 +245,18 @@ fn is_binding_error(message: &str, name: &str) -> bool {
             .any(|pattern| rest.starts_with(pattern))
 }
 
-fn describe_probe_failure(e: &Error, method: &str, shown: &str, address: &str) -> String {
+fn describe_probe_failure(e: &Error, call: &Probed<'_>, address: &str) -> String {
+    let Probed { method, shown, flag, args_hint } = call;
     match e.remote() {
         Some(ex) if ex.class == "AttributeError" => format!(
             "the server at {address} has no method '{method}' (probe call {shown} raised {}: {}); \
-             check --call against the service's exposed methods",
+             check {flag} against the service's exposed methods",
             ex.qualified_name(),
             ex.message()
         ),
         Some(ex) => format!(
             "probe call {shown} on {address} raised {}: {}; the method's signature refuses these arguments \
-             (check --args/--kwargs)",
+             ({args_hint})",
             ex.qualified_name(),
             ex.message()
         ),

@@ -3,7 +3,7 @@
 //! scenario; prints where the limit was reached and the curve.
 
 use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
-use super::external::{connect_target, probe, CallSpec, SetupError, Spare};
+use super::external::{connect_target, probe, CallSpec, Probed, SetupError, Spare};
 use super::progress::{Expect, Progress};
 use super::server_kind::ServerKind;
 use super::sla_flags::check_bound;
@@ -412,7 +412,7 @@ fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, Set
 fn probe_step(args: &SweepArgs, target: &Target, spare: Option<&Spare>, call: &CallSpec) -> Result<(), SetupError> {
     match args.over {
         Over::Payload => args.methods.probe(target, spare),
-        Over::Clients | Over::Mode => probe(target, spare, &call.method, &call.shown(), |c| call.call(c)),
+        Over::Clients | Over::Mode => probe(target, spare, &Probed::call(&call.method, call.shown()), |c| call.call(c)),
     }
 }
 
