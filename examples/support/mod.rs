@@ -15,7 +15,8 @@ use std::str::FromStr;
 
 /// A built-in server of `mode` on 127.0.0.1 and an ephemeral port. Native modes run
 /// this executable (not an `rpycbench` binary of the build, which `cargo run --example`
-/// does not rebuild); Python modes run `$RPYCBENCH_PYTHON` (else `python3`) with rpyc.
+/// does not rebuild); Python modes run the interpreter `PythonServerSpec::interpreter`
+/// finds (`$RPYCBENCH_PYTHON`, a virtualenv, the project's `.venv`, else `python3`).
 pub fn spec(mode: ServerMode) -> ServerSpec {
     ServerSpec { binary: std::env::current_exe().ok(), ..ServerSpec::new(mode) }
 }

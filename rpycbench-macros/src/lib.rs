@@ -62,11 +62,14 @@ use quote::ToTokens;
 ///
 /// A parameter left out is not filled in by the attribute: the builder's default applies
 /// (`Latency::DEFAULT_REQUESTS` and so on, the values above), so a declared benchmark
-/// measures what the same one built by hand would.
+/// measures what the same one built by hand would. (Until 0.1's layering work the
+/// attribute's own `transfer` default was `[1048576]`; a transfer benchmark that relied
+/// on it now also moves 10 MiB: write `sizes = [1_048_576]` to keep the old run.)
 ///
-/// The function returns `()` or any `Result<T, E>` whose `E` implements `Display`; an
-/// `Err` counts as a failed request. It may not be `async`, `unsafe`, generic over types,
-/// or a method. Sizes are a bracketed list of byte counts: `sizes = [1024, 65536]`.
+/// The function returns `()` or any `Result<T, E>` whose `E` implements `Display` and
+/// is `'static`, or is `rpycbench::harness::Failed`; an `Err` counts as a failed
+/// request. It may not be `async`, `unsafe`, generic over types, or a method. Sizes are
+/// a bracketed list of byte counts: `sizes = [1024, 65536]`.
 ///
 /// **Servers.** Without any, the benchmark runs against the native threaded server with
 /// the built-in benchmark service. Each server below becomes its own test, named

@@ -262,7 +262,7 @@ fn service_impl(args: &ServiceArgs, block: &ItemImpl, methods: &[Method]) -> Tok
             let class = value.rsplit('.').next().unwrap_or(&value).to_owned();
             (quote!(#name), class)
         }
-        None => (quote!(concat!(env!("CARGO_CRATE_NAME"), ".", #type_ident)), type_ident),
+        None => (quote!(::core::concat!(::core::env!("CARGO_CRATE_NAME"), ".", #type_ident)), type_ident),
     };
     let doc = match (&args.doc, doc_of(&block.attrs)) {
         (Some(expr), _) => quote!(::core::option::Option::Some(#expr)),

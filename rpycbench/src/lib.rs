@@ -103,8 +103,11 @@ pub mod __private_0_1 {
     ) -> crate::Result<T> {
         // `bind` made one object per parameter, in order.
         let object = bound.unwrap_or(Object::NONE);
+        // The type's name, as CPython's argument checks say it (`not int`): not the
+        // value, which may be megabytes of bytes.
+        let got = crate::client::python::ops::type_name(&object);
         T::from_object(object).map_err(|e| match e {
-            crate::Error::Type { expected, got } => {
+            crate::Error::Type { expected, .. } => {
                 let method = signature.qualname.rsplit('.').next().unwrap_or(signature.qualname);
                 crate::Error::raise("TypeError", format!("{method}() argument '{name}' must be {expected}, not {got}"))
             }
@@ -126,9 +129,9 @@ pub mod __private_0_1 {
         }
     }
 
-    impl<T: IntoReply> IntoReply for crate::Result<T> {
+    impl<T: IntoReply, E: Into<crate::Error>> IntoReply for std::result::Result<T, E> {
         fn into_reply(self) -> crate::Result<Object> {
-            self.and_then(IntoReply::into_reply)
+            self.map_err(Into::into).and_then(IntoReply::into_reply)
         }
     }
 }

@@ -183,7 +183,8 @@ fn a_wrong_type_is_a_type_error_naming_the_parameter() {
     let err = conn.call("restock", ("widget", "three")).expect_err("a str for an i64");
     let remote = err.remote().expect("a remote exception");
     assert_eq!(remote.class, "TypeError");
-    assert!(remote.to_string().contains("exposed_restock() argument 'count' must be"), "{remote}");
+    // CPython's wording: the type that arrived, not its value.
+    assert!(remote.to_string().contains("exposed_restock() argument 'count' must be int (i64), not str"), "{remote}");
     // The connection stays usable, as after any exception.
     let n: i64 = conn.call("restock", ("widget",)).and_then(|o| o.extract()).expect("restock");
     assert_eq!(n, 13);

@@ -375,8 +375,11 @@ fn expected_step(args: &SweepArgs, value: &StepValue) -> Expect {
     match value {
         StepValue::Clients(n) => Expect::Requests(u64::from(*n) * args.requests_per_client),
         StepValue::Mode(_) => Expect::Requests(u64::from(mode_clients(args)) * args.requests_per_client),
-        // One size, both directions.
-        StepValue::Payload(_) => Expect::Requests(2 * u64::from(args.iterations)),
+        // One size, in the directions measured.
+        StepValue::Payload(_) => {
+            let directions = u64::from(args.methods.direction.upload()) + u64::from(args.methods.direction.download());
+            Expect::Requests(directions * u64::from(args.iterations))
+        }
     }
 }
 

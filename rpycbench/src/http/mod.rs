@@ -140,5 +140,7 @@ mod tests {
     fn http_is_not_a_server_mode() {
         assert!("http".parse::<crate::server::ServerMode>().is_err());
         assert_eq!((super::SERVED.name, super::SERVED.backend), ("http", "hyper"));
+        // The native servers' hook leaves this mode to this layer's hook.
+        assert!(crate::server::child::MODES_SERVED_ELSEWHERE.contains(&super::child::MODE));
     }
 }

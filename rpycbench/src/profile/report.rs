@@ -217,6 +217,9 @@ enum Item<'a> {
 /// Nested requests as a tree (within the kept history); consecutive identical leaf
 /// calls are folded into one line with a count.
 pub fn call_tree(t: &Telemetry, max_lines: usize) -> String {
+    if max_lines == 0 {
+        return "(not printed: the tree's line limit is 0)\n".to_owned();
+    }
     let known: HashMap<u64, usize> = t.calls.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut children: HashMap<u64, Vec<&CallRecord>> = HashMap::new();
     let mut roots = Vec::new();

@@ -26,6 +26,10 @@ use super::{serve_native, ServeOptions, ServerMode, SERVE_CHILD_ENV};
 /// is to serve (one of the harness's registered services).
 pub(crate) const RUST_SERVICE_ENV: &str = "RPYCBENCH_RUST_SERVICE";
 
+/// Modes of `serve` that another layer's hook serves (`http/child.rs`): this one leaves
+/// them alone. Only the names, so that this layer needs nothing of HTTP.
+pub(crate) const MODES_SERVED_ELSEWHERE: [&str; 1] = ["http"];
+
 /// What the parent asked for: `serve --mode threaded|forking --host H --port P
 /// [--max-connections N] [--rust-service NAME]`.
 #[derive(Debug, PartialEq)]
@@ -97,8 +101,9 @@ extern "C" fn serve_before_main() {
     serve_in_hook(|| match parse(&args) {
         // A Rust service of the user's: the harness's `main` serves it.
         Ok(req) if req.rust_service.is_some() => None,
-        // Another protocol's (the HTTP baseline's hook serves `--mode http`).
-        Ok(req) if req.mode.parse::<ServerMode>().is_err() => None,
+        // Another protocol's, which its own hook serves; any other unknown mode fails
+        // below, at once, rather than run this binary's `main` as if it were a server.
+        Ok(req) if MODES_SERVED_ELSEWHERE.contains(&req.mode.as_str()) => None,
         Ok(req) => {
             consume_request();
             Some(serve(&req, ServeOptions::builtin()))

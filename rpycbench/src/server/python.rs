@@ -20,7 +20,7 @@ pub const DEFAULT_SERVICE: &str = "rpycbench_service:BenchmarkService";
 /// How to start a Python-backed server.
 #[derive(Clone, Debug, Default)]
 pub struct PythonServerSpec {
-    /// The interpreter (default: `RPYCBENCH_PYTHON`, else `python3` on the PATH).
+    /// The interpreter (default: as [`interpreter`](Self::interpreter) finds one).
     pub python: Option<PathBuf>,
     /// `module:Class` of the service (default: the built-in benchmark service).
     pub service: Option<String>,
@@ -59,8 +59,9 @@ impl PythonServerSpec {
     ///
     /// In order: the one given (`--python`), `$RPYCBENCH_PYTHON`, the active virtual
     /// environment's (`$VIRTUAL_ENV`), a `.venv` in the working directory or one above
-    /// it (where `scripts/test` and `python3 -m venv .venv` put rpyc), and else
-    /// `python3` on the `PATH`.
+    /// it up to the project's root (a directory with `.git` or `Cargo.lock`; where
+    /// `scripts/test` and `python3 -m venv .venv` put rpyc), and else `python3` on the
+    /// `PATH`.
     pub fn interpreter(&self) -> PathBuf {
         let cwd = std::env::current_dir().ok();
         find_interpreter(
@@ -115,7 +116,21 @@ fn find_interpreter(
     if let Some(venv) = env("VIRTUAL_ENV").map(PathBuf::from).map(|d| venv_python(&d)).filter(|p| exists(p)) {
         return venv;
     }
-    let local = cwd.into_iter().flat_map(Path::ancestors).map(|d| venv_python(&d.join(".venv"))).find(|p| exists(p));
+    // The working directory, then its parents up to the project's root (a directory
+    // with `.git` or `Cargo.lock`): a `.venv` outside the project, such as one in the
+    // home directory, is someone else's and may not have rpyc.
+    let mut dirs = Vec::new();
+    for dir in cwd.into_iter().flat_map(Path::ancestors) {
+        dirs.push(dir);
+        if exists(&dir.join(".git")) || exists(&dir.join("Cargo.lock")) {
+            break;
+        }
+    }
+    let root_found = dirs.last().is_some_and(|d| exists(&d.join(".git")) || exists(&d.join("Cargo.lock")));
+    if !root_found {
+        dirs.truncate(1);
+    }
+    let local = dirs.into_iter().map(|d| venv_python(&d.join(".venv"))).find(|p| exists(p));
     local.unwrap_or_else(|| PathBuf::from("python3"))
 }
 
@@ -150,10 +165,21 @@ mod tests {
         assert_eq!(find_interpreter(None, &env, Some(cwd), &nothing), PathBuf::from("/env/py"));
         // A .venv in the working directory or above it, as `scripts/test` makes one at
         // the repository's root and the suite may run from a subdirectory.
-        let root_venv = |p: &Path| p == Path::new("/work/project/.venv/bin/python");
+        let root_venv =
+            |p: &Path| p == Path::new("/work/project/.venv/bin/python") || p == Path::new("/work/project/.git");
         assert_eq!(
             find_interpreter(None, &none, Some(cwd), &root_venv),
             PathBuf::from("/work/project/.venv/bin/python")
+        );
+        // Not past the project's root, and only the working directory outside a project.
+        let home_venv = |p: &Path| p == Path::new("/work/.venv/bin/python") || p == Path::new("/work/project/.git");
+        assert_eq!(find_interpreter(None, &none, Some(cwd), &home_venv), PathBuf::from("python3"));
+        let no_project = |p: &Path| p == Path::new("/work/project/.venv/bin/python");
+        assert_eq!(find_interpreter(None, &none, Some(cwd), &no_project), PathBuf::from("python3"));
+        let here = |p: &Path| p == Path::new("/work/project/sub/.venv/bin/python");
+        assert_eq!(
+            find_interpreter(None, &none, Some(cwd), &here),
+            PathBuf::from("/work/project/sub/.venv/bin/python")
         );
         // An activated virtual environment comes first.
         let active = |n: &str| (n == "VIRTUAL_ENV").then(|| OsString::from("/venvs/a"));

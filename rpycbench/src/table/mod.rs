@@ -4,8 +4,9 @@
 //! ([`plain_table`], the profiler's report), and, with the `report` feature, the
 //! terminal tables and the HTML report.
 //!
-//! A layer of its own, below the harness, the profiler and the reports, with no
-//! dependency beyond the standard library, so each can render through it.
+//! A layer of its own, below the harness, the profiler and the reports, using nothing
+//! but the standard library and `metrics`' number formatting, so each can render
+//! through it.
 
 // Tones, rates and figures are what the reports (feature `report`) show; without them
 // the harness and the profiler use the rest.

@@ -54,7 +54,8 @@ pub(super) fn run_phases<C: BuiltinCalls>(
     let latency = Latency::new(format!("latency[{mode}]")).warmup(args.warmup).rounds(args.rounds).deadline(deadline);
     let (latency, what, expect) = match amounts.latency {
         LatencyAmount::Requests(n) => {
-            (latency.requests(n), format!("{mode}: latency ({n} requests)"), Expect::Requests(n))
+            // The warm-up requests are counted as they finish, as the timed ones are.
+            (latency.requests(n), format!("{mode}: latency ({n} requests)"), Expect::Requests(n + args.warmup))
         }
         LatencyAmount::Duration(d) => {
             (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)), Expect::Duration(d))
