@@ -2,7 +2,7 @@
 //! inside a step that runs for seconds or minutes.
 //!
 //! Every benchmark loop counts its outcomes in an [`OutcomeCounter`]; each counter adds
-//! to this one process-wide total every [`BATCH`] outcomes, and the rest when it is
+//! to this one process-wide total every 16 outcomes (`BATCH`), and the rest when it is
 //! dropped. One relaxed atomic add per 16 requests keeps the cost out of what is
 //! measured (a contended cache line per request would not be), at the price of a total
 //! that trails the truth by at most 16 requests per running loop.
