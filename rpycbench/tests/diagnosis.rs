@@ -305,7 +305,13 @@ fn cpu_work_on_python_threaded_versus_forking_is_gil_contention_and_io_work_is_n
         });
         let gil: Vec<&Finding> = findings.iter().filter(|f| f.id == FindingId::GilContention).collect();
         let [gil] = gil[..] else {
-            panic!("the forking server scaled to {forking_cpu:.0} % CPU, yet no single GIL finding:\n{log}")
+            // A tail ratio measured near its bound can miss on one run (seen in CI: 1.49
+            // against 1.5, the forking server's p99 raised by the tests beside it); a
+            // rule that no longer fires misses on every try.
+            if attempt < GIL_TRIES {
+                continue;
+            }
+            panic!("the forking server scaled to {forking_cpu:.0} % CPU, yet no single GIL finding in {GIL_TRIES} tries:\n{log}")
         };
         assert_eq!(gil.subject, "cpu_work[python-threaded] vs cpu_work[python-forking]");
         assert_eq!(gil.evidence.len(), 4);
