@@ -38,6 +38,15 @@ fn the_suite_compares_rpyc_with_http() {
         assert!(r.outcomes.attempts > 0 && r.outcomes.success_rate == 1.0, "{}: {:?}", r.name, r.outcomes);
     }
     results.results.iter().filter(|r| r.name.ends_with("[http]")).for_each(common::assert_http_result);
+    // What each latency and concurrent phase calls is recorded, as `bench` records --call.
+    for r in results.results.iter().filter(|r| r.name.starts_with("latency[") || r.name.starts_with("concurrent[")) {
+        assert_eq!(
+            (r.params.get("method"), r.params.get("call")),
+            (Some(&"ping".into()), Some(&"ping()".into())),
+            "{}",
+            r.name
+        );
+    }
 
     // Bad counts and a file as --out are refused (exit 2) before any server starts.
     let file = std::env::temp_dir().join(format!("rpycbench-http-suite-file-{}", std::process::id()));

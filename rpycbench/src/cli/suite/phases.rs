@@ -55,13 +55,18 @@ pub(super) fn run_phases<C: BuiltinCalls>(
     let (latency, what, expect) = match amounts.latency {
         LatencyAmount::Requests(n) => {
             // The warm-up requests are counted as they finish, as the timed ones are.
-            (latency.requests(n), format!("{mode}: latency ({n} requests)"), Expect::Requests(n + args.warmup))
+            (
+                latency.requests(n),
+                format!("{mode}: latency of ping() ({n} requests)"),
+                Expect::Requests(n + args.warmup),
+            )
         }
         LatencyAmount::Duration(d) => {
-            (latency.duration(d), format!("{mode}: latency ({})", humantime::format_duration(d)), Expect::Duration(d))
+            let what = format!("{mode}: latency of ping() ({})", humantime::format_duration(d));
+            (latency.duration(d), what, Expect::Duration(d))
         }
     };
-    phases.run(progress, &what, expect, || latency.run(target, |c| c.call_ping()));
+    phases.run(progress, &what, expect, || calling_ping(latency.run(target, |c| c.call_ping())));
 
     // Each size, each direction, `iterations` operations.
     let operations = args.bandwidth_sizes.len() as u64 * 2 * u64::from(amounts.bandwidth_iterations);
@@ -77,15 +82,27 @@ pub(super) fn run_phases<C: BuiltinCalls>(
 
     let load = args.rate.map_or(Load::ClosedLoop, |rate_per_sec| Load::OpenLoop { rate_per_sec });
     let requests = u64::from(args.clients) * amounts.requests_per_client;
-    phases.run(progress, &format!("{mode}: {} concurrent clients", args.clients), Expect::Requests(requests), || {
-        Concurrent::new(format!("concurrent[{mode}]"))
-            .clients(args.clients)
-            .requests_per_client(amounts.requests_per_client)
-            .load(load)
-            .rounds(args.rounds)
-            .deadline(deadline)
-            .run(target, |c| c.call_ping())
+    let what = format!("{mode}: {} concurrent clients calling ping()", args.clients);
+    phases.run(progress, &what, Expect::Requests(requests), || {
+        calling_ping(
+            Concurrent::new(format!("concurrent[{mode}]"))
+                .clients(args.clients)
+                .requests_per_client(amounts.requests_per_client)
+                .load(load)
+                .rounds(args.rounds)
+                .deadline(deadline)
+                .run(target, |c| c.call_ping()),
+        )
     });
+}
+
+/// Records what the latency and concurrent phases call, as `rpycbench bench` records its
+/// `--call`: a reader of results.json sees the method, not only the benchmark's name
+/// (over HTTP the same operation is `GET /ping`).
+fn calling_ping(mut result: BenchResult) -> BenchResult {
+    result.params.insert("method".into(), "ping".into());
+    result.params.insert("call".into(), "ping()".into());
+    result
 }
 
 /// The RPyC-only transfer phase, with --transfers.
