@@ -245,6 +245,8 @@ fn concurrent_open_loop_and_bandwidth_per_size() {
         set.results[0].sizes.iter().map(|s| (s.direction.clone(), s.size_bytes, s.outcomes.successes)).collect();
     let expected = [("upload", 1024), ("download", 1024), ("upload", 4096), ("download", 4096)];
     assert_eq!(sizes, expected.map(|(d, n)| (d.to_owned(), n, 2)).to_vec());
+    // The terminal shows what `report` would: each size and direction, not one number.
+    assert!(run.stdout.contains("Bandwidth per payload size") && run.stdout.contains("4 KiB"), "{}", run.stdout);
 }
 
 #[test]

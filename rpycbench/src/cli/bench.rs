@@ -9,7 +9,7 @@ use super::sla_flags::{check, verdict_lines, SlaFlags};
 use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target, DEFAULT_SIZES};
 use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
 use crate::metrics::BenchResult;
-use crate::report::summary_table;
+use crate::report::{colour_enabled, tables_except};
 use crate::Value;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -479,7 +479,8 @@ fn finish(
     checkpoint.push(result);
     let set = checkpoint.finish(partial)?;
     if !common.quiet {
-        println!("{}", summary_table(&set));
+        // The ended-early table is left out: the line below says it, greppably.
+        println!("{}", tables_except(&set, &["ended_early"], colour_enabled()));
         for r in &set.results {
             if let Some(e) = &r.ended_early {
                 println!("ended early: {}: {}", r.name, e.detail);

@@ -20,4 +20,4 @@ pub use terminal::{colour_enabled, colour_wanted, terminal_report};
 
 mod files;
 pub(crate) use crate::table::format_bps;
-pub(crate) use terminal::summary_table;
+pub(crate) use terminal::tables_except;

@@ -8,9 +8,20 @@ use crate::table::{Table, Tone};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
 use std::io::IsTerminal;
 
-/// The summary table of a result collection, as text (no colour: callers decide).
-pub fn summary_table(results: &ResultSet) -> String {
-    sections::summary(results).map_or_else(|| "no results".to_owned(), |t| render_table(&t, false))
+/// Every table of a result collection but those whose ids are in `leave_out`, as
+/// `report` prints them: what `rpycbench bench` shows of its one result (per-size
+/// bandwidth, failures with their reasons and counts, resources), so a run's terminal
+/// output says what its results file and `report` would.
+pub(crate) fn tables_except(results: &ResultSet, leave_out: &[&str], colour: bool) -> String {
+    let tables: Vec<String> = sections::result_tables(results)
+        .iter()
+        .filter(|t| !leave_out.contains(&t.id.as_str()))
+        .map(|t| render_table(t, colour))
+        .collect();
+    if tables.is_empty() {
+        return "no results".to_owned();
+    }
+    tables.join("\n\n")
 }
 
 /// Whether to colour output on stdout: only on a terminal, and never when `NO_COLOR`
