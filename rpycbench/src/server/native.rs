@@ -64,7 +64,7 @@ pub(crate) fn accept(listener: &TcpListener) -> io::Result<Option<TcpStream>> {
         Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) => {
             // Out of descriptors: back off instead of spinning; the backlog waits.
-            eprintln!("rpycbench server: accept failed ({e}); retrying");
+            log_line(format_args!("accept failed ({e}); retrying"));
             std::thread::sleep(Duration::from_millis(50));
             Ok(None)
         }
@@ -78,7 +78,7 @@ fn serve_connection(stream: TcpStream, opts: &ServeOptions) {
     // main in the child.
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_one(stream, opts)));
     if served.is_err() {
-        eprintln!("rpycbench server: a connection's handler panicked; that connection is closed");
+        log_line(format_args!("a connection's handler panicked; that connection is closed"));
     }
 }
 
@@ -86,16 +86,16 @@ fn serve_one(stream: TcpStream, opts: &ServeOptions) {
     // A client that stops reading our reply holds this thread in `write` as a client
     // that stops mid-frame holds it in `read`: the same limit ends both.
     if let Err(e) = stream.set_write_timeout(opts.config.silence.stall) {
-        return eprintln!("rpycbench server: cannot set a write timeout: {e}");
+        return log_line(format_args!("cannot set a write timeout: {e}"));
     }
     let mut conn = match Connection::from_stream(stream, opts.config.clone()) {
         Ok(c) => c,
-        Err(e) => return eprintln!("rpycbench server: {e}"),
+        Err(e) => return log_line(format_args!("{e}")),
     };
     conn.set_service(ServiceRoot::lend((opts.service)()));
     if let Err(e) = conn.serve_until_closed() {
         // A broken or hostile client ends only its own connection.
-        eprintln!("rpycbench server: connection from {} ended: {e}", conn.peer());
+        log_line(format_args!("connection from {} ended: {e}", conn.peer()));
     }
 }
 
@@ -116,7 +116,7 @@ pub fn serve_threaded(listener: TcpListener, opts: ServeOptions, stop: &AtomicBo
         if let Err(e) = spawned {
             // The closure, its stream and its slot were dropped: the client sees the
             // connection close, and the cap is whole again.
-            eprintln!("rpycbench server: cannot start a connection thread: {e}");
+            log_line(format_args!("cannot start a connection thread: {e}"));
         }
     }
     // Connections whose client has just left get a moment to finish what they read
@@ -165,7 +165,7 @@ pub fn serve_forking(listener: TcpListener, opts: ServeOptions, stop: &AtomicBoo
             Ok(ForkResult::Parent { child }) => {
                 children.insert(child);
             }
-            Err(e) => eprintln!("rpycbench server: fork failed: {e}"),
+            Err(e) => log_line(format_args!("fork failed: {e}")),
         }
     }
     for &child in &children {
@@ -196,4 +196,12 @@ fn reap(children: &mut HashSet<Pid>, block: bool) {
             }
         }
     }
+}
+
+/// Writes `rpycbench server: …` and a newline to stderr in one `write`: a forking
+/// server's children share one pipe, and `eprintln!` may write a line in pieces that
+/// interleave with a sibling's (seen in a test: "sent  sent nothingnothing").
+pub(crate) fn log_line(args: std::fmt::Arguments<'_>) {
+    let line = format!("rpycbench server: {args}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
