@@ -115,6 +115,36 @@ for name, call in calls:
 conn.close()
 "#;
 
+/// `Inventory` on a native threaded server in this process (safe in a test binary, as a
+/// forking one is not, and the only way to serve this binary's own service).
+struct Served {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    fn inventory() -> Served {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service: Arc<dyn Service> = Arc::new(Inventory);
+        let opts = ServeOptions {
+            service: Arc::new(move || service.clone()),
+            config: Config::default(),
+            max_connections: None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || serve_threaded(listener, opts, &flag));
+        Served { addr, stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("server thread").expect("serve_threaded");
+    }
+}
+
 fn run_client(dir: &std::path::Path, addr: SocketAddr) -> Vec<String> {
     let out = Command::new(common::python())
         .arg(dir.join("client.py"))
@@ -139,26 +169,14 @@ fn a_service_in_a_few_lines_answers_as_its_python_twin() {
     };
     let python = ServerSpec::new(ServerMode::PythonThreaded).python(twin).start().expect("the Python twin starts");
 
-    // In-process: a threaded server is safe inside the test binary, and serves this
-    // binary's own service.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service: Arc<dyn Service> = Arc::new(Inventory);
-    let opts =
-        ServeOptions { service: Arc::new(move || service.clone()), config: Config::default(), max_connections: None };
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let stop = stop.clone();
-        std::thread::spawn(move || serve_threaded(listener, opts, &stop))
-    };
+    let native = Served::inventory();
 
     let theirs = run_client(&dir.0, python.addr());
-    let ours = run_client(&dir.0, addr);
-    stop.store(true, Ordering::Relaxed);
-    server.join().expect("server thread").expect("serve_threaded");
+    let ours = run_client(&dir.0, native.addr);
+    native.stop();
     python.stop().unwrap();
 
-    assert_eq!(theirs.len(), 20, "{theirs:#?}");
+    assert_eq!((theirs.len(), ours.len()), (20, 20), "{theirs:#?}\n{ours:#?}");
     for (t, o) in theirs.iter().zip(&ours) {
         assert_eq!(o, t, "native (left) and Python (right) differ");
     }
@@ -169,17 +187,8 @@ fn a_service_in_a_few_lines_answers_as_its_python_twin() {
 
 #[test]
 fn a_wrong_type_is_a_type_error_naming_the_parameter() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service: Arc<dyn Service> = Arc::new(Inventory);
-    let opts =
-        ServeOptions { service: Arc::new(move || service.clone()), config: Config::default(), max_connections: None };
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let stop = stop.clone();
-        std::thread::spawn(move || serve_threaded(listener, opts, &stop))
-    };
-    let mut conn = Connection::connect(addr).expect("connect");
+    let native = Served::inventory();
+    let mut conn = Connection::connect(native.addr).expect("connect");
     let err = conn.call("restock", ("widget", "three")).expect_err("a str for an i64");
     let remote = err.remote().expect("a remote exception");
     assert_eq!(remote.class, "TypeError");
@@ -189,6 +198,5 @@ fn a_wrong_type_is_a_type_error_naming_the_parameter() {
     let n: i64 = conn.call("restock", ("widget",)).and_then(|o| o.extract()).expect("restock");
     assert_eq!(n, 13);
     conn.close().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    server.join().expect("server thread").expect("serve_threaded");
+    native.stop();
 }

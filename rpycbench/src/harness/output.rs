@@ -8,7 +8,7 @@ use crate::table::{markdown_table, TableBuilder, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub(crate) use crate::metrics::format_ms;
+use crate::metrics::format_ms;
 
 /// The key figures of a result on one line, e.g.
 /// `p50 0.231 ms, p99 0.412 ms, mean 0.250 ms, 4012 req/s, 100.00 % ok, n = 200 requests`.

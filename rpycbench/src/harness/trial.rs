@@ -3,11 +3,12 @@
 
 use super::kinds::{self, Scale};
 use super::outcome::Record;
-use super::output::{figures, format_ms};
+use super::output::figures;
 use super::registry::{BenchDef, ServerChoice, Stat};
 use super::runner::Shared;
 use super::servers;
 use crate::metrics::compare::{compare, environment_warnings, signed_pct, Change, THRESHOLD_PARAM};
+use crate::metrics::format_ms;
 use crate::metrics::sla;
 use crate::metrics::BenchResult;
 use crate::server::ServerMode;

@@ -8,6 +8,9 @@ use crate::table::{Table, Tone};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
 use std::io::IsTerminal;
 
+/// What a report of no results says.
+const NO_RESULTS: &str = "no results";
+
 /// Every table of a result collection but those whose ids are in `leave_out`, as
 /// `report` prints them: what `rpycbench bench` shows of its one result (per-size
 /// bandwidth, failures with their reasons and counts, resources), so a run's terminal
@@ -19,7 +22,7 @@ pub(crate) fn tables_except(results: &ResultSet, leave_out: &[&str], colour: boo
         .map(|t| render_table(t, colour))
         .collect();
     if tables.is_empty() {
-        return "no results".to_owned();
+        return NO_RESULTS.to_owned();
     }
     tables.join("\n\n")
 }
@@ -80,18 +83,10 @@ pub fn render_table(t: &Table, colour: bool) -> String {
 
 /// Every table of a report, separated by blank lines.
 pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, colour: bool) -> String {
-    let mut tables = sections::result_tables(results);
-    if let Some(c) = comparison {
-        tables.push(c.table());
-    }
-    if tables.is_empty() {
-        return "no results".to_owned();
-    }
-    let mut out: Vec<String> = tables.iter().map(|t| render_table(t, colour)).collect();
-    if let Some(c) = comparison {
-        out.push(format!("baseline {}: {}", c.baseline_label, c.verdict_line()));
-    }
-    out.join("\n\n")
+    let Some(c) = comparison else { return tables_except(results, &[], colour) };
+    let tables = [tables_except(results, &[], colour), render_table(&c.table(), colour)];
+    let shown: Vec<&str> = tables.iter().map(String::as_str).filter(|t| *t != NO_RESULTS).collect();
+    format!("{}\n\nbaseline {}: {}", shown.join("\n\n"), c.baseline_label, c.verdict_line())
 }
 
 #[cfg(test)]

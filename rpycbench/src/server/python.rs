@@ -119,18 +119,13 @@ fn find_interpreter(
     // The working directory, then its parents up to the project's root (a directory
     // with `.git` or `Cargo.lock`): a `.venv` outside the project, such as one in the
     // home directory, is someone else's and may not have rpyc.
-    let mut dirs = Vec::new();
-    for dir in cwd.into_iter().flat_map(Path::ancestors) {
-        dirs.push(dir);
-        if exists(&dir.join(".git")) || exists(&dir.join("Cargo.lock")) {
-            break;
-        }
-    }
-    let root_found = dirs.last().is_some_and(|d| exists(&d.join(".git")) || exists(&d.join("Cargo.lock")));
-    if !root_found {
-        dirs.truncate(1);
-    }
-    let local = dirs.into_iter().map(|d| venv_python(&d.join(".venv"))).find(|p| exists(p));
+    let is_root = |d: &Path| exists(&d.join(".git")) || exists(&d.join("Cargo.lock"));
+    let ancestors: Vec<&Path> = cwd.into_iter().flat_map(Path::ancestors).collect();
+    let dirs = match ancestors.iter().position(|d| is_root(d)) {
+        Some(root) => &ancestors[..=root],
+        None => &ancestors[..ancestors.len().min(1)],
+    };
+    let local = dirs.iter().map(|d| venv_python(&d.join(".venv"))).find(|p| exists(p));
     local.unwrap_or_else(|| PathBuf::from("python3"))
 }
 
