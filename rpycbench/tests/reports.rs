@@ -274,8 +274,15 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_per_kind() {
     assert!(html.contains("refused[&lt;b&gt;&amp;&quot;x&quot;]") && !html.contains("<b>"), "names are escaped");
     assert!(html.contains("id=\"table-failures\""), "failures are shown");
     assert!(html.contains("<div class=\"card finding bad\">"), "the exhaustion finding leads the page");
-    for needle in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "href="] {
+    for needle in ["<script", "<link", "<img", "<iframe", "@import", "url(", "src="] {
         assert!(!html.contains(needle), "external or active content: {needle}");
+    }
+    for (at, _) in html.match_indices("href=") {
+        assert!(
+            html[at..].starts_with("href=\"#"),
+            "a link outside the page: {}",
+            &html[at..(at + 60).min(html.len())]
+        );
     }
     for (at, _) in html.match_indices("http") {
         let tail = &html[at..];
@@ -478,4 +485,197 @@ fn a_gate_with_benchmarks_missing_or_none_in_common_fails() {
     // A file that does not exist is its own status, as the README says.
     let absent = rpycbench(&["compare", "old.json", "absent.json"], &tmp.0);
     assert_eq!(absent.status.code(), Some(12), "{}", String::from_utf8_lossy(&absent.stderr));
+}
+
+/// The plot SVG of the figure titled `title` in `html`.
+fn figure_svg<'a>(html: &'a str, title: &str) -> &'a str {
+    let at = html.find(&format!("<strong>{title}</strong>")).unwrap_or_else(|| panic!("no figure {title:?}"));
+    let figure = &html[at..at + html[at..].find("</figure>").expect("figure closes")];
+    // The plot is the last <svg> of the figure; legend swatches come before it.
+    let start = figure.rfind("<svg").expect("a plot");
+    &figure[start..]
+}
+
+/// Every element of `html` (a page or one SVG) opening with `<name `, as its tag text and
+/// the `<title>` right inside it, if any.
+fn marks<'a>(html: &'a str, name: &str) -> Vec<(&'a str, Option<&'a str>)> {
+    html.match_indices(&format!("<{name} "))
+        .map(|(at, _)| {
+            let end = at + html[at..].find('>').expect("a tag closes");
+            let tag = &html[at..end];
+            let rest = &html[end + 1..];
+            let title = (!tag.ends_with('/'))
+                .then(|| rest.strip_prefix("<title>"))
+                .flatten()
+                .map(|t| &t[..t.find("</title>").expect("a title closes")]);
+            (tag, title)
+        })
+        .collect()
+}
+
+/// The text of attribute `name` in tag text `tag`.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(&tag[at..at + tag[at..].find('"')?])
+}
+
+/// Tick labels of an SVG plot as plotters writes them: the x axis's below the plot
+/// (centred, hanging under the axis) and the y axis's (ending at it).
+fn tick_labels(svg: &str) -> (Vec<String>, Vec<String>) {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (at, _) in svg.match_indices("<text ") {
+        let end = at + svg[at..].find('>').expect("a tag closes");
+        let tag = &svg[at..end];
+        let text = svg[end + 1..end + 1 + svg[end + 1..].find("</text>").expect("text closes")].trim().to_owned();
+        if tag.contains("transform") {
+            continue;
+        }
+        match (attr(tag, "text-anchor"), attr(tag, "dy")) {
+            (Some("middle"), Some("0.76em")) => x.push(text),
+            (Some("end"), Some("0.5ex")) => y.push(text),
+            _ => {}
+        }
+    }
+    (x, y)
+}
+
+#[track_caller]
+fn assert_distinct(labels: &[String], what: &str) {
+    let mut seen = labels.to_vec();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), labels.len(), "{what}: two ticks read alike: {labels:?}");
+}
+
+#[test]
+fn size_axes_are_ticked_at_the_measured_sizes() {
+    let html = html_report(results(), None);
+    for (title, sizes) in [
+        ("bandwidth: upload bandwidth by payload size", &["1 KiB", "64 KiB"][..]),
+        ("bandwidth: download bandwidth by payload size", &["1 KiB", "64 KiB"][..]),
+        ("transfer: upload bandwidth by payload size", &["256 KiB"][..]),
+    ] {
+        let (x, y) = tick_labels(figure_svg(&html, title));
+        assert_eq!(x, sizes, "{title}");
+        assert!(!y.is_empty() && y.iter().all(|l| l.ends_with("/s")), "{title}: {y:?}");
+    }
+}
+
+#[test]
+fn every_plotted_point_says_its_value_on_hover_and_no_two_ticks_read_alike() {
+    let set = results();
+    let html = html_report(set, Some(&Comparison::new(set, set, 10.0, "same.json")));
+    let figures: Vec<&str> = html
+        .match_indices("<figure ")
+        .map(|(at, _)| &html[at..at + html[at..].find("</figure>").expect("closes")])
+        .collect();
+    assert!(figures.len() >= 11, "{}", figures.len());
+    for figure in figures {
+        let svg = &figure[figure.rfind("<svg").expect("a plot")..];
+        let points: Vec<_> = ["circle", "polygon", "rect"].iter().flat_map(|n| marks(svg, n)).collect();
+        let untitled: Vec<_> = points
+            .iter()
+            .filter(|(tag, t)| {
+                t.is_none() && !tag.starts_with("<rect x=\"0\" y=\"0\"") && !tag.contains("fill=\"#E2E8F0\"")
+            })
+            .collect();
+        assert!(untitled.is_empty(), "points without hover text in {}: {untitled:?}", &figure[..figure.len().min(200)]);
+        assert!(points.iter().any(|(_, t)| t.is_some()), "no points in {}", &figure[..figure.len().min(200)]);
+        let (x, y) = tick_labels(svg);
+        assert_distinct(&x, figure);
+        assert_distinct(&y, figure);
+    }
+}
+
+#[test]
+fn sweeps_are_ticked_at_their_values_log_log_with_the_limit_drawn() {
+    let html = html_report(results(), None);
+    for (title, y_unit) in [("sweep: latency by clients", "s"), ("sweep: throughput by clients", "")] {
+        let svg = figure_svg(&html, title);
+        let (x, y) = tick_labels(svg);
+        assert_eq!(x, ["1", "2", "4"], "{title}: ticks at the clients swept");
+        assert!(y.len() >= 2 && y.iter().all(|l| l.ends_with(y_unit)), "{title}: {y:?}");
+        assert!(svg.contains("(log scale)"), "{title}: rates and clients scale by multiples: log–log");
+        let limit = marks(svg, "line")
+            .into_iter()
+            .find(|(tag, _)| tag.contains("class=\"limit\""))
+            .unwrap_or_else(|| panic!("{title}: no limit line"));
+        // The line stands at clients=4: the x of the last point.
+        let x_of = |tag: &str, a: &str| attr(tag, a).and_then(|v| v.parse::<i32>().ok()).expect("a coordinate");
+        let last_point = marks(svg, "circle")
+            .into_iter()
+            .filter(|(_, t)| t.is_some_and(|t| t.contains("clients=4")))
+            .map(|(tag, _)| x_of(tag, "cx"))
+            .next();
+        assert_eq!(Some(x_of(limit.0, "x1")), last_point, "{title}");
+        assert!(
+            svg.contains("limit (threaded, clients=4): p99 = 9.00 ms &gt; 1.00 ms"),
+            "{title}: the line says what was crossed"
+        );
+    }
+    // Two points four times apart: ticks at both values, not a linear 0–4.
+    let mut two = ResultSet::new();
+    for r in results().results.iter().filter(|r| r.name.starts_with("sweep[") && !r.name.contains("clients=2")) {
+        two.push(r.clone());
+    }
+    let (x, _) = tick_labels(figure_svg(&html_report(&two, None), "sweep: latency by clients"));
+    assert_eq!(x, ["1", "4"]);
+}
+
+#[test]
+fn distributions_overlay_their_baseline() {
+    let set = results();
+    let html = html_report(set, Some(&Comparison::new(set, set, 10.0, "same.json")));
+    let at = html.find("<strong>latency: latency distribution</strong>").expect("the figure");
+    let figure = &html[at..at + html[at..].find("</figure>").expect("closes")];
+    assert!(
+        figure.contains("stroke-dasharray=\"5 3\"/></svg>threaded (baseline)</span>"),
+        "a dashed baseline key: {figure}"
+    );
+    let svg = figure_svg(&html, "latency: latency distribution");
+    assert!(
+        marks(svg, "circle").iter().any(|(_, t)| t.is_some_and(|t| t.starts_with("threaded (baseline) p99: "))),
+        "baseline points"
+    );
+    let plain = html_report(set, None);
+    assert!(!figure_svg(&plain, "latency: latency distribution").contains("(baseline)"), "no baseline, no overlay");
+}
+
+#[test]
+fn the_page_has_contents_whose_links_all_land_and_no_empty_grid_cell() {
+    let set = results();
+    let html = html_report(set, Some(&Comparison::new(set, set, 10.0, "same.json")));
+    let nav = &html[html.find("<nav class=\"toc\"").expect("a table of contents")..];
+    let nav = &nav[..nav.find("</nav>").expect("nav closes")];
+    for section in ["findings", "baseline", "latency", "bandwidth-plots", "sweeps", "tables", "table-bandwidth"] {
+        assert!(nav.contains(&format!("href=\"#{section}\"")), "contents lack {section}: {nav}");
+    }
+    let links: Vec<&str> = html
+        .match_indices("href=\"#")
+        .map(|(at, _)| {
+            let rest = &html[at + 7..];
+            &rest[..rest.find('"').expect("closes")]
+        })
+        .collect();
+    assert!(links.len() > 20, "{links:?}");
+    for id in links {
+        assert_eq!(html.matches(&format!(" id=\"{id}\"")).count(), 1, "#{id} lands on no element, or on several");
+    }
+    // Two plots a row: a section's last plot alone on its row spans it.
+    for (at, _) in html.match_indices("<div class=\"figures\">") {
+        let grid = &html[at..at + html[at..].find("</section>").expect("closes")];
+        let classes: Vec<&str> = grid
+            .match_indices("<figure class=\"")
+            .map(|(i, _)| {
+                let rest = &grid[i + 15..];
+                &rest[..rest.find('"').expect("closes")]
+            })
+            .collect();
+        let narrow = classes.iter().filter(|c| !c.contains("wide")).count();
+        assert_eq!(narrow % 2, 0, "a row with one plot and an empty cell: {classes:?}");
+    }
+    // The bandwidth table reads in blocks: a rule at each benchmark and direction.
+    let table = &html[html.find("id=\"table-bandwidth\"").expect("the table")..];
+    let table = &table[..table.find("</table>").expect("closes")];
+    assert_eq!(table.matches("<tr class=\"group\">").count(), 3, "bandwidth up/down, transfer up/down: 4 blocks");
 }

@@ -1,6 +1,7 @@
 //! One self-contained HTML page: environment header, verdict, SVG plots and the tables.
-//! Inline CSS and inline SVG only: no scripts, fonts, images or links to anything, so
-//! it opens from disk anywhere and can be attached to a review as is.
+//! Inline CSS and inline SVG only: no scripts, fonts, images or links outside the page
+//! (its contents link to its own sections), so it opens from disk anywhere and can be
+//! attached to a review as is.
 
 use super::comparison::Comparison;
 use super::findings::{findings_html, findings_of, unchecked_note};
@@ -30,6 +31,12 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `text` as an element id: letters, digits, `-` and `_` kept, anything else a `-`, so
+/// the id works as a `#fragment` as written.
+pub fn anchor(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
+}
+
 /// The report page for `results`, compared with a baseline when one is given.
 pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> String {
     let palette = Palette::new(&modes(results));
@@ -42,13 +49,19 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
         escape(&results.created_at)
     );
     header(&mut page, results);
-    page.push_str("<main>\n");
+    // The body is written first and the contents after it, from what was written: the
+    // contents then list exactly the sections and tables that are on the page.
+    let mut body = String::with_capacity(256 * 1024);
+    let mut contents: Vec<Contents> = Vec::new();
     if let Some(c) = comparison {
-        verdict(&mut page, c);
+        verdict(&mut body, c);
     }
-    findings_html(&mut page, &findings_of(results), unchecked_note(results).as_deref());
+    findings_html(&mut body, &findings_of(results), unchecked_note(results).as_deref());
+    if body.contains("<section id=\"findings\">") {
+        contents.push(("findings".into(), "Findings".into(), Vec::new()));
+    }
     let mut sections: Vec<(&str, &str, Vec<Figure>)> = vec![
-        ("latency", "Latency distributions", percentile_figures(results, &palette)),
+        ("latency", "Latency distributions", percentile_figures(results, &palette, comparison)),
         ("bandwidth-plots", "Bandwidth", bandwidth_figures(results, &palette)),
         ("sweeps", "Sweeps", sweep_figures(results, &palette)),
     ];
@@ -57,31 +70,48 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
         sections.insert(0, ("baseline", "Baseline comparison", figures));
     }
     for (id, title, figures) in sections.iter().filter(|s| !s.2.is_empty()) {
-        let _ = write!(page, "<section id=\"{id}\">\n<h2>{title}</h2>\n<div class=\"figures\">\n");
-        for f in figures {
-            let wide = if *id == "baseline" { " wide" } else { "" };
+        let _ = write!(body, "<section id=\"{id}\">\n<h2>{title}</h2>\n<div class=\"figures\">\n");
+        let mut entries = Vec::new();
+        for (i, f) in figures.iter().enumerate() {
+            let figure_id = format!("{id}-{}", i + 1);
+            // Two plots share a row: a last one alone on its row spans it, plot centred,
+            // rather than leave an empty cell beside it.
+            let class = if *id == "baseline" {
+                " wide"
+            } else if i + 1 == figures.len() && figures.len() % 2 == 1 {
+                " wide solo"
+            } else {
+                ""
+            };
             let _ = write!(
-                page,
-                "<figure class=\"card{wide}\">\n<figcaption><strong>{}</strong><span>{}</span></figcaption>\n{}{}\n</figure>\n",
+                body,
+                "<figure class=\"card{class}\" id=\"{figure_id}\">\n<figcaption><strong>{}</strong><span>{}</span></figcaption>\n{}{}\n</figure>\n",
                 escape(&f.title),
                 escape(&f.caption),
                 legend(f),
                 f.svg
             );
+            entries.push((figure_id, f.title.clone()));
         }
-        page.push_str("</div>\n</section>\n");
+        body.push_str("</div>\n</section>\n");
+        contents.push(((*id).to_owned(), (*title).to_owned(), entries));
     }
     let mut tables = result_tables(results);
     if let Some(c) = comparison {
         tables.insert(0, c.table());
     }
     if !tables.is_empty() {
-        page.push_str("<section id=\"tables\">\n<h2>Tables</h2>\n");
+        body.push_str("<section id=\"tables\">\n<h2>Tables</h2>\n");
         for t in &tables {
-            html_table(&mut page, t);
+            html_table(&mut body, t);
         }
-        page.push_str("</section>\n");
+        body.push_str("</section>\n");
+        let entries = tables.iter().map(|t| (format!("table-{}", anchor(&t.id)), t.title.clone())).collect();
+        contents.push(("tables".into(), "Tables".into(), entries));
     }
+    table_of_contents(&mut page, &contents);
+    page.push_str("<main>\n");
+    page.push_str(&body);
     let _ = write!(
         page,
         "</main>\n<footer>Generated by rpycbench {} from schema <code>{}</code>. Latency is measured from each request's intended start to its reply, recorded in HdrHistograms (3 significant digits).</footer>\n</body>\n</html>\n",
@@ -89,6 +119,30 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
         escape(&results.schema)
     );
     page
+}
+
+/// One section in the contents: its id, its title, and its figures' or tables' ids and titles.
+type Contents = (String, String, Vec<(String, String)>);
+
+/// A bar of links to each section, each with its figures and tables in a menu that
+/// opens on hover or focus: plain anchors, no script.
+fn table_of_contents(page: &mut String, contents: &[Contents]) {
+    if contents.is_empty() {
+        return;
+    }
+    page.push_str("<nav class=\"toc\" aria-label=\"Contents\">\n<ul>\n");
+    for (id, title, entries) in contents {
+        let _ = write!(page, "<li><a href=\"#{id}\">{}</a>", escape(title));
+        if !entries.is_empty() {
+            page.push_str("<ul>");
+            for (entry, name) in entries {
+                let _ = write!(page, "<li><a href=\"#{entry}\">{}</a></li>", escape(name));
+            }
+            page.push_str("</ul>");
+        }
+        page.push_str("</li>\n");
+    }
+    page.push_str("</ul>\n</nav>\n");
 }
 
 /// A figure's legend as a row of line samples: outside the plot, so it hides no data.
@@ -168,11 +222,23 @@ fn tone_class(tone: Tone) -> &'static str {
     }
 }
 
+/// How many leading columns group a table's rows: a long table reads in blocks when
+/// each block (a benchmark and direction, a server) starts with a rule and its repeated
+/// names are dimmed.
+fn group_columns(table_id: &str) -> usize {
+    match table_id {
+        "bandwidth" => 2,
+        "comparison" => 1,
+        id if id.starts_with("sweep-") => 1,
+        _ => 0,
+    }
+}
+
 fn html_table(page: &mut String, t: &Table) {
     let _ = write!(
         page,
         "<div class=\"card table\" id=\"table-{}\">\n<h3>{}</h3>\n<p class=\"caption\">{}</p>\n<div class=\"scroll\">\n<table>\n<thead><tr>",
-        escape(&t.id),
+        anchor(&t.id),
         escape(&t.title),
         escape(&t.caption)
     );
@@ -181,10 +247,17 @@ fn html_table(page: &mut String, t: &Table) {
         let _ = write!(page, "<th{class}>{}</th>", escape(&c.header));
     }
     page.push_str("</tr></thead>\n<tbody>\n");
-    for row in &t.rows {
-        page.push_str("<tr>");
-        for (cell, col) in row.iter().zip(&t.columns) {
+    let keys = group_columns(&t.id);
+    let key = |row: &[crate::table::Cell]| row.iter().take(keys).map(|c| c.text.clone()).collect::<Vec<_>>();
+    for (r, row) in t.rows.iter().enumerate() {
+        let previous = r.checked_sub(1).map(|p| key(&t.rows[p]));
+        let starts_group = keys > 0 && r > 0 && previous.as_ref() != Some(&key(row));
+        page.push_str(if starts_group { "<tr class=\"group\">" } else { "<tr>" });
+        for (c, (cell, col)) in row.iter().zip(&t.columns).enumerate() {
             let mut classes = Vec::new();
+            if c < keys && !starts_group && r > 0 && previous.as_ref().and_then(|p| p.get(c)) == Some(&cell.text) {
+                classes.push("rep");
+            }
             if col.numeric {
                 classes.push("num");
             }

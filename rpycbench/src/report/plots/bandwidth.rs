@@ -2,11 +2,15 @@
 //! server (and chunking), both axes logarithmic.
 
 use super::latency::error_svg;
-use super::{binary_range, draw_svg, style_mesh, tick_bps, Figure, Key, Palette, PlotError};
+#[cfg(test)]
+use super::NEUTRAL;
+use super::{
+    binary_ticks, data_ticks, draw_svg, style_mesh, tick_bps, Figure, Key, Overlay, Palette, PlotError, Shape,
+};
 use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
 use crate::report::sweep::{is_sweep, name_prefix};
-use crate::table::format_bytes;
+use crate::table::{format_bps, format_bytes};
 use plotters::prelude::*;
 
 struct Line {
@@ -80,28 +84,34 @@ fn lines(members: &[&BenchResult], direction: &str, palette: &Palette) -> Vec<Li
     out
 }
 
+/// Labels a size axis can hold side by side at the plot's width.
+const MAX_SIZE_TICKS: usize = 8;
+
 fn draw(lines: &[Line]) -> Result<String, PlotError> {
     let all = || lines.iter().flat_map(|l| l.points.iter().copied());
     let (xmin, xmax) = all().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-    let (ylo, yhi) = all().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    let (ylo, yhi) = binary_range(ylo, yhi);
-    // Half a step of margin either side so end points are not on the frame.
+    let (ymin, ymax) = all().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    // A quarter of a doubling of margin, so end points are not on the frame.
+    let (ylo, yhi) = (ymin.max(1.0) / 1.25, ymax.max(1.0) * 1.25);
     let (xlo, xhi) = (xmin / 1.5, (xmax * 1.5).max(xmin * 2.0));
+    let size_label = |x: f64| format_bytes(x.round() as u64);
+    // The sizes measured, not powers of two: a point's size is read off its own tick.
+    let x_ticks = data_ticks(all().map(|p| p.0), f64::log2, MAX_SIZE_TICKS, size_label);
+    let y_ticks = binary_ticks(ylo, yhi, 7, tick_bps);
     draw_svg((WIDTH, HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(76)
-            .build_cartesian_2d((xlo..xhi).log_scale().base(2.0), (ylo..yhi).log_scale().base(2.0))?;
+        let mut chart =
+            ChartBuilder::on(root).margin(16).x_label_area_size(44).y_label_area_size(76).build_cartesian_2d(
+                (xlo..xhi).log_scale().base(2.0).with_key_points(x_ticks.clone()),
+                (ylo..yhi).log_scale().base(2.0).with_key_points(y_ticks.clone()),
+            )?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        mesh.x_labels(6)
-            .y_labels(7)
-            .x_label_formatter(&|x| format_bytes(x.round() as u64))
+        mesh.x_label_formatter(&|x| size_label(*x))
             .y_label_formatter(&|y| tick_bps(*y))
             .x_desc("payload size (log scale)")
             .y_desc("bandwidth (log scale)")
             .draw()?;
+        let mut overlay = Overlay::default();
         for l in lines {
             let style = l.colour.stroke_width(2);
             if l.dashed {
@@ -109,8 +119,39 @@ fn draw(lines: &[Line]) -> Result<String, PlotError> {
             } else {
                 chart.draw_series(LineSeries::new(l.points.iter().copied(), style))?;
             }
-            chart.draw_series(l.points.iter().map(|p| Circle::new(*p, 3, l.colour.filled())))?;
+            for p in &l.points {
+                let title = format!("{}, {}: {}", l.label, size_label(p.0), format_bps(p.1));
+                overlay.point(chart.backend_coord(p), Shape::Circle, 4, l.colour, true, &title);
+            }
         }
-        Ok(())
+        Ok(overlay)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::plots::overlay::read;
+
+    fn line(label: &str, points: &[(f64, f64)]) -> Line {
+        Line { label: label.into(), colour: NEUTRAL, dashed: false, points: points.to_vec() }
+    }
+
+    #[test]
+    fn the_size_axis_is_labelled_at_the_measured_sizes() {
+        let kib = 1024.0;
+        let sizes = [kib, 10.0 * kib, 100.0 * kib, 1024.0 * kib, 10240.0 * kib];
+        let points: Vec<(f64, f64)> = sizes.iter().map(|s| (*s, s * 50.0)).collect();
+        let svg = draw(&[line("threaded", &points)]).expect("draws");
+        let (x, y) = read::ticks(&svg);
+        assert_eq!(x, ["1 KiB", "10 KiB", "100 KiB", "1 MiB", "10 MiB"], "{svg}");
+        let mut unique = y.clone();
+        unique.dedup();
+        assert!(y.len() >= 3 && unique == y, "{y:?}");
+        // Every point is a circle with its value as hover text.
+        let marks = read::marks(&svg, "circle");
+        assert_eq!(marks.len(), sizes.len());
+        assert!(marks.iter().all(|(_, t)| t.as_deref().is_some_and(|t| t.starts_with("threaded, "))), "{marks:?}");
+        assert_eq!(marks[4].1.as_deref(), Some("threaded, 10 MiB: 500.0 MiB/s"));
+    }
 }

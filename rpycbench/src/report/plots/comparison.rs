@@ -2,7 +2,7 @@
 //! bootstrap interval, against the shaded no-change band of the threshold.
 
 use super::latency::error_svg;
-use super::{draw_svg, font, style_mesh, trim, Figure, Key, PlotError, BAD, GOOD, NEUTRAL, WARN};
+use super::{draw_svg, style_mesh, trim, Figure, Key, Overlay, PlotError, Shape, Ticked, BAD, GOOD, NEUTRAL, WARN};
 use crate::metrics::compare::Change;
 use crate::report::comparison::Comparison;
 use plotters::prelude::*;
@@ -55,6 +55,38 @@ pub(super) fn row_label(bench: &str, series: &str) -> String {
     }
 }
 
+/// The ratios the change axis may tick at: halvings and doublings, and the small
+/// steps around no change when the axis is narrow enough to show them apart.
+const COARSE: [f64; 7] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
+const FINE: [f64; 8] = [2.0 / 3.0, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.5];
+
+/// Ticks of the change axis over `lo..hi` (log₂ of the ratio), one per distinct label.
+fn change_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ratios: Vec<f64> = COARSE.to_vec();
+    if hi - lo < 2.5 {
+        ratios.extend(FINE);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mut seen = Vec::new();
+    ratios
+        .into_iter()
+        .map(f64::log2)
+        .filter(|x| *x >= lo && *x <= hi)
+        .filter(|x| {
+            let label = percent_change(2f64.powf(*x));
+            let fresh = !seen.contains(&label);
+            seen.push(label);
+            fresh
+        })
+        .collect()
+}
+
+/// `+12.3%`: a ratio as the exact change the labels and hover texts show.
+fn signed(ratio: f64) -> String {
+    format!("{:+.1}%", (ratio - 1.0) * 100.0)
+}
+
+/// Rows of the change plot: its own distributions, top to bottom.
 fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
     let n = rows.len();
     let names: Vec<String> = rows.iter().map(|s| row_label(&s.bench, &s.label)).collect();
@@ -71,22 +103,22 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
         }
     }
     let (lo, hi) = ((lo - 0.15).max(-MAX_LOG2), (hi + 0.15).min(MAX_LOG2));
-    let clip = |x: f64| x.clamp(lo, hi);
+    let ticks = change_ticks(lo, hi);
     let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(10) as u32;
-    let height = (90 + 30 * n as u32).max(200);
+    let height = (140 + 30 * n as u32).max(250);
     draw_svg((WIDE, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(16)
-            .margin_right(80)
+            .margin_right(96)
             .x_label_area_size(44)
+            .top_x_label_area_size(50)
             .y_label_area_size((longest * 7 + 16).clamp(90, 320))
-            .build_cartesian_2d(lo..hi, -0.5f64..n as f64 - 0.5)?;
+            .build_cartesian_2d(Ticked::new(lo..hi, ticks.clone()), -0.5f64..n as f64 - 0.5)?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
         let row_name = row_name_formatter(&names);
         mesh.y_labels(n)
             .disable_y_mesh()
-            .x_labels(8)
             .y_label_formatter(&row_name)
             .x_label_formatter(&|x| percent_change(2f64.powf(*x)))
             .light_line_style(WHITE)
@@ -94,30 +126,55 @@ fn draw(rows: &[&crate::report::ComparedSeries]) -> Result<String, PlotError> {
             .draw()?;
         chart
             .draw_series(std::iter::once(Rectangle::new([(band.0, -0.5), (band.1, n as f64 - 0.5)], BAND.filled())))?;
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
-            super::AXIS.stroke_width(1),
-        )))?;
+        if lo < 0.0 && hi > 0.0 {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
+                super::AXIS.stroke_width(1),
+            )))?;
+        }
+        let mut overlay = Overlay::default();
+        // Labels go right of the plot, clear of any dot pinned to its edge.
+        let label_x = chart.backend_coord(&(hi, 0.0)).0 + 12;
         for (i, s) in rows.iter().enumerate() {
             let Some(ci) = s.interval else { continue };
             let y = (n - 1 - i) as f64;
             let colour = verdict_colour(s.change);
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(clip(ratio_x(ci.lower)), y), (clip(ratio_x(ci.upper)), y)],
-                colour.stroke_width(3),
-            )))?;
-            chart.draw_series(std::iter::once(Circle::new((clip(ratio_x(ci.ratio)), y), 5, colour.filled())))?;
-            chart.draw_series(std::iter::once(Text::new(
-                format!("  {:+.1}%", (ci.ratio - 1.0) * 100.0),
-                (hi, y),
-                font(11).color(&colour).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Left,
-                    plotters::style::text_anchor::VPos::Center,
-                )),
-            )))?;
+            let at = |r: f64| chart.backend_coord(&(ratio_x(r).clamp(lo, hi), y));
+            let (verdict, _) = crate::report::comparison::verdict(s.change);
+            let title = format!(
+                "{}: {} (95% interval {} … {}), {verdict}",
+                names[i],
+                signed(ci.ratio),
+                signed(ci.lower),
+                signed(ci.upper)
+            );
+            overlay.line(at(ci.lower), at(ci.upper), colour, 3, false, "interval");
+            // A value beyond the axis sits on its edge as an arrow pointing the way it went.
+            for (bound, what) in [(ci.lower, "lower"), (ci.upper, "upper")] {
+                if let Some(shape) = off_scale(ratio_x(bound), lo, hi) {
+                    let t = format!("{}: {what} end of the interval {} is off the scale", names[i], signed(bound));
+                    overlay.point(at(bound), shape, 5, colour, false, &t);
+                }
+            }
+            let shape = off_scale(ratio_x(ci.ratio), lo, hi).unwrap_or(Shape::Circle);
+            let size = if shape == Shape::Circle { 5 } else { 8 };
+            overlay.point(at(ci.ratio), shape, size, colour, true, &title);
+            let off = if shape == Shape::Circle { "" } else { " (off scale)" };
+            overlay.text((label_x, at(ci.ratio).1), "start", 12, colour, &format!("{}{off}", signed(ci.ratio)));
         }
-        Ok(())
+        Ok(overlay)
     })
+}
+
+/// The arrow for a value at `x` beyond `lo..hi`, if it is beyond.
+fn off_scale(x: f64, lo: f64, hi: f64) -> Option<Shape> {
+    if x > hi + 1e-9 {
+        Some(Shape::Right)
+    } else if x < lo - 1e-9 {
+        Some(Shape::Left)
+    } else {
+        None
+    }
 }
 
 /// The colour of a verdict: red regressed, green improved, blue no change, amber
@@ -157,4 +214,70 @@ pub(super) fn verdict_keys(rows: &[&crate::report::ComparedSeries]) -> Vec<Key> 
     .filter(|(change, _)| rows.iter().any(|s| s.change == *change))
     .map(|(change, label)| Key::solid(label, verdict_colour(change)))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::compare::{Method, RatioInterval};
+    use crate::metrics::LatencyHistogram;
+    use crate::report::plots::overlay::read;
+    use crate::report::ComparedSeries;
+
+    fn row(bench: &str, ratio: f64, lower: f64, upper: f64, change: Change) -> ComparedSeries {
+        let mut h = LatencyHistogram::new();
+        h.record_ns(1000);
+        ComparedSeries {
+            bench: bench.into(),
+            label: "p50".into(),
+            old: h.stats(),
+            new: h.stats(),
+            interval: Some(RatioInterval { ratio, lower, upper, method: Method::Rounds { old: 5, new: 5 } }),
+            change: Some(change),
+            threshold_pct: 10.0,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_change_beyond_the_axis_gets_an_arrow_and_its_true_value_clear_of_the_dots() {
+        let rows =
+            [row("steady", 1.02, 0.98, 1.05, Change::NoChange), row("slow", 20.0, 15.0, 26.0, Change::Regressed)];
+        let svg = draw(&rows.iter().collect::<Vec<_>>()).expect("draws");
+        let arrows: Vec<_> =
+            read::marks(&svg, "polygon").into_iter().filter(|(t, _)| t.contains("off-scale")).collect();
+        // The point and both ends of its interval are beyond +700%.
+        assert_eq!(arrows.len(), 3, "{svg}");
+        assert!(
+            arrows
+                .iter()
+                .any(|(_, t)| t.as_deref() == Some("slow: +1900.0% (95% interval +1400.0% … +2500.0%), regressed")),
+            "{arrows:?}"
+        );
+        let labels = read::texts(&svg);
+        let label = labels.iter().find(|(_, t)| t.starts_with("+1900.0%")).expect("the true value is written");
+        let label_x: i32 = read::attr(label.0, "x").and_then(|x| x.parse().ok()).expect("an x");
+        // Nothing drawn for the data reaches into the labels.
+        for (tag, _) in read::marks(&svg, "circle").into_iter().chain(read::marks(&svg, "polygon")) {
+            let right = match read::attr(tag, "cx") {
+                Some(cx) => {
+                    cx.parse::<i32>().unwrap_or(0) + read::attr(tag, "r").and_then(|r| r.parse().ok()).unwrap_or(0)
+                }
+                None => read::attr(tag, "points")
+                    .into_iter()
+                    .flat_map(|p| p.split([' ', ',']))
+                    .step_by(2)
+                    .filter_map(|x| x.parse::<i32>().ok())
+                    .max()
+                    .unwrap_or(0),
+            };
+            assert!(right < label_x, "{tag} covers the label at x = {label_x}");
+        }
+        let (x, _) = read::ticks(&svg);
+        let mut unique = x.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), x.len(), "two change ticks read alike: {x:?}");
+        assert!(x.contains(&"+700%".to_owned()), "{x:?}");
+    }
 }

@@ -4,14 +4,20 @@
 mod bandwidth;
 mod comparison;
 mod latency;
+mod overlay;
 mod side_by_side;
 mod sweep;
+mod sweep_bars;
+mod ticks;
 
 pub use bandwidth::bandwidth_figures;
 pub use comparison::comparison_figure;
 pub use latency::percentile_figures;
 pub use side_by_side::side_by_side_figure;
 pub use sweep::sweep_figures;
+
+pub(crate) use overlay::{Overlay, Shape};
+pub(crate) use ticks::{binary_ticks, data_ticks, log_ticks, nice_log_range, Ticked};
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
@@ -122,19 +128,21 @@ impl Palette {
     }
 }
 
-/// Draws on a fresh SVG canvas of the standard size and returns the `<svg>` text.
+/// Draws on a fresh SVG canvas of `size` and returns the `<svg>` text, with the
+/// [`Overlay`] the drawing returns (its data points) on top.
 pub(crate) fn draw_svg(
     size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<Overlay, PlotError>,
 ) -> Result<String, PlotError> {
     let mut svg = String::new();
-    {
+    let overlay = {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE)?;
-        draw(&root)?;
+        let overlay = draw(&root)?;
         root.present()?;
-    }
-    Ok(svg)
+        overlay
+    };
+    overlay.lay_over(svg)
 }
 
 /// The text style of axis labels and legends.
@@ -204,33 +212,6 @@ pub(crate) fn trim(x: f64) -> String {
     }
 }
 
-/// A log-axis range around `lo..hi` that starts and ends on a power of ten, so the
-/// axis always has labelled ticks.
-pub(crate) fn decade_range(lo: f64, hi: f64) -> (f64, f64) {
-    let lo = lo.max(1.0);
-    let hi = hi.max(lo * 1.01);
-    (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()))
-}
-
-/// A log₂-axis range around `lo..hi` on powers of two, for byte sizes and rates, so
-/// ticks land on 1 KiB, 4 MiB/s and the like rather than on powers of ten.
-pub(crate) fn binary_range(lo: f64, hi: f64) -> (f64, f64) {
-    let lo = lo.max(1.0);
-    let hi = hi.max(lo * 1.01);
-    (2f64.powf(lo.log2().floor()), 2f64.powf(hi.log2().ceil()))
-}
-
-/// How many tick labels a log axis over `lo..hi` should ask for: every decade when
-/// there are several, 1–9 subdivisions when there is only one.
-pub(crate) fn log_labels(lo: f64, hi: f64) -> usize {
-    let decades = (hi / lo).log10().round() as usize;
-    if decades <= 1 {
-        10
-    } else {
-        decades + 1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +222,6 @@ mod tests {
         assert_eq!(tick_ns(2_500_000.0), "2.5ms");
         assert_eq!(tick_bps(12.0 * 1048576.0), "12MiB/s");
         assert_eq!(tick_count(12_000.0), "12k");
-        assert_eq!(decade_range(250.0, 3000.0), (100.0, 10_000.0));
     }
 
     #[test]

@@ -1,32 +1,44 @@
 //! Sweeps: latency (p50 solid, p99 dashed) and throughput against the swept value, one
-//! line per server; a swept label (a server mode) becomes grouped bars.
+//! line per server, the step where a limit was crossed marked; a swept label (a server
+//! mode) becomes grouped bars ([`sweep_bars`](super::sweep_bars)).
 
 use super::latency::error_svg;
-use super::{decade_range, draw_svg, log_labels, style_mesh, tick_bps, tick_count, tick_ns, Key};
-use super::{Figure, Palette, PlotError, HEIGHT, WIDTH};
-use crate::metrics::{BenchResult, ResultSet};
+use super::sweep_bars::{draw_bars, Chart};
+use super::{binary_ticks, data_ticks, draw_svg, log_ticks, nice_log_range, style_mesh, tick_bps, tick_count, tick_ns};
+use super::{Figure, Key, Overlay, Palette, PlotError, Shape, Ticked, BAD, HEIGHT, WIDTH};
+use crate::metrics::{format_ns, BenchResult, ResultSet, SWEEP_LIMIT};
+use crate::report::format_bps;
 use crate::report::sweep::{families, limit_note, sweeps, Sweep};
 use crate::table::format_bytes;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// What a sweep point is measured by on the throughput chart.
 #[derive(Clone, Copy, PartialEq)]
-enum Throughput {
+pub(super) enum Throughput {
     RequestsPerSecond,
     BytesPerSecond,
 }
 
 impl Throughput {
-    fn of(self, r: &BenchResult) -> Option<f64> {
+    pub(super) fn of(self, r: &BenchResult) -> Option<f64> {
         match self {
             Throughput::RequestsPerSecond => r.throughput_rps,
             Throughput::BytesPerSecond => r.sizes.iter().map(|s| s.mean_bps).reduce(f64::max),
         }
     }
+
+    fn show(self, v: f64) -> String {
+        match self {
+            Throughput::RequestsPerSecond => format!("{v:.0} req/s"),
+            Throughput::BytesPerSecond => format_bps(v),
+        }
+    }
 }
 
 /// The latency a sweep point is shown with: its own, else its first payload size's.
-fn latency(r: &BenchResult) -> Option<(f64, f64)> {
+pub(super) fn latency(r: &BenchResult) -> Option<(f64, f64)> {
     let l = r.latency.as_ref().or_else(|| r.sizes.first().map(|s| &s.latency)).filter(|l| l.count > 0)?;
     Some((l.p50_ns.max(1) as f64, l.p99_ns.max(1) as f64))
 }
@@ -52,11 +64,14 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
         } else {
             (draw_bars(&family, palette, Chart::Latency), draw_bars(&family, palette, Chart::Throughput(metric)))
         };
-        let legend: Vec<Key> = if numeric {
+        let mut legend: Vec<Key> = if numeric {
             family.iter().map(|s| Key::solid(s.mode.clone(), palette.colour(&s.mode))).collect()
         } else {
             Vec::new() // bars are named on their axis
         };
+        if numeric && !limits(&family).is_empty() {
+            legend.push(Key { label: "limit reached".into(), colour: BAD, dashed: true });
+        }
         let mut latency_legend = legend.clone();
         if numeric {
             latency_legend.push(Key { label: "p99".into(), colour: super::MUTED, dashed: true });
@@ -89,24 +104,30 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
     out
 }
 
-/// The x axis of a numeric sweep: log₂ when the values span a factor of 8 or more.
+/// The x axis of a numeric sweep: log₂ when the values span a factor of 4 or more
+/// (clients and sizes scale by multiples), ticked at the swept values themselves.
 struct XAxis {
     log: bool,
     bytes: bool,
     lo: f64,
     hi: f64,
+    ticks: Vec<f64>,
 }
 
 impl XAxis {
     fn of(family: &[&Sweep<'_>], parameter: &str) -> XAxis {
-        let values = family.iter().flat_map(|s| s.points.iter().filter_map(|(v, _)| v.number()));
-        let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let log = lo > 0.0 && hi / lo >= 8.0;
-        let (lo, hi) = if log { (lo.log2(), hi.log2()) } else { (lo.min(0.0), hi) };
-        let pad = ((hi - lo) * 0.05).max(0.25);
-        XAxis { log, bytes: parameter.contains("bytes"), lo: lo - pad, hi: hi + pad }
+        let values: Vec<f64> = family.iter().flat_map(|s| s.points.iter().filter_map(|(v, _)| v.number())).collect();
+        let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let log = lo > 0.0 && hi / lo >= 4.0;
+        let mut axis = XAxis { log, bytes: parameter.contains("bytes"), lo: 0.0, hi: 0.0, ticks: Vec::new() };
+        let (lo, hi) = (axis.map(lo), axis.map(hi));
+        let pad = ((hi - lo) * 0.06).max(0.25);
+        (axis.lo, axis.hi) = (lo - pad, hi + pad);
+        axis.ticks = data_ticks(values.iter().map(|v| axis.map(*v)), |x| x, 8, |x| axis.label(x));
+        axis
     }
 
+    /// Where value `v` sits on the axis.
     fn map(&self, v: f64) -> f64 {
         if self.log {
             v.log2()
@@ -115,6 +136,7 @@ impl XAxis {
         }
     }
 
+    /// The label of axis position `x`.
     fn label(&self, x: f64) -> String {
         let v = if self.log { 2f64.powf(x) } else { x };
         if self.bytes {
@@ -124,17 +146,74 @@ impl XAxis {
         }
     }
 
-    fn labels(&self) -> usize {
-        ((self.hi - self.lo).floor() as usize + 1).clamp(2, 8)
+    fn desc(&self, parameter: &str) -> String {
+        if self.log {
+            format!("{parameter} (log scale)")
+        } else {
+            parameter.to_owned()
+        }
     }
 }
 
-fn desc(parameter: &str, axis: &XAxis) -> String {
-    if axis.log {
-        format!("{parameter} (log scale)")
-    } else {
-        parameter.to_owned()
+/// Where each sweep of the family crossed its limit: (mode, swept value, what was crossed).
+fn limits(family: &[&Sweep<'_>]) -> Vec<(String, f64, String)> {
+    family
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().filter_map(|(v, r)| {
+                let limit = r.params.get(SWEEP_LIMIT)?.as_str()?;
+                Some((s.mode.clone(), v.number()?, limit.to_owned()))
+            })
+        })
+        .collect()
+}
+
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, WithKeyPoints<LogCoord<f64>>>>;
+
+/// Where a limit line's label goes: the top of the plot, or its bottom where the
+/// data climb towards the top (throughput).
+#[derive(Clone, Copy, PartialEq)]
+enum LabelAt {
+    Top,
+    Bottom,
+}
+
+/// A dashed red line across the plot at each limit's step, labelled with what was
+/// crossed, on the side of the line with more room.
+fn draw_limits(
+    chart: &Plot<'_, '_>,
+    overlay: &mut Overlay,
+    (axis, parameter): (&XAxis, &str),
+    family: &[&Sweep<'_>],
+    (lo, hi): (f64, f64),
+    label_at: LabelAt,
+) {
+    let (left, right) = (chart.backend_coord(&(axis.lo, lo)).0, chart.backend_coord(&(axis.hi, lo)).0);
+    for (i, (mode, value, what)) in limits(family).into_iter().enumerate() {
+        let x = axis.map(value);
+        let (top, bottom) = (chart.backend_coord(&(x, hi)), chart.backend_coord(&(x, lo)));
+        overlay.line(top, bottom, BAD, 2, true, "limit");
+        let (anchor, dx) = if top.0 - left > right - top.0 { ("end", -6) } else { ("start", 6) };
+        let text = format!("limit ({mode}, {parameter}={}): {what}", axis.label(x));
+        let y = match label_at {
+            LabelAt::Top => top.1 + 12 + 16 * i as i32,
+            LabelAt::Bottom => bottom.1 - 12 - 16 * i as i32,
+        };
+        overlay.text((top.0 + dx, y), anchor, 12, BAD, &text);
     }
+}
+
+/// A plot with the sweep's x axis and a log y axis over `lo..hi`, ticked at `y_ticks`.
+fn plot<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    axis: &XAxis,
+    (lo, hi): (f64, f64),
+    y_ticks: Vec<f64>,
+) -> Result<Plot<'a, 'b>, PlotError> {
+    Ok(ChartBuilder::on(root).margin(16).x_label_area_size(44).y_label_area_size(76).build_cartesian_2d(
+        Ticked::new(axis.lo..axis.hi, axis.ticks.clone()),
+        (lo..hi).log_scale().with_key_points(y_ticks),
+    )?)
 }
 
 /// A sweep and its (x, p50, p99) points.
@@ -158,30 +237,44 @@ fn draw_numeric_latency(family: &[&Sweep<'_>], parameter: &str, palette: &Palett
     if hi == 0.0 {
         return Err(PlotError("no successful requests to plot".into()));
     }
-    let (lo, hi) = decade_range(lo, hi);
+    let range = nice_log_range(lo / 1.1, hi * 1.1);
+    let ticks = log_ticks(range.0, range.1, 8, tick_ns);
     draw_svg((WIDTH, HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(axis.lo..axis.hi, (lo..hi).log_scale())?;
+        let mut chart = plot(root, &axis, range, ticks)?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        mesh.x_labels(axis.labels())
-            .y_labels(log_labels(lo, hi))
-            .x_label_formatter(&|x| axis.label(*x))
+        mesh.x_label_formatter(&|x| axis.label(*x))
             .y_label_formatter(&|y| tick_ns(*y))
-            .x_desc(desc(parameter, &axis))
+            .x_desc(axis.desc(parameter))
             .y_desc("latency (log scale)")
             .draw()?;
+        let mut overlay = Overlay::default();
         for (sweep, pts) in &series {
             let colour = palette.colour(&sweep.mode);
             chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)))?;
             chart.draw_series(DashedLineSeries::new(pts.iter().map(|p| (p.0, p.2)), 6, 4, colour.stroke_width(2)))?;
-            chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, colour.filled())))?;
-            chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.2), 3, colour.stroke_width(1))))?;
+            for &(x, p50, p99) in pts {
+                let at = format!("{}, {parameter}={}", sweep.mode, axis.label(x));
+                overlay.point(
+                    chart.backend_coord(&(x, p50)),
+                    Shape::Circle,
+                    4,
+                    colour,
+                    true,
+                    &format!("{at}: p50 {}", format_ns(p50 as u64)),
+                );
+                overlay.point(
+                    chart.backend_coord(&(x, p99)),
+                    Shape::Circle,
+                    4,
+                    colour,
+                    false,
+                    &format!("{at}: p99 {}", format_ns(p99 as u64)),
+                );
+            }
         }
-        Ok(())
+        draw_limits(&chart, &mut overlay, (&axis, parameter), family, range, LabelAt::Top);
+        Ok(overlay)
     })
 }
 
@@ -192,116 +285,49 @@ fn draw_numeric_throughput(
     palette: &Palette,
 ) -> Result<String, PlotError> {
     let axis = XAxis::of(family, parameter);
-    // Bandwidth spans decades across payload sizes: it is drawn as log₂ of the rate on
-    // a linear axis, so ticks fall on powers of two (1MiB/s, 4MiB/s, …).
-    let bytes = metric == Throughput::BytesPerSecond;
-    let y = |v: f64| if bytes { v.max(1.0).log2() } else { v };
     let series: Vec<(&Sweep<'_>, Vec<(f64, f64)>)> = family
         .iter()
-        .map(|s| (*s, s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), y(metric.of(r)?)))).collect()))
+        .map(|s| {
+            let pts =
+                s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), metric.of(r).filter(|y| *y > 0.0)?)));
+            (*s, pts.collect())
+        })
         .collect();
     let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
-    let top = ys().fold(0f64, f64::max);
-    if top <= 0.0 {
+    let (lo, hi) = (ys().fold(f64::MAX, f64::min), ys().fold(0f64, f64::max));
+    if hi <= 0.0 {
         return Err(PlotError("no throughput to plot".into()));
     }
-    let (bottom, top) = if bytes { (ys().fold(f64::MAX, f64::min).floor(), top.ceil()) } else { (0.0, top * 1.12) };
+    // Log–log: rates scale by multiples as clients or sizes do, so equal steps read as
+    // equal factors. Bandwidth ticks on powers of two (1MiB/s, 4MiB/s), counts on 1-2-5.
+    let bytes = metric == Throughput::BytesPerSecond;
+    let (range, ticks) = if bytes {
+        let range = (lo / 1.25, hi * 1.25);
+        (range, binary_ticks(range.0, range.1, 7, tick_bps))
+    } else {
+        let range = nice_log_range(lo / 1.1, hi * 1.1);
+        (range, log_ticks(range.0, range.1, 8, tick_count))
+    };
     draw_svg((WIDTH, HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(76)
-            .build_cartesian_2d(axis.lo..axis.hi, bottom..top.max(bottom + 1.0))?;
+        let mut chart = plot(root, &axis, range, ticks)?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        let y_desc = if bytes { "bandwidth (log scale)" } else { "requests per second" };
-        mesh.x_labels(axis.labels())
-            .y_labels(6)
-            .x_label_formatter(&|x| axis.label(*x))
-            .y_label_formatter(&|y| if bytes { tick_bps(2f64.powf(*y)) } else { tick_count(*y) })
-            .x_desc(desc(parameter, &axis))
+        let y_desc = if bytes { "bandwidth (log scale)" } else { "requests per second (log scale)" };
+        mesh.x_label_formatter(&|x| axis.label(*x))
+            .y_label_formatter(&|y| if bytes { tick_bps(*y) } else { tick_count(*y) })
+            .x_desc(axis.desc(parameter))
             .y_desc(y_desc)
             .draw()?;
+        let mut overlay = Overlay::default();
         for (sweep, pts) in &series {
             let colour = palette.colour(&sweep.mode);
             chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
-            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
-        }
-        Ok(())
-    })
-}
-
-#[derive(Clone, Copy)]
-enum Chart {
-    Latency,
-    Throughput(Throughput),
-}
-
-/// Grouped bars for a sweep over labels: one group per label, p50 and p99 bars (or one
-/// throughput bar) coloured by the label's server mode when it is one.
-fn draw_bars(family: &[&Sweep<'_>], palette: &Palette, chart_kind: Chart) -> Result<String, PlotError> {
-    let bars: Vec<(String, RGBColor, Vec<f64>)> = family
-        .iter()
-        .flat_map(|s| {
-            s.points.iter().filter_map(move |(v, r)| {
-                let label = v.label();
-                let colour = if palette.colour(&label) == super::MUTED {
-                    palette.colour(&s.mode)
-                } else {
-                    palette.colour(&label)
-                };
-                let values = match chart_kind {
-                    Chart::Latency => latency(r).map(|(a, b)| vec![a, b])?,
-                    Chart::Throughput(m) => vec![m.of(r)?],
-                };
-                Some((label, colour, values))
-            })
-        })
-        .collect();
-    let top = bars.iter().flat_map(|b| b.2.iter().copied()).fold(0f64, f64::max);
-    if bars.is_empty() || top <= 0.0 {
-        return Err(PlotError("nothing to plot".into()));
-    }
-    let n = bars.len();
-    let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-    draw_svg((WIDTH, HEIGHT), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(76)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..top * 1.12)?;
-        let mut mesh = chart.configure_mesh();
-        style_mesh(&mut mesh);
-        let label_of = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        mesh.x_labels(n).disable_x_mesh().y_labels(6).x_label_formatter(&label_of);
-        match chart_kind {
-            Chart::Latency => mesh.y_label_formatter(&|y| tick_ns(*y)).y_desc("latency: p50 (solid), p99 (light)"),
-            Chart::Throughput(Throughput::RequestsPerSecond) => {
-                mesh.y_label_formatter(&|y| tick_count(*y)).y_desc("requests per second")
-            }
-            Chart::Throughput(Throughput::BytesPerSecond) => {
-                mesh.y_label_formatter(&|y| tick_bps(*y)).y_desc("bandwidth")
-            }
-        };
-        mesh.draw()?;
-        for (i, (_, colour, values)) in bars.iter().enumerate() {
-            let width = 0.7 / values.len() as f64;
-            for (j, v) in values.iter().enumerate() {
-                let left = i as f64 - 0.35 + j as f64 * width;
-                let style = if j == 0 { colour.filled() } else { colour.mix(0.45).filled() };
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(left + 0.02, 0.0), (left + width - 0.02, *v)],
-                    style,
-                )))?;
+            for p in pts {
+                let title = format!("{}, {parameter}={}: {}", sweep.mode, axis.label(p.0), metric.show(p.1));
+                overlay.point(chart.backend_coord(p), Shape::Circle, 4, colour, true, &title);
             }
         }
-        Ok(())
+        draw_limits(&chart, &mut overlay, (&axis, parameter), family, range, LabelAt::Bottom);
+        Ok(overlay)
     })
 }
