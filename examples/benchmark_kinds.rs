@@ -85,12 +85,12 @@ fn kinds(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     println!("\nbandwidth per payload size (upload = the client sends, download = the server sends):");
     for s in &bw.sizes {
         println!(
-            "  {:<8} {:>9} B: mean {:>8.1} MiB/s, median {:>8.1} MiB/s, slowest {:>8.1} MiB/s",
+            "  {:<8} {:>9}: mean {:>9}, median {:>9}, slowest {:>9}",
             s.direction,
-            s.size_bytes,
-            s.mean_bps / (1 << 20) as f64,
-            s.median_bps / (1 << 20) as f64,
-            s.worst_bps / (1 << 20) as f64
+            rpycbench::metrics::format_bytes(s.size_bytes),
+            format_mb_s(s.mean_bps),
+            format_mb_s(s.median_bps),
+            format_mb_s(s.worst_bps)
         );
     }
 
@@ -115,4 +115,9 @@ fn kinds(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     }
     server.stop()?;
     Ok(())
+}
+
+/// A rate in MB/s (10^6 bytes per second), the unit of `min_bandwidth_mbps`.
+fn format_mb_s(bps: f64) -> String {
+    format!("{:.1} MB/s", bps / 1e6)
 }

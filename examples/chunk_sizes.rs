@@ -5,7 +5,7 @@
 //! chunks, one callback per chunk) and download chunked two ways — the built-in
 //! `download_chunked`, which returns a *list* (a reference iterated one round trip per
 //! chunk), and `download_chunked_tuple`, which returns a tuple of chunks by value in a
-//! single reply. Prints MiB/s and round trips per transfer, and the best chunk size.
+//! single reply. Prints MB/s and round trips per transfer, and the best chunk size.
 //!
 //! Corrected from the cookbook: the chunk size is not the only cost of a chunked
 //! download — returning a list makes every chunk a round trip; a tuple does not.
@@ -60,8 +60,8 @@ impl TransferOps for TupleDownload {
     }
 }
 
-fn mib_s(r: &BenchResult, direction: &str) -> f64 {
-    r.sizes.iter().find(|s| s.direction == direction).map_or(0.0, |s| s.mean_bps / (1 << 20) as f64)
+fn mb_s(r: &BenchResult, direction: &str) -> f64 {
+    r.sizes.iter().find(|s| s.direction == direction).map_or(0.0, |s| s.mean_bps / 1e6)
 }
 
 fn trips(r: &BenchResult) -> f64 {
@@ -83,9 +83,9 @@ fn tune(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let whole = transfer("whole".into()).modes(true, false).run_builtin(&target);
     println!("\n{size} bytes per transfer, {iterations} transfers each:");
     println!(
-        "  whole (one call)      upload {:>8.1} MiB/s   download {:>8.1} MiB/s   round trips/transfer {:.1}",
-        mib_s(&whole, "upload"),
-        mib_s(&whole, "download"),
+        "  whole (one call)      upload {:>8.1} MB/s   download {:>8.1} MB/s   round trips/transfer {:.1}",
+        mb_s(&whole, "upload"),
+        mb_s(&whole, "download"),
         trips(&whole)
     );
     let mut best = (0u64, 0.0f64);
@@ -105,14 +105,14 @@ fn tune(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             .modes(false, true)
             .directions(false, true)
             .run(&target, &mut TupleDownload);
-        let up = mib_s(&upload, "upload");
+        let up = mb_s(&upload, "upload");
         println!(
-            "  chunk {:>5} KiB       upload {up:>8.1} MiB/s ({:.0} callbacks/transfer)   download list {:>8.1} MiB/s ({:.1} round trips)   tuple {:>8.1} MiB/s ({:.1} round trips)",
+            "  chunk {:>5} KiB       upload {up:>8.1} MB/s ({:.0} callbacks/transfer)   download list {:>8.1} MB/s ({:.1} round trips)   tuple {:>8.1} MB/s ({:.1} round trips)",
             chunk >> 10,
             upload.wire.as_ref().map_or(0.0, |w| w.requests_received as f64 / w.measured_requests.max(1) as f64),
-            mib_s(&list, "download"),
+            mb_s(&list, "download"),
             trips(&list),
-            mib_s(&tuple, "download"),
+            mb_s(&tuple, "download"),
             trips(&tuple)
         );
         for r in [&upload, &list, &tuple] {
@@ -127,6 +127,6 @@ fn tune(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     server.stop()?;
-    println!("optimal upload chunk size: {} KiB ({:.1} MiB/s)", best.0 >> 10, best.1);
+    println!("optimal upload chunk size: {} KiB ({:.1} MB/s)", best.0 >> 10, best.1);
     Ok(())
 }

@@ -193,13 +193,35 @@ pub fn format_ns(ns: u64) -> String {
     let x = ns as f64;
     match ns {
         0..=999 => format!("{ns} ns"),
-        1_000..=999_999 => format!("{:.1} µs", x / 1e3),
-        1_000_000..=999_999_999 => format!("{:.2} ms", x / 1e6),
-        _ => format!("{:.2} s", x / 1e9),
+        1_000..=999_999 => format!("{} µs", significant(x / 1e3, 3)),
+        1_000_000..=999_999_999 => format!("{} ms", significant(x / 1e6, 3)),
+        _ => format!("{} s", significant(x / 1e9, 3)),
     }
 }
 
-/// Bytes in binary units for labels (reports, findings): `1 KiB`, `64 KiB`, `10 MiB`, `1000 B`.
+/// `x` with `digits` significant figures (whole numbers keep all their digits: `1278`,
+/// never `1.28e3`), at most three decimals so a tiny value in a large unit reads `0.000`
+/// rather than a row of digits.
+pub fn significant(x: f64, digits: i32) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x:.0}");
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).clamp(0, 3) as usize;
+    let text = format!("{x:.decimals$}");
+    // Rounding can carry into a new digit (9.996 → "10.00"): format again at the new
+    // magnitude so the figure keeps three significant digits, not four.
+    let rounded: f64 = text.parse().unwrap_or(x);
+    let new_magnitude = rounded.abs().log10().floor() as i32;
+    if new_magnitude > magnitude && decimals > 0 {
+        let decimals = (digits - 1 - new_magnitude).clamp(0, 3) as usize;
+        return format!("{rounded:.decimals$}");
+    }
+    text
+}
+
+/// Bytes in binary units for labels (reports, findings): `1 KiB`, `64 KiB`, `10 MiB`,
+/// `1000 B`, `5.51 MiB` (three significant figures; whole multiples without decimals).
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut value = bytes as f64;
@@ -211,13 +233,23 @@ pub fn format_bytes(bytes: u64) -> String {
     if value.fract() == 0.0 {
         format!("{value:.0} {}", UNITS[unit])
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{} {}", significant(value, 3), UNITS[unit])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_figures_survive_rounding_and_tiny_values() {
+        assert_eq!(significant(9.996, 3), "10.0");
+        assert_eq!(significant(99.96, 3), "100");
+        assert_eq!(significant(0.0004, 3), "0.000");
+        assert_eq!(significant(0.01234, 3), "0.012");
+        assert_eq!(significant(-2.346, 3), "-2.35");
+        assert_eq!(significant(0.0, 3), "0");
+    }
 
     #[test]
     fn quantiles_are_not_one_rank_high() {

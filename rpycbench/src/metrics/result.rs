@@ -271,6 +271,14 @@ pub struct BenchResult {
     pub ended_early: Option<EndedEarly>,
 }
 
+impl BenchResult {
+    /// The payload size (of either direction) with the lowest mean rate: the one a
+    /// bandwidth SLA (`min_bandwidth_mbps`) checks, and the one the tables mark.
+    pub fn slowest_size(&self) -> Option<&SizeResult> {
+        self.sizes.iter().min_by(|a, b| a.mean_bps.total_cmp(&b.mean_bps))
+    }
+}
+
 /// Why a result file could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

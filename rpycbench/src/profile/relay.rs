@@ -104,12 +104,12 @@ impl RelayCounters {
         }
         format!(
             "{} connections accepted, {} active, {} could not reach the upstream{closed}; {chunks} chunks \
-             forwarded, {} ns mean and {} ns max from read to written",
+             forwarded, {} mean and {} max from read to written",
             self.accepted.load(Ordering::Relaxed),
             self.active.load(Ordering::Relaxed),
             self.upstream_failures.load(Ordering::Relaxed),
-            mean,
-            self.forward_ns_max.load(Ordering::Relaxed),
+            crate::metrics::format_ns(mean),
+            crate::metrics::format_ns(self.forward_ns_max.load(Ordering::Relaxed)),
         )
     }
 }

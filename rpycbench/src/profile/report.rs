@@ -6,7 +6,7 @@ use super::diagnosis::{render_text, Diagnosis, Finding, Thresholds, WireEvidence
 use super::facts::Direction;
 use super::load::load_results;
 use super::telemetry::{CallOutcome, CallRecord, Telemetry};
-use crate::metrics::format_ns;
+use crate::metrics::{format_bytes, format_ns};
 use crate::table::{plain_table, TableBuilder, Value};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -137,8 +137,8 @@ pub fn summary(t: &Telemetry) -> String {
     let _ =
         writeln!(s, "client operations      {} (top-level named calls, {})", t.operations, t.client_direction().name());
     let _ = writeln!(s, "slow calls             {} (>= {})", t.slow_calls, format_ns(t.slow_threshold_ns));
-    let _ = writeln!(s, "bytes per round trip   {:.1}", t.bytes_per_round_trip);
-    let _ = writeln!(s, "bytes c2s / s2c        {} / {}", t.c2s.bytes, t.s2c.bytes);
+    let _ = writeln!(s, "bytes per round trip   {}", format_bytes(t.bytes_per_round_trip.round() as u64));
+    let _ = writeln!(s, "bytes c2s / s2c        {} / {}", format_bytes(t.c2s.bytes), format_bytes(t.s2c.bytes));
     let _ = writeln!(s, "exceptions c2s / s2c   {} / {}", t.c2s.exceptions, t.s2c.exceptions);
     let _ = writeln!(s, "unanswered requests    {}", t.unanswered);
     let _ = writeln!(
@@ -198,7 +198,7 @@ pub fn slow_calls(t: &Telemetry, top_n: usize) -> String {
             Value::Ns(m.total_ns as f64),
             Value::Ns(m.mean_ns as f64),
             Value::Ns(m.max_ns as f64),
-            Value::Int(m.bytes),
+            Value::Bytes(m.bytes),
         ]);
     }
     s.push_str(&plain_table(&methods.build(), 2));

@@ -65,8 +65,8 @@ pub fn summary(results: &ResultSet) -> Option<Table> {
     let mut b = TableBuilder::new(
         "summary",
         "Summary",
-        "One row per benchmark (sweeps have their own tables). Latency of successful requests; bandwidth is the best payload size's mean.",
-        &["benchmark", "server", "kind", "requests", "ok", "p50", "p99", "p99.9", "mean", "req/s", "bandwidth"],
+        "One row per benchmark (sweeps have their own tables). Latency of successful requests; peak bandwidth is the best payload size's mean (the bandwidth table has every size).",
+        &["benchmark", "server", "kind", "requests", "ok", "p50", "p99", "p99.9", "mean", "req/s", "peak bandwidth"],
     );
     for r in plain(results) {
         let mut row = vec![
@@ -86,23 +86,22 @@ pub fn summary(results: &ResultSet) -> Option<Table> {
     (!b.is_empty()).then(|| b.build())
 }
 
+/// Beside the slowest size of a benchmark: what a bandwidth SLA checks.
+pub(crate) const SLOWEST_MARK: &str = "◂ slowest";
+
 /// A bandwidth row with its sort keys: benchmark, direction, size, chunk, server rank.
 type SizeRow<'a> = (&'a str, &'a str, u64, u64, usize, Vec<(Value, Tone)>);
 
 /// One row per payload size of every bandwidth and transfer benchmark, servers of the
 /// same size next to each other.
 pub fn bandwidth(results: &ResultSet) -> Option<Table> {
-    let mut b = TableBuilder::new(
-        "bandwidth",
-        "Bandwidth per payload size",
-        "Mean = bytes moved / time at that size; worst = the slowest operation's rate.",
-        &["benchmark", "direction", "size", "chunk", "server", "ops", "ok", "p50", "p99", "mean", "median", "worst"],
-    );
     let modes = super::sweep::modes(results);
     let mut rows: Vec<SizeRow<'_>> = Vec::new();
     for r in plain(results).filter(|r| !r.sizes.is_empty()) {
         let mode_rank = modes.iter().position(|m| *m == r.server.mode).unwrap_or(usize::MAX);
+        let slowest = r.slowest_size().map(std::ptr::from_ref);
         for s in &r.sizes {
+            let is_slowest = slowest == Some(std::ptr::from_ref(s)) && r.sizes.len() > 1;
             let mut row = vec![
                 (text(name_prefix(&r.name)), Tone::Plain),
                 (text(&s.direction), Tone::Plain),
@@ -114,6 +113,10 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
             ];
             row.extend(latency_cells(Some(&s.latency), &[p50, p99]).into_iter().map(|v| (v, Tone::Plain)));
             row.extend([s.mean_bps, s.median_bps, s.worst_bps].map(|x| (Value::Bps(x), Tone::Plain)));
+            if is_slowest {
+                row[9].1 = Tone::Warn;
+            }
+            row.push(if is_slowest { (text(SLOWEST_MARK), Tone::Warn) } else { (text(""), Tone::Plain) });
             rows.push((
                 name_prefix(&r.name),
                 s.direction.as_str(),
@@ -132,10 +135,28 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
         seen
     });
     rows.sort_by_key(|r| (first_seen.iter().position(|p| *p == r.0), r.1 != "upload", r.1, r.2, r.3, r.4));
-    for row in rows {
+    let marked = rows.iter().any(|r| r.5.last().is_some_and(|(v, _)| *v == text(SLOWEST_MARK)));
+    let mut headers =
+        vec!["benchmark", "direction", "size", "chunk", "server", "ops", "ok", "p50", "p99", "mean", "median", "worst"];
+    if marked {
+        headers.push("");
+    }
+    let caption = "Mean = bytes moved / time at that size; worst = the slowest operation's rate.";
+    let mut b = TableBuilder::new("bandwidth", "Bandwidth per payload size", caption, &headers);
+    for mut row in rows {
+        if !marked {
+            row.5.pop();
+        }
         b.toned_row(row.5);
     }
-    (!b.is_empty()).then(|| b.build())
+    let mut table = (!b.is_empty()).then(|| b.build())?;
+    if marked {
+        table.notes.push(format!(
+            "{SLOWEST_MARK}: each benchmark's slowest size by mean, the one min_bandwidth_mbps \
+             (--min-bandwidth-mbps) checks."
+        ));
+    }
+    Some(table)
 }
 
 fn load_label(r: &BenchResult) -> String {
@@ -283,16 +304,15 @@ pub fn resources(results: &ResultSet) -> Option<Table> {
     );
     for r in plain(results).filter(|r| r.system.is_some() || r.wire.is_some()) {
         let server = r.system.as_ref().and_then(|s| s.server.as_ref());
-        let mib = |bytes: u64| Value::Num(bytes as f64 / 1048576.0, 1);
         b.row(vec![
             text(&r.name),
             server_cpu(r, |s| s.cpu_percent_mean),
             server_cpu(r, |s| s.cpu_percent_max),
-            server.map_or(Value::Missing, |s| mib(s.rss_bytes_max)),
+            server.map_or(Value::Missing, |s| Value::Bytes(s.rss_bytes_max)),
             server.map_or(Value::Missing, |s| Value::Int(u64::from(s.processes_max))),
             cpu(r, false),
             r.wire.as_ref().map_or(Value::Missing, |w| Value::Num(w.round_trips_per_request, 2)),
-            r.wire.as_ref().map_or(Value::Missing, |w| Value::Num(w.bytes_per_request, 0)),
+            r.wire.as_ref().map_or(Value::Missing, |w| Value::Bytes(w.bytes_per_request.round() as u64)),
         ]);
     }
     let mut table = (!b.is_empty()).then(|| b.build())?;
@@ -300,9 +320,6 @@ pub fn resources(results: &ResultSet) -> Option<Table> {
         &mut table,
         plain(results).any(|r| (r.system.is_some() || r.wire.is_some()) && server_cpu_left_out(r)),
     );
-    if let Some(col) = table.columns.get_mut(3) {
-        col.header = "server RSS max (MiB)".into();
-    }
     Some(table)
 }
 

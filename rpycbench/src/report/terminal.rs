@@ -5,7 +5,7 @@ use super::comparison::Comparison;
 use super::sections;
 use crate::metrics::ResultSet;
 use crate::table::{Table, Tone};
-use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement};
+use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Width};
 use std::io::IsTerminal;
 
 /// What a report of no results says.
@@ -38,8 +38,29 @@ pub fn colour_wanted(no_color: Option<&std::ffi::OsStr>, is_terminal: bool) -> b
     is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
+/// How wide tables may be off a terminal (logs, CI, pipes): what an ordinary terminal
+/// window and a code review shows without wrapping.
+pub const WIDTH_OFF_TERMINAL: u16 = 100;
+
+/// The width tables must fit: the terminal's when stdout is one, else
+/// [`WIDTH_OFF_TERMINAL`].
+fn output_width() -> u16 {
+    // A fresh comfy table reports the terminal's width when stdout is a terminal.
+    comfy_table::Table::new().width().unwrap_or(WIDTH_OFF_TERMINAL).max(40)
+}
+
 /// One table as aligned text, headed by its title; ANSI colour only when `colour`.
+/// It fits the terminal's width (or [`WIDTH_OFF_TERMINAL`] off a terminal).
 pub fn render_table(t: &Table, colour: bool) -> String {
+    render_table_within(t, colour, output_width())
+}
+
+/// [`render_table`] within `width` columns: a column whose cells all say the same
+/// (one server, one benchmark) moves into a line above the table, and headers wrap
+/// before any value does.
+pub fn render_table_within(t: &Table, colour: bool, width: u16) -> String {
+    let shared = shared_columns(t, width);
+    let kept: Vec<usize> = (0..t.columns.len()).filter(|i| !shared.contains(i)).collect();
     let mut table = comfy_table::Table::new();
     table.load_preset(presets::UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled);
     if colour {
@@ -47,8 +68,8 @@ pub fn render_table(t: &Table, colour: bool) -> String {
     } else {
         table.force_no_tty();
     }
-    table.set_header(t.columns.iter().map(|c| {
-        let cell = Cell::new(&c.header);
+    table.set_header(kept.iter().map(|&i| {
+        let cell = Cell::new(&t.columns[i].header);
         if colour {
             cell.add_attribute(Attribute::Bold)
         } else {
@@ -56,7 +77,8 @@ pub fn render_table(t: &Table, colour: bool) -> String {
         }
     }));
     for row in &t.rows {
-        table.add_row(row.iter().map(|c| {
+        table.add_row(kept.iter().map(|&i| {
+            let c = &row[i];
             let cell = Cell::new(&c.text);
             match (colour, c.tone) {
                 (true, Tone::Good) => cell.fg(Color::Green),
@@ -67,18 +89,101 @@ pub fn render_table(t: &Table, colour: bool) -> String {
             }
         }));
     }
-    for (i, c) in t.columns.iter().enumerate() {
-        if let (true, Some(col)) = (c.numeric, table.column_mut(i)) {
+    let widths = column_widths(t, &kept, width);
+    for (shown, &i) in kept.iter().enumerate() {
+        let Some(col) = table.column_mut(shown) else { continue };
+        // One space between columns, not comfy's three: a dozen columns then fit.
+        col.set_padding((0, 1));
+        if t.columns[i].numeric {
             col.set_cell_alignment(CellAlignment::Right);
         }
+        if let Some(w) = widths.as_ref().and_then(|w| w.get(shown)) {
+            col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(u16::try_from(*w + 1).unwrap_or(u16::MAX))));
+        }
     }
-    let title = if colour { format!("\x1b[1m{}\x1b[0m", t.title) } else { t.title.clone() };
-    let mut out = format!("{title}\n{table}");
+    let mut out = if colour { format!("\x1b[1m{}\x1b[0m", t.title) } else { t.title.clone() };
+    if !shared.is_empty() {
+        let said: Vec<String> =
+            shared.iter().map(|&i| format!("{} {}", t.columns[i].header, t.rows[0][i].text)).collect();
+        let joined = said.join(", ");
+        // Beside the title when both fit the width, else on lines of their own.
+        if t.title.chars().count() + joined.chars().count() + 3 <= usize::from(width) {
+            out.push_str(&format!(" ({joined})"));
+        } else {
+            let mut line = String::new();
+            for item in said {
+                if !line.is_empty() && line.chars().count() + item.chars().count() + 4 > usize::from(width) {
+                    out.push_str(&format!("\n  {line},"));
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push_str(", ");
+                }
+                line.push_str(&item);
+            }
+            out.push_str(&format!("\n  {line}"));
+        }
+    }
+    out.push('\n');
+    out.push_str(&table.to_string());
     for note in &t.notes {
         out.push_str("\n  ");
         out.push_str(note);
     }
     out
+}
+
+/// Each kept column's width when the table would be wider than `width` at its natural
+/// widths (None when it fits as it is): a column gives up only its header's length,
+/// wrapping the header at spaces, never a value's, so no number is ever cut in two.
+fn column_widths(t: &Table, kept: &[usize], width: u16) -> Option<Vec<usize>> {
+    let chars = |s: &str| s.chars().count();
+    let longest_value = |i: usize| t.rows.iter().map(|r| chars(&r[i].text)).max().unwrap_or(0);
+    let natural: Vec<usize> = kept.iter().map(|&i| longest_value(i).max(chars(&t.columns[i].header))).collect();
+    let total = total_width;
+    if total(&natural) <= usize::from(width) {
+        return None;
+    }
+    let longest_word = |i: usize| t.columns[i].header.split(' ').map(chars).max().unwrap_or(0);
+    let least: Vec<usize> = kept.iter().map(|&i| longest_value(i).max(longest_word(i))).collect();
+    // Narrow the columns with the most to give first, and only until the table fits, so
+    // as few headers as possible wrap.
+    let mut order: Vec<usize> = (0..kept.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(natural[k] - least[k]));
+    let mut widths = natural;
+    for k in order {
+        if total(&widths) <= usize::from(width) {
+            break;
+        }
+        let excess = total(&widths) - usize::from(width);
+        widths[k] = widths[k].saturating_sub(excess).max(least[k]);
+    }
+    Some(widths)
+}
+
+/// A table's width in characters with these column widths: two borders, a padding space
+/// after each column and a (blank) line between two.
+fn total_width(widths: &[usize]) -> usize {
+    2 + widths.iter().map(|w| w + 1).sum::<usize>() + widths.len().saturating_sub(1)
+}
+
+/// The text columns whose every cell says the same, said once beside the title instead
+/// of on every line: in a table of more than one row always, and in a one-row table
+/// (what `bench` prints of its result) when it could not fit the width otherwise.
+fn shared_columns(t: &Table, width: u16) -> Vec<usize> {
+    let Some(first) = t.rows.first() else { return Vec::new() };
+    let alike = (0..t.columns.len())
+        .filter(|&i| !t.columns[i].numeric)
+        .filter(|&i| first[i].text != "–" && !first[i].text.is_empty())
+        .filter(|&i| t.rows.iter().all(|r| r[i].text == first[i].text));
+    if t.rows.len() > 1 {
+        return alike.collect();
+    }
+    let all: Vec<usize> = (0..t.columns.len()).collect();
+    match column_widths(t, &all, width) {
+        Some(w) if total_width(&w) > usize::from(width) => alike.collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Every table of a report, separated by blank lines.
@@ -109,5 +214,105 @@ mod tests {
         let t = b.build();
         assert!(render_table(&t, true).contains('\x1b'));
         assert!(!render_table(&t, false).contains('\x1b'));
+    }
+
+    /// A bandwidth table as `bench` prints it: twelve columns, four of them alike on
+    /// every row, whose natural width is about 140 columns.
+    fn wide_table() -> Table {
+        use crate::table::{TableBuilder, Value};
+        let headers =
+            ["benchmark", "direction", "size", "chunk", "server", "ops", "ok", "p50", "p99", "mean", "median", "worst"];
+        let mut b = TableBuilder::new("bandwidth", "Bandwidth per payload size", "", &headers);
+        for (direction, size, p50) in [("upload", "1 KiB", 121_000.0), ("download", "10 MiB", 11_860_000.0)] {
+            b.row(vec![
+                Value::Text("payload_size_benchmark".into()),
+                Value::Text(direction.into()),
+                Value::Text(size.into()),
+                Value::Text("whole".into()),
+                Value::Text("python-threaded".into()),
+                Value::Int(1000),
+                Value::Pct(100.0),
+                Value::Ns(p50),
+                Value::Ns(p50 * 3.0),
+                Value::Bps(846e6),
+                Value::Bps(843e6),
+                Value::Bps(7.1e6),
+            ]);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn tables_fit_the_width_and_say_shared_columns_once() {
+        let t = wide_table();
+        for width in [100, 80] {
+            let text = render_table_within(&t, false, width);
+            for line in text.lines() {
+                assert!(line.chars().count() <= usize::from(width), "{} > {width}: {line}\n{text}", line.len());
+            }
+            if width == 100 {
+                // Headers wrap only as far as needed: this one fits on one line at 100.
+                assert_eq!(text.lines().filter(|l| l.starts_with('│')).count(), 3, "{text}");
+            }
+            // Values are whole: no number or direction broken over two lines.
+            for value in ["download", "11.9", "35.6", "846", "7.10", "1,000", "100.0%"] {
+                assert!(text.contains(value), "{value} missing or wrapped at {width}:\n{text}");
+            }
+            let said = "benchmark payload_size_benchmark, chunk whole, server python-threaded";
+            let expected = match width {
+                100 => format!("Bandwidth per payload size ({said})\n"),
+                _ => format!("Bandwidth per payload size\n  {said}\n"),
+            };
+            assert!(text.starts_with(&expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn long_headers_wrap_at_spaces_only_as_far_as_needed() {
+        use crate::table::{TableBuilder, Value};
+        let headers = [
+            "benchmark",
+            "server CPU mean",
+            "server CPU max",
+            "server RSS max",
+            "server procs",
+            "client CPU mean",
+            "round trips/req",
+            "bytes/req",
+        ];
+        let mut b = TableBuilder::new("resources", "Resources and wire cost", "", &headers);
+        b.row(vec![
+            Value::Text("concurrent[ping]".into()),
+            Value::Pct(93.1),
+            Value::Pct(187.0),
+            Value::Bytes(48 << 20),
+            Value::Int(3),
+            Value::Pct(72.4),
+            Value::Num(1.0, 2),
+            Value::Bytes(105),
+        ]);
+        let text = render_table_within(&b.build(), false, 100);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= 100, "{widest} columns:\n{text}");
+        // It fits once the widest headers give way; the rest stay on one line.
+        assert!(text.contains("benchmark") && text.contains("bytes/req"), "{text}");
+        assert!(widest >= 90, "narrowed more than needed ({widest}):\n{text}");
+    }
+
+    #[test]
+    fn a_single_row_keeps_every_column() {
+        let mut t = wide_table();
+        t.rows.truncate(1);
+        let text = render_table_within(&t, false, 120);
+        assert!(text.starts_with("Bandwidth per payload size\n"), "{text}");
+        assert!(text.contains("payload_size_benchmark") && text.contains("python-threaded"), "{text}");
+        // Too wide for 100 columns even with every header wrapped: its text says itself
+        // beside the title.
+        let text = render_table_within(&t, false, 100);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(
+            text.starts_with("Bandwidth per payload size\n  benchmark payload_size_benchmark, direction upload"),
+            "{text}"
+        );
     }
 }

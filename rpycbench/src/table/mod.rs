@@ -51,6 +51,8 @@ pub enum Value {
     Bps(f64),
     /// A count.
     Int(u64),
+    /// A size in bytes, written in binary units (`1 KiB`, `5.51 MiB`).
+    Bytes(u64),
     /// A number with the given decimals.
     Num(f64, usize),
     /// A percentage (0–100) with one decimal.
@@ -193,6 +195,7 @@ impl ColumnFormat {
             Value::Ns(x) => self.time.format(*x),
             Value::Bps(x) => self.rate.format(*x),
             Value::Int(n) => group_thousands(*n),
+            Value::Bytes(b) => format_bytes(*b),
             Value::Num(x, d) => format!("{x:.*}", *d),
             Value::Pct(p) => format!("{p:.1}%"),
             Value::Missing => "–".to_owned(),
@@ -223,12 +226,12 @@ mod tests {
     #[test]
     fn columns_share_a_unit_and_say_it_in_the_header() {
         let mut b = TableBuilder::new("t", "T", "", &["name", "p50", "rate"]);
-        b.row(vec![Value::Text("a".into()), Value::Ns(250_000.0), Value::Bps(2.0 * 1048576.0)]);
+        b.row(vec![Value::Text("a".into()), Value::Ns(250_000.0), Value::Bps(2e6)]);
         b.row(vec![Value::Text("b".into()), Value::Ns(3_100_000.0), Value::Missing]);
         let t = b.build();
         let headers: Vec<&str> = t.columns.iter().map(|c| c.header.as_str()).collect();
-        assert_eq!(headers, ["name", "p50 (ms)", "rate (MiB/s)"]);
-        assert_eq!(t.rows[0][1].text, "0.25");
+        assert_eq!(headers, ["name", "p50 (ms)", "rate (MB/s)"]);
+        assert_eq!(t.rows[0][1].text, "0.250");
         assert_eq!(t.rows[1][1].text, "3.10");
         assert_eq!(t.rows[1][2].text, "–");
         assert!(!t.columns[0].numeric && t.columns[1].numeric);
@@ -241,7 +244,7 @@ mod tests {
         b.row(vec![Value::Ns(80_000.0), Value::Ns(2_000_000.0)]);
         let t = b.build();
         assert_eq!((t.columns[0].header.as_str(), t.columns[1].header.as_str()), ("base (ms)", "now (ms)"));
-        assert_eq!(t.rows[0][0].text, "0.09");
+        assert_eq!(t.rows[0][0].text, "0.090");
     }
 
     #[test]
@@ -251,6 +254,7 @@ mod tests {
         assert_eq!(format_bytes(1024), "1 KiB");
         assert_eq!(format_bytes(10 * 1048576), "10 MiB");
         assert_eq!(format_bytes(1000), "1000 B");
-        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(1536), "1.50 KiB");
+        assert_eq!(format_bytes(5_773_308), "5.51 MiB");
     }
 }

@@ -61,7 +61,7 @@ mod tests {
             text,
             "  label          count  total (ms)\n  \
                CALLATTR ping     12        1.50\n  \
-               GETATTR            3        0.25\n"
+               GETATTR            3       0.250\n"
         );
     }
 }

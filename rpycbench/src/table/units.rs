@@ -1,31 +1,32 @@
 //! Human units for report cells.
+//!
+//! Rates are decimal (`MB/s`, 10^6 bytes per second) everywhere: the bandwidth SLA is
+//! written in MB/s (`min_bandwidth_mbps`, `--min-bandwidth-mbps`), and a table that
+//! showed MiB/s beside it would make a reader convert before comparing. Sizes stay
+//! binary (`64 KiB`, `1 MiB`), as payload sizes are chosen and typed.
 
-/// Bytes per second in binary units: `512 B/s`, `12.3 KiB/s`, `181 MiB/s`, `1.20 GiB/s`.
+use crate::metrics::significant;
+
+/// Bytes per second in decimal units with three significant figures: `512 B/s`,
+/// `12.3 kB/s`, `181 MB/s`, `1.20 GB/s`.
 pub fn format_bps(bps: f64) -> String {
-    const KIB: f64 = 1024.0;
-    match bps {
-        b if b < KIB => format!("{b:.0} B/s"),
-        b if b < KIB * KIB => format!("{:.1} KiB/s", b / KIB),
-        b if b < KIB * KIB * KIB => format!("{:.1} MiB/s", b / KIB / KIB),
-        b => format!("{:.2} GiB/s", b / KIB / KIB / KIB),
-    }
+    let (symbol, scale) = RATE_UNITS.iter().rev().find(|(_, scale)| bps >= *scale).copied().unwrap_or(RATE_UNITS[0]);
+    format!("{} {symbol}", significant(bps / scale, 3))
 }
 
-/// One unit for a whole table column, so that its numbers line up and compare at a
-/// glance (`0.253` and `12.4` both in ms, never `253 µs` above `12.4 ms`).
+/// One unit for a whole table column, so that its numbers compare at a glance (`0.253`
+/// and `12.4` both in ms, never `253 µs` above `12.4 ms`), each value with three
+/// significant figures.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ColumnUnit {
-    /// The unit's symbol, for the column header: `µs`, `MiB/s`.
+    /// The unit's symbol, for the column header: `µs`, `MB/s`.
     pub symbol: &'static str,
     /// How many base units (ns, B/s) one of this unit is.
     pub scale: f64,
-    /// Decimals shown: enough for three significant digits of the column's median.
-    pub decimals: usize,
 }
 
 const TIME_UNITS: [(&str, f64); 4] = [("ns", 1.0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)];
-const RATE_UNITS: [(&str, f64); 4] =
-    [("B/s", 1.0), ("KiB/s", 1024.0), ("MiB/s", 1024.0 * 1024.0), ("GiB/s", 1024.0 * 1024.0 * 1024.0)];
+const RATE_UNITS: [(&str, f64); 4] = [("B/s", 1.0), ("kB/s", 1e3), ("MB/s", 1e6), ("GB/s", 1e9)];
 
 impl ColumnUnit {
     /// The time unit for a column of nanosecond values.
@@ -45,25 +46,16 @@ impl ColumnUnit {
         sorted.sort_by(f64::total_cmp);
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
         let (symbol, scale) = units.iter().rev().find(|(_, scale)| median >= *scale).copied().unwrap_or(units[0]);
-        let shown = median / scale;
-        let smallest = sorted.first().map_or(0.0, |v| v / scale);
-        let decimals = if scale == 1.0 {
-            0 // whole ns and B/s: no fractions to show
-        } else if smallest < 1.0 {
-            2 // small values keep two significant digits
-        } else if shown >= 100.0 {
-            0
-        } else if shown >= 10.0 {
-            1
-        } else {
-            2
-        };
-        ColumnUnit { symbol, scale, decimals }
+        ColumnUnit { symbol, scale }
     }
 
-    /// `value` (in base units) in this unit, without the symbol.
+    /// `value` (in base units) in this unit with three significant figures, without
+    /// the symbol. Base units (ns, B/s) are whole: there is nothing finer to show.
     pub fn format(&self, value: f64) -> String {
-        format!("{:.*}", self.decimals, value / self.scale)
+        if self.scale == 1.0 {
+            return format!("{value:.0}");
+        }
+        significant(value / self.scale, 3)
     }
 }
 
@@ -73,16 +65,22 @@ mod tests {
     use crate::metrics::format_ns;
 
     #[test]
-    fn one_unit_per_column_from_its_median() {
+    fn one_unit_per_column_from_its_median_three_figures_each() {
         let unit = ColumnUnit::time(&[250_000.0, 4_800_000.0, 12_500_000.0]);
-        assert_eq!((unit.symbol, unit.decimals), ("ms", 2));
-        assert_eq!(unit.format(250_000.0), "0.25");
-        assert_eq!(unit.format(12_500_000.0), "12.50");
+        assert_eq!(unit.symbol, "ms");
+        assert_eq!(unit.format(250_000.0), "0.250");
+        assert_eq!(unit.format(4_812_000.0), "4.81");
+        assert_eq!(unit.format(12_540_000.0), "12.5");
+        assert_eq!(unit.format(1_278_400_000.0), "1278");
         let unit = ColumnUnit::time(&[53_000.0, 61_000.0, 0.0]);
         assert_eq!((unit.symbol, unit.format(53_000.0)), ("µs", "53.0".to_owned()));
         assert_eq!(ColumnUnit::time(&[]).symbol, "ns");
-        let rate = ColumnUnit::rate(&[150.0 * 1048576.0, 900.0 * 1048576.0]);
-        assert_eq!((rate.symbol, rate.format(150.0 * 1048576.0)), ("MiB/s", "150".to_owned()));
+        assert_eq!(ColumnUnit::time(&[]).format(812.4), "812");
+        let rate = ColumnUnit::rate(&[150e6, 900e6]);
+        assert_eq!(
+            (rate.symbol, rate.format(150e6), rate.format(9.12e6)),
+            ("MB/s", "150".to_owned(), "9.12".to_owned())
+        );
     }
 
     #[test]
@@ -91,6 +89,9 @@ mod tests {
         assert_eq!(format_ns(53_240), "53.2 µs");
         assert_eq!(format_ns(4_810_000), "4.81 ms");
         assert_eq!(format_ns(2_050_000_000), "2.05 s");
-        assert_eq!(format_bps(181.0 * 1024.0 * 1024.0), "181.0 MiB/s");
+        assert_eq!(format_bps(181e6), "181 MB/s");
+        assert_eq!(format_bps(1.2e9), "1.20 GB/s");
+        assert_eq!(format_bps(512.0), "512 B/s");
+        assert_eq!(format_bps(12_340.0), "12.3 kB/s");
     }
 }

@@ -115,7 +115,7 @@ pub fn measure(stat: Stat, r: &BenchResult) -> Option<f64> {
         Stat::MaxMs => ms(|l| l.max_ns),
         Stat::MinSuccessRate => Some(r.outcomes.success_rate),
         Stat::MinThroughputRps => r.throughput_rps,
-        Stat::MinBandwidthMbps => r.sizes.iter().map(|s| s.mean_bps / 1e6).reduce(f64::min),
+        Stat::MinBandwidthMbps => r.slowest_size().map(|s| s.mean_bps / 1e6),
         Stat::MaxRoundTrips => r.wire.as_ref().map(|w| w.round_trips_per_request),
         Stat::MaxReferences => r.wire.as_ref().map(|w| {
             if w.measured_requests == 0 {
