@@ -245,8 +245,46 @@ fn concurrent_open_loop_and_bandwidth_per_size() {
         set.results[0].sizes.iter().map(|s| (s.direction.clone(), s.size_bytes, s.outcomes.successes)).collect();
     let expected = [("upload", 1024), ("download", 1024), ("upload", 4096), ("download", 4096)];
     assert_eq!(sizes, expected.map(|(d, n)| (d.to_owned(), n, 2)).to_vec());
-    // The terminal shows what `report` would: each size and direction, not one number.
-    assert!(run.stdout.contains("Bandwidth per payload size") && run.stdout.contains("4 KiB"), "{}", run.stdout);
+    // The terminal shows what `report` would: each size and direction, not one number,
+    // the slowest size marked as the one a bandwidth SLA checks, within 100 columns.
+    let table = bandwidth_rows(&run.stdout);
+    assert_eq!(table.len(), 4, "a row per size and direction:\n{}", run.stdout);
+    let slowest = set.results[0].slowest_size().expect("sizes were measured");
+    let marked: Vec<&&str> = table.iter().filter(|l| l.contains("◂ slowest")).collect();
+    assert_eq!(marked.len(), 1, "{}", run.stdout);
+    let size = rpycbench::metrics::format_bytes(slowest.size_bytes);
+    assert!(marked[0].contains(&slowest.direction) && marked[0].contains(&format!(" {size} ")), "{}", run.stdout);
+    assert!(run.stdout.contains("what min_bandwidth_mbps (--min-bandwidth-mbps) checks"), "{}", run.stdout);
+    assert_fits_100_columns(&run.stdout);
+}
+
+/// The body rows of the terminal's "Bandwidth per payload size" table.
+fn bandwidth_rows(stdout: &str) -> Vec<&str> {
+    let table = stdout.split("Bandwidth per payload size").nth(1).unwrap_or("");
+    let body = table.split('╡').nth(1).unwrap_or("");
+    body.lines().take_while(|l| !l.starts_with('└')).filter(|l| l.starts_with('│')).collect()
+}
+
+/// Off a terminal, what `bench` and `sweep` print reads in 100 columns, unwrapped.
+fn assert_fits_100_columns(stdout: &str) {
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 100, "{} columns: {line}\n{stdout}", line.chars().count());
+    }
+}
+
+#[test]
+fn a_payload_sweep_has_a_row_per_size_and_direction() {
+    let server = start(ServerMode::Threaded);
+    let addr = server.addr().to_string();
+    let run = rpycbench(&["sweep", "--over", "payload", "--values", "1k,64k", "--connect", &addr, "--iterations", "2"]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let rows: Vec<&str> = run.stdout.lines().filter(|l| l.contains("upload") || l.contains("download")).collect();
+    assert_eq!(rows.len(), 4, "{}", run.stdout);
+    assert!(rows[0].trim_start().starts_with("1024  upload"), "{}", run.stdout);
+    assert!(rows[1].trim_start().starts_with("download"), "{}", run.stdout);
+    assert!(rows[2].trim_start().starts_with("65536  upload"), "{}", run.stdout);
+    assert!(rows.iter().all(|r| r.contains("MB/s") || r.contains("kB/s")), "{}", run.stdout);
+    assert_fits_100_columns(&run.stdout);
 }
 
 #[test]

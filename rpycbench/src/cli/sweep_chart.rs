@@ -1,30 +1,41 @@
-//! The curve of a sweep as text: one row per step with p50, p99, throughput and
-//! success rate, and bars for p99 and throughput scaled to the largest step, so the
-//! knee of the curve shows at a glance in any terminal or CI log.
+//! The curve of a sweep as text: one row per step (per size and direction for
+//! bandwidth) with p50, p99, throughput and success rate, and bars for p99 and
+//! throughput scaled to the largest row, so the knee of the curve shows at a glance in
+//! any terminal or CI log.
 
-use crate::metrics::format_ns;
 use crate::metrics::sla::{measure as measure_stat, Stat};
 use crate::metrics::BenchResult;
+use crate::metrics::{format_bytes, format_ns, significant};
 use crate::report::format_bps;
 
 /// Width of a full bar, in characters.
-const BAR_WIDTH: usize = 24;
+const BAR_WIDTH: usize = 14;
 
 /// What the chart shows of one step.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Step {
     /// The swept value as written (`8`, `1024`, `forking`).
     pub label: String,
-    /// Median latency in ns (the largest over sizes for bandwidth).
+    /// Its figures: one row, or one per payload size and direction for bandwidth (an
+    /// upload and a download of one size are different measurements, never averaged).
+    pub rows: Vec<Figures>,
+    /// The limit this step crossed, e.g. `p99 = 120.00 ms > 100.00 ms`.
+    pub limit: Option<String>,
+}
+
+/// One row of the chart.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Figures {
+    /// Which part of the step: `upload`, `1 MiB download`; `None` for a whole step.
+    pub part: Option<String>,
+    /// Median latency in ns.
     pub p50_ns: Option<u64>,
-    /// p99 latency in ns (the largest over sizes for bandwidth).
+    /// p99 latency in ns.
     pub p99_ns: Option<u64>,
     /// Requests per second, or bytes per second for bandwidth.
     pub rate: Option<Rate>,
     /// Successes over attempts.
     pub success_rate: f64,
-    /// The limit this step crossed, e.g. `p99 = 120.00 ms > 100.00 ms`.
-    pub limit: Option<String>,
 }
 
 /// A throughput and its unit.
@@ -43,7 +54,7 @@ impl Rate {
 
     fn show(self) -> String {
         match self {
-            Rate::RequestsPerSec(v) => format!("{v:.1} req/s"),
+            Rate::RequestsPerSec(v) => format!("{} req/s", significant(v, 3)),
             Rate::BytesPerSec(v) => format_bps(v),
         }
     }
@@ -52,33 +63,51 @@ impl Rate {
 impl Step {
     /// The figures of one step's result.
     pub(crate) fn of(result: &BenchResult, label: String, limit: Option<String>) -> Step {
-        let ns = |stat| measure_stat(stat, result).map(|ms| (ms * 1e6).round() as u64);
-        let rate = if result.sizes.is_empty() {
-            result.throughput_rps.map(Rate::RequestsPerSec)
+        let rows = if result.sizes.is_empty() {
+            let ns = |stat| measure_stat(stat, result).map(|ms| (ms * 1e6).round() as u64);
+            vec![Figures {
+                part: None,
+                p50_ns: ns(Stat::P50Ms),
+                p99_ns: ns(Stat::P99Ms),
+                rate: result.throughput_rps.map(Rate::RequestsPerSec),
+                success_rate: result.outcomes.success_rate,
+            }]
         } else {
-            // Upload and download of one size: their mean rate.
-            let rates: Vec<f64> = result.sizes.iter().map(|s| s.mean_bps).collect();
-            Some(Rate::BytesPerSec(rates.iter().sum::<f64>() / rates.len() as f64))
+            // The size goes into the row's name only when the step moved more than one.
+            let one_size = result.sizes.windows(2).all(|w| w[0].size_bytes == w[1].size_bytes);
+            result
+                .sizes
+                .iter()
+                .map(|s| Figures {
+                    part: Some(if one_size {
+                        s.direction.clone()
+                    } else {
+                        format!("{} {}", format_bytes(s.size_bytes), s.direction)
+                    }),
+                    p50_ns: Some(s.latency.p50_ns),
+                    p99_ns: Some(s.latency.p99_ns),
+                    rate: Some(Rate::BytesPerSec(s.mean_bps)),
+                    success_rate: s.outcomes.success_rate,
+                })
+                .collect()
         };
-        Step {
-            label,
-            p50_ns: ns(Stat::P50Ms),
-            p99_ns: ns(Stat::P99Ms),
-            rate,
-            success_rate: result.outcomes.success_rate,
-            limit,
-        }
+        Step { label, rows, limit }
     }
 }
 
-/// The chart: a header, one row per step, the step over a limit marked.
+/// The chart: a header, a row per step (or per size and direction of a bandwidth step),
+/// the step over a limit marked.
 pub(crate) fn chart(parameter: &str, steps: &[Step]) -> String {
-    let max_p99 = steps.iter().filter_map(|s| s.p99_ns).max().unwrap_or(0);
-    let max_rate = steps.iter().filter_map(|s| s.rate.map(Rate::value)).fold(0.0, f64::max);
+    let rows = || steps.iter().flat_map(|s| &s.rows);
+    let max_p99 = rows().filter_map(|r| r.p99_ns).max().unwrap_or(0);
+    let max_rate = rows().filter_map(|r| r.rate.map(Rate::value)).fold(0.0, f64::max);
     let label_width = steps.iter().map(|s| s.label.len()).chain([parameter.len()]).max().unwrap_or(0);
+    let part_width = rows().filter_map(|r| r.part.as_ref().map(|p| p.chars().count())).max();
     let show_ns = |ns: Option<u64>| ns.map_or_else(|| "-".to_owned(), format_ns);
+    let part_column = |text: &str| part_width.map_or_else(String::new, |w| format!("  {text:<w$}"));
     let mut out = format!(
-        "{parameter:>label_width$}  {:>10}  {:>10}  {:>14}  {:>8}  {:<w$}  throughput\n",
+        "{parameter:>label_width$}{}  {:>8}  {:>8}  {:>11}  {:>6}  {:<w$}  throughput\n",
+        part_column(""),
         "p50",
         "p99",
         "throughput",
@@ -87,22 +116,26 @@ pub(crate) fn chart(parameter: &str, steps: &[Step]) -> String {
         w = BAR_WIDTH
     );
     for s in steps {
-        let p99_bar = bar(s.p99_ns.unwrap_or(0) as f64, max_p99 as f64);
-        let rate_bar = bar(s.rate.map_or(0.0, Rate::value), max_rate);
-        let line = format!(
-            "{:>label_width$}  {:>10}  {:>10}  {:>14}  {:>7.2}%  {p99_bar:<w$}  {rate_bar}",
-            s.label,
-            show_ns(s.p50_ns),
-            show_ns(s.p99_ns),
-            s.rate.map_or_else(|| "-".to_owned(), Rate::show),
-            s.success_rate * 100.0,
-            w = BAR_WIDTH
-        );
-        out.push_str(line.trim_end());
-        if let Some(limit) = &s.limit {
-            out.push_str(&format!("  ← limit: {limit}"));
+        for (i, r) in s.rows.iter().enumerate() {
+            let p99_bar = bar(r.p99_ns.unwrap_or(0) as f64, max_p99 as f64);
+            let rate_bar = bar(r.rate.map_or(0.0, Rate::value), max_rate);
+            // The step's value heads its first row; the rest of its rows leave it blank.
+            let label = if i == 0 { s.label.as_str() } else { "" };
+            let line = format!(
+                "{label:>label_width$}{}  {:>8}  {:>8}  {:>11}  {:>5.1}%  {p99_bar:<w$}  {rate_bar}",
+                part_column(r.part.as_deref().unwrap_or("")),
+                show_ns(r.p50_ns),
+                show_ns(r.p99_ns),
+                r.rate.map_or_else(|| "-".to_owned(), Rate::show),
+                r.success_rate * 100.0,
+                w = BAR_WIDTH
+            );
+            out.push_str(line.trim_end());
+            if let (Some(limit), true) = (&s.limit, i + 1 == s.rows.len()) {
+                out.push_str(&format!("  ← limit: {limit}"));
+            }
+            out.push('\n');
         }
-        out.push('\n');
     }
     out.pop();
     out
@@ -125,12 +158,46 @@ mod tests {
     fn step(label: &str, p99_ms: u64, rps: f64, limit: Option<&str>) -> Step {
         Step {
             label: label.into(),
-            p50_ns: Some(p99_ms * 500_000),
-            p99_ns: Some(p99_ms * 1_000_000),
-            rate: Some(Rate::RequestsPerSec(rps)),
-            success_rate: 1.0,
+            rows: vec![Figures {
+                part: None,
+                p50_ns: Some(p99_ms * 500_000),
+                p99_ns: Some(p99_ms * 1_000_000),
+                rate: Some(Rate::RequestsPerSec(rps)),
+                success_rate: 1.0,
+            }],
             limit: limit.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn a_bandwidth_step_has_a_row_per_direction_never_their_mix() {
+        let figures = |part: &str, p99_ms: u64, mbps: f64| Figures {
+            part: Some(part.into()),
+            p50_ns: Some(p99_ms * 500_000),
+            p99_ns: Some(p99_ms * 1_000_000),
+            rate: Some(Rate::BytesPerSec(mbps * 1e6)),
+            success_rate: 1.0,
+        };
+        let steps = [
+            Step {
+                label: "1024".into(),
+                rows: vec![figures("upload", 1, 10.0), figures("download", 1, 20.0)],
+                limit: None,
+            },
+            Step {
+                label: "65536".into(),
+                rows: vec![figures("upload", 2, 500.0), figures("download", 44, 30.0)],
+                limit: Some("p99 = 44.0 ms > 40.0 ms".into()),
+            },
+        ];
+        let text = chart("payload_bytes", &steps);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[1].trim_start().starts_with("1024  upload") && lines[1].contains("10.0 MB/s"), "{text}");
+        assert!(lines[2].trim_start().starts_with("download") && lines[2].contains("20.0 MB/s"), "{text}");
+        assert!(lines[3].contains("500 MB/s") && !lines[3].contains("limit"), "{text}");
+        assert!(lines[4].contains("44.0 ms") && lines[4].contains("30.0 MB/s"), "{text}");
+        assert!(lines[4].ends_with("← limit: p99 = 44.0 ms > 40.0 ms"), "{text}");
     }
 
     #[test]
@@ -150,8 +217,9 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("clients") && lines[0].contains("p99"), "{text}");
         assert!(lines[1].trim_start().starts_with("1 ") && lines[1].contains("2.00 ms"), "{text}");
-        assert_eq!(lines[1].matches('█').count(), BAR_WIDTH / 4 + BAR_WIDTH / 2, "{text}");
+        let expected = bar(2.0, 8.0).chars().count() + bar(500.0, 1000.0).chars().count();
+        assert_eq!(lines[1].matches('█').count(), expected, "{text}");
         assert!(lines[2].ends_with("← limit: p99 = 8.00 ms > 5.00 ms"), "{text}");
-        assert!(lines[2].contains("1000.0 req/s"), "{text}");
+        assert!(lines[2].contains("1000 req/s"), "{text}");
     }
 }

@@ -152,7 +152,7 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
     let mut table = (!b.is_empty()).then(|| b.build())?;
     if marked {
         table.notes.push(format!(
-            "{SLOWEST_MARK}: each benchmark's slowest size by mean, the one min_bandwidth_mbps \
+            "{SLOWEST_MARK}: the size with the lowest mean, what min_bandwidth_mbps \
              (--min-bandwidth-mbps) checks."
         ));
     }
@@ -243,18 +243,25 @@ pub fn concurrency(results: &ResultSet) -> Option<Table> {
     Some(table)
 }
 
-/// One table per swept parameter and benchmark, a row per server and value.
+/// One table per swept parameter and benchmark, a row per server and value (and per
+/// payload size and direction for bandwidth: an upload and a download are different
+/// measurements and are never mixed in one row).
 pub fn sweep_tables(results: &ResultSet) -> Vec<Table> {
     let all = sweeps(results);
     let mut out = Vec::new();
     for family in families(&all) {
         let (parameter, prefix) = (&family[0].parameter, &family[0].prefix);
         let with_sizes = family.iter().flat_map(|s| &s.points).any(|(_, r)| !r.sizes.is_empty());
+        let headers: Vec<&str> = if with_sizes {
+            vec!["server", parameter, "direction", "size", "ops", "ok", "p50", "p99", "p99.9", "mean rate"]
+        } else {
+            vec!["server", parameter, "requests", "ok", "p50", "p99", "p99.9", "req/s"]
+        };
         let mut b = TableBuilder::new(
             &format!("sweep-{prefix}-{parameter}"),
             &format!("Sweep: {prefix} by {parameter}"),
             &format!("One row per sweep point; latency of successful requests.{}", limit_note(&family)),
-            &["server", parameter, "requests", "ok", "p50", "p99", "p99.9", "req/s", "bandwidth"],
+            &headers,
         );
         for sweep in &family {
             for (value, r) in &sweep.points {
@@ -262,22 +269,29 @@ pub fn sweep_tables(results: &ResultSet) -> Vec<Table> {
                     Some(bytes) if parameter.ends_with("bytes") && bytes >= 0.0 => format_bytes(bytes as u64),
                     _ => value.label(),
                 };
-                let mut row = vec![
-                    (text(&sweep.mode), Tone::Muted),
-                    (text(shown), Tone::Plain),
-                    (Value::Int(r.outcomes.attempts), Tone::Plain),
-                    success(&r.outcomes),
-                ];
-                // A payload sweep's points may carry their latency per size only.
-                let latency = r.latency.as_ref().or_else(|| r.sizes.first().map(|s| &s.latency));
-                row.extend(latency_cells(latency, &[p50, p99, p999]).into_iter().map(|v| (v, Tone::Plain)));
-                row.push((r.throughput_rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
-                let best = r.sizes.iter().map(|s| s.mean_bps).reduce(f64::max);
-                row.push((
-                    if with_sizes { best.map_or(Value::Missing, Value::Bps) } else { Value::Missing },
-                    Tone::Plain,
-                ));
-                b.toned_row(row);
+                let point = [(text(&sweep.mode), Tone::Muted), (text(shown), Tone::Plain)];
+                if !with_sizes {
+                    let mut row = point.to_vec();
+                    row.extend([(Value::Int(r.outcomes.attempts), Tone::Plain), success(&r.outcomes)]);
+                    let cells = latency_cells(r.latency.as_ref(), &[p50, p99, p999]);
+                    row.extend(cells.into_iter().map(|v| (v, Tone::Plain)));
+                    row.push((r.throughput_rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
+                    b.toned_row(row);
+                    continue;
+                }
+                for s in &r.sizes {
+                    let mut row = point.to_vec();
+                    row.extend([
+                        (text(&s.direction), Tone::Plain),
+                        (text(format_bytes(s.size_bytes)), Tone::Plain),
+                        (Value::Int(s.outcomes.attempts), Tone::Plain),
+                        success(&s.outcomes),
+                    ]);
+                    let cells = latency_cells(Some(&s.latency), &[p50, p99, p999]);
+                    row.extend(cells.into_iter().map(|v| (v, Tone::Plain)));
+                    row.push((Value::Bps(s.mean_bps), Tone::Plain));
+                    b.toned_row(row);
+                }
             }
         }
         out.push(b.build());

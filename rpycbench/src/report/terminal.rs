@@ -127,10 +127,30 @@ pub fn render_table_within(t: &Table, colour: bool, width: u16) -> String {
     out.push('\n');
     out.push_str(&table.to_string());
     for note in &t.notes {
-        out.push_str("\n  ");
-        out.push_str(note);
+        for line in wrap(note, usize::from(width).saturating_sub(2)) {
+            out.push_str("\n  ");
+            out.push_str(&line);
+        }
     }
     out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word longer than
+/// the width keeps a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 /// Each kept column's width when the table would be wider than `width` at its natural
@@ -140,8 +160,8 @@ fn column_widths(t: &Table, kept: &[usize], width: u16) -> Option<Vec<usize>> {
     let chars = |s: &str| s.chars().count();
     let longest_value = |i: usize| t.rows.iter().map(|r| chars(&r[i].text)).max().unwrap_or(0);
     let natural: Vec<usize> = kept.iter().map(|&i| longest_value(i).max(chars(&t.columns[i].header))).collect();
-    let total = total_width;
-    if total(&natural) <= usize::from(width) {
+
+    if total_width(&natural) <= usize::from(width) {
         return None;
     }
     let longest_word = |i: usize| t.columns[i].header.split(' ').map(chars).max().unwrap_or(0);
@@ -152,10 +172,10 @@ fn column_widths(t: &Table, kept: &[usize], width: u16) -> Option<Vec<usize>> {
     order.sort_by_key(|&k| std::cmp::Reverse(natural[k] - least[k]));
     let mut widths = natural;
     for k in order {
-        if total(&widths) <= usize::from(width) {
+        if total_width(&widths) <= usize::from(width) {
             break;
         }
-        let excess = total(&widths) - usize::from(width);
+        let excess = total_width(&widths) - usize::from(width);
         widths[k] = widths[k].saturating_sub(excess).max(least[k]);
     }
     Some(widths)
@@ -297,6 +317,15 @@ mod tests {
         // It fits once the widest headers give way; the rest stay on one line.
         assert!(text.contains("benchmark") && text.contains("bytes/req"), "{text}");
         assert!(widest >= 90, "narrowed more than needed ({widest}):\n{text}");
+    }
+
+    #[test]
+    fn notes_wrap_at_the_width() {
+        let mut t = wide_table();
+        t.notes.push("word ".repeat(40).trim_end().to_owned());
+        let text = render_table_within(&t, false, 100);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert_eq!(text.matches("word").count(), 40, "{text}");
     }
 
     #[test]
