@@ -5,7 +5,8 @@ use super::latency::error_svg;
 #[cfg(test)]
 use super::NEUTRAL;
 use super::{
-    binary_ticks, data_ticks, draw_svg, style_mesh, tick_bps, Figure, Key, Overlay, Palette, PlotError, Shape,
+    data_ticks, draw_svg, log_ticks, nice_log_range, style_mesh, tick_bps, Figure, Key, Overlay, Palette, PlotError,
+    Shape,
 };
 use super::{HEIGHT, WIDTH};
 use crate::metrics::{BenchResult, ResultSet};
@@ -91,18 +92,18 @@ fn draw(lines: &[Line]) -> Result<String, PlotError> {
     let all = || lines.iter().flat_map(|l| l.points.iter().copied());
     let (xmin, xmax) = all().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
     let (ymin, ymax) = all().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    // A quarter of a doubling of margin, so end points are not on the frame.
-    let (ylo, yhi) = (ymin.max(1.0) / 1.25, ymax.max(1.0) * 1.25);
+    // Round 1-2-5 ends a little beyond the data, so end points are not on the frame.
+    let (ylo, yhi) = nice_log_range(ymin.max(1.0) / 1.1, ymax.max(1.0) * 1.1);
     let (xlo, xhi) = (xmin / 1.5, (xmax * 1.5).max(xmin * 2.0));
     let size_label = |x: f64| format_bytes(x.round() as u64);
     // The sizes measured, not powers of two: a point's size is read off its own tick.
     let x_ticks = data_ticks(all().map(|p| p.0), f64::log2, MAX_SIZE_TICKS, size_label);
-    let y_ticks = binary_ticks(ylo, yhi, 7, tick_bps);
+    let y_ticks = log_ticks(ylo, yhi, 7, tick_bps);
     draw_svg((WIDTH, HEIGHT), |root| {
         let mut chart =
             ChartBuilder::on(root).margin(16).x_label_area_size(44).y_label_area_size(76).build_cartesian_2d(
                 (xlo..xhi).log_scale().base(2.0).with_key_points(x_ticks.clone()),
-                (ylo..yhi).log_scale().base(2.0).with_key_points(y_ticks.clone()),
+                (ylo..yhi).log_scale().with_key_points(y_ticks.clone()),
             )?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
@@ -152,6 +153,6 @@ mod tests {
         let marks = read::marks(&svg, "circle");
         assert_eq!(marks.len(), sizes.len());
         assert!(marks.iter().all(|(_, t)| t.as_deref().is_some_and(|t| t.starts_with("threaded, "))), "{marks:?}");
-        assert_eq!(marks[4].1.as_deref(), Some("threaded, 10 MiB: 500.0 MiB/s"));
+        assert_eq!(marks[4].1.as_deref(), Some("threaded, 10 MiB: 524 MB/s"));
     }
 }

@@ -17,7 +17,7 @@ pub use side_by_side::side_by_side_figure;
 pub use sweep::sweep_figures;
 
 pub(crate) use overlay::{Overlay, Shape};
-pub(crate) use ticks::{binary_ticks, data_ticks, log_ticks, nice_log_range, Ticked};
+pub(crate) use ticks::{data_ticks, log_ticks, nice_log_range, Ticked};
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
@@ -176,10 +176,11 @@ pub(crate) fn tick_ns(ns: f64) -> String {
 
 /// A short rate label: `12MiB/s`.
 pub(crate) fn tick_bps(bps: f64) -> String {
-    let units = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
+    // Decimal, as the tables and the bandwidth SLA (MB/s) are.
+    let units = ["B/s", "kB/s", "MB/s", "GB/s"];
     let (mut value, mut i) = (bps, 0);
-    while value >= 1024.0 && i < units.len() - 1 {
-        value /= 1024.0;
+    while value >= 1000.0 && i < units.len() - 1 {
+        value /= 1000.0;
         i += 1;
     }
     format!("{}{}", trim(value), units[i])
@@ -220,7 +221,8 @@ mod tests {
     fn tick_labels_are_short() {
         assert_eq!(tick_ns(250_000.0), "250µs");
         assert_eq!(tick_ns(2_500_000.0), "2.5ms");
-        assert_eq!(tick_bps(12.0 * 1048576.0), "12MiB/s");
+        assert_eq!(tick_bps(12e6), "12MB/s");
+        assert_eq!(tick_bps(1.5e9), "1.5GB/s");
         assert_eq!(tick_count(12_000.0), "12k");
     }
 

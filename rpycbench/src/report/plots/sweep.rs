@@ -4,7 +4,7 @@
 
 use super::latency::error_svg;
 use super::sweep_bars::{draw_bars, Chart};
-use super::{binary_ticks, data_ticks, draw_svg, log_ticks, nice_log_range, style_mesh, tick_bps, tick_count, tick_ns};
+use super::{data_ticks, draw_svg, log_ticks, nice_log_range, style_mesh, tick_bps, tick_count, tick_ns};
 use super::{Figure, Key, Overlay, Palette, PlotError, Shape, Ticked, BAD, HEIGHT, WIDTH};
 use crate::metrics::{format_ns, BenchResult, ResultSet, SWEEP_LIMIT};
 use crate::report::format_bps;
@@ -75,6 +75,9 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
         let mut latency_legend = legend.clone();
         if numeric {
             latency_legend.push(Key { label: "p99".into(), colour: super::MUTED, dashed: true });
+            if metric == Throughput::BytesPerSecond {
+                legend.push(Key { label: "download".into(), colour: super::MUTED, dashed: true });
+            }
         }
         let what = if metric == Throughput::RequestsPerSecond { "throughput" } else { "bandwidth" };
         let limit = limit_note(&family);
@@ -95,7 +98,11 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
             title: format!("{prefix}: {what} by {parameter}"),
             caption: format!(
                 "{} at each sweep point. Higher is better.{limit}",
-                if what == "throughput" { "Successful requests per second" } else { "Best mean bandwidth" }
+                match (what, numeric) {
+                    ("throughput", _) => "Successful requests per second",
+                    (_, true) => "Mean bandwidth of upload (solid) and download (dashed)",
+                    (_, false) => "Best mean bandwidth",
+                }
             ),
             svg: thr.unwrap_or_else(|e| error_svg(&e)),
             legend,
@@ -278,6 +285,10 @@ fn draw_numeric_latency(family: &[&Sweep<'_>], parameter: &str, palette: &Palett
     })
 }
 
+/// One line of a throughput chart: its sweep, the direction it shows (bandwidth only),
+/// and its points.
+type Series<'a> = (&'a Sweep<'a>, Option<&'static str>, Vec<(f64, f64)>);
+
 fn draw_numeric_throughput(
     family: &[&Sweep<'_>],
     parameter: &str,
@@ -285,29 +296,36 @@ fn draw_numeric_throughput(
     palette: &Palette,
 ) -> Result<String, PlotError> {
     let axis = XAxis::of(family, parameter);
-    let series: Vec<(&Sweep<'_>, Vec<(f64, f64)>)> = family
+    // Bandwidth is drawn per direction (upload solid, download dashed): an upload and a
+    // download are different measurements, and their best would hide the slower one.
+    let parts: &[Option<&str>] =
+        if metric == Throughput::BytesPerSecond { &[Some("upload"), Some("download")] } else { &[None] };
+    let series: Vec<Series<'_>> = family
         .iter()
-        .map(|s| {
-            let pts =
-                s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), metric.of(r).filter(|y| *y > 0.0)?)));
-            (*s, pts.collect())
+        .flat_map(|s| parts.iter().map(move |part| (*s, *part)))
+        .map(|(s, part)| {
+            let y = |r: &BenchResult| match part {
+                Some(direction) => {
+                    r.sizes.iter().filter(|z| z.direction == direction).map(|z| z.mean_bps).reduce(f64::min)
+                }
+                None => metric.of(r),
+            };
+            let pts = s.points.iter().filter_map(|(v, r)| Some((axis.map(v.number()?), y(r).filter(|y| *y > 0.0)?)));
+            (s, part, pts.collect::<Vec<_>>())
         })
+        .filter(|(_, _, pts)| !pts.is_empty())
         .collect();
-    let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+    let ys = || series.iter().flat_map(|(_, _, p)| p.iter().map(|p| p.1));
     let (lo, hi) = (ys().fold(f64::MAX, f64::min), ys().fold(0f64, f64::max));
     if hi <= 0.0 {
         return Err(PlotError("no throughput to plot".into()));
     }
     // Log–log: rates scale by multiples as clients or sizes do, so equal steps read as
-    // equal factors. Bandwidth ticks on powers of two (1MiB/s, 4MiB/s), counts on 1-2-5.
+    // equal factors. Ticks on 1-2-5 steps (decimal, as MB/s is).
     let bytes = metric == Throughput::BytesPerSecond;
-    let (range, ticks) = if bytes {
-        let range = (lo / 1.25, hi * 1.25);
-        (range, binary_ticks(range.0, range.1, 7, tick_bps))
-    } else {
-        let range = nice_log_range(lo / 1.1, hi * 1.1);
-        (range, log_ticks(range.0, range.1, 8, tick_count))
-    };
+    let range = nice_log_range(lo / 1.1, hi * 1.1);
+    let ticks =
+        if bytes { log_ticks(range.0, range.1, 8, tick_bps) } else { log_ticks(range.0, range.1, 8, tick_count) };
     draw_svg((WIDTH, HEIGHT), |root| {
         let mut chart = plot(root, &axis, range, ticks)?;
         let mut mesh = chart.configure_mesh();
@@ -319,12 +337,18 @@ fn draw_numeric_throughput(
             .y_desc(y_desc)
             .draw()?;
         let mut overlay = Overlay::default();
-        for (sweep, pts) in &series {
+        for (sweep, part, pts) in &series {
             let colour = palette.colour(&sweep.mode);
-            chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
+            let download = *part == Some("download");
+            if download {
+                chart.draw_series(DashedLineSeries::new(pts.iter().copied(), 6, 4, colour.stroke_width(2)))?;
+            } else {
+                chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?;
+            }
+            let name = part.map_or_else(|| sweep.mode.clone(), |d| format!("{} {d}", sweep.mode));
             for p in pts {
-                let title = format!("{}, {parameter}={}: {}", sweep.mode, axis.label(p.0), metric.show(p.1));
-                overlay.point(chart.backend_coord(p), Shape::Circle, 4, colour, true, &title);
+                let title = format!("{name}, {parameter}={}: {}", axis.label(p.0), metric.show(p.1));
+                overlay.point(chart.backend_coord(p), Shape::Circle, 4, colour, !download, &title);
             }
         }
         draw_limits(&chart, &mut overlay, (&axis, parameter), family, range, LabelAt::Bottom);

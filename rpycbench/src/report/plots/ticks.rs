@@ -89,25 +89,6 @@ pub(crate) fn log_ticks(lo: f64, hi: f64, max: usize, label: impl Fn(f64) -> Str
     distinct(ticks, label)
 }
 
-/// Ticks for a byte-rate log axis over `lo..hi`: powers of two inside it, every second,
-/// fourth, … power when there are more than `max`; one per distinct `label`.
-pub(crate) fn binary_ticks(lo: f64, hi: f64, max: usize, label: impl Fn(f64) -> String) -> Vec<f64> {
-    let (first, last) = (lo.max(1.0).log2().ceil() as i32, hi.max(1.0).log2().floor() as i32);
-    let mut stride = 1;
-    while (last - first) / stride + 1 > max.max(2) as i32 {
-        stride *= 2;
-    }
-    let powers: Vec<f64> = (first..=last).step_by(stride as usize).map(|k| 2f64.powi(k)).collect();
-    if powers.len() >= 3 {
-        return distinct(powers, label);
-    }
-    // Less than two doublings: quarter steps between powers of two (384, 512, 640 …).
-    let quarters = (first - 1..=last + 1)
-        .flat_map(|k| [1.0, 1.25, 1.5, 1.75].map(|m| m * 2f64.powi(k)))
-        .filter(|v| *v >= lo * (1.0 - SLACK) && *v <= hi * (1.0 + SLACK));
-    distinct(quarters.collect(), label)
-}
-
 /// Ticks at the data's own `values`, as they were measured: ascending, one per distinct
 /// `label`, thinned to at most `max` so labels do not run into each other. `position`
 /// maps a value to where it sits on the axis (its log for a log axis); thinning keeps
@@ -186,16 +167,5 @@ mod tests {
         let thinned = data_ticks(many.clone(), f64::log2, 6, |v| format!("{v}"));
         assert!(thinned.len() <= 6 && thinned[0] == 1.0 && thinned.last() == many.last(), "{thinned:?}");
         assert!(thinned.iter().all(|t| many.contains(t)), "only measured values: {thinned:?}");
-    }
-
-    #[test]
-    fn binary_ticks_thin_by_powers() {
-        assert_eq!(
-            binary_ticks(1000.0, 70000.0, 8, |v| format!("{v}")),
-            [1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0]
-        );
-        assert_eq!(binary_ticks(1.0, 1024.0, 6, |v| format!("{v}")).len(), 6);
-        // A narrow range still gets several ticks.
-        assert_eq!(binary_ticks(300.0, 700.0, 8, |v| format!("{v}")), [320.0, 384.0, 448.0, 512.0, 640.0]);
     }
 }
