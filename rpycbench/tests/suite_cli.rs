@@ -25,8 +25,14 @@ fn the_suite_compares_rpyc_with_http() {
         .status()
         .expect("running the suite");
     let results = ResultSet::load(&out.join("results.json")).expect("results.json");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&out);
     assert!(status.success(), "suite exited {status}");
+    // The headline: each pair of servers as ratios of median latency with intervals.
+    for pair in ["threaded vs http (RPyC against HTTP): latency ", "threaded vs forking (threaded against forking): "] {
+        let line = summary.lines().find(|l| l.contains(pair)).unwrap_or_else(|| panic!("{pair:?} in:\n{summary}"));
+        assert_eq!(line.matches("× \\[").count(), 3, "latency, connect and concurrent with intervals: {line}");
+    }
     let names: Vec<&str> = results.results.iter().map(|r| r.name.as_str()).collect();
     for kind in ["connection", "latency", "bandwidth", "concurrent"] {
         for server in ["threaded", "forking", "http"] {

@@ -16,7 +16,7 @@ use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
 use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
-use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
+use crate::report::{colour_enabled, headline, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode};
 use clap::Args;
 use phases::{run_phases, run_transfers, Phases};
@@ -315,6 +315,11 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let results = checkpoint.finish(partial)?;
     if !args.quiet {
         println!("{}", terminal_report(&results, None, colour_enabled()));
+        let headline = headline(&results);
+        if !headline.is_empty() {
+            println!("\nHeadline");
+            headline.iter().for_each(|line| println!("  {line}"));
+        }
         // The top findings in a few lines (the diagnosis engine).
         let findings = diagnose(&results.results, &Thresholds::default());
         print!("{}", render_compact(&findings, 4));

@@ -56,6 +56,15 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
     if let Some(c) = comparison {
         verdict(&mut body, c);
     }
+    let headline = super::headline::headline(results);
+    if !headline.is_empty() {
+        body.push_str("<section id=\"headline\">\n<h2>Headline</h2>\n<ul class=\"headline\">\n");
+        for line in &headline {
+            let _ = writeln!(body, "<li>{}</li>", escape(line));
+        }
+        body.push_str("</ul>\n</section>\n");
+        contents.push(("headline".into(), "Headline".into(), Vec::new()));
+    }
     findings_html(&mut body, &findings_of(results), unchecked_note(results).as_deref());
     if body.contains("<section id=\"findings\">") {
         contents.push(("findings".into(), "Findings".into(), Vec::new()));

@@ -37,6 +37,14 @@ pub fn markdown_report(results: &ResultSet, comparison: Option<&Comparison>) -> 
     } else {
         out.push_str("No results.\n\n");
     }
+    let headline = super::headline::headline(results);
+    if !headline.is_empty() {
+        out.push_str("### Headline\n\n");
+        for line in &headline {
+            let _ = writeln!(out, "- {}", escape(line));
+        }
+        out.push('\n');
+    }
     findings_markdown(&mut out, &findings_of(results), unchecked_note(results).as_deref());
     let mut tables = result_tables(results);
     if let Some(c) = comparison {
