@@ -16,7 +16,7 @@ use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
 use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
-use crate::report::{colour_enabled, headline, terminal_report, write_reports, ReportFiles};
+use crate::report::{colour_enabled, headline, terminal_report, write_reports, ReportFiles, HEADLINE_KEY};
 use crate::server::{PythonServerSpec, ServerMode};
 use clap::Args;
 use phases::{run_phases, run_transfers, Phases};
@@ -317,8 +317,12 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         println!("{}", terminal_report(&results, None, colour_enabled()));
         let headline = headline(&results);
         if !headline.is_empty() {
+            // A pair per line, its ratios indented under it: each line reads in 100 columns.
             println!("\nHeadline");
-            headline.iter().for_each(|line| println!("  {line}"));
+            for pair in &headline {
+                println!("  {}\n    {}", pair.pair, pair.ratios.join(" · "));
+            }
+            println!("  ({})", HEADLINE_KEY.replace("; ", ";\n   "));
         }
         // The top findings in a few lines (the diagnosis engine).
         let findings = diagnose(&results.results, &Thresholds::default());

@@ -23,11 +23,30 @@ const PAIRS: [(&str, &str, &str); 4] = [
 const KINDS: [(BenchKind, &str); 3] =
     [(BenchKind::Latency, "latency"), (BenchKind::Connection, "connect"), (BenchKind::Concurrent, "concurrent")];
 
-/// One line per pair of servers present in `results`, e.g. `threaded vs http (RPyC
-/// against HTTP): latency 0.912× [0.861, 0.966] · connect 0.80× [0.71, 0.90]`, then a
-/// line on how to read them; empty when no pair ran.
-pub fn headline(results: &ResultSet) -> Vec<String> {
-    let mut lines = Vec::new();
+/// How to read a headline, said under it.
+pub const HEADLINE_KEY: &str = "× = the first server's median latency over the second's, below 1 is faster; \
+                                [95 % interval] from the medians of each run's rounds";
+
+/// One pair of servers compared: `threaded vs http (RPyC against HTTP)` and its ratios,
+/// `latency 0.912× [0.861, 0.966]`, `connect 0.80× [0.71, 0.90]`, ….
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadlinePair {
+    /// Which servers, and what comparing them means.
+    pub pair: String,
+    /// One ratio per kind both ran.
+    pub ratios: Vec<String>,
+}
+
+impl std::fmt::Display for HeadlinePair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pair, self.ratios.join(" · "))
+    }
+}
+
+/// Each pair of servers present in `results` (see [`HEADLINE_KEY`] for how to read
+/// it); empty when no pair ran.
+pub fn headline(results: &ResultSet) -> Vec<HeadlinePair> {
+    let mut pairs = Vec::new();
     for (first, second, meaning) in PAIRS {
         let ratios: Vec<String> = KINDS
             .iter()
@@ -37,17 +56,10 @@ pub fn headline(results: &ResultSet) -> Vec<String> {
             })
             .collect();
         if !ratios.is_empty() {
-            lines.push(format!("{first} vs {second} ({meaning}): {}", ratios.join(" · ")));
+            pairs.push(HeadlinePair { pair: format!("{first} vs {second} ({meaning})"), ratios });
         }
     }
-    if !lines.is_empty() {
-        lines.push(
-            "(× = the first server's median latency over the second's, below 1 is faster; \
-             [95 % interval] from the medians of each run's rounds)"
-                .into(),
-        );
-    }
-    lines
+    pairs
 }
 
 /// The plain (not swept) result of `kind` against `mode`.

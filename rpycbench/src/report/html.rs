@@ -59,10 +59,10 @@ pub fn html_report(results: &ResultSet, comparison: Option<&Comparison>) -> Stri
     let headline = super::headline::headline(results);
     if !headline.is_empty() {
         body.push_str("<section id=\"headline\">\n<h2>Headline</h2>\n<ul class=\"headline\">\n");
-        for line in &headline {
-            let _ = writeln!(body, "<li>{}</li>", escape(line));
+        for pair in &headline {
+            let _ = writeln!(body, "<li>{}</li>", escape(&pair.to_string()));
         }
-        body.push_str("</ul>\n</section>\n");
+        let _ = writeln!(body, "</ul>\n<p class=\"caption\">{}</p>\n</section>", escape(super::headline::HEADLINE_KEY));
         contents.push(("headline".into(), "Headline".into(), Vec::new()));
     }
     findings_html(&mut body, &findings_of(results), unchecked_note(results).as_deref());

@@ -40,10 +40,10 @@ pub fn markdown_report(results: &ResultSet, comparison: Option<&Comparison>) -> 
     let headline = super::headline::headline(results);
     if !headline.is_empty() {
         out.push_str("### Headline\n\n");
-        for line in &headline {
-            let _ = writeln!(out, "- {}", escape(line));
+        for pair in &headline {
+            let _ = writeln!(out, "- {}", escape(&pair.to_string()));
         }
-        out.push('\n');
+        let _ = writeln!(out, "\n{}\n", escape(super::headline::HEADLINE_KEY));
     }
     findings_markdown(&mut out, &findings_of(results), unchecked_note(results).as_deref());
     let mut tables = result_tables(results);

@@ -60,22 +60,36 @@ fn uses_sizes(r: &BenchResult) -> bool {
     matches!(r.kind, BenchKind::Bandwidth | BenchKind::Transfer) || !r.sizes.is_empty()
 }
 
+/// The benchmark's name without its server, for tables with a server column:
+/// `latency[threaded]` against the threaded server reads `latency`; any other name,
+/// `refused[x]` included, is kept whole.
+fn short_name(r: &BenchResult) -> &str {
+    let suffix = format!("[{}]", r.server.mode);
+    r.name.strip_suffix(suffix.as_str()).filter(|s| !s.is_empty()).unwrap_or(&r.name)
+}
+
 /// One row per benchmark: outcomes, latency quantiles, throughput, best bandwidth.
 pub fn summary(results: &ResultSet) -> Option<Table> {
+    // The server has its own column, so `latency[threaded]` reads `latency`; the kind
+    // gets a column only where some benchmark's name does not already say it.
+    let kind_said = plain(results).all(|r| short_name(r) == r.kind.name());
+    let mut headers = vec!["benchmark", "server", "kind", "requests", "ok", "p50", "p99", "p99.9", "mean", "req/s"];
+    headers.push("peak bandwidth");
+    if kind_said {
+        headers.remove(2);
+    }
     let mut b = TableBuilder::new(
         "summary",
         "Summary",
         "One row per benchmark (sweeps have their own tables). Latency of successful requests; peak bandwidth is the best payload size's mean (the bandwidth table has every size).",
-        &["benchmark", "server", "kind", "requests", "ok", "p50", "p99", "p99.9", "mean", "req/s", "peak bandwidth"],
+        &headers,
     );
     for r in plain(results) {
-        let mut row = vec![
-            (text(&r.name), Tone::Plain),
-            (text(&r.server.mode), Tone::Muted),
-            (text(r.kind.name()), Tone::Muted),
-            (Value::Int(r.outcomes.attempts), Tone::Plain),
-            success(&r.outcomes),
-        ];
+        let mut row = vec![(text(short_name(r)), Tone::Plain), (text(&r.server.mode), Tone::Muted)];
+        if !kind_said {
+            row.push((text(r.kind.name()), Tone::Muted));
+        }
+        row.extend([(Value::Int(r.outcomes.attempts), Tone::Plain), success(&r.outcomes)]);
         row.extend(latency_cells(r.latency.as_ref(), &[p50, p99, p999, mean]).into_iter().map(|v| (v, Tone::Plain)));
         let rps = if uses_sizes(r) { None } else { r.throughput_rps };
         row.push((rps.map_or(Value::Missing, |x| Value::Num(x, 0)), Tone::Plain));
@@ -224,7 +238,7 @@ pub fn concurrency(results: &ResultSet) -> Option<Table> {
         let clients = r.params.get("clients").and_then(serde_json::Value::as_u64);
         let late_tone = if r.outcomes.late_starts > 0 { Tone::Warn } else { Tone::Plain };
         let mut row = vec![
-            (text(&r.name), Tone::Plain),
+            (text(short_name(r)), Tone::Plain),
             (text(&r.server.mode), Tone::Muted),
             (clients.map_or(Value::Missing, Value::Int), Tone::Plain),
             (text(load_label(r)), Tone::Muted),

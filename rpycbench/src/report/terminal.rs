@@ -4,7 +4,7 @@
 use super::comparison::Comparison;
 use super::sections;
 use crate::metrics::ResultSet;
-use crate::table::{Table, Tone};
+use crate::table::{wrap, Table, Tone};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Width};
 use std::io::IsTerminal;
 
@@ -38,9 +38,7 @@ pub fn colour_wanted(no_color: Option<&std::ffi::OsStr>, is_terminal: bool) -> b
     is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// How wide tables may be off a terminal (logs, CI, pipes): what an ordinary terminal
-/// window and a code review shows without wrapping.
-pub const WIDTH_OFF_TERMINAL: u16 = 100;
+pub use crate::table::WIDTH_OFF_TERMINAL;
 
 /// The width tables must fit: the terminal's when stdout is one, else
 /// [`WIDTH_OFF_TERMINAL`].
@@ -133,24 +131,6 @@ pub fn render_table_within(t: &Table, colour: bool, width: u16) -> String {
         }
     }
     out
-}
-
-/// `text` in lines of at most `width` characters, broken at spaces (a word longer than
-/// the width keeps a line of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    lines.push(line);
-    lines
 }
 
 /// Each kept column's width when the table would be wider than `width` at its natural

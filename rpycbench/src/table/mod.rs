@@ -203,6 +203,28 @@ impl ColumnFormat {
     }
 }
 
+/// How wide text output may be off a terminal (logs, CI, pipes): what an ordinary
+/// terminal window and a code review show without wrapping.
+pub const WIDTH_OFF_TERMINAL: u16 = 100;
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word longer than
+/// the width keeps a line of its own).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
 /// `1234567` as `1,234,567`.
 pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();

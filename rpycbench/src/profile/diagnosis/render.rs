@@ -2,6 +2,7 @@
 //! terminal summary.
 
 use super::finding::{Finding, Severity};
+use crate::table::{wrap, WIDTH_OFF_TERMINAL};
 use std::fmt::Write;
 
 /// A plain-text report: every finding with its evidence, details, explanation and
@@ -46,10 +47,18 @@ pub fn render_compact(findings: &[Finding], max: usize) -> String {
         return s;
     }
     let _ = writeln!(s, "diagnosis ({} finding{}):", findings.len(), if findings.len() == 1 { "" } else { "s" });
+    // Lines within the width a log or a terminal shows (wrapped at spaces, the
+    // continuation indented under the text).
+    let width = usize::from(WIDTH_OFF_TERMINAL);
     for f in findings.iter().take(max) {
         let first = f.evidence.first().map(|e| format!(": {e}")).unwrap_or_default();
-        let _ = writeln!(s, "  {} {} [{}]{first}", f.severity, f.title, f.subject);
-        let _ = writeln!(s, "    → {}", first_sentence(&f.action));
+        let head = format!("{} {} [{}]{first}", f.severity, f.title, f.subject);
+        for (i, line) in wrap(&head, width - 4).iter().enumerate() {
+            let _ = writeln!(s, "{}{line}", if i == 0 { "  " } else { "    " });
+        }
+        for (i, line) in wrap(first_sentence(&f.action), width - 6).iter().enumerate() {
+            let _ = writeln!(s, "{}{line}", if i == 0 { "    → " } else { "      " });
+        }
     }
     if findings.len() > max {
         let _ = writeln!(s, "  … and {} more", findings.len() - max);
