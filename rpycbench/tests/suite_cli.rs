@@ -81,25 +81,48 @@ fn the_suite_compares_rpyc_with_http() {
     }
     let _ = std::fs::remove_file(&file);
 
+    // An interpreter without rpyc (here: none at all) fails the run before any server
+    // starts, naming what to fix; nothing is written.
+    let out = std::env::temp_dir().join(format!("rpycbench-http-suite-nopython-{}", std::process::id()));
+    let started = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+        .args(["--skip-http", "--python", "--python-interpreter", "/nonexistent/python3", "--quiet", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the suite");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'/nonexistent/python3' not found") && stderr.contains("pip install rpyc==6.0.2"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "a server ran first: {stderr}");
+    assert!(!out.join("results.json").exists(), "nothing was measured, nothing is written");
+    let _ = std::fs::remove_dir_all(&out);
+
     // A server that fails to start ends the run, but what ran before it is written.
     let out = std::env::temp_dir().join(format!("rpycbench-http-suite-partial-{}", std::process::id()));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let port = taken.local_addr().expect("its address").port().to_string();
     let run = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
-        .args(["--skip-forking", "--skip-http", "--python", "--python-interpreter", "/nonexistent/python3"])
+        .args(["--skip-http", "--forking-port", &port])
         .args(["--connections", "2", "--requests", "5", "--clients", "1", "--requests-per-client", "2"])
         .args(["--bandwidth-sizes", "1024", "--bandwidth-iterations", "1", "--warmup", "0", "--quiet", "--out"])
         .arg(&out)
         .stdin(Stdio::null())
         .output()
         .expect("running the suite");
+    drop(taken);
     let partial = ResultSet::load(&out.join("results.json"));
     let _ = std::fs::remove_dir_all(&out);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the python-threaded server did not start"), "{stderr}");
+    assert!(stderr.contains("the forking server did not start"), "{stderr}");
     assert!(stderr.contains("the results measured before it were written"), "{stderr}");
     let partial = partial.expect("the threaded server's results were written");
     let why = partial.partial.as_deref().unwrap_or_default();
-    assert!(why.contains("the python-threaded server did not start"), "flagged partial: {why:?}");
+    assert!(why.contains("the forking server did not start"), "flagged partial: {why:?}");
     assert_eq!(partial.results.len(), 4, "{:?}", partial.results.iter().map(|r| &r.name).collect::<Vec<_>>());
 
     // Skipping everything, HTTP included, is an error rather than an empty run.

@@ -263,6 +263,15 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         eprintln!("rpycbench: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
+    // A Python server runs after the native ones: an interpreter without rpyc must fail
+    // the run now, naming the fix, not after minutes of native benchmarks.
+    if servers.iter().any(|(kind, _, _)| matches!(kind, ServerKind::Rpyc(m) if m.is_python())) {
+        let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
+        if let Err(e) = python.check() {
+            eprintln!("rpycbench: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
     // From here on SIGINT and SIGTERM write what was measured (see cli/interrupt.rs).
     let (out, json) = (args.out.clone(), args.json.clone());
     let checkpoint =

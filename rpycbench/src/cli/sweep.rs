@@ -301,6 +301,16 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     at_least_one("--requests-per-client", args.requests_per_client)?;
     at_least_one("--iterations", u64::from(args.iterations))?;
     let values = parse_values(args.over, &args.values)?;
+    // Python servers may come after native steps: no rpyc must fail before the first.
+    let python_step = |v: &StepValue| match v {
+        StepValue::Mode(m) => m.is_python(),
+        _ => args.connect.is_none() && rpyc_mode("--mode", args.mode).is_ok_and(ServerMode::is_python),
+    };
+    if values.iter().any(python_step) {
+        PythonServerSpec { python: args.python.clone(), ..Default::default() }
+            .check()
+            .map_err(|e| SetupError::Usage(e.to_string()))?;
+    }
     let call = CallSpec::parse(args.call.as_deref().unwrap_or("ping"), args.args.as_deref(), args.kwargs.as_deref())?;
     let processes = super::external::server_processes(args.server_pid)?;
     let external = match &args.connect {
