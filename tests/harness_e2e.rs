@@ -521,7 +521,7 @@ fn the_sla_gate_example_passes() {
     run.assert_contains("4 passed; 0 failed");
 }
 
-/// The library in a crate of the user's own (tests/downstream/library): the README's
+/// The library in a crate of the user's own (tests/downstream/library): docs/library.md's
 /// example as its `main`, and a plain `#[test]` under libtest's `main`, each starting
 /// native servers (and, in the test, the HTTP baseline, a feature) — with no `rpycbench` binary anywhere: both are copied out of the build
 /// tree and run with a `PATH` that has none, so they serve from themselves.

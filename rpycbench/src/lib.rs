@@ -135,3 +135,16 @@ pub mod __private_0_1 {
         }
     }
 }
+
+/// The Rust examples of the pages in `docs/`, compiled (and run, unless marked
+/// otherwise) as doctests, so the documentation cannot drift from the code: the crate's
+/// own documentation is the README, which links to these pages.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../docs/cargo-test.md")]
+    mod cargo_test {}
+    #[doc = include_str!("../../docs/library.md")]
+    mod library {}
+    #[doc = include_str!("../../docs/profiling.md")]
+    mod profiling {}
+}

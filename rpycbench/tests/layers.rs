@@ -1,5 +1,5 @@
 //! The layers of `rpycbench/src` (the design notes' table, `../shared/design/ARCHITECTURE.md`
-//! and the README's "Layout"): each module may use only the modules above it in
+//! and docs/layout.md): each module may use only the modules above it in
 //! [`LAYERS`]. Read from the source, the way a reviewer reads it: every `crate::` path
 //! outside comments, `use crate::{a::X, b::Y}` groups included.
 //!

@@ -477,7 +477,7 @@ fn a_gate_with_benchmarks_missing_or_none_in_common_fails() {
     let allowed =
         rpycbench(&["compare", "old.json", "fewer.json", "--allow-missing", "--inconclusive", "warn"], &tmp.0);
     assert_eq!(allowed.status.code(), Some(0), "{}", String::from_utf8_lossy(&allowed.stdout));
-    // A file that does not exist is its own status, as the README says.
+    // A file that does not exist is its own status, as docs/suite.md says.
     let absent = rpycbench(&["compare", "old.json", "absent.json"], &tmp.0);
     assert_eq!(absent.status.code(), Some(12), "{}", String::from_utf8_lossy(&absent.stderr));
 }

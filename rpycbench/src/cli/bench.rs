@@ -95,8 +95,8 @@ struct Common {
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
     /// How long to poll for each reply before blocking, e.g. 50us; 0s blocks at once.
-    /// Polling keeps this side's core awake for quick replies (see the README's "Noise
-    /// and regimes"); the value is recorded in the results.
+    /// Polling keeps this side's core awake for quick replies (see docs/verdicts.md, "Reply
+    /// polling"); the value is recorded in the results.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "50us")]
     reply_poll: Duration,
     /// Rounds the run is split into: the unit comparisons build their interval from.

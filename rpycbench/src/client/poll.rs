@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How long a client polls for a reply before blocking, by default. Chosen by
-/// measurement (see the README's "Noise and regimes"): long enough to cover a local
+/// measurement (see docs/verdicts.md, "Reply polling"): long enough to cover a local
 /// round trip on a busy or idle machine, short enough to cost little CPU when a reply
 /// takes long.
 pub const DEFAULT_REPLY_POLL: Duration = Duration::from_micros(50);

@@ -166,7 +166,7 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
     let mut table = (!b.is_empty()).then(|| b.build())?;
     if marked {
         table.notes.push(format!(
-            "{SLOWEST_MARK}: the size with the lowest mean, what min_bandwidth_mbps \
+            "{SLOWEST_MARK}: each benchmark's size with the lowest mean, what min_bandwidth_mbps \
              (--min-bandwidth-mbps) checks."
         ));
     }

@@ -1,4 +1,4 @@
-//! The README's library example, as a user writes it in a crate of their own.
+//! The library example of docs/library.md, as a user writes it in a crate of their own.
 
 use rpycbench::bench::{Latency, Target};
 use rpycbench::server::{ServerMode, ServerSpec};
