@@ -7,7 +7,7 @@
 //! time left. Without it a 30-second step looked hung at a full bar.
 
 use crate::metrics::progress::requests_finished;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,7 +58,12 @@ impl Progress {
         if !std::io::stderr().is_terminal() {
             return Progress::Lines { done: 0, total };
         }
-        let bar = ProgressBar::new(total);
+        Progress::bar(total, ProgressDrawTarget::stderr())
+    }
+
+    /// The bar, drawn to `target` (the terminal's stderr, or a test's terminal).
+    fn bar(total: u64, target: ProgressDrawTarget) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(total), target);
         // The template is a constant known to be valid.
         let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}").expect("valid template");
         bar.set_style(style);
@@ -153,6 +158,49 @@ fn describe(what: &str, expect: Expect, done: u64, elapsed: Duration) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use indicatif::InMemoryTerm;
+
+    /// The screen's first line, as a user would see it.
+    fn shown(term: &InMemoryTerm) -> String {
+        term.contents().lines().next().unwrap_or_default().trim_end().to_owned()
+    }
+
+    /// Waits (up to 5 s) until the screen shows `what`.
+    fn until_shown(term: &InMemoryTerm, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let line = shown(term);
+            if line.contains(what) || Instant::now() > deadline {
+                return line;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn the_bar_counts_finished_steps_and_moves_inside_one() {
+        let term = InMemoryTerm::new(4, 120);
+        let target = ProgressDrawTarget::term_like_with_hz(Box::new(term.clone()), 20);
+        let mut progress = Progress::bar(3, target);
+        let Progress::Bar(live) = &progress else { panic!("a bar") };
+        live.bar.tick();
+        assert!(until_shown(&term, "0/3").contains("0/3"), "at 0 %: {}", shown(&term));
+        progress.step("threaded: latency of ping()", Expect::Requests(1000));
+        // Inside the step: its requests done and rate, redrawn while it runs; no step
+        // has finished, so the bar stays at 0.
+        let mut counter = crate::metrics::progress::Unpublished::each();
+        (0..40).for_each(|_| counter.one());
+        let mid = until_shown(&term, " done, ");
+        assert!(
+            mid.contains("0/3") && mid.contains("threaded: latency of ping(): ") && mid.contains(" done, "),
+            "{mid}"
+        );
+        progress.step("threaded: bandwidth", Expect::Unknown);
+        let next = until_shown(&term, "1/3");
+        assert!(next.contains("1/3") && next.contains("threaded: bandwidth"), "{next}");
+        progress.finish();
+        assert_eq!(shown(&term), "", "a finished bar leaves the screen clean");
+    }
 
     #[test]
     fn a_step_says_what_it_did_how_fast_and_how_long_is_left() {
