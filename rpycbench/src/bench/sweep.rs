@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(sweep.record(2, step(0.99, 9.0)), None);
         assert!(!sweep.is_over());
         let limit = sweep.record(4, step(0.99, 12.5)).map(str::to_owned);
-        assert_eq!(limit.as_deref(), Some("p99 = 12.50 ms > 10.00 ms"));
+        assert_eq!(limit.as_deref(), Some("p99 = 12.5 ms > 10.0 ms"));
         assert!(sweep.is_over());
         let results = sweep.results();
         assert_eq!(results.len(), 3);

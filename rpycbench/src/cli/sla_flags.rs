@@ -140,10 +140,10 @@ mod tests {
             declared: true,
             sample: (10, "requests"),
         };
-        assert_eq!(c(Stat::P99Ms, 100.0, 120.0).relation(), "p99 = 120.00 ms > 100.00 ms");
-        assert_eq!(c(Stat::P99Ms, 100.0, 0.5).relation(), "p99 = 0.500 ms ≤ 100.00 ms");
+        assert_eq!(c(Stat::P99Ms, 100.0, 120.0).relation(), "p99 = 120 ms > 100 ms");
+        assert_eq!(c(Stat::P99Ms, 100.0, 0.5).relation(), "p99 = 0.500 ms ≤ 100 ms");
         assert_eq!(c(Stat::MinSuccessRate, 0.95, 0.5).relation(), "success rate = 50.00 % < 95.00 %");
         let lines = verdict_lines(&[c(Stat::P99Ms, 100.0, 120.0)], "x");
-        assert_eq!(lines, vec!["SLA violated: p99 = 120.00 ms > 100.00 ms (x, 10 requests)"]);
+        assert_eq!(lines, vec!["SLA violated: p99 = 120 ms > 100 ms (x, 10 requests)"]);
     }
 }

@@ -36,7 +36,7 @@ threaded). The HTTP baseline (mode http) cannot be swept: the sweep's clients sp
 RPyC; compare it with `rpycbench suite` instead.
 Every result in --json has params.sweep_parameter (\"clients\", \"payload_bytes\" or
 \"mode\") and params.sweep_value (a number, or the mode's name); the step that crossed
-the limit also has params.sweep_limit (e.g. \"p99 = 120.00 ms > 100.00 ms\").
+the limit also has params.sweep_limit (e.g. \"p99 = 120 ms > 100 ms\").
 `rpycbench report sweep.json` draws the curve as HTML (report.html, marking the limit).
 
 Exit status: 0 when the sweep ran (limit reached or not), 2 for bad input, an

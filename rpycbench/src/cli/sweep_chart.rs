@@ -19,7 +19,7 @@ pub(crate) struct Step {
     /// Its figures: one row, or one per payload size and direction for bandwidth (an
     /// upload and a download of one size are different measurements, never averaged).
     pub rows: Vec<Figures>,
-    /// The limit this step crossed, e.g. `p99 = 120.00 ms > 100.00 ms`.
+    /// The limit this step crossed, e.g. `p99 = 120 ms > 100 ms`.
     pub limit: Option<String>,
 }
 

@@ -114,5 +114,9 @@ mod tests {
         assert_eq!(format_ms(231_456), "0.231 ms");
         assert_eq!(format_ms(5_210_000), "5.21 ms");
         assert_eq!(format_ms(1_000_000), "1.00 ms");
+        // Three figures whatever the magnitude: small values are not rounded away.
+        assert_eq!(format_ms(8_520), "0.00852 ms");
+        assert_eq!(format_ms(120_000_000), "120 ms");
+        assert_eq!(format_ms(0), "0 ms");
     }
 }

@@ -176,15 +176,16 @@ impl LatencyStats {
     }
 }
 
-/// Nanoseconds as milliseconds: three decimals below 1 ms, two above (`0.231 ms`,
-/// `5.21 ms`), as SLA messages and the harness's lines show latencies.
+/// Nanoseconds as milliseconds with three significant figures (`0.0852 ms`, `5.21 ms`,
+/// `120 ms`), as SLA messages and the harness's lines show latencies beside bounds
+/// written in ms: a small value keeps its figures instead of reading `0.00 ms`.
 pub fn format_ms(ns: u64) -> String {
     let ms = ns as f64 / 1e6;
-    if ms < 1.0 {
-        format!("{ms:.3} ms")
-    } else {
-        format!("{ms:.2} ms")
+    if ms == 0.0 {
+        return "0 ms".to_owned();
     }
+    let decimals = (2 - ms.log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{ms:.decimals$} ms")
 }
 
 /// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`

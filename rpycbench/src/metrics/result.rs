@@ -224,7 +224,7 @@ pub const SWEEP_PARAMETER: &str = "sweep_parameter";
 /// The `params` key holding one sweep step's value: a number, or a string for `mode`.
 pub const SWEEP_VALUE: &str = "sweep_value";
 /// The `params` key set on the sweep step that crossed its limit: what crossed it, e.g.
-/// `p99 = 120.00 ms > 100.00 ms`.
+/// `p99 = 120 ms > 100 ms`.
 pub const SWEEP_LIMIT: &str = "sweep_limit";
 
 /// The result of one benchmark against one server.

@@ -111,7 +111,7 @@ pub fn modes(results: &ResultSet) -> Vec<String> {
     out
 }
 
-/// `Limit reached at clients=8 (threaded): p99 = 120.00 ms > 100.00 ms.` for every
+/// `Limit reached at clients=8 (threaded): p99 = 120 ms > 100 ms.` for every
 /// sweep of the family whose step recorded [`SWEEP_LIMIT`]; empty when none did.
 pub fn limit_note(family: &[&Sweep<'_>]) -> String {
     let mut out = String::new();
