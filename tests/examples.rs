@@ -169,8 +169,8 @@ fn benchmark_kinds_prints_every_kind() {
         .assert_ok()
         .has("connection time (10 connections):")
         .has("latency distribution for 100 requests (get_user_tuple):")
-        .has("upload        1024 B: mean")
-        .has("download     65536 B: mean")
+        .has("upload       1 KiB: mean")
+        .has("download    64 KiB: mean")
         .has("  2 clients: success 100.0 %");
 }
 
