@@ -283,9 +283,9 @@ fn a_payload_sweep_has_a_row_per_size_and_direction() {
     assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     let rows: Vec<&str> = run.stdout.lines().filter(|l| l.contains("upload") || l.contains("download")).collect();
     assert_eq!(rows.len(), 4, "{}", run.stdout);
-    assert!(rows[0].trim_start().starts_with("1024  upload"), "{}", run.stdout);
+    assert!(rows[0].trim_start().starts_with("1KiB  upload"), "{}", run.stdout);
     assert!(rows[1].trim_start().starts_with("download"), "{}", run.stdout);
-    assert!(rows[2].trim_start().starts_with("65536  upload"), "{}", run.stdout);
+    assert!(rows[2].trim_start().starts_with("64KiB  upload"), "{}", run.stdout);
     assert!(rows.iter().all(|r| r.contains("MB/s") || r.contains("kB/s")), "{}", run.stdout);
     assert_fits_100_columns(&run.stdout);
 }

@@ -5,9 +5,9 @@
 //!   `bench`, `sweep`, the suite and `report`, each of which must succeed.
 //! - Every `rpycbench …` command line in the README and `docs/` names only subcommands,
 //!   flags and values the command accepts: each is run with `--help` appended, which
-//!   clap answers only once every argument before it parsed.
+//!   clap answers only once every argument before it parsed (rules between arguments,
+//!   such as two that conflict, are checked after `--help` and so are not).
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,8 +58,10 @@ fn the_try_it_block_runs_as_written() {
         .current_dir(&dir)
         .env("PATH", path)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Files, not pipes: output is read after the script ends, and a pipe that filled
+        // up before then would stall the script until the deadline.
+        .stdout(std::fs::File::create(dir.join("stdout")).expect("a file for stdout"))
+        .stderr(std::fs::File::create(dir.join("stderr")).expect("a file for stderr"))
         // Its own process group: on a timeout everything the script started is killed.
         .process_group(0)
         .spawn()
@@ -78,9 +80,8 @@ fn the_try_it_block_runs_as_written() {
     // output pipes open: stop its whole process group before reading them.
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
     let _ = child.wait();
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    let _ = child.stdout.take().map(|mut s| s.read_to_string(&mut stdout));
-    let _ = child.stderr.take().map(|mut s| s.read_to_string(&mut stderr));
+    let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
     let report = dir.join("demo/report.html").exists();
     let _ = std::fs::remove_dir_all(&dir);
     let status = status.unwrap_or_else(|| panic!("timed out after {TOUR_DEADLINE:?}\n{stdout}\n{stderr}"));

@@ -195,6 +195,9 @@ mod tests {
             mid.contains("0/3") && mid.contains("threaded: latency of ping(): ") && mid.contains(" done, "),
             "{mid}"
         );
+        // At least the 40 counted here (other tests may count more: the count is the process's).
+        let done = mid.split(" done, ").next().unwrap_or("").rsplit(' ').next().unwrap_or("").replace(',', "");
+        assert!(done.parse::<u64>().is_ok_and(|n| n >= 40), "{mid}");
         progress.step("threaded: bandwidth", Expect::Unknown);
         let next = until_shown(&term, "1/3");
         assert!(next.contains("1/3") && next.contains("threaded: bandwidth"), "{next}");

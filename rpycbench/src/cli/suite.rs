@@ -16,7 +16,7 @@ use crate::bench::Target;
 use crate::harness::EXIT_USAGE;
 use crate::metrics::ResultSet;
 use crate::profile::diagnosis::{diagnose, render_compact, Thresholds};
-use crate::report::{colour_enabled, headline, terminal_report, write_reports, ReportFiles, HEADLINE_KEY};
+use crate::report::{colour_enabled, terminal_report, write_reports, ReportFiles};
 use crate::server::{PythonServerSpec, ServerMode};
 use clap::Args;
 use phases::{run_phases, run_transfers, Phases};
@@ -243,7 +243,8 @@ Exit status:
   4  every benchmark ran, but some requests failed (a one-line summary goes to
      stderr, even with --quiet; the results files say which)
   2  bad command line (e.g. --clients 0, --chunk-size 0, --out is a file or
-     cannot be written): checked before any server starts
+     cannot be written), or with --python an interpreter without rpyc: checked
+     before any server starts
   1  anything else, e.g. a server did not start, died or stopped answering; the
      results measured until then are still written, flagged \"partial\"
   130, 143  interrupted by SIGINT or SIGTERM: the servers are stopped and the
@@ -324,15 +325,6 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let results = checkpoint.finish(partial)?;
     if !args.quiet {
         println!("{}", terminal_report(&results, None, colour_enabled()));
-        let headline = headline(&results);
-        if !headline.is_empty() {
-            // A pair per line, its ratios indented under it: each line reads in 100 columns.
-            println!("\nHeadline");
-            for pair in &headline {
-                println!("  {}\n    {}", pair.pair, pair.ratios.join(" · "));
-            }
-            println!("  ({})", HEADLINE_KEY.replace("; ", ";\n   "));
-        }
         // The top findings in a few lines (the diagnosis engine).
         let findings = diagnose(&results.results, &Thresholds::default());
         print!("{}", render_compact(&findings, 4));

@@ -164,7 +164,7 @@ impl StepValue {
     fn label(&self) -> String {
         match self {
             StepValue::Clients(n) => n.to_string(),
-            StepValue::Payload(n) => n.to_string(),
+            StepValue::Payload(n) => crate::metrics::format_bytes(*n).replace(' ', ""),
             StepValue::Mode(m) => m.name().to_owned(),
         }
     }

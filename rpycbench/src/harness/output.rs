@@ -4,11 +4,11 @@
 use super::baseline::{lock_dir, merged, write_atomically, BaselineError};
 use super::outcome::Record;
 use crate::metrics::{BenchKind, BenchResult, ResultSet};
-use crate::table::{markdown_table, TableBuilder, Value};
+use crate::table::{format_bps, markdown_table, TableBuilder, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::metrics::format_ms;
+use crate::metrics::{format_bytes, format_ms};
 
 /// The key figures of a result on one line, e.g.
 /// `p50 0.231 ms, p99 0.412 ms, mean 0.250 ms, 4012 req/s, 100.00 % ok, n = 200 requests`.
@@ -30,13 +30,12 @@ pub fn figures(r: &BenchResult) -> String {
             }
         }
         (None, _) => {
-            let by_rate =
-                |a: &&crate::metrics::SizeResult, b: &&crate::metrics::SizeResult| a.mean_bps.total_cmp(&b.mean_bps);
             let label = |s: &crate::metrics::SizeResult| {
-                let chunk = s.chunk_bytes.map(|c| format!(" in {c} B chunks")).unwrap_or_default();
-                format!("{:.2} MB/s ({} {} B{chunk})", s.mean_bps / 1e6, s.direction, s.size_bytes)
+                let chunk = s.chunk_bytes.map(|c| format!(" in {} chunks", format_bytes(c))).unwrap_or_default();
+                format!("{} ({} {}{chunk})", format_bps(s.mean_bps), s.direction, format_bytes(s.size_bytes))
             };
-            match (r.sizes.iter().min_by(by_rate), r.sizes.iter().max_by(by_rate)) {
+            let fastest = r.sizes.iter().max_by(|a, b| a.mean_bps.total_cmp(&b.mean_bps));
+            match (r.slowest_size(), fastest) {
                 (Some(lo), Some(hi)) => {
                     let _ = write!(line, "slowest {}, fastest {}", label(lo), label(hi));
                 }
@@ -118,5 +117,6 @@ mod tests {
         assert_eq!(format_ms(8_520), "0.00852 ms");
         assert_eq!(format_ms(120_000_000), "120 ms");
         assert_eq!(format_ms(0), "0 ms");
+        assert_eq!(format_ms(9_996_000), "10.0 ms");
     }
 }

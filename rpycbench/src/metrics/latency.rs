@@ -180,12 +180,7 @@ impl LatencyStats {
 /// `120 ms`), as SLA messages and the harness's lines show latencies beside bounds
 /// written in ms: a small value keeps its figures instead of reading `0.00 ms`.
 pub fn format_ms(ns: u64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ms == 0.0 {
-        return "0 ms".to_owned();
-    }
-    let decimals = (2 - ms.log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{ms:.decimals$} ms")
+    format!("{} ms", figures(ns as f64 / 1e6, 3, 6))
 }
 
 /// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`
@@ -204,18 +199,23 @@ pub fn format_ns(ns: u64) -> String {
 /// never `1.28e3`), at most three decimals so a tiny value in a large unit reads `0.000`
 /// rather than a row of digits.
 pub fn significant(x: f64, digits: i32) -> String {
+    figures(x, digits, 3)
+}
+
+/// `x` with `digits` significant figures and at most `max_decimals` decimals.
+fn figures(x: f64, digits: i32, max_decimals: i32) -> String {
     if !x.is_finite() || x == 0.0 {
         return format!("{x:.0}");
     }
     let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (digits - 1 - magnitude).clamp(0, 3) as usize;
+    let decimals = (digits - 1 - magnitude).clamp(0, max_decimals) as usize;
     let text = format!("{x:.decimals$}");
     // Rounding can carry into a new digit (9.996 → "10.00"): format again at the new
     // magnitude so the figure keeps three significant digits, not four.
     let rounded: f64 = text.parse().unwrap_or(x);
     let new_magnitude = rounded.abs().log10().floor() as i32;
     if new_magnitude > magnitude && decimals > 0 {
-        let decimals = (digits - 1 - new_magnitude).clamp(0, 3) as usize;
+        let decimals = (digits - 1 - new_magnitude).clamp(0, max_decimals) as usize;
         return format!("{rounded:.decimals$}");
     }
     text

@@ -12,7 +12,7 @@ use crate::table::{Table, TableBuilder, Tone, Value};
 pub struct ComparedSeries {
     /// The benchmark.
     pub bench: String,
-    /// Which distribution: `p50`, or `upload 1048576 B p50` for a payload size.
+    /// Which distribution: `p50`, or `upload 1 MiB p50` for a payload size.
     pub label: String,
     /// Baseline and current summaries.
     pub old: LatencyStats,

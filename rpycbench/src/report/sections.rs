@@ -128,7 +128,9 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
             row.extend(latency_cells(Some(&s.latency), &[p50, p99]).into_iter().map(|v| (v, Tone::Plain)));
             row.extend([s.mean_bps, s.median_bps, s.worst_bps].map(|x| (Value::Bps(x), Tone::Plain)));
             if is_slowest {
-                row[9].1 = Tone::Warn;
+                // The mean, the rate the SLA reads: the first of the three rates just added.
+                let mean = row.len() - 3;
+                row[mean].1 = Tone::Warn;
             }
             row.push(if is_slowest { (text(SLOWEST_MARK), Tone::Warn) } else { (text(""), Tone::Plain) });
             rows.push((

@@ -186,12 +186,27 @@ fn shared_columns(t: &Table, width: u16) -> Vec<usize> {
     }
 }
 
-/// Every table of a report, separated by blank lines.
+/// Every table of a report, separated by blank lines, then the headline when servers
+/// can be compared (the suite's output and `report`'s alike).
 pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, colour: bool) -> String {
-    let Some(c) = comparison else { return tables_except(results, &[], colour) };
-    let tables = [tables_except(results, &[], colour), render_table(&c.table(), colour)];
-    let shown: Vec<&str> = tables.iter().map(String::as_str).filter(|t| *t != NO_RESULTS).collect();
-    format!("{}\n\nbaseline {}: {}", shown.join("\n\n"), c.baseline_label, c.verdict_line())
+    let mut out = match comparison {
+        None => tables_except(results, &[], colour),
+        Some(c) => {
+            let tables = [tables_except(results, &[], colour), render_table(&c.table(), colour)];
+            let shown: Vec<&str> = tables.iter().map(String::as_str).filter(|t| *t != NO_RESULTS).collect();
+            format!("{}\n\nbaseline {}: {}", shown.join("\n\n"), c.baseline_label, c.verdict_line())
+        }
+    };
+    let pairs = super::headline::headline(results);
+    if !pairs.is_empty() {
+        // A pair per line, its ratios indented under it: each line reads in 100 columns.
+        out.push_str(if colour { "\n\n\x1b[1mHeadline\x1b[0m" } else { "\n\nHeadline" });
+        for pair in &pairs {
+            out.push_str(&format!("\n  {}\n    {}", pair.pair, pair.ratios.join(" · ")));
+        }
+        out.push_str(&format!("\n  ({})", super::headline::HEADLINE_KEY.replace("; ", ";\n   ")));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -34,10 +34,10 @@ pub struct PythonServerSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     /// The interpreter does not exist or cannot run.
-    #[error("Python interpreter '{}' not found: install Python 3 and rpyc (`python3 -m venv .venv && .venv/bin/pip install rpyc==6.0.2`, or `./scripts/test` once, which makes that .venv), or name one with --python / RPYCBENCH_PYTHON", .0.display())]
+    #[error("Python interpreter '{}' not found: install Python 3 and rpyc (`python3 -m venv .venv && .venv/bin/pip install rpyc==6.0.2`, or `./scripts/test` once, which makes that .venv), or name one with RPYCBENCH_PYTHON or the command's interpreter option (the suite's --python-interpreter, serve's and sweep's --python)", .0.display())]
     NoInterpreter(PathBuf),
     /// The interpreter runs but cannot import rpyc.
-    #[error("the Python interpreter '{}' has no rpyc module{}: install it with `{} -m pip install rpyc==6.0.2` (or make a .venv here, which rpycbench finds: `python3 -m venv .venv && .venv/bin/pip install rpyc==6.0.2`), or name another interpreter with --python-interpreter / RPYCBENCH_PYTHON", python.display(), why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default(), python.display())]
+    #[error("the Python interpreter '{}' has no rpyc module{}: install it with `{} -m pip install rpyc==6.0.2` (or make a .venv here, which rpycbench finds: `python3 -m venv .venv && .venv/bin/pip install rpyc==6.0.2`), or name another interpreter with RPYCBENCH_PYTHON or the command's interpreter option (the suite's --python-interpreter, serve's and sweep's --python)", python.display(), why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default(), python.display())]
     NoRpyc {
         /// The interpreter.
         python: PathBuf,

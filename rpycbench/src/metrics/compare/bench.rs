@@ -4,7 +4,7 @@
 
 use super::bootstrap::{within_run, Sample};
 use super::interval::{Change, Method, RatioInterval, CONFIDENCE};
-use crate::metrics::{format_ns, BenchResult, Environment, LatencyStats, ResultSet};
+use crate::metrics::{format_bytes, format_ns, BenchResult, Environment, LatencyStats, ResultSet};
 use std::fmt::Write;
 
 /// The parameter under which the harness records a benchmark's own threshold, so that
@@ -14,7 +14,7 @@ pub const THRESHOLD_PARAM: &str = "regression_pct";
 /// One distribution's comparison.
 #[derive(Clone, Debug)]
 pub struct SeriesComparison {
-    /// What it is: `p50`, or `upload 1048576 B p50` for a size of a bandwidth run.
+    /// What it is: `p50`, or `upload 1 MiB p50` for a size of a bandwidth run.
     pub label: String,
     /// Old median, ns.
     pub old_ns: u64,
@@ -200,8 +200,8 @@ pub fn compare_with(old: &BenchResult, new: &BenchResult, threshold_pct: f64, op
                     o.direction == n.direction && o.size_bytes == n.size_bytes && o.chunk_bytes == n.chunk_bytes
                 };
                 if let Some(o) = old.sizes.iter().find(same) {
-                    let chunk = n.chunk_bytes.map(|c| format!(" in {c} B chunks")).unwrap_or_default();
-                    let label = format!("{} {} B{chunk} p50", n.direction, n.size_bytes);
+                    let chunk = n.chunk_bytes.map(|c| format!(" in {} chunks", format_bytes(c))).unwrap_or_default();
+                    let label = format!("{} {}{chunk} p50", n.direction, format_bytes(n.size_bytes));
                     series.push(judge(label, &o.latency, &n.latency));
                 }
             }

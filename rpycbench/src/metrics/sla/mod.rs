@@ -55,7 +55,8 @@ impl SlaCheck {
             (true, true) => "≥",
             (true, false) => "<",
         };
-        format!("{} = {} {op} {bound}", stat_name(stat), format_value(stat, measured))
+        let (measured, bound) = format_apart(stat, measured, self.sla.bound);
+        format!("{} = {measured} {op} {bound}", stat_name(stat))
     }
 
     /// `SLA violated: p99 = 5.21 ms > 1.00 ms (ping[threaded], 1000 requests)`.
@@ -70,13 +71,9 @@ impl SlaCheck {
             );
         };
         let op = if is_lower_bound(stat) { "<" } else { ">" };
+        let (shown, bound) = format_apart(stat, v, self.sla.bound);
         let implicit = if self.declared { "" } else { "; without min_success_rate every request must succeed" };
-        format!(
-            "SLA violated: {} = {} {op} {} ({test}, {n} {unit}{implicit})",
-            stat_name(stat),
-            format_value(stat, v),
-            format_value(stat, self.sla.bound)
-        )
+        format!("SLA violated: {} = {shown} {op} {bound} ({test}, {n} {unit}{implicit})", stat_name(stat),)
     }
 }
 
@@ -154,6 +151,20 @@ pub fn format_value(stat: Stat, v: f64) -> String {
     }
 }
 
+/// A measured value and its bound, each with its unit, written apart: a value that
+/// differs from its bound must not read the same (`100 ms > 100 ms`), so milliseconds
+/// gain decimals, on both sides alike, until they differ (`100.4 ms > 100.0 ms`).
+fn format_apart(stat: Stat, measured: f64, bound: f64) -> (String, String) {
+    let (shown, limit) = (format_value(stat, measured), format_value(stat, bound));
+    if shown != limit || measured == bound || !shown.ends_with(" ms") {
+        return (shown, limit);
+    }
+    (1..=6)
+        .map(|d| (format!("{measured:.d$} ms"), format!("{bound:.d$} ms")))
+        .find(|(m, b)| m != b)
+        .unwrap_or((shown, limit))
+}
+
 /// The sample behind `stat`: latency statistics come from the successful requests,
 /// the rest from every attempt.
 fn sample(stat: Stat, r: &BenchResult) -> (u64, &'static str) {
@@ -178,6 +189,13 @@ mod tests {
 
     fn check(stat: Stat, bound: f64, measured: f64) -> SlaCheck {
         SlaCheck { sla: Sla { stat, bound }, measured: Some(measured), declared: true, sample: (1000, "requests") }
+    }
+
+    #[test]
+    fn a_value_never_reads_the_same_as_the_bound_it_missed() {
+        assert_eq!(check(Stat::P99Ms, 100.0, 100.4).relation(), "p99 = 100.4 ms > 100.0 ms");
+        assert_eq!(check(Stat::P99Ms, 100.0, 100.0004).relation(), "p99 = 100.0004 ms > 100.0000 ms");
+        assert_eq!(check(Stat::P99Ms, 100.0, 120.0).relation(), "p99 = 120 ms > 100 ms");
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub(crate) fn tick_ns(ns: f64) -> String {
     format!("{}{unit}", trim(value))
 }
 
-/// A short rate label: `12MiB/s`.
+/// A short rate label, decimal like every rate: `12MB/s`.
 pub(crate) fn tick_bps(bps: f64) -> String {
     // Decimal, as the tables and the bandwidth SLA (MB/s) are.
     let units = ["B/s", "kB/s", "MB/s", "GB/s"];

@@ -85,7 +85,10 @@ pub fn sweep_figures(results: &ResultSet, palette: &Palette) -> Vec<Figure> {
             title: format!("{prefix}: latency by {parameter}"),
             caption: format!(
                 "{}{limit}",
-                if numeric {
+                if numeric && metric == Throughput::BytesPerSecond {
+                    // `latency` reads a payload point's first size: its upload.
+                    "p50 (solid) and p99 (dashed) of each sweep point's uploads. Lower is better."
+                } else if numeric {
                     "p50 (solid) and p99 (dashed) of successful requests at each sweep point. Lower is better."
                 } else {
                     "p50 (dark bar) and p99 (light bar) of successful requests at each sweep point. Lower is better."
