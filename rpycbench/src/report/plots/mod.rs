@@ -55,9 +55,14 @@ impl Key {
 
     /// The colour as `#rrggbb`.
     pub fn hex(&self) -> String {
-        let RGBColor(r, g, b) = self.colour;
-        format!("#{r:02x}{g:02x}{b:02x}")
+        hex(self.colour)
     }
+}
+
+/// `colour` as `#rrggbb`, for SVG and CSS.
+pub(crate) fn hex(colour: RGBColor) -> String {
+    let RGBColor(r, g, b) = colour;
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 /// Why a plot could not be drawn (the report shows the reason instead of the plot).

@@ -6,7 +6,7 @@
 //! the chart's own `backend_coord`, so points sit exactly where plotters would have put
 //! them; the elements are spliced in before the closing `</svg>`, on top of the rest.
 
-use super::PlotError;
+use super::{hex, PlotError};
 use crate::report::html::escape;
 use plotters::prelude::RGBColor;
 use std::fmt::Write;
@@ -30,11 +30,6 @@ pub(crate) enum Shape {
 /// SVG elements to lay over a chart.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay(String);
-
-fn hex(c: RGBColor) -> String {
-    let RGBColor(r, g, b) = c;
-    format!("#{r:02x}{g:02x}{b:02x}")
-}
 
 impl Overlay {
     /// A data point of `shape` at `at`, `size` pixels from its centre to its edge,
