@@ -18,6 +18,9 @@
 //!   minimal thread-per-connection responder shows the most that server model can
 //!   reach on the machine;
 //!
+//! * bulk transfers: 100 MiB uploaded and downloaded through the native server, against
+//!   raw TCP moving the same bytes between two processes in the same run ([`bulk`]);
+//!
 //! and prints a table and the ratios with their targets.
 //!
 //! Run with `cargo bench -p rpycbench --bench server_compare` (release profile, about
@@ -34,6 +37,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod bulk;
 mod mux_load;
 mod peer;
 mod throughput;
@@ -53,6 +57,9 @@ struct Plan {
     /// Throughput rounds per contender, taken in turns.
     rounds: usize,
     round_for: Duration,
+    /// Bytes of each bulk transfer, and transfers timed each way.
+    bulk_size: usize,
+    bulk_iterations: usize,
     full: bool,
 }
 
@@ -63,6 +70,8 @@ const FULL: Plan = Plan {
     clients: 64,
     rounds: 5,
     round_for: Duration::from_secs(2),
+    bulk_size: 100 << 20,
+    bulk_iterations: 5,
     full: true,
 };
 
@@ -73,6 +82,8 @@ const SMOKE: Plan = Plan {
     clients: 4,
     rounds: 1,
     round_for: Duration::from_millis(200),
+    bulk_size: 1 << 20,
+    bulk_iterations: 2,
     full: false,
 };
 
@@ -278,6 +289,7 @@ fn main() -> Res<()> {
             .map_err(|_| "one result per contender")?;
     let threads_native = throughput::client_threads(native.addr(), plan.clients, plan.round_for)?;
     let threads_python = throughput::client_threads(python_server.addr(), plan.clients, plan.round_for)?;
+    let bulk = bulk::measure(native.addr(), plan.bulk_size, plan.bulk_iterations)?;
 
     println!();
     println!(
@@ -319,6 +331,26 @@ fn main() -> Res<()> {
     println!("{:<54} {:>10}", "native threaded, client thread per connection, 1 round", grouped(threads_native));
     println!("{:<54} {:>10}", "python-threaded, client thread per connection, 1 round", grouped(threads_python));
     println!();
+    let gib_s = |bps: f64| format!("{:.2} GiB/s", bps / f64::from(1u32 << 30));
+    println!(
+        "{:<54} {:>12} {:>12}",
+        format!("bulk transfer, {} MiB, median of {}", bulk.size >> 20, plan.bulk_iterations),
+        "upload",
+        "download"
+    );
+    println!(
+        "{:<54} {:>12} {:>12}",
+        "Rust client <-> native threaded (upload/download)",
+        gib_s(bulk.upload),
+        gib_s(bulk.download)
+    );
+    println!(
+        "{:<54} {:>12} {:>12}",
+        "raw TCP, the same bytes between two processes",
+        gib_s(bulk.raw_upload),
+        gib_s(bulk.raw_download)
+    );
+    println!();
 
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     let checks = [
@@ -326,8 +358,19 @@ fn main() -> Res<()> {
         ("python / native median latency", ratio(py_python.median, rust_native.median), ">=", 4.0),
         ("native / python throughput (event-loop clients)", tput_native.median() / tput_python.median(), ">=", 10.0),
     ];
+    // #19's target: 1 GiB/s each way, or within 2× of raw TCP measured in the same run.
+    let bulk_target = |bps: f64, raw: f64| (bps / f64::from(1u32 << 30)).max(2.0 * bps / raw);
+    let bulk_checks = [
+        ("bulk upload: GiB/s, or 2 × native / raw (the better)", bulk_target(bulk.upload, bulk.raw_upload), ">=", 1.0),
+        (
+            "bulk download: GiB/s, or 2 × native / raw (the better)",
+            bulk_target(bulk.download, bulk.raw_download),
+            ">=",
+            1.0,
+        ),
+    ];
     println!("{:<54} {:>10}   target", "ratio", "value");
-    for (name, value, op, target) in checks {
+    for (name, value, op, target) in checks.into_iter().chain(bulk_checks) {
         let met = if op == "<=" { value <= target } else { value >= target };
         let verdict = match (plan.full, met) {
             (false, _) => "",

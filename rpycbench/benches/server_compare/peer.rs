@@ -22,6 +22,9 @@ const PEER_ENV: &str = "RPYCBENCH_SERVER_COMPARE_PEER";
 pub enum PeerKind {
     /// Reads `request_len` bytes and writes `reply`, no parsing: TCP at its cheapest.
     Raw { request_len: usize, reply: Vec<u8> },
+    /// Reads `request_len` bytes and writes `reply_len` bytes: a bulk transfer's raw
+    /// reference, either way.
+    Bulk { request_len: usize, reply_len: usize },
     /// Decodes each request and answers `"pong"` (GETROOT gets a root reference), with
     /// no service, object table or dispatch: the most a thread-per-connection RPyC
     /// server could do on this machine.
@@ -32,6 +35,7 @@ impl PeerKind {
     fn to_env(&self) -> String {
         match self {
             PeerKind::Raw { request_len, reply } => format!("raw:{request_len}:{}", hex::encode(reply)),
+            PeerKind::Bulk { request_len, reply_len } => format!("bulk:{request_len}:{reply_len}"),
             PeerKind::Minimal => "minimal".into(),
         }
     }
@@ -39,6 +43,7 @@ impl PeerKind {
     fn from_env(text: &str) -> Res<PeerKind> {
         match text.split(':').collect::<Vec<_>>()[..] {
             ["minimal"] => Ok(PeerKind::Minimal),
+            ["bulk", request, reply] => Ok(PeerKind::Bulk { request_len: request.parse()?, reply_len: reply.parse()? }),
             ["raw", len, reply] => Ok(PeerKind::Raw { request_len: len.parse()?, reply: hex::decode(reply)? }),
             _ => Err(format!("{PEER_ENV}={text:?} names no peer").into()),
         }
@@ -120,6 +125,14 @@ fn serve(kind: &PeerKind, stream: TcpStream) -> Res<()> {
             loop {
                 stream.read_exact(&mut buf)?;
                 stream.write_all(reply)?;
+            }
+        }
+        PeerKind::Bulk { request_len, reply_len } => {
+            let (mut request, reply) = (vec![0u8; *request_len], vec![0xa5u8; *reply_len]);
+            let mut stream = &stream;
+            loop {
+                stream.read_exact(&mut request)?;
+                stream.write_all(&reply)?;
             }
         }
         PeerKind::Minimal => respond(&stream),
