@@ -226,6 +226,10 @@ fn concurrent_open_loop_and_bandwidth_per_size() {
     assert_eq!(r.kind, BenchKind::Concurrent);
     assert_eq!(r.outcomes.successes, 20);
     assert!(matches!(r.load_model, Some(LoadModel::OpenLoop { rate_per_sec, .. }) if rate_per_sec == 200.0));
+    // Open loop on the terminal: the target rate, late starts and the rate achieved.
+    let concurrency = run.stdout.split("Concurrency").nth(1).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(concurrency.contains("open 200/s") && concurrency.contains("late"), "{}", run.stdout);
+    assert!(concurrency.contains("req/s"), "{}", run.stdout);
 
     let run = rpycbench(&[
         "bench",
@@ -589,6 +593,11 @@ fn a_method_that_fails_now_and_then_is_measured_while_a_missing_one_is_refused()
         let o = &set.results[0].outcomes;
         assert_eq!((o.attempts, o.successes, o.success_rate), (400, 300, 0.75), "run {attempt}: {o:?}");
         assert!(o.errors.iter().all(|e| e.message.contains("LookupError")), "{:?}", o.errors);
+        // The terminal names the failures with their reason and count, as `report` does.
+        let failures = run.stdout.split("Failures").nth(1).unwrap_or_else(|| panic!("{}", run.stdout));
+        let row = failures.lines().find(|l| l.contains("LookupError")).unwrap_or_else(|| panic!("{}", run.stdout));
+        assert!(row.contains(" 100 "), "100 of 400 failed, counted: {row}\n{}", run.stdout);
+        assert_fits_100_columns(&run.stdout);
     }
     let missing = rpycbench(&["bench", "latency", "--connect", &server.addr, "--call", "nope"]);
     assert_eq!(missing.code, 2, "{}", missing.stderr);

@@ -372,7 +372,7 @@ pub fn failures(results: &ResultSet) -> Option<Table> {
         }
         for (message, count) in groups {
             b.toned_row(vec![
-                (text(&r.name), Tone::Plain),
+                (text(short_name(r)), Tone::Plain),
                 (text(&r.server.mode), Tone::Muted),
                 (Value::Int(o.attempts), Tone::Plain),
                 (Value::Int(o.failures), Tone::Bad),

@@ -145,7 +145,10 @@ fn column_widths(t: &Table, kept: &[usize], width: u16) -> Option<Vec<usize>> {
         return None;
     }
     let longest_word = |i: usize| t.columns[i].header.split(' ').map(chars).max().unwrap_or(0);
-    let least: Vec<usize> = kept.iter().map(|&i| longest_value(i).max(longest_word(i))).collect();
+    // A number never wraps; text (an error message) wraps down to a readable width.
+    let least_value =
+        |i: usize| if t.columns[i].numeric { longest_value(i) } else { longest_value(i).min(TEXT_WRAPS_AT) };
+    let least: Vec<usize> = kept.iter().map(|&i| least_value(i).max(longest_word(i))).collect();
     // Narrow the columns with the most to give first, and only until the table fits, so
     // as few headers as possible wrap.
     let mut order: Vec<usize> = (0..kept.len()).collect();
@@ -160,6 +163,9 @@ fn column_widths(t: &Table, kept: &[usize], width: u16) -> Option<Vec<usize>> {
     }
     Some(widths)
 }
+
+/// The narrowest a text column gets when the table must shrink: its longer cells wrap.
+const TEXT_WRAPS_AT: usize = 30;
 
 /// A table's width in characters with these column widths: two borders, a padding space
 /// after each column and a (blank) line between two.
@@ -312,6 +318,31 @@ mod tests {
         // It fits once the widest headers give way; the rest stay on one line.
         assert!(text.contains("benchmark") && text.contains("bytes/req"), "{text}");
         assert!(widest >= 90, "narrowed more than needed ({widest}):\n{text}");
+    }
+
+    #[test]
+    fn long_text_wraps_inside_its_cell_and_numbers_stay_whole() {
+        use crate::table::{TableBuilder, Value};
+        let mut b = TableBuilder::new("failures", "Failures", "", &["benchmark", "attempts", "count", "error"]);
+        let message = "ConnectionResetError: [Errno 104] Connection reset by peer while reading the reply \
+                       frame header of request 4711 on connection 12 of the concurrent benchmark";
+        b.row(vec![
+            Value::Text("concurrent".into()),
+            Value::Int(1_000_000),
+            Value::Int(388),
+            Value::Text(message.into()),
+        ]);
+        b.row(vec![
+            Value::Text("latency".into()),
+            Value::Int(400),
+            Value::Int(100),
+            Value::Text("LookupError: k".into()),
+        ]);
+        let text = render_table_within(&b.build(), false, 100);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(text.contains("1,000,000") && text.contains(" 388 "), "{text}");
+        let words: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '│').filter(|w| !w.is_empty()).collect();
+        assert!(message.split(' ').all(|w| words.contains(&w)), "every word of the message is shown:\n{text}");
     }
 
     #[test]
