@@ -31,7 +31,7 @@
 use rpycbench::client::{poll_read, Connection, DEFAULT_REPLY_POLL};
 use rpycbench::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
 use rpycbench::wire::{Boxed, Compression, FrameEncoder, Handler, Message, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
