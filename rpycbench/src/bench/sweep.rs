@@ -109,7 +109,7 @@ impl Sweep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{BenchKind, Environment, LatencyHistogram, LatencyStats, Outcomes, ServerInfo};
+    use crate::metrics::{BenchKind, LatencyHistogram, Outcomes};
 
     /// A concurrent result: 100 requests, `success_rate` of them answered, p99 as given.
     fn step(success_rate: f64, p99_ms: f64) -> BenchResult {
@@ -118,33 +118,9 @@ mod tests {
             h.record_ns((p99_ms * 1e6) as u64);
         }
         let successes = (success_rate * 100.0) as u64;
-        BenchResult {
-            name: "step".into(),
-            kind: BenchKind::Concurrent,
-            server: ServerInfo { mode: "threaded".into(), backend: "rust".into(), address: None },
-            params: Default::default(),
-            environment: Environment::current(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            wall_time_ns: 1_000_000_000,
-            load_model: None,
-            outcomes: Outcomes {
-                attempts: 100,
-                successes,
-                failures: 100 - successes,
-                success_rate,
-                late_starts: 0,
-                errors: vec![],
-                errors_other: 0,
-            },
-            latency: Some(LatencyStats { ..h.stats() }),
-            throughput_rps: Some(100.0),
-            sizes: vec![],
-            clients: None,
-            system: None,
-            wire: None,
-            machine: None,
-            ended_early: None,
-        }
+        let mut r = BenchResult::for_test("step", BenchKind::Concurrent, "threaded", &h, 1_000_000_000);
+        r.outcomes = Outcomes { successes, failures: 100 - successes, success_rate, ..r.outcomes };
+        r
     }
 
     #[test]

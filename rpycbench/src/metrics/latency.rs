@@ -186,13 +186,23 @@ pub fn format_ms(ns: u64) -> String {
 /// Nanoseconds with a unit chosen for the magnitude: `812 ns`, `53.2 µs`, `4.81 ms`, `2.05 s`
 /// (shared by the result reports and the profiler's text reports).
 pub fn format_ns(ns: u64) -> String {
-    let x = ns as f64;
-    match ns {
-        0..=999 => format!("{ns} ns"),
-        1_000..=999_999 => format!("{} µs", significant(x / 1e3, 3)),
-        1_000_000..=999_999_999 => format!("{} ms", significant(x / 1e6, 3)),
-        _ => format!("{} s", significant(x / 1e9, 3)),
+    if ns < 1000 {
+        return format!("{ns} ns");
     }
+    in_units(ns as f64, &[("µs", 1e3), ("ms", 1e6), ("s", 1e9)])
+}
+
+/// `x` in the largest of `units` (ascending) it reaches once rounded to three figures:
+/// 999,999 ns reads `1.00 ms`, not `1000 µs`.
+pub(crate) fn in_units(x: f64, units: &[(&str, f64)]) -> String {
+    let mut chosen = 0;
+    for (i, (_, scale)) in units.iter().enumerate() {
+        if significant(x / scale, 3).parse::<f64>().is_ok_and(|v| v >= 1.0) {
+            chosen = i;
+        }
+    }
+    let (unit, scale) = units[chosen];
+    format!("{} {unit}", significant(x / scale, 3))
 }
 
 /// `x` with `digits` significant figures (whole numbers keep all their digits: `1278`,

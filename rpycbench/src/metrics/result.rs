@@ -272,6 +272,51 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// A result shaped like a real one for unit tests: every request of `latency`
+    /// answered over `wall_time_ns`, on this machine, nothing else measured. Tests change
+    /// the fields their case is about.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        name: &str,
+        kind: BenchKind,
+        mode: &str,
+        latency: &super::LatencyHistogram,
+        wall_time_ns: u64,
+    ) -> BenchResult {
+        let n = latency.len();
+        BenchResult {
+            name: name.into(),
+            kind,
+            server: ServerInfo {
+                mode: mode.into(),
+                backend: if mode.starts_with("python") { "python" } else { "rust" }.into(),
+                address: None,
+            },
+            params: BTreeMap::new(),
+            environment: Environment::current(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            wall_time_ns,
+            load_model: None,
+            outcomes: Outcomes {
+                attempts: n,
+                successes: n,
+                failures: 0,
+                success_rate: 1.0,
+                late_starts: 0,
+                errors: vec![],
+                errors_other: 0,
+            },
+            latency: Some(latency.stats()),
+            throughput_rps: Some(n as f64 / (wall_time_ns.max(1) as f64 / 1e9)),
+            sizes: vec![],
+            clients: None,
+            system: None,
+            wire: None,
+            machine: None,
+            ended_early: None,
+        }
+    }
+
     /// The payload size (of either direction) with the lowest mean rate: the one a
     /// bandwidth SLA (`min_bandwidth_mbps`) checks, and the one the tables mark.
     pub fn slowest_size(&self) -> Option<&SizeResult> {

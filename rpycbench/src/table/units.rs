@@ -5,13 +5,13 @@
 //! showed MiB/s beside it would make a reader convert before comparing. Sizes stay
 //! binary (`64 KiB`, `1 MiB`), as payload sizes are chosen and typed.
 
+use crate::metrics::in_units;
 use crate::metrics::significant;
 
 /// Bytes per second in decimal units with three significant figures: `512 B/s`,
 /// `12.3 kB/s`, `181 MB/s`, `1.20 GB/s`.
 pub fn format_bps(bps: f64) -> String {
-    let (symbol, scale) = RATE_UNITS.iter().rev().find(|(_, scale)| bps >= *scale).copied().unwrap_or(RATE_UNITS[0]);
-    format!("{} {symbol}", significant(bps / scale, 3))
+    in_units(bps, &RATE_UNITS)
 }
 
 /// One unit for a whole table column, so that its numbers compare at a glance (`0.253`
@@ -93,5 +93,9 @@ mod tests {
         assert_eq!(format_bps(1.2e9), "1.20 GB/s");
         assert_eq!(format_bps(512.0), "512 B/s");
         assert_eq!(format_bps(12_340.0), "12.3 kB/s");
+        // A value that rounds up to the next unit is written in it.
+        assert_eq!(format_ns(999_999), "1.00 ms");
+        assert_eq!(format_ns(999_499), "999 µs");
+        assert_eq!(format_bps(999_999.0), "1.00 MB/s");
     }
 }

@@ -2,10 +2,8 @@
 
 use super::*;
 use crate::metrics::{
-    BenchKind, Environment, LatencyHistogram, LatencyStats, MachineReference, Outcomes, ReferenceMeasurement,
-    RoundSummary, ServerInfo, WireStats,
+    BenchKind, LatencyHistogram, LatencyStats, MachineReference, ReferenceMeasurement, RoundSummary, WireStats,
 };
-use std::collections::BTreeMap;
 
 /// A latency result whose rounds have these medians (each round 100 requests around it).
 fn result(round_medians_ns: &[u64]) -> BenchResult {
@@ -19,34 +17,10 @@ fn result(round_medians_ns: &[u64]) -> BenchResult {
         all.merge(&h);
         rounds.push(RoundSummary { p50_ns: m, ..RoundSummary::of(&h, i as u64 * 1_000_000, 1_000_000, 0) });
     }
-    let n = all.len();
-    BenchResult {
-        name: "latency[threaded]".into(),
-        kind: BenchKind::Latency,
-        server: ServerInfo { mode: "threaded".into(), backend: "rust".into(), address: None },
-        params: BTreeMap::new(),
-        environment: Environment::current(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        wall_time_ns: 1_000_000_000,
-        load_model: None,
-        outcomes: Outcomes {
-            attempts: n,
-            successes: n,
-            failures: 0,
-            success_rate: 1.0,
-            late_starts: 0,
-            errors: vec![],
-            errors_other: 0,
-        },
-        latency: Some(LatencyStats { rounds, ..all.stats() }),
-        throughput_rps: None,
-        sizes: vec![],
-        clients: None,
-        system: None,
-        wire: None,
-        machine: None,
-        ended_early: None,
-    }
+    let mut r = BenchResult::for_test("latency[threaded]", BenchKind::Latency, "threaded", &all, 1_000_000_000);
+    r.throughput_rps = None;
+    r.latency = r.latency.map(|l| LatencyStats { rounds, ..l });
+    r
 }
 
 fn with_wire(mut r: BenchResult, round_trips_per_request: f64, refs: u64) -> BenchResult {

@@ -2,10 +2,8 @@
 
 use super::*;
 use crate::metrics::{
-    BenchKind, BenchResult, Environment, ErrorCount, LatencyHistogram, Outcomes, ProcessStats, ServerInfo, SystemStats,
-    WireStats,
+    BenchKind, BenchResult, Environment, ErrorCount, LatencyHistogram, Outcomes, ProcessStats, SystemStats, WireStats,
 };
-use std::collections::BTreeMap;
 
 pub(super) const LOOPBACK: &str = "127.0.0.1:40001";
 const REMOTE: &str = "10.1.2.3:18812";
@@ -25,37 +23,10 @@ pub(super) fn result(
         h.record_ns(latency_ns(i));
     }
     let wall_ns = (0..n).map(&latency_ns).sum::<u64>().max(1);
-    BenchResult {
-        name: name.into(),
-        kind,
-        server: ServerInfo {
-            mode: mode.into(),
-            backend: if mode.starts_with("python") { "python" } else { "rust" }.into(),
-            address: Some(address.into()),
-        },
-        params: BTreeMap::new(),
-        environment: Environment { cores: 2, ..Environment::current() },
-        started_at: "2026-01-01T00:00:00Z".into(),
-        wall_time_ns: wall_ns,
-        load_model: None,
-        outcomes: Outcomes {
-            attempts: n,
-            successes: n,
-            failures: 0,
-            success_rate: 1.0,
-            late_starts: 0,
-            errors: vec![],
-            errors_other: 0,
-        },
-        latency: Some(h.stats()),
-        throughput_rps: Some(n as f64 / (wall_ns as f64 / 1e9)),
-        sizes: vec![],
-        clients: None,
-        system: None,
-        wire: None,
-        machine: None,
-        ended_early: None,
-    }
+    let mut r = BenchResult::for_test(name, kind, mode, &h, wall_ns);
+    r.server.address = Some(address.into());
+    r.environment.cores = 2;
+    r
 }
 
 fn ping(name: &str, address: &str) -> BenchResult {
