@@ -21,8 +21,8 @@ pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
 pub(crate) use files::write_atomically;
 pub use files::{read_input, MAX_INPUT_BYTES};
-pub(crate) use latency::in_units;
-pub use latency::{format_bytes, format_ms, format_ns, significant, HistogramError, LatencyHistogram, LatencyStats};
+pub use latency::{format_bytes, format_ms, format_ns, HistogramError, LatencyHistogram, LatencyStats};
+pub(crate) use latency::{in_units, significant};
 pub use machine::{MachineReference, ReferenceMeasurement};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub use result::{

@@ -15,7 +15,6 @@ mod terminal;
 // units behind them are how they are made, free to change.
 pub use comparison::{ComparedSeries, Comparison};
 pub use files::{write_reports, ReportFiles};
-pub use headline::{headline, HeadlinePair, HEADLINE_KEY};
 pub use html::html_report;
 pub use markdown::markdown_report;
 pub use terminal::{colour_enabled, colour_wanted, terminal_report};

@@ -110,6 +110,8 @@ type SizeRow<'a> = (&'a str, &'a str, u64, u64, usize, Vec<(Value, Tone)>);
 /// same size next to each other.
 pub fn bandwidth(results: &ResultSet) -> Option<Table> {
     let modes = super::sweep::modes(results);
+    // A benchmark of more than one size has a slowest one to mark (one size is its own).
+    let marked = plain(results).any(|r| r.sizes.len() > 1);
     let mut rows: Vec<SizeRow<'_>> = Vec::new();
     for r in plain(results).filter(|r| !r.sizes.is_empty()) {
         let mode_rank = modes.iter().position(|m| *m == r.server.mode).unwrap_or(usize::MAX);
@@ -132,7 +134,9 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
                 let mean = row.len() - 3;
                 row[mean].1 = Tone::Warn;
             }
-            row.push(if is_slowest { (text(SLOWEST_MARK), Tone::Warn) } else { (text(""), Tone::Plain) });
+            if marked {
+                row.push(if is_slowest { (text(SLOWEST_MARK), Tone::Warn) } else { (text(""), Tone::Plain) });
+            }
             rows.push((
                 name_prefix(&r.name),
                 s.direction.as_str(),
@@ -151,7 +155,6 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
         seen
     });
     rows.sort_by_key(|r| (first_seen.iter().position(|p| *p == r.0), r.1 != "upload", r.1, r.2, r.3, r.4));
-    let marked = rows.iter().any(|r| r.5.last().is_some_and(|(v, _)| *v == text(SLOWEST_MARK)));
     let mut headers =
         vec!["benchmark", "direction", "size", "chunk", "server", "ops", "ok", "p50", "p99", "mean", "median", "worst"];
     if marked {
@@ -159,10 +162,7 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
     }
     let caption = "Mean = bytes moved / time at that size; worst = the slowest operation's rate.";
     let mut b = TableBuilder::new("bandwidth", "Bandwidth per payload size", caption, &headers);
-    for mut row in rows {
-        if !marked {
-            row.5.pop();
-        }
+    for row in rows {
         b.toned_row(row.5);
     }
     let mut table = (!b.is_empty()).then(|| b.build())?;

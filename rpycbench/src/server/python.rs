@@ -103,8 +103,11 @@ impl PythonServerSpec {
     /// `rpyc`, a port in use and an unimportable service, with distinct exit codes.
     pub fn command(&self, mode: ServerMode, host: &str, port: u16) -> Result<Command, PythonError> {
         let python = self.interpreter();
-        if !is_runnable(&python) {
-            return Err(PythonError::NoInterpreter(python));
+        // The one probe of the interpreter (with its deadline): one that does not run is
+        // refused here; one without rpyc is left to the launcher, which says what to
+        // install as the server's own exit.
+        if let Err(e @ PythonError::NoInterpreter(_)) = rpyc_version(&python) {
+            return Err(e);
         }
         let dir = embedded_dir()?;
         let model = if mode.is_forking() { "forking" } else { "threaded" };
@@ -201,16 +204,6 @@ fn rpyc_version(python: &Path) -> Result<String, PythonError> {
     // The usual case says itself in the message; anything else is shown as Python said it.
     let why = (!last.contains("No module named 'rpyc'") && !last.is_empty()).then(|| last.chars().take(200).collect());
     Err(PythonError::NoRpyc { python: python.to_path_buf(), why })
-}
-
-fn is_runnable(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "pass"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The private directory holding the embedded files, checked (and rewritten if need be).

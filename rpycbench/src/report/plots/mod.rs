@@ -19,6 +19,8 @@ pub use sweep::sweep_figures;
 pub(crate) use overlay::{Overlay, Shape};
 pub(crate) use ticks::{data_ticks, log_ticks, nice_log_range, Ticked};
 
+use crate::metrics::{format_ns, significant};
+use crate::table::format_bps;
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -165,30 +167,31 @@ pub(crate) fn style_mesh<X: Ranged, Y: Ranged>(mesh: &mut MeshStyle<'_, '_, X, Y
         .x_label_offset(0);
 }
 
-/// A short latency label for axis ticks: `250µs`, `1ms`, `2.5ms`.
+/// A short latency label for axis ticks: `250µs`, `1ms`, `2.5ms` — the tables' unit
+/// choice ([`format_ns`]), without the space and trailing zeros.
 pub(crate) fn tick_ns(ns: f64) -> String {
-    let (value, unit) = if ns >= 1e9 {
-        (ns / 1e9, "s")
-    } else if ns >= 1e6 {
-        (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "µs")
-    } else {
-        (ns, "ns")
-    };
-    format!("{}{unit}", trim(value))
+    compact(&format_ns(ns.round().max(0.0) as u64))
 }
 
-/// A short rate label, decimal like every rate: `12MB/s`.
+/// A short rate label, decimal like every rate: `12MB/s` ([`format_bps`], compacted).
 pub(crate) fn tick_bps(bps: f64) -> String {
-    // Decimal, as the tables and the bandwidth SLA (MB/s) are.
-    let units = ["B/s", "kB/s", "MB/s", "GB/s"];
-    let (mut value, mut i) = (bps, 0);
-    while value >= 1000.0 && i < units.len() - 1 {
-        value /= 1000.0;
-        i += 1;
+    compact(&format_bps(bps))
+}
+
+/// `12.0 MB/s` as `12MB/s`: a number and its unit, for the little room beside an axis.
+fn compact(label: &str) -> String {
+    match label.split_once(' ') {
+        Some((number, unit)) => format!("{}{unit}", without_trailing_zeros(number)),
+        None => label.to_owned(),
     }
-    format!("{}{}", trim(value), units[i])
+}
+
+fn without_trailing_zeros(number: &str) -> String {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        number.to_owned()
+    }
 }
 
 /// A short count label: `950`, `12k`, `1.5M`.
@@ -204,18 +207,7 @@ pub(crate) fn tick_count(x: f64) -> String {
 
 /// At most three significant digits, no trailing zeros.
 pub(crate) fn trim(x: f64) -> String {
-    let text = if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    };
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
+    without_trailing_zeros(&significant(x, 3))
 }
 
 #[cfg(test)]

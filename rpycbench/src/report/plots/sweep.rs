@@ -265,22 +265,11 @@ fn draw_numeric_latency(family: &[&Sweep<'_>], parameter: &str, palette: &Palett
             chart.draw_series(DashedLineSeries::new(pts.iter().map(|p| (p.0, p.2)), 6, 4, colour.stroke_width(2)))?;
             for &(x, p50, p99) in pts {
                 let at = format!("{}, {parameter}={}", sweep.mode, axis.label(x));
-                overlay.point(
-                    chart.backend_coord(&(x, p50)),
-                    Shape::Circle,
-                    4,
-                    colour,
-                    true,
-                    &format!("{at}: p50 {}", format_ns(p50 as u64)),
-                );
-                overlay.point(
-                    chart.backend_coord(&(x, p99)),
-                    Shape::Circle,
-                    4,
-                    colour,
-                    false,
-                    &format!("{at}: p99 {}", format_ns(p99 as u64)),
-                );
+                // p50 filled, p99 hollow, as the lines are solid and dashed.
+                for (y, filled, what) in [(p50, true, "p50"), (p99, false, "p99")] {
+                    let title = format!("{at}: {what} {}", format_ns(y as u64));
+                    overlay.point(chart.backend_coord(&(x, y)), Shape::Circle, 4, colour, filled, &title);
+                }
             }
         }
         draw_limits(&chart, &mut overlay, (&axis, parameter), family, range, LabelAt::Top);
