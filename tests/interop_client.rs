@@ -39,8 +39,8 @@ fn every_brine_type_round_trips_through_echo() {
         Value::Float(-0.0),
         Value::Float(f64::INFINITY),
         Value::Complex(1.5, -2.0),
-        Value::Bytes(vec![0, 255, 10]),
-        Value::Bytes(vec![7; 70_000]),
+        Value::from(vec![0, 255, 10]),
+        Value::from(vec![7; 70_000]),
         Value::from("h\u{e9}llo \u{4e16}\u{754c}"),
         Value::from((1, "x", (Value::None, true))),
         Value::FrozenSet(vec![Value::Int(5)]),
@@ -337,7 +337,7 @@ fn compressed_frames_both_ways() {
     let server = PythonServer::start("threaded", &[]);
     let config = Config::default().compression(rpycbench::wire::Compression::Python);
     let mut conn = Connection::connect_with(server.addr, config).unwrap();
-    let payload = Value::Bytes((0..200_000u32).map(|i| (i % 251) as u8).collect());
+    let payload = Value::from((0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
     let back = conn.call("echo", (payload.clone(),)).unwrap();
     assert_eq!(back.as_value(), Some(&payload));
     let sized: Vec<u8> = conn.call("get_bytes", (1 << 20,)).unwrap().extract().unwrap();

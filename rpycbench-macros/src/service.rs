@@ -160,7 +160,7 @@ fn method(f: &mut syn::ImplItemFn) -> Result<Option<Method>> {
         let name = pat.ident.unraw().to_string();
         let default = match default {
             Some((_, value)) => Some(value),
-            None if is_option(&arg.ty) => Some(quote!(::rpycbench::Value::None)),
+            None if is_option(&arg.ty) => Some(quote!(::rpycbench::server::ParamDefault::None)),
             None => None,
         };
         if default.is_none() && params.iter().any(|p: &Param| p.default.is_some()) {
@@ -214,9 +214,9 @@ fn default_of(attr: &syn::Attribute) -> Result<TokenStream> {
     };
     let sign = if negative { quote!(-) } else { quote!() };
     Ok(match lit {
-        Lit::Int(i) => quote_spanned!(i.span()=> ::rpycbench::Value::Int(#sign #i)),
-        Lit::Float(x) => quote_spanned!(x.span()=> ::rpycbench::Value::Float(#sign #x)),
-        Lit::Bool(b) if !negative => quote_spanned!(b.span()=> ::rpycbench::Value::Bool(#b)),
+        Lit::Int(i) => quote_spanned!(i.span()=> ::rpycbench::server::ParamDefault::Int(#sign #i)),
+        Lit::Float(x) => quote_spanned!(x.span()=> ::rpycbench::server::ParamDefault::Float(#sign #x)),
+        Lit::Bool(b) if !negative => quote_spanned!(b.span()=> ::rpycbench::server::ParamDefault::Bool(#b)),
         other => {
             return Err(Error::new_spanned(
                 other,

@@ -282,7 +282,7 @@ fn server() -> SocketAddr {
 fn call(name: &str, conn: &mut Connection) -> rpycbench::Result<()> {
     match find(name).func {
         BenchFn::Request(f) => f(conn),
-        BenchFn::Upload(f) => f(conn, &Value::Bytes(vec![7; 64])),
+        BenchFn::Upload(f) => f(conn, &Value::from(vec![7; 64])),
         BenchFn::Download(f) => f(conn, 64),
     }
 }

@@ -102,7 +102,7 @@ mod brine_1mib {
 
     #[divan::bench]
     fn encode(bencher: Bencher) {
-        let (v, mut out) = (Value::Bytes(pattern(LEN)), Vec::with_capacity(LEN + 16));
+        let (v, mut out) = (Value::from(pattern(LEN)), Vec::with_capacity(LEN + 16));
         bencher.counter(BytesCount::new(LEN)).bench_local(|| {
             out.clear();
             brine::encode(black_box(&v), &mut out).unwrap();
@@ -112,7 +112,7 @@ mod brine_1mib {
 
     #[divan::bench]
     fn decode(bencher: Bencher) {
-        let bytes = brine::to_vec(&Value::Bytes(pattern(LEN))).unwrap();
+        let bytes = brine::to_vec(&Value::from(pattern(LEN))).unwrap();
         bencher.counter(BytesCount::new(LEN)).bench(|| brine::decode(black_box(&bytes), &L).unwrap());
     }
 }

@@ -45,7 +45,7 @@ fn leaf() -> impl Strategy<Value = Value> {
         int(),
         float().prop_map(Value::Float),
         (float(), float()).prop_map(|(re, im)| Value::Complex(re, im)),
-        vec(any::<u8>(), 0..300).prop_map(Value::Bytes),
+        vec(any::<u8>(), 0..300).prop_map(Value::from),
         any::<String>().prop_map(Value::Str),
         "[a-zé€😀\0\n'\"\\\\]{0,8}".prop_map(Value::Str),
     ]

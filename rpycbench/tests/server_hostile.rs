@@ -1027,7 +1027,7 @@ fn nested_requests_share_the_budget(mode: ServerMode) {
         let mut raw = Raw::connect(server.addr());
         let root = raw.getroot();
         let proxy = IdPack::new("builtins.object", 777, 4242);
-        let bulk = |mib: usize| Boxed::Value(Value::Bytes(vec![0x41; mib << 20]));
+        let bulk = |mib: usize| Boxed::Value(Value::from(vec![0x41; mib << 20]));
         // get_user((proxy, 80 MiB)): formatting the id asks us for the proxy's repr
         // while the 80 MiB argument is in use.
         let id = Boxed::Tuple(vec![Boxed::RemoteRef(proxy), bulk(80)]);

@@ -61,7 +61,7 @@ fn raw(request_len: usize, reply_len: usize, iterations: usize) -> Res<Vec<Durat
 /// `upload` and `download`), and over raw TCP, `iterations` times each.
 pub fn measure(addr: SocketAddr, size: usize, iterations: usize) -> Res<BulkRates> {
     let mut conn = Connection::connect(addr)?;
-    let payload = Value::Bytes(rpycbench::server::payload(size as u64));
+    let payload = Value::from(rpycbench::server::payload(size as u64));
     let upload = timed(iterations, || Ok(conn.call_upload(&payload)?))?;
     let download = timed(iterations, || Ok(conn.call_download(size as u64)?))?;
     conn.close()?;

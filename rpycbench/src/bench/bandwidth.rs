@@ -128,7 +128,7 @@ impl Bandwidth {
         let mut session = Session::new(target, &guard);
         let before = session.counters();
         let payloads: Vec<Value> = if self.upload {
-            self.sizes.iter().map(|&size| Value::Bytes(super::payload(size))).collect()
+            self.sizes.iter().map(|&size| Value::Bytes(super::payload(size).into())).collect()
         } else {
             Vec::new()
         };

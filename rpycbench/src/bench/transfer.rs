@@ -187,10 +187,10 @@ impl Transfer {
                 let data = super::payload(size);
                 let chunks = Object::list(
                     data.chunks(usize::try_from(chunk).unwrap_or(usize::MAX))
-                        .map(|c| Object::from(Value::Bytes(c.to_vec())))
+                        .map(|c| Object::from(Value::from(c)))
                         .collect(),
                 );
-                payloads.push((size, Value::Bytes(data), chunks));
+                payloads.push((size, Value::Bytes(data.into()), chunks));
             }
         }
         let mut series: Vec<SizeSeries<'_, Connection>> = Vec::new();

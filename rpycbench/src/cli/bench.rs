@@ -247,7 +247,7 @@ impl TransferMethods {
                 flag: "--upload-method",
                 args_hint: "the upload method takes one argument, the payload as bytes",
             };
-            probe(target, spare, &probed, |c| c.call(m, (Value::Bytes(vec![b'x']),)).map(drop))?;
+            probe(target, spare, &probed, |c| c.call(m, (Value::from(b"x"),)).map(drop))?;
         }
         if self.direction.download() {
             let m = &self.download_method;

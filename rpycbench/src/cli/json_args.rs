@@ -139,7 +139,7 @@ fn special_form(map: BTreeMap<String, &RawValue>, path: &str) -> Result<Value, J
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .map_err(|e| err(&at, format!("not valid (standard, padded) base64: {e}")))?;
-            Ok(Value::Bytes(bytes))
+            Ok(Value::Bytes(bytes.into()))
         }
         Some((key, raw)) if key == "$zeros" => {
             let at = format!("{path}.$zeros");
@@ -154,7 +154,7 @@ fn special_form(map: BTreeMap<String, &RawValue>, path: &str) -> Result<Value, J
                     format!("{n} bytes is more than the limit of {MAX_BYTES} bytes ({MAX_BYTES_TEXT})"),
                 ));
             }
-            Ok(Value::Bytes(vec![0; n as usize]))
+            Ok(Value::Bytes(vec![0; n as usize].into()))
         }
         _ => {
             let keys: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -280,9 +280,12 @@ mod tests {
 
     #[test]
     fn bytes_forms() {
-        assert_eq!(values(r#"[{"$bytes": "aGVsbG8="}]"#), vec![Value::Bytes(b"hello".to_vec())]);
-        assert_eq!(values(r#"[{"$bytes": ""}, {"$zeros": 3}]"#), vec![Value::Bytes(vec![]), Value::Bytes(vec![0; 3])]);
-        assert_eq!(values(r#"[[{"$zeros": 0}]]"#), vec![Value::Tuple(vec![Value::Bytes(vec![])])]);
+        assert_eq!(values(r#"[{"$bytes": "aGVsbG8="}]"#), vec![Value::from(b"hello".to_vec())]);
+        assert_eq!(
+            values(r#"[{"$bytes": ""}, {"$zeros": 3}]"#),
+            vec![Value::from(Vec::<u8>::new()), Value::from(vec![0; 3])]
+        );
+        assert_eq!(values(r#"[[{"$zeros": 0}]]"#), vec![Value::Tuple(vec![Value::from(Vec::<u8>::new())])]);
         assert_eq!(error(r#"[1, {"$bytes": "%%"}]"#).split(':').next(), Some("args[1].$bytes"));
         assert!(error(r#"[{"$bytes": 5}]"#).contains("base64 string"));
         let too_many = format!(r#"[{{"$zeros": {}}}]"#, MAX_BYTES + 1);
@@ -318,7 +321,7 @@ mod tests {
     fn kwargs_are_an_object_of_values() {
         let kw = parse_kwargs(r#"{"size": 1024, "data": {"$zeros": 2}}"#).unwrap();
         let got: Vec<(String, Value)> = kw.into_iter().map(|(k, v)| (k, v.as_value().cloned().unwrap())).collect();
-        assert_eq!(got, vec![("data".to_owned(), Value::Bytes(vec![0, 0])), ("size".to_owned(), Value::Int(1024))]);
+        assert_eq!(got, vec![("data".to_owned(), Value::from(vec![0, 0])), ("size".to_owned(), Value::Int(1024))]);
         assert!(parse_kwargs("[1]").unwrap_err().to_string().contains("JSON object of keyword arguments"));
         let e = parse_kwargs(r#"{"a": {"b": 1}}"#).unwrap_err();
         assert_eq!(e.path, "kwargs.a");

@@ -300,7 +300,9 @@ fn local(obj: Object, h: Handler) -> Result<LocalRef> {
 fn name_of(obj: Object) -> Result<String> {
     match obj {
         Object::Value(Value::Str(s)) => Ok(s),
-        Object::Value(Value::Bytes(b)) => String::from_utf8(b).map_err(|_| type_error("name must be a string".into())),
+        Object::Value(Value::Bytes(b)) => {
+            String::from_utf8(b.into()).map_err(|_| type_error("name must be a string".into()))
+        }
         _ => Err(type_error("name must be a string".into())),
     }
 }

@@ -302,7 +302,7 @@ impl FromObject for String {
 impl FromObject for Vec<u8> {
     fn from_object(obj: Object) -> Result<Self> {
         match obj {
-            Object::Value(Value::Bytes(b)) => Ok(b),
+            Object::Value(Value::Bytes(b)) => Ok(b.into()),
             other => mismatch("bytes", &other),
         }
     }

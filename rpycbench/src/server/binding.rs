@@ -11,7 +11,32 @@ pub struct Param {
     /// The parameter's name, as a keyword argument names it.
     pub name: &'static str,
     /// The value used when the caller passes none.
-    pub default: Option<Value>,
+    pub default: Option<ParamDefault>,
+}
+
+/// A parameter's default: the constants a signature can hold (a [`Value`] cannot be one,
+/// as its `bytes` are reference-counted).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamDefault {
+    /// `None`.
+    None,
+    /// `True` / `False`.
+    Bool(bool),
+    /// An `int`.
+    Int(i64),
+    /// A `float`.
+    Float(f64),
+}
+
+impl From<ParamDefault> for Value {
+    fn from(d: ParamDefault) -> Value {
+        match d {
+            ParamDefault::None => Value::None,
+            ParamDefault::Bool(b) => Value::Bool(b),
+            ParamDefault::Int(i) => Value::Int(i),
+            ParamDefault::Float(x) => Value::Float(x),
+        }
+    }
 }
 
 impl Param {
@@ -21,7 +46,7 @@ impl Param {
     }
 
     /// A parameter with a default (`name=default`).
-    pub const fn optional(name: &'static str, default: Value) -> Self {
+    pub const fn optional(name: &'static str, default: ParamDefault) -> Self {
         Param { name, default: Some(default) }
     }
 }
@@ -68,7 +93,7 @@ impl Signature {
             .into_iter()
             .zip(self.params)
             .map(|(slot, p)| {
-                slot.or_else(|| p.default.clone().map(Object::Value)).unwrap_or_else(|| {
+                slot.or_else(|| p.default.map(|d| Object::Value(d.into()))).unwrap_or_else(|| {
                     missing.push(p.name);
                     Object::NONE
                 })
@@ -118,7 +143,7 @@ mod tests {
     const ECHO: Signature = Signature { qualname: "S.exposed_echo", params: &[Param::required("x")] };
     const PING: Signature = Signature { qualname: "S.exposed_ping", params: &[] };
     const CPU: Signature =
-        Signature { qualname: "S.exposed_cpu", params: &[Param::optional("iterations", Value::Int(100_000))] };
+        Signature { qualname: "S.exposed_cpu", params: &[Param::optional("iterations", ParamDefault::Int(100_000))] };
     const THREE: Signature = Signature {
         qualname: "S.exposed_three",
         params: &[Param::required("a"), Param::required("b"), Param::required("c")],

@@ -44,7 +44,7 @@ impl BenchmarkService {
     }
 
     fn download(&self, conn: &mut Connection, size: Object) -> Result<Value> {
-        pattern(conn, &size).map(Value::Bytes)
+        pattern(conn, &size).map(Value::from)
     }
 
     fn upload_chunked(&self, conn: &mut Connection, chunks: Object) -> Result<Value> {
@@ -61,7 +61,7 @@ impl BenchmarkService {
     }
 
     fn download_chunked_tuple(&self, conn: &mut Connection, size: Object, chunk_size: Object) -> Result<Value> {
-        Ok(Value::Tuple(chunks(conn, &size, &chunk_size)?.into_iter().map(Value::Bytes).collect()))
+        Ok(Value::Tuple(chunks(conn, &size, &chunk_size)?.into_iter().map(Value::from).collect()))
     }
 
     fn cpu_work(&self, conn: &mut Connection, #[rpyc(default = 100_000)] iterations: Object) -> Result<String> {

@@ -16,7 +16,7 @@ mod python_classes;
 mod service;
 mod slots;
 
-pub use binding::{Param, Signature};
+pub use binding::{Param, ParamDefault, Signature};
 pub use builtin::{cpu_work, payload, payload_block, BenchmarkService};
 pub use mode::{ServerMode, UnknownMode};
 #[cfg(feature = "http")]

@@ -327,7 +327,7 @@ impl<'a> Reader<'a> {
             tag::EMPTY_BYTES | tag::BYTES1..=tag::BYTES_L4 => {
                 let raw = self.bytes_body(t, at)?;
                 self.charge(raw.len())?;
-                Value::Bytes(raw.to_vec())
+                Value::Bytes(bytes::Bytes::copy_from_slice(raw))
             }
             tag::UNICODE => {
                 let text = self.str_body(at)?;
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn worked_example_from_the_spec() {
-        let v = Value::from((1, ("a", Value::Bytes(b"b".to_vec()), (Value::None, true)), 2.5));
+        let v = Value::from((1, ("a", Value::from(b"b".to_vec()), (Value::None, true)), 2.5));
         assert_eq!(hex(&v), "125112080a610a62110003184004000000000000");
         assert_eq!(decode(&to_vec(&v).unwrap(), &Limits::DEFAULT).unwrap(), v);
     }
@@ -540,7 +540,7 @@ mod tests {
         let mut bytes = vec![tag::BYTES_L4];
         bytes.extend_from_slice(&(third as u32).to_be_bytes());
         bytes.resize(5 + third, 0);
-        assert_eq!(decode(&bytes, &limits), Ok(Value::Bytes(vec![0; third])));
+        assert_eq!(decode(&bytes, &limits), Ok(Value::from(vec![0; third])));
         // A budget already spent by other messages leaves less.
         let mut r = Reader::with_budget(&bytes, &limits, third - 1);
         assert_eq!(r.value(), Err(DecodeError::MemoryBudget { budget: 1 << 20 }));

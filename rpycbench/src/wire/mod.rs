@@ -17,6 +17,8 @@ mod value;
 pub mod vinegar;
 
 pub use boxing::{Boxed, IdPack};
+/// The type of [`Value::Bytes`], re-exported so users need not depend on `bytes`.
+pub use bytes::Bytes;
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Compression, Frame, FrameDecoder, FrameEncoder};
 pub use limits::{Limits, DEFAULT_MEMORY_BUDGET};

@@ -1,5 +1,6 @@
 //! The brine value model: every type RPyC can copy by value.
 
+use bytes::Bytes;
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 use std::fmt;
@@ -28,8 +29,10 @@ pub enum Value {
     Float(f64),
     /// A `complex`: real and imaginary parts.
     Complex(f64, f64),
-    /// A `bytes` object.
-    Bytes(Vec<u8>),
+    /// A `bytes` object. Reference-counted, so cloning a 100 MB payload to send it again
+    /// costs nothing, and a large one received can share the frame it arrived in
+    /// instead of being copied out of it.
+    Bytes(Bytes),
     /// A `str`.
     Str(String),
     /// A `tuple` of simple values.
@@ -187,17 +190,22 @@ impl From<&String> for Value {
 /// `Vec<u8>` is `bytes`; a tuple is built from `Vec<Value>` or a Rust tuple.
 impl From<Vec<u8>> for Value {
     fn from(v: Vec<u8>) -> Self {
+        Value::Bytes(v.into())
+    }
+}
+impl From<Bytes> for Value {
+    fn from(v: Bytes) -> Self {
         Value::Bytes(v)
     }
 }
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Self {
-        Value::Bytes(v.to_vec())
+        Value::Bytes(Bytes::copy_from_slice(v))
     }
 }
 impl<const N: usize> From<&[u8; N]> for Value {
     fn from(v: &[u8; N]) -> Self {
-        Value::Bytes(v.to_vec())
+        Value::Bytes(Bytes::copy_from_slice(v))
     }
 }
 impl From<Vec<Value>> for Value {

@@ -620,7 +620,7 @@ fn value_binary(x: &Value, y: &Value, op: BinOp) -> Result<Option<Value>> {
     }
     Ok(match (op, x, y) {
         (BinOp::Add, Value::Str(a), Value::Str(b)) => Some(Value::Str(format!("{a}{b}"))),
-        (BinOp::Add, Value::Bytes(a), Value::Bytes(b)) => Some(Value::Bytes([a.as_slice(), b].concat())),
+        (BinOp::Add, Value::Bytes(a), Value::Bytes(b)) => Some(Value::from([&a[..], &b[..]].concat())),
         (BinOp::Add, Value::Tuple(a), Value::Tuple(b)) => Some(Value::Tuple([a.as_slice(), b].concat())),
         _ => None,
     })
