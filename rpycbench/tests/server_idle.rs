@@ -9,7 +9,7 @@ mod common;
 #[path = "common/limited.rs"]
 mod limited;
 
-use common::eventually;
+use common::{eventually, minor_faults, rss_bytes};
 use limited::Proc;
 use rpycbench::client::{Config, Connection};
 use rpycbench::wire::{Boxed, Compression, FrameDecoder, FrameEncoder, Handler, Limits, Message, Value};
@@ -380,4 +380,53 @@ fn relay_drops_stalled_frames_and_caps_its_connections() {
     );
     let log = relay.stderr_text();
     assert!(log.contains("of silence mid-frame"), "{log}");
+}
+
+// ---------------------------------------------------------------------------------
+// Memory of large transfers.
+
+/// A connection keeps a large message's buffers while transfers follow one another, so
+/// each reuses the memory the first one touched (no fresh pages for the kernel to fault
+/// in and zero), and gives them back once it idles, still open: an idle connection does
+/// not pin its largest message.
+#[test]
+fn an_idle_connection_gives_back_a_large_transfers_memory() {
+    const MIB: u64 = 1 << 20;
+    let server = serve("threaded", &[]);
+    let mut c = served(server.addr, "a bulk client");
+    let start = rss_bytes(server.pid());
+    let payload = Value::from(vec![7u8; 64 << 20]);
+    let upload = |c: &mut Connection| {
+        c.call("upload", (payload.clone(),)).expect("a 64 MiB upload");
+        Instant::now()
+    };
+    let before = minor_faults(server.pid());
+    let mut done = upload(&mut c);
+    let first = minor_faults(server.pid()) - before;
+    let mut gaps = Duration::ZERO;
+    for _ in 0..2 {
+        let sent = Instant::now();
+        gaps = gaps.max(sent - done);
+        done = upload(&mut c);
+    }
+    let later = minor_faults(server.pid()) - before - first;
+    // The server keeps the buffers for a quarter second of silence; a test thread held
+    // up longer between two uploads would see them given back and faulted in again.
+    if gaps < Duration::from_millis(100) {
+        assert!(first > 64 * MIB / 4096 / 2, "the first upload touched fresh memory ({first} faults)");
+        assert!(
+            later < first / 4,
+            "two more uploads faulted {later} pages, the first {first}: the buffer was not reused"
+        );
+    } else {
+        eprintln!("skipped the reuse check: {gaps:?} between two uploads (more than the 100 ms it needs)");
+    }
+    let settled = eventually(BOUND, || rss_bytes(server.pid()) < start + 16 * MIB);
+    assert!(
+        settled,
+        "server RSS {} MiB idle after 64 MiB uploads, {} MiB at the start",
+        rss_bytes(server.pid()) / MIB,
+        start / MIB
+    );
+    c.ping().expect("the connection is still open");
 }

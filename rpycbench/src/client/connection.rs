@@ -144,6 +144,13 @@ pub struct Connection {
     observer: Option<Box<dyn WireObserver>>,
 }
 
+/// What a connection's frame buffers may keep while it idles.
+const KEPT_WHILE_IDLE: usize = 1 << 20;
+/// How long a connection holding larger buffers waits for traffic before it gives them
+/// back: far longer than the gap between transfers a benchmark repeats, short enough
+/// that an idle connection does not pin a 100 MB frame for long.
+const IDLE_RELEASE: Duration = Duration::from_millis(250);
+
 /// Reads shorter than this past a deadline are not worth a `setsockopt`.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
 
@@ -180,7 +187,7 @@ impl Connection {
         Ok(Connection {
             observer: super::observer::default_observer(&peer),
             peer,
-            decoder: FrameDecoder::new(config.limits),
+            decoder: FrameDecoder::new(config.limits).retaining(),
             pieces: Default::default(),
             encoder: FrameEncoder::new(config.compression),
             read_timeout: Some(config.request_timeout),
@@ -533,7 +540,7 @@ impl Connection {
                     }
                     let limits = &self.config.limits;
                     let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
-                    match Message::decode_within(frame.payload, limits, available) {
+                    match Message::decode_frame(&frame, limits, available) {
                         Ok((msg, charge)) => {
                             self.received_charge = charge;
                             return Ok(Some(msg));
@@ -576,6 +583,7 @@ impl Connection {
             if buffered > 0 {
                 self.pieces.partial(buffered);
             }
+            self.release_when_idle(deadline);
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -603,6 +611,32 @@ impl Connection {
                     return Err(self.io_error(doing, e));
                 }
             }
+        }
+    }
+
+    /// Before waiting for the peer with nothing half-received: if the frame buffers
+    /// hold more than [`KEPT_WHILE_IDLE`] (a large frame went by), waits up to
+    /// [`IDLE_RELEASE`] for traffic first, and gives them back if none comes.
+    ///
+    /// The buffers are kept while traffic flows, so a run of 100 MB transfers reuses
+    /// memory instead of faulting in and zeroing fresh pages for each frame (see
+    /// `wire::frame_decoder`); this bounds what an idle connection keeps. One `poll(2)`
+    /// per wait, and only while the buffers are large.
+    fn release_when_idle(&mut self, deadline: Option<Instant>) {
+        if self.decoder.buffered() > 0 || self.decoder.retained() + self.encoder.retained() <= KEPT_WHILE_IDLE {
+            return;
+        }
+        let wait = deadline.map_or(IDLE_RELEASE, |d| d.saturating_duration_since(Instant::now()).min(IDLE_RELEASE));
+        use std::os::fd::AsRawFd;
+        let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for a socket this connection owns; the timeout is at
+        // most IDLE_RELEASE, well within a c_int of milliseconds.
+        let ready = unsafe { libc::poll(&mut fd, 1, wait.as_millis() as libc::c_int) };
+        // Only a wait of the full period means idle: a deadline that came first is the
+        // caller's timeout, handled by the read that follows.
+        if ready == 0 && wait == IDLE_RELEASE {
+            self.decoder.release_buffers();
+            self.encoder.release_buffers();
         }
     }
 

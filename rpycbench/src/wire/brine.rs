@@ -7,6 +7,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::{Limits, Value};
+use bytes::Bytes;
 use num_bigint::BigInt;
 
 /// Tag bytes (PROTOCOL.md §4.1); the names follow the spec's table.
@@ -190,6 +191,9 @@ pub struct Reader<'a> {
     /// What is left of it for this message.
     available: usize,
     charged: usize,
+    /// The buffer `data` lies in, when the caller can share it: large `bytes` values
+    /// then point into it instead of being copied out (see [`Reader::sharing`]).
+    shared: Option<&'a Bytes>,
 }
 
 /// Elements allocated for a tuple before any of them has been decoded: a count in a
@@ -213,7 +217,31 @@ impl<'a> Reader<'a> {
             budget: limits.max_connection_memory,
             available: available.min(limits.max_connection_memory),
             charged: 0,
+            shared: None,
         }
+    }
+
+    /// Lets `bytes` values share `frame`, the buffer this reader's data lies in,
+    /// instead of copying out of it: a 100 MB upload is then never copied after the
+    /// socket wrote it. Only a value at least half the size of `frame` shares it, so no
+    /// value keeps more than twice its own size alive. Data outside `frame` is copied
+    /// as usual.
+    pub fn sharing(mut self, frame: &'a Bytes) -> Self {
+        self.shared = Some(frame);
+        self
+    }
+
+    /// A `bytes` value for `raw`, a slice of this reader's data.
+    fn bytes_value(&self, raw: &[u8]) -> Bytes {
+        if let Some(frame) = self.shared {
+            let inside = frame.as_ptr_range();
+            let (start, end) = (raw.as_ptr(), raw.as_ptr().wrapping_add(raw.len()));
+            if raw.len() >= frame.len() / 2 && start >= inside.start && end <= inside.end {
+                // `raw` lies within `frame` (checked above), as slice_ref requires.
+                return frame.slice_ref(raw);
+            }
+        }
+        Bytes::copy_from_slice(raw)
     }
 
     /// Bytes of memory the values decoded so far have been charged.
@@ -327,7 +355,7 @@ impl<'a> Reader<'a> {
             tag::EMPTY_BYTES | tag::BYTES1..=tag::BYTES_L4 => {
                 let raw = self.bytes_body(t, at)?;
                 self.charge(raw.len())?;
-                Value::Bytes(bytes::Bytes::copy_from_slice(raw))
+                Value::Bytes(self.bytes_value(raw))
             }
             tag::UNICODE => {
                 let text = self.str_body(at)?;

@@ -2,11 +2,11 @@
 //!
 //! Both directions reuse their buffers across frames, so a connection's steady state
 //! allocates nothing per frame: [`FrameEncoder`] builds the payload in place behind a
-//! reserved header, [`FrameDecoder`] keeps one receive buffer and one inflate buffer.
+//! reserved header; [`FrameDecoder`](super::FrameDecoder) (in `frame_decoder`) splits
+//! the received stream.
 
 use super::error::FrameError;
-use super::Limits;
-use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, FlushCompress, Status};
 
 /// Bytes before the body: the 4-byte length and the compression flag.
 pub const HEADER_LEN: usize = 5;
@@ -15,10 +15,15 @@ pub const FILLER: u8 = 0x0a;
 /// Python compresses payloads strictly larger than this many bytes.
 pub const PYTHON_COMPRESSION_THRESHOLD: usize = 3000;
 
-/// Buffers larger than this are given back once the frame they held is done with:
-/// large enough that the 1 and 10 MiB transfers benchmarks repeat do not allocate
-/// afresh each time, small enough that an idle connection pins little.
+/// A decoder that is not told when its connection idles gives back buffers larger than
+/// this once the frame they held is done with: large enough that the 1 and 10 MiB
+/// transfers benchmarks repeat do not allocate afresh each time, small enough that an
+/// idle connection pins little. (A [`Connection`](crate::client::Connection) keeps its
+/// buffers while traffic flows and releases them when it idles.)
 pub const RETAINED: usize = 16 << 20;
+
+/// What an idle encoder keeps: room for every ordinary request and reply.
+const KEPT_WHEN_IDLE: usize = 64 << 10;
 
 /// What to do with large payloads on send.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,11 +109,23 @@ impl FrameEncoder {
     fn clear(&mut self) {
         self.finished = false;
         self.buf.truncate(HEADER_LEN);
-        // A 100 MB transfer should not pin 100 MB for the connection's lifetime.
-        if self.buf.capacity() > RETAINED {
-            self.buf.shrink_to(64 << 10);
-        }
-        if self.scratch.capacity() > RETAINED {
+    }
+
+    /// Bytes of memory the encoder keeps for the frames to come.
+    pub fn retained(&self) -> usize {
+        self.buf.capacity() + self.scratch.capacity()
+    }
+
+    /// Gives back what large frames grew, unless a payload is under construction.
+    ///
+    /// The buffers are kept between frames, so a run of 100 MB replies reuses memory
+    /// the first one touched instead of faulting in fresh pages for each (the kernel
+    /// zeroing them cost more than the copy into them); a connection calls this once it
+    /// goes idle, so a 100 MB reply does not pin 100 MB for the connection's lifetime.
+    pub fn release_buffers(&mut self) {
+        if self.finished || self.buf.len() == HEADER_LEN {
+            self.clear();
+            self.buf.shrink_to(KEPT_WHEN_IDLE);
             self.scratch = Vec::new();
         }
     }
@@ -144,155 +161,17 @@ pub struct Frame<'a> {
     pub compressed: bool,
     /// Bytes the frame occupied on the wire, header and filler included.
     pub wire_len: usize,
-}
-
-/// Splits a byte stream into frames, incrementally.
-///
-/// Feed it with [`read_from`](Self::read_from) (or [`push`](Self::push)) and take
-/// frames with [`next_frame`](Self::next_frame). The receive buffer only grows as bytes
-/// arrive, so a header announcing 4 GiB costs nothing until the bytes come.
-pub struct FrameDecoder {
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    inflated: Vec<u8>,
-    zlib: Option<Decompress>,
-    limits: Limits,
-}
-
-const INITIAL_BUF: usize = 16 << 10;
-
-impl FrameDecoder {
-    /// A decoder enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
-        FrameDecoder { buf: vec![0; INITIAL_BUF], start: 0, filled: 0, inflated: Vec::new(), zlib: None, limits }
-    }
-
-    /// Bytes received but not yet returned as frames.
-    pub fn buffered(&self) -> usize {
-        self.filled - self.start
-    }
-
-    /// Appends received bytes.
-    pub fn push(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let spare = self.spare();
-            let n = spare.len().min(rest.len());
-            spare[..n].copy_from_slice(&rest[..n]);
-            self.filled += n;
-            rest = &rest[n..];
-        }
-    }
-
-    /// Reads once from `src` into the buffer; returns what `read` returned (0 is EOF).
-    pub fn read_from(&mut self, src: &mut impl std::io::Read) -> std::io::Result<usize> {
-        let n = src.read(self.spare())?;
-        self.filled += n;
-        Ok(n)
-    }
-
-    /// Free space at the end of the buffer, made by compacting or growing. Growth only
-    /// happens when the buffer is full of received bytes, so memory is at most twice
-    /// what the peer has actually sent.
-    fn spare(&mut self) -> &mut [u8] {
-        if self.start == self.filled {
-            self.start = 0;
-            self.filled = 0;
-            if self.buf.len() > RETAINED {
-                self.buf.truncate(INITIAL_BUF);
-                self.buf.shrink_to_fit();
-            }
-        }
-        // Reading again means the last frame's payload has been handled: a large
-        // inflated one must not stay resident while the connection idles.
-        if self.inflated.capacity() > RETAINED {
-            self.inflated = Vec::new();
-        }
-        if self.filled == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.filled, 0);
-                self.filled -= self.start;
-                self.start = 0;
-            } else {
-                let len = self.buf.len() * 2;
-                self.buf.resize(len, 0);
-            }
-        }
-        &mut self.buf[self.filled..]
-    }
-
-    /// Returns the next complete frame, `Ok(None)` if more bytes are needed.
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
-        let avail = &self.buf[self.start..self.filled];
-        if avail.len() < HEADER_LEN {
-            return Ok(None);
-        }
-        let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
-        if len > self.limits.max_frame_len {
-            return Err(FrameError::TooLarge { len: u64::from(len), limit: u64::from(self.limits.max_frame_len) });
-        }
-        let compressed = avail[4] != 0;
-        let wire_len = HEADER_LEN + len as usize + 1;
-        if avail.len() < wire_len {
-            return Ok(None);
-        }
-        let body_start = self.start + HEADER_LEN;
-        let body = body_start..body_start + len as usize;
-        self.start += wire_len;
-        if !compressed {
-            return Ok(Some(Frame { payload: &self.buf[body], compressed, wire_len }));
-        }
-        inflate(&self.buf[body], &mut self.inflated, &mut self.zlib, self.limits.inflate_limit())?;
-        Ok(Some(Frame { payload: &self.inflated, compressed, wire_len }))
-    }
-
-    /// The length and flag of the frame at the head of the buffer, once its header has
-    /// arrived. Lets a reader size its reads for a large frame.
-    pub fn pending_frame_len(&self) -> Option<usize> {
-        let avail = &self.buf[self.start..self.filled];
-        (avail.len() >= HEADER_LEN)
-            .then(|| u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize + HEADER_LEN + 1)
-    }
-}
-
-/// Inflates a zlib stream into `out`, stopping with an error past `limit` bytes.
-fn inflate(body: &[u8], out: &mut Vec<u8>, zlib: &mut Option<Decompress>, limit: usize) -> Result<(), FrameError> {
-    let z = zlib.get_or_insert_with(|| Decompress::new(true));
-    z.reset(true);
-    out.clear();
-    loop {
-        if out.len() == out.capacity() {
-            if out.len() > limit {
-                return Err(FrameError::InflateLimit { limit });
-            }
-            // Grow with what has been produced (doubling), never with what the stream
-            // claims, and never past `limit + 1` bytes: one byte over proves a bomb.
-            // (`reserve` could double past the limit, and inflating fills all the room
-            // it is given, so a bomb used to touch twice the limit before it was caught.)
-            let room = (limit - out.len()).saturating_add(1);
-            out.reserve_exact(out.capacity().max(4096).min(room));
-        }
-        let (consumed, produced) = (z.total_in(), z.total_out());
-        let status = z
-            .decompress_vec(&body[consumed as usize..], out, FlushDecompress::None)
-            .map_err(|e| FrameError::Zlib(e.to_string()))?;
-        if out.len() > limit {
-            return Err(FrameError::InflateLimit { limit });
-        }
-        if status == Status::StreamEnd {
-            return Ok(());
-        }
-        let stalled = z.total_in() == consumed && z.total_out() == produced;
-        if stalled && out.len() < out.capacity() {
-            return Err(FrameError::Zlib("stream ends before its end marker".into()));
-        }
-    }
+    /// The buffer `payload` lies in, when the decoder lends it: values decoded from
+    /// the frame may then share it instead of copying (see
+    /// [`Message::decode_frame`](super::Message::decode_frame)). Only large frames are
+    /// lent.
+    pub shared: Option<&'a bytes::Bytes>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{FrameDecoder, Limits};
 
     fn roundtrip(payload: &[u8], compression: Compression) -> (Vec<u8>, bool) {
         let mut enc = FrameEncoder::new(compression);
@@ -325,51 +204,20 @@ mod tests {
     }
 
     #[test]
-    fn zlib_bombs_stop_at_the_limit() {
-        let mut enc = FrameEncoder::new(Compression::Python);
-        enc.payload().resize(HEADER_LEN + (10 << 20), 0);
-        let frame = enc.finish().unwrap().to_vec();
-        let limits = Limits { max_inflated_len: 1 << 20, ..Limits::DEFAULT };
-        let mut dec = FrameDecoder::new(limits);
-        dec.push(&frame);
-        assert_eq!(dec.next_frame().unwrap_err(), FrameError::InflateLimit { limit: 1 << 20 });
-        // The bomb never got more room than the limit and the one byte that proves it.
-        assert!(dec.inflated.capacity() <= (1 << 20) + 1, "inflated to {} bytes", dec.inflated.capacity());
-    }
-
-    /// Feeds `frame` read by read until it decodes; then the read a connection makes
-    /// while it waits for its next message (here: EOF).
-    fn decode_then_idle(frame: &[u8]) -> FrameDecoder {
-        let mut dec = FrameDecoder::new(Limits::DEFAULT);
-        let mut stream = frame;
-        loop {
-            if let Some(f) = dec.next_frame().unwrap() {
-                assert_eq!(f.payload.len(), 40 << 20);
-                break;
-            }
-            assert!(dec.read_from(&mut stream).unwrap() > 0, "the whole frame arrives");
-        }
-        assert!(dec.buf.len().max(dec.inflated.capacity()) > RETAINED, "the message needed a large buffer");
-        assert_eq!(dec.read_from(&mut stream).unwrap(), 0);
-        dec
-    }
-
-    #[test]
-    fn buffers_of_a_large_message_are_given_back() {
-        // Compressed: small on the wire, 40 MiB once inflated.
-        let mut enc = FrameEncoder::new(Compression::Python);
-        enc.payload().resize(HEADER_LEN + (40 << 20), 7);
-        let frame = enc.finish().unwrap().to_vec();
-        assert!(enc.buf.capacity() > RETAINED && enc.scratch.capacity() > RETAINED);
-        enc.reset();
-        assert!(enc.buf.capacity() <= RETAINED && enc.scratch.capacity() <= RETAINED, "the encoder kept its buffers");
-        let dec = decode_then_idle(&frame);
-        assert!(dec.inflated.capacity() <= RETAINED, "inflate buffer kept {} bytes", dec.inflated.capacity());
-        // Plain: 40 MiB in the receive buffer.
+    fn the_encoder_keeps_its_buffer_until_released() {
         let mut enc = FrameEncoder::new(Compression::Off);
-        enc.payload().resize(HEADER_LEN + (40 << 20), 7);
-        let dec = decode_then_idle(enc.finish().unwrap());
-        assert!(dec.buf.len() <= RETAINED, "receive buffer kept {} bytes", dec.buf.len());
+        enc.payload().resize(HEADER_LEN + (20 << 20), 7);
+        enc.finish().unwrap();
+        let at = enc.buf.as_ptr();
+        enc.payload().resize(HEADER_LEN + (20 << 20), 8);
+        assert_eq!(enc.buf.as_ptr(), at, "the next large frame reuses the buffer");
+        enc.release_buffers();
+        assert!(enc.retained() > RETAINED, "a payload under construction is kept");
+        enc.finish().unwrap();
+        enc.release_buffers();
+        assert!(enc.retained() <= KEPT_WHEN_IDLE, "kept {} bytes once released", enc.retained());
+        enc.payload().push(1);
+        assert_eq!(enc.finish().unwrap(), [0, 0, 0, 1, 0, 1, FILLER], "and still encodes");
     }
 
     #[test]

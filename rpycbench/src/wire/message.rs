@@ -3,8 +3,10 @@
 use super::boxing::Boxed;
 use super::brine::{self, Reader};
 use super::error::{DecodeError, EncodeError};
+use super::frame::Frame;
 use super::vinegar::ExceptionPayload;
 use super::Limits;
+use bytes::Bytes;
 use std::fmt;
 
 /// Message type bytes.
@@ -127,6 +129,26 @@ impl Message {
     /// is left of the connection's budget); returns the message and the bytes its
     /// values were charged.
     pub fn decode_within(payload: &[u8], limits: &Limits, available: usize) -> Result<(Message, usize), MessageError> {
+        Message::decode_in(payload, None, limits, available)
+    }
+
+    /// [`decode_within`](Self::decode_within) for a received frame: large `bytes`
+    /// values share the frame's buffer when the decoder lent it (see
+    /// [`Reader::sharing`]).
+    pub fn decode_frame(
+        frame: &Frame<'_>,
+        limits: &Limits,
+        available: usize,
+    ) -> Result<(Message, usize), MessageError> {
+        Message::decode_in(frame.payload, frame.shared, limits, available)
+    }
+
+    fn decode_in(
+        payload: &[u8],
+        shared: Option<&Bytes>,
+        limits: &Limits,
+        available: usize,
+    ) -> Result<(Message, usize), MessageError> {
         let plain = |source| MessageError { request_seq: None, source };
         let (&kind, rest) =
             payload.split_first().ok_or_else(|| plain(DecodeError::Envelope("empty payload".into())))?;
@@ -137,6 +159,9 @@ impl Message {
             });
         }
         let mut r = Reader::with_budget(rest, limits, available);
+        if let Some(frame) = shared {
+            r = r.sharing(frame);
+        }
         r.expect_tuple(2, "envelope (seq, body)").map_err(plain)?;
         let seq = r.i64().map_err(plain)?;
         let msg = match kind {

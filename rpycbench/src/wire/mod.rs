@@ -10,6 +10,7 @@ pub mod brine;
 mod error;
 pub mod exceptions;
 pub mod frame;
+mod frame_decoder;
 mod limits;
 pub mod message;
 mod repr;
@@ -20,7 +21,8 @@ pub use boxing::{Boxed, IdPack};
 /// The type of [`Value::Bytes`], re-exported so users need not depend on `bytes`.
 pub use bytes::Bytes;
 pub use error::{DecodeError, EncodeError, FrameError};
-pub use frame::{Compression, Frame, FrameDecoder, FrameEncoder};
+pub use frame::{Compression, Frame, FrameEncoder};
+pub use frame_decoder::{FrameDecoder, LARGE_FRAME};
 pub use limits::{Limits, DEFAULT_MEMORY_BUDGET};
 pub use message::{Handler, Message, MessageError};
 pub use value::Value;

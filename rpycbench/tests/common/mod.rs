@@ -202,6 +202,14 @@ pub fn proc_stat(pid: u32) -> Option<ProcStat> {
     Some(ProcStat { pid, state, ppid: num()?, pgrp: num()?, session: num()? })
 }
 
+/// Minor page faults a process has taken (`minflt` in /proc/PID/stat): fresh memory
+/// it touched. 0 once it is gone.
+pub fn minor_faults(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Field 10 of stat(5); the fields after the parenthesised name start at field 3.
+    stat.rfind(')').and_then(|at| stat[at + 2..].split_whitespace().nth(7)?.parse().ok()).unwrap_or(0)
+}
+
 /// Every process on the machine, zombies included.
 pub fn all_procs() -> Vec<ProcStat> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
