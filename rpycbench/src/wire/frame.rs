@@ -26,7 +26,9 @@ pub enum Compression {
     /// Never compress: cheapest for the sender, always accepted by Python.
     #[default]
     Off,
-    /// Python's rule: zlib level 1 for payloads over 3000 bytes.
+    /// Python's rule: zlib level 1 for payloads over 3000 bytes. The crate deflates
+    /// with the C zlib, as CPython does, so a compressed body holds the very bytes
+    /// `zlib.compress(payload, 1)` returns in Python (tests/compression.rs).
     Python,
 }
 
