@@ -104,7 +104,7 @@ use quote::ToTokens;
 /// # use rpycbench::prelude::*;
 /// # mod services {
 /// #     pub fn make() -> std::sync::Arc<rpycbench::server::BenchmarkService> {
-/// #         std::sync::Arc::new(rpycbench::server::BenchmarkService)
+/// #         std::sync::Arc::new(rpycbench::server::BenchmarkService::default())
 /// #     }
 /// # }
 /// #[rpyc_bench(latency, duration_ms = 2_000, python_service = "svc:Svc", python_path = "python",

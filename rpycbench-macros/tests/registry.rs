@@ -104,7 +104,7 @@ fn concurrent_open(conn: &mut Connection) -> rpycbench::Result<()> {
 }
 
 fn make_service() -> Arc<BenchmarkService> {
-    Arc::new(BenchmarkService)
+    Arc::new(BenchmarkService::default())
 }
 
 #[rpyc_bench(

@@ -4,7 +4,7 @@ Usage::
 
     python rpycbench_server.py --mode threaded|forking [--host 127.0.0.1] [--port 0]
                                [--service MODULE:CLASS] [--path DIR]...
-                               [--max-connections N]
+                               [--max-connections N] [--payload KIND]
 
 ``--service`` defaults to ``rpycbench_service:BenchmarkService``, the built-in benchmark
 service, which sits next to this file. Each ``--path DIR`` is put at the front of
@@ -20,6 +20,10 @@ server, live children of the forking server). A connection beyond the cap is acc
 then shut down and closed at once, so its client sees end-of-file on its first request.
 It is implemented in ``_accept_method``, the hook rpyc's ``Server.accept()`` calls with
 each accepted socket (``ThreadedServer`` spawns a thread there, ``ForkingServer`` forks).
+
+``--payload incompressible|text|zeros`` sets what the built-in service's downloads are
+made of (``rpycbench_service.PAYLOAD``; default incompressible); it applies to the
+built-in service only.
 
 Failures go to stderr with a non-zero exit code:
 
@@ -279,7 +283,12 @@ def parse_args(argv=None):
                         help="a directory to put in front of sys.path (repeatable)")
     parser.add_argument("--max-connections", type=int, default=None, metavar="N",
                         help="serve at most N connections at once; close further ones at once")
+    parser.add_argument("--payload", choices=["incompressible", "text", "zeros"],
+                        default="incompressible",
+                        help="what the built-in service's downloads are made of")
     args = parser.parse_args(argv)
+    if args.payload != "incompressible" and args.service != DEFAULT_SERVICE:
+        parser.error(f"--payload {args.payload} applies to the built-in service, not to {args.service}")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port}: expected 0..65535")
     if args.max_connections is not None and args.max_connections < 1:
@@ -292,6 +301,10 @@ def main(argv=None):
     rpyc = import_rpyc()
     sys.path[:0] = [os.path.abspath(p) for p in args.path]
     service = load_service(args.service, rpyc)
+    if args.payload != "incompressible":
+        # The built-in service's module, imported by load_service: forked children
+        # inherit the setting.
+        sys.modules["rpycbench_service"].PAYLOAD = args.payload
 
     where = f"{args.host}:{args.port}"
     server_class = make_server_class(rpyc, args.mode)

@@ -24,10 +24,13 @@ the contract (Python raises whatever ``TypeError`` the operation raises).
     Returns ``len(data)``.
 
 ``download(size)``
-    Returns ``size`` bytes (by value): the 64 KiB block ``BLOCK`` repeated and cut to
-    ``size``. ``BLOCK`` is SHA-256 in counter mode, incompressible, so that rpyc's zlib
-    compression of large frames cannot turn a transfer benchmark into a zlib benchmark.
-    ``size`` must not be negative. ``download(0) == b""``.
+    Returns ``size`` bytes (by value): the 64 KiB block ``BLOCKS[PAYLOAD]`` repeated and
+    cut to ``size``. ``PAYLOAD`` is set by the launcher's ``--payload`` and is
+    ``"incompressible"`` unless told otherwise: ``BLOCK``, SHA-256 in counter mode, so
+    that rpyc's zlib compression of large frames cannot turn a transfer benchmark into a
+    zlib benchmark. ``"text"`` is English-like lines (zlib level 1 shrinks them about
+    threefold), ``"zeros"`` zero bytes. ``size`` must not be negative.
+    ``download(0) == b""``.
 
 ``upload_chunked(chunks)``
     Iterates ``chunks`` (``for c in chunks: total += len(c)``) and returns ``total``. When
@@ -102,11 +105,43 @@ import time
 
 import rpyc
 
-__all__ = ["BLOCK", "BenchmarkService", "User"]
+__all__ = ["BLOCK", "BLOCKS", "BenchmarkService", "PAYLOAD", "User"]
 
 BLOCK = b"".join(hashlib.sha256(b"rpycbench payload" + i.to_bytes(4, "big")).digest() for i in range(2048))
-"""The 64 KiB block ``download`` repeats, the same bytes as the native server's
-``payload_block()``: twice zlib's window, so nothing in it compresses."""
+"""The 64 KiB block ``download`` repeats by default, the same bytes as the native
+server's ``PayloadKind::Incompressible.block()``: twice zlib's window, so nothing in it
+compresses."""
+
+_WORDS = ("the of and to in is that it for as with was on be by this are from at or an have not "
+          "which but all were when we there can more if one has their will each about how up out "
+          "them then she many some so these would other into time could two make like him see "
+          "server client request reply frame bytes connection service value call").split()
+
+
+def _text_block():
+    """Sentences of 6 to 15 words of ``_WORDS``, one a line, capitalised, ending with a
+    full stop; lengths and words drawn by the C library's classic LCG (seed 1, bits 16
+    and up). The native ``PayloadKind::Text.block()`` builds the same 64 KiB."""
+    x, out = 1, bytearray()
+
+    def draw():
+        nonlocal x
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        return x >> 16
+
+    while len(out) < 65536:
+        n = 6 + draw() % 10
+        words = [_WORDS[draw() % len(_WORDS)] for _ in range(n)]
+        words[0] = words[0].capitalize()
+        out += (" ".join(words) + ".\n").encode()
+    return bytes(out[:65536])
+
+
+BLOCKS = {"incompressible": BLOCK, "text": _text_block(), "zeros": bytes(65536)}
+"""The block of each payload kind, 64 KiB each (the native ``PayloadKind`` blocks)."""
+
+PAYLOAD = "incompressible"
+"""The kind ``download`` returns; the launcher sets it from ``--payload``."""
 
 _REFUSED_EXCEPTIONS = (SystemExit, KeyboardInterrupt, GeneratorExit)
 
@@ -117,9 +152,10 @@ def _not_negative(name, value):
 
 
 def _pattern(size):
-    """``size`` bytes of BLOCK repeated (built in one go: sizes go up to 100 MB)."""
+    """``size`` bytes of the PAYLOAD block repeated (built in one go: sizes go up to 100 MB)."""
     _not_negative("size", size)
-    return (BLOCK * (size // len(BLOCK) + 1))[:size]
+    block = BLOCKS[PAYLOAD]
+    return (block * (size // len(block) + 1))[:size]
 
 
 def _chunks(size, chunk_size):

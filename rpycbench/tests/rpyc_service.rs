@@ -166,6 +166,7 @@ fn a_service_in_a_few_lines_answers_as_its_python_twin() {
         service: Some("twin_inventory:Inventory".into()),
         python_path: vec![dir.0.clone()],
         max_connections: None,
+        ..PythonServerSpec::default()
     };
     let python = ServerSpec::new(ServerMode::PythonThreaded).python(twin).start().expect("the Python twin starts");
 

@@ -137,12 +137,14 @@ fn reframe(payload: &[u8], wire: &[u8], compressed: bool, what: &str) {
         enc.payload().extend_from_slice(payload);
         assert!(enc.finish().expect("non-empty payload") == wire, "{what}: re-framed bytes differ");
     }
-    // With Python's policy we must compress exactly the frames Python compressed. The
-    // zlib bytes themselves may differ from CPython's (PROTOCOL.md §3.3), so the frame is
-    // checked by inflating it back.
+    // With Python's policy we must compress exactly the frames Python compressed, into
+    // the very bytes CPython's zlib made: the crate deflates with the C zlib, as CPython
+    // does (PROTOCOL.md §3.3 allows other deflaters; `--compression python` promises a
+    // wire identical to a Python sender's).
     let mut enc = FrameEncoder::new(Compression::Python);
     enc.payload().extend_from_slice(payload);
     let ours = enc.finish().expect("non-empty payload").to_vec();
+    assert!(ours == wire, "{what}: our frame differs from Python's ({} bytes against {})", ours.len(), wire.len());
     let mut dec = FrameDecoder::new(Limits::DEFAULT);
     dec.push(&ours);
     let frame = dec.next_frame().expect("our own frame decodes").expect("complete");

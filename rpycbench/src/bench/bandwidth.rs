@@ -5,6 +5,7 @@ use super::run::{closed_loop, size_result, Measurement, Parts, RoundedSeries, Ro
 use super::{BuiltinCalls, Client, Target};
 use crate::error::Result;
 use crate::metrics::{rounds, BenchKind, BenchResult, LatencyHistogram, OutcomeCounter, DEFAULT_ROUNDS};
+use crate::server::PayloadKind;
 use crate::Value;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub struct Bandwidth {
     reference: bool,
     system: bool,
     deadline: Option<Duration>,
+    payload: PayloadKind,
 }
 
 /// The predecessor's hard-coded sizes: 1 KiB to 1 MiB.
@@ -49,6 +51,7 @@ impl Bandwidth {
             reference: true,
             system: true,
             deadline: None,
+            payload: PayloadKind::default(),
         }
     }
 
@@ -97,6 +100,15 @@ impl Bandwidth {
         self
     }
 
+    /// What the uploaded payloads are made of (default incompressible); recorded as
+    /// the `payload` parameter, with the clients' compression as `client_compression`.
+    /// Downloads are what the server sends: start the built-in server with the same
+    /// kind ([`ServerSpec::payload`](crate::server::ServerSpec::payload)).
+    pub fn payload(mut self, kind: PayloadKind) -> Self {
+        self.payload = kind;
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -124,11 +136,13 @@ impl Bandwidth {
         m.param("iterations", self.iterations);
         m.param("warmup", self.warmup);
         m.param("rounds", self.rounds);
+        m.param("payload", self.payload);
+        m.param("client_compression", target.compression());
         let guard = Guard::new(target, self.deadline);
         let mut session = Session::new(target, &guard);
         let before = session.counters();
         let payloads: Vec<Value> = if self.upload {
-            self.sizes.iter().map(|&size| Value::Bytes(super::payload(size).into())).collect()
+            self.sizes.iter().map(|&size| Value::from(self.payload.bytes(size))).collect()
         } else {
             Vec::new()
         };

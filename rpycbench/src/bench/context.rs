@@ -42,7 +42,7 @@ impl BenchmarkContext {
     pub fn new(name: impl Into<String>) -> Self {
         BenchmarkContext {
             name: name.into(),
-            server: ServerInfo { mode: "application".into(), backend: "unknown".into(), address: None },
+            server: ServerInfo::new("application", "unknown", None),
             started_at: now_rfc3339(),
             start: Instant::now(),
             clock: LoopClock::new(),

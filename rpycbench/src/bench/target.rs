@@ -5,6 +5,7 @@ use crate::client::{Config, Connection, DEFAULT_REPLY_POLL};
 use crate::error::Result;
 use crate::metrics::{Environment, ProcessSet, ServerInfo};
 use crate::server::ServerHandle;
+use crate::wire::Compression;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub struct Target<C = Connection> {
     processes: Option<ProcessSet>,
     python: Option<PathBuf>,
     reply_poll: Duration,
+    compression: Compression,
 }
 
 // Not derived: a derive would require `C: Clone`, and a connection is not.
@@ -34,6 +36,7 @@ impl<C> Clone for Target<C> {
             processes: self.processes,
             python: self.python.clone(),
             reply_poll: self.reply_poll,
+            compression: self.compression,
         }
     }
 }
@@ -43,7 +46,17 @@ impl Target {
     /// backend are recorded, and its whole process tree is sampled. For the HTTP
     /// baseline server, use `rpycbench::http::target` (feature `http`) instead.
     pub fn server(handle: &ServerHandle) -> Target {
-        Target::server_with(handle, |addr| Connection::connect_with(addr, Config::default()))
+        Target::server_configured(handle, Config::default())
+    }
+
+    /// [`server`](Self::server), its clients connecting with `config` (its
+    /// [`compression`](Config::compression) is recorded by the bandwidth and transfer
+    /// kinds).
+    pub fn server_configured(handle: &ServerHandle, config: Config) -> Target {
+        let (poll, compression) = (config.reply_poll, config.compression);
+        Target::server_with(handle, move |addr| Connection::connect_with(addr, config.clone()))
+            .with_reply_poll(poll)
+            .with_compression(compression)
     }
 
     /// A server that is already running somewhere (recorded as mode `external`).
@@ -53,13 +66,14 @@ impl Target {
 
     /// Like [`address`](Self::address), with a connection configuration.
     pub fn address_with(addr: SocketAddr, config: Config) -> Target {
-        let reply_poll = config.reply_poll;
+        let (reply_poll, compression) = (config.reply_poll, config.compression);
         Target {
             connect: Arc::new(move || Connection::connect_with(addr, config.clone())),
-            server: ServerInfo { mode: "external".into(), backend: "unknown".into(), address: Some(addr.to_string()) },
+            server: ServerInfo::new("external", "unknown", Some(addr.to_string())),
             processes: None,
             python: None,
             reply_poll,
+            compression,
         }
     }
 }
@@ -76,19 +90,27 @@ impl<C> Target<C> {
         Target {
             connect: Arc::new(move || connect(addr)),
             server: ServerInfo {
-                mode: served.name.into(),
-                backend: served.backend.into(),
-                address: Some(addr.to_string()),
+                compression: served.compression,
+                payload: served.payload,
+                ..ServerInfo::new(served.name, served.backend, Some(addr.to_string()))
             },
             processes: Some(ProcessSet::Session(handle.pid())),
             python: handle.python().map(PathBuf::from),
             reply_poll: DEFAULT_REPLY_POLL,
+            compression: Compression::Off,
         }
     }
 
     /// Any connection factory, e.g. one that authenticates after connecting.
     pub fn factory(server: ServerInfo, connect: impl Fn() -> Result<C> + Send + Sync + 'static) -> Target<C> {
-        Target { connect: Arc::new(connect), server, processes: None, python: None, reply_poll: DEFAULT_REPLY_POLL }
+        Target {
+            connect: Arc::new(connect),
+            server,
+            processes: None,
+            python: None,
+            reply_poll: DEFAULT_REPLY_POLL,
+            compression: Compression::Off,
+        }
     }
 
     /// Samples these processes' CPU and memory during runs.
@@ -103,6 +125,18 @@ impl<C> Target<C> {
     pub fn with_reply_poll(mut self, poll: Duration) -> Target<C> {
         self.reply_poll = poll;
         self
+    }
+
+    /// Says how the clients this target makes compress what they send (their
+    /// [`Config::compression`]), as the bandwidth and transfer kinds record it.
+    pub fn with_compression(mut self, compression: Compression) -> Target<C> {
+        self.compression = compression;
+        self
+    }
+
+    /// How the clients compress what they send.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// How long the clients poll for a reply before blocking.

@@ -7,6 +7,7 @@ use super::Target;
 use crate::client::{Connection, Object, RemoteRef};
 use crate::error::{Error, Result};
 use crate::metrics::{BenchKind, BenchResult, DEFAULT_ROUNDS};
+use crate::server::PayloadKind;
 use crate::Value;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -72,6 +73,7 @@ pub struct Transfer {
     reference: bool,
     system: bool,
     deadline: Option<Duration>,
+    payload: PayloadKind,
 }
 
 impl Transfer {
@@ -97,6 +99,7 @@ impl Transfer {
             reference: true,
             system: true,
             deadline: None,
+            payload: PayloadKind::default(),
         }
     }
 
@@ -153,6 +156,15 @@ impl Transfer {
         self
     }
 
+    /// What the uploaded payloads are made of (default incompressible); recorded as
+    /// the `payload` parameter, with the clients' compression as `client_compression`.
+    /// Downloads are what the server sends: start the built-in server with the same
+    /// kind ([`ServerSpec::payload`](crate::server::ServerSpec::payload)).
+    pub fn payload(mut self, kind: PayloadKind) -> Self {
+        self.payload = kind;
+        self
+    }
+
     /// Whether to sample CPU and memory during the run (default on).
     pub fn sample_system(mut self, on: bool) -> Self {
         self.system = on;
@@ -173,6 +185,8 @@ impl Transfer {
         m.param("chunk_size", self.chunk_size);
         m.param("iterations", self.iterations);
         m.param("rounds", self.rounds);
+        m.param("payload", self.payload);
+        m.param("client_compression", target.compression());
         let guard = Guard::new(target, self.deadline);
         let mut session = Session::new(target, &guard);
         let before = session.counters();
@@ -184,7 +198,7 @@ impl Transfer {
         let mut payloads: Vec<(u64, Value, Object)> = Vec::new();
         if self.upload {
             for &size in &self.sizes {
-                let data = super::payload(size);
+                let data = self.payload.bytes(size);
                 let chunks = Object::list(
                     data.chunks(usize::try_from(chunk).unwrap_or(usize::MAX))
                         .map(|c| Object::from(Value::from(c)))

@@ -10,6 +10,8 @@ use crate::bench::{Bandwidth, Concurrent, ConnectionBench, Latency, Load, Target
 use crate::harness::{EXIT_SLA_VIOLATED, EXIT_USAGE};
 use crate::metrics::BenchResult;
 use crate::report::{colour_enabled, tables_except};
+use crate::server::PayloadKind;
+use crate::wire::Compression;
 use crate::Value;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -63,8 +65,13 @@ impl Common {
     /// The server to measure, reached once (the connection is kept as a spare), with its
     /// process tree when `--server-pid` names one (checked before connecting).
     fn target(&self) -> Result<(Target, Spare), SetupError> {
+        self.target_with(crate::wire::Compression::Off)
+    }
+
+    /// [`target`](Self::target), its clients compressing as `compression` says.
+    fn target_with(&self, compression: Compression) -> Result<(Target, Spare), SetupError> {
         let processes = super::external::server_processes(self.server_pid)?;
-        let (target, spare) = connect_target(&self.connect, self.client_config())?;
+        let (target, spare) = connect_target(&self.connect, self.client_config().compression(compression))?;
         Ok((super::external::sampling(target, processes), spare))
     }
 }
@@ -213,6 +220,29 @@ impl Direction {
     }
 }
 
+/// What bandwidth payloads are made of, and how frames are compressed.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct PayloadFlags {
+    /// What payloads are made of: the uploads, and the downloads of a built-in server
+    /// rpycbench starts itself: incompressible (SHA-256 stream), text (English-like
+    /// lines, about threefold compressible) or zeros. Recorded in the results.
+    #[arg(long, value_enum, default_value = "incompressible")]
+    pub(crate) payload: PayloadKind,
+    /// How this side's clients, and the native servers rpycbench starts itself,
+    /// compress frames they send: off, or python (zlib level 1 over 3000 bytes, byte for
+    /// byte as Python's rpyc). Default: off; Python servers always compress, so off is
+    /// refused for them. Recorded in the results.
+    #[arg(long, value_enum)]
+    pub(crate) compression: Option<Compression>,
+}
+
+impl PayloadFlags {
+    /// The clients' compression.
+    pub(crate) fn client(self) -> Compression {
+        self.compression.unwrap_or(Compression::Off)
+    }
+}
+
 /// The two transfer methods of a bandwidth run.
 #[derive(Debug, Args)]
 pub(crate) struct TransferMethods {
@@ -277,6 +307,8 @@ struct BandwidthArgs {
     /// Operations per size and direction.
     #[arg(long, default_value_t = Bandwidth::DEFAULT_ITERATIONS)]
     iterations: u32,
+    #[command(flatten)]
+    wire: PayloadFlags,
 }
 
 /// Runs the benchmark; see [`BENCH_AFTER_HELP`] for the exit statuses.
@@ -375,11 +407,12 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             let sizes = if a.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { a.sizes.clone() };
             check_sizes(&sizes).map_err(|e| SetupError::Usage(format!("--sizes: {e}")))?;
             at_least_one("--iterations", u64::from(a.iterations))?;
-            let (target, spare) = a.common.target()?;
+            let (target, spare) = a.common.target_with(a.wire.client())?;
             a.methods.probe(&target, Some(&spare))?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
             let bench = Bandwidth::new(&name)
+                .payload(a.wire.payload)
                 .sizes(sizes)
                 .iterations(a.iterations)
                 .rounds(a.common.rounds)

@@ -101,8 +101,7 @@ pub(crate) fn connect_target(connect: &str, config: Config) -> Result<(Target, S
                 let spare = Spare::default();
                 spare.put(conn);
                 let (first, config, poll) = (spare.clone(), config.clone(), config.reply_poll);
-                let server =
-                    ServerInfo { mode: "external".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
+                let server = ServerInfo::new("external", "unknown", Some(addr.to_string()));
                 let target = Target::factory(server, move || match first.take() {
                     Some(conn) => Ok(conn),
                     None => Connection::connect_with(addr, config.clone()),

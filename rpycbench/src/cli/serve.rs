@@ -2,7 +2,8 @@
 
 use super::server_kind::ServerKind;
 use crate::client::SilenceLimits;
-use crate::server::{serve_native, PythonServerSpec, ServeOptions, ServerMode};
+use crate::server::{serve_native, PayloadKind, PythonServerSpec, ServeOptions, ServerError, ServerMode};
+use crate::wire::Compression;
 use clap::Args;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -36,6 +37,15 @@ pub(crate) struct ServeArgs {
     /// the 100 MB transfers users benchmark.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget, default_value = "128MiB")]
     memory_budget: usize,
+    /// How the server compresses the frames it sends: off, or python (zlib level 1 for
+    /// frames over 3000 bytes, byte for byte as Python's rpyc does). Default: off for
+    /// native modes; Python servers always compress (off is refused for them).
+    #[arg(long, value_enum)]
+    compression: Option<Compression>,
+    /// What the built-in service's downloads are made of: incompressible (SHA-256
+    /// stream), text (English-like lines, about threefold compressible) or zeros.
+    #[arg(long, value_enum, default_value = "incompressible")]
+    payload: PayloadKind,
     #[command(flatten)]
     limits: super::limits::ConnectionLimitArgs,
 }
@@ -51,6 +61,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
         .into());
     }
     let mode = match args.mode {
+        ServerKind::Http if args.compression.is_some() || args.payload != PayloadKind::default() => {
+            return Err("--compression and --payload apply to the RPyC modes, not to http".into());
+        }
         ServerKind::Http => {
             crate::http::serve(&args.host, args.port, max_connections)?;
             return Ok(ExitCode::SUCCESS);
@@ -58,11 +71,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
         ServerKind::Rpyc(mode) => mode,
     };
     if mode.is_python() {
+        if args.compression == Some(Compression::Off) {
+            return Err(ServerError::PythonCompresses { server: mode.name() }.into());
+        }
+        if args.service.is_some() && args.payload != PayloadKind::default() {
+            return Err("--payload applies to the built-in benchmark service, not to a --service".into());
+        }
         let spec = PythonServerSpec {
             python: args.python,
             service: args.service,
             python_path: args.python_path,
             max_connections,
+            payload: args.payload,
         };
         // exec: the Python server becomes this process, so signals and the readiness
         // line go straight to it and no parent is left to clean up.
@@ -75,7 +95,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
         )
         .into());
     }
-    let mut opts = ServeOptions::builtin();
+    let mut opts = ServeOptions::builtin_with(args.payload);
+    opts.config.compression = args.compression.unwrap_or(Compression::Off);
     opts.max_connections = max_connections.or(opts.max_connections);
     opts.config.silence = silence;
     opts.config.limits.max_connection_memory = args.memory_budget;

@@ -26,17 +26,20 @@ impl ServerKind {
         }
     }
 
-    /// Starts it as its own process on `host:port`; `python` for the Python-backed modes.
+    /// Starts it as its own process on `host:port`; `python` for the Python-backed modes;
+    /// `compression` and `payload` for the RPyC ones (see [`ServerSpec`](crate::server::ServerSpec)).
     pub(crate) fn start(
         self,
         host: String,
         port: u16,
         python: crate::server::PythonServerSpec,
+        compression: Option<crate::wire::Compression>,
+        payload: crate::server::PayloadKind,
     ) -> Result<ServerHandle, ServerError> {
         match self {
             ServerKind::Rpyc(mode) => {
-                let mut spec = crate::server::ServerSpec::new(mode).python(python);
-                (spec.host, spec.port) = (host, port);
+                let mut spec = crate::server::ServerSpec::new(mode).python(python).payload(payload);
+                (spec.host, spec.port, spec.compression) = (host, port, compression);
                 spec.start()
             }
             ServerKind::Http => HttpServerSpec { host, port, ..HttpServerSpec::new() }.start(),

@@ -109,6 +109,8 @@ pub(crate) struct SuiteArgs {
     /// Operations per bandwidth payload size [default: 30; 10 with --quick].
     #[arg(long)]
     bandwidth_iterations: Option<u32>,
+    #[command(flatten)]
+    wire: super::bench::PayloadFlags,
     /// Run the binary transfer benchmark (whole and chunked).
     #[arg(long)]
     transfers: bool,
@@ -267,6 +269,10 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
     // A Python server runs after the native ones: an interpreter without rpyc must fail
     // the run now, naming the fix, not after minutes of native benchmarks.
     if servers.iter().any(|(kind, _, _)| matches!(kind, ServerKind::Rpyc(m) if m.is_python())) {
+        if args.wire.compression == Some(crate::wire::Compression::Off) {
+            eprintln!("rpycbench: --compression off: Python servers always compress (rpyc's Channel does); leave --compression out, or run without --python");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
         let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         if let Err(e) = python.check() {
             eprintln!("rpycbench: {e}");
@@ -289,7 +295,7 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         }
         let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
-        let server = match mode.start(host, port, python) {
+        let server = match mode.start(host, port, python, args.wire.compression, args.wire.payload) {
             Ok(server) => server,
             Err(e) => {
                 stopped = Some(format!("the {mode} server did not start: {e}"));
@@ -299,7 +305,8 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         let mut phases = Phases { checkpoint: &checkpoint, ended: None };
         match mode {
             ServerKind::Rpyc(rpyc) => {
-                let target = Target::server(&server);
+                let config = crate::client::Config::default().compression(args.wire.client());
+                let target = Target::server_configured(&server, config);
                 run_phases(&args, rpyc.name(), &target, &mut progress, &mut phases);
                 run_transfers(&args, rpyc.name(), &target, &mut progress, &mut phases);
             }

@@ -2,7 +2,7 @@
 //! server mode) until a limit is crossed, like the cookbook's "find the limit"
 //! scenario; prints where the limit was reached and the curve.
 
-use super::bench::{at_least_one, check_clients, check_sizes, with_call, TransferMethods};
+use super::bench::{at_least_one, check_clients, check_sizes, with_call, PayloadFlags, TransferMethods};
 use super::external::{connect_target, probe, CallSpec, Probed, SetupError, Spare};
 use super::progress::{Expect, Progress};
 use super::server_kind::ServerKind;
@@ -121,6 +121,8 @@ pub(crate) struct SweepArgs {
     iterations: u32,
     #[command(flatten)]
     methods: TransferMethods,
+    #[command(flatten)]
+    wire: PayloadFlags,
     /// Limit: stop when the success rate falls under this fraction.
     #[arg(long, value_name = "RATE", default_value_t = 0.95)]
     min_success_rate: f64,
@@ -315,7 +317,10 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
     let processes = super::external::server_processes(args.server_pid)?;
     let external = match &args.connect {
         Some(connect) => {
-            let (target, spare) = connect_target(connect, super::external::config(args.timeout, args.reply_poll))?;
+            let (target, spare) = connect_target(
+                connect,
+                super::external::config(args.timeout, args.reply_poll).compression(args.wire.client()),
+            )?;
             probe_step(args, &target, Some(&spare), &call)?;
             Some(super::external::sampling(target, processes))
         }
@@ -356,7 +361,8 @@ fn run_steps(
             Some(target) => (target.clone(), None),
             None => {
                 let handle = start_server(args, value)?;
-                (Target::server(&handle), Some(handle))
+                let config = crate::client::Config::default().compression(args.wire.client());
+                (Target::server_configured(&handle, config), Some(handle))
             }
         };
         if server.is_some() {
@@ -418,7 +424,10 @@ fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, Set
         StepValue::Mode(m) => *m,
         _ => rpyc_mode("--mode", args.mode)?,
     };
-    let spec = ServerSpec::new(mode).python(PythonServerSpec { python: args.python.clone(), ..Default::default() });
+    let mut spec = ServerSpec::new(mode)
+        .python(PythonServerSpec { python: args.python.clone(), ..Default::default() })
+        .payload(args.wire.payload);
+    spec.compression = args.wire.compression;
     Ok(spec.start()?)
 }
 
@@ -440,6 +449,7 @@ fn run_step(args: &SweepArgs, value: &StepValue, call: &CallSpec, target: &Targe
         StepValue::Mode(m) => concurrent(mode_clients(args), format!("{}[{m}]", call.method)),
         StepValue::Payload(n) => {
             let bench = Bandwidth::new(format!("bandwidth[payload={n}]"))
+                .payload(args.wire.payload)
                 .sizes(vec![*n])
                 .iterations(args.iterations)
                 .rounds(args.rounds);

@@ -31,7 +31,7 @@ fn run(req: &ServeRequest) -> Result<(), String> {
             // The default cap of `builtin()` stays unless --max-connections is given.
             ServeOptions { service: Arc::new(move || factory()), ..ServeOptions::builtin() }
         }
-        None => ServeOptions::builtin(),
+        None => ServeOptions::builtin_with(req.payload),
     };
     child::serve(req, opts)
 }

@@ -79,6 +79,7 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
         (Kind::Connection { .. }, _) => mismatch("connection", "fn(&mut Connection)"),
         (Kind::Bandwidth { sizes, iterations, warmup }, func) => {
             let mut bench = Bandwidth::new(name)
+                .payload(super::servers::payload_from_env()?)
                 .iterations(scale.count32(iterations.unwrap_or(Bandwidth::DEFAULT_ITERATIONS)))
                 .warmup(scale.count32(warmup.unwrap_or(Bandwidth::DEFAULT_WARMUP)));
             if let Some(sizes) = sizes {
@@ -95,6 +96,7 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
         (Kind::Transfer { sizes, chunk_size, iterations }, func) => {
             let mut bench =
                 Transfer::new(name).iterations(scale.count32(iterations.unwrap_or(Transfer::DEFAULT_ITERATIONS)));
+            bench = bench.payload(super::servers::payload_from_env()?);
             if let Some(sizes) = sizes {
                 bench = bench.sizes(sizes.to_vec());
             }

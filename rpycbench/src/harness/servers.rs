@@ -3,13 +3,40 @@
 
 use super::registry::ServerChoice;
 use crate::bench::Target;
-use crate::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use crate::client::Config;
+use crate::server::{PayloadKind, PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use crate::wire::Compression;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 
 /// The environment variable that tells a harness server process which of the
 /// binary's Rust services to serve (`ServerSpec` has no way to add an argument).
 pub const RUST_SERVICE_ENV: &str = crate::server::child::RUST_SERVICE_ENV;
+
+/// How the harness's RPyC servers compress what they send, `off` or `python` (default:
+/// each mode's own, see [`ServerSpec::compression`]).
+pub const COMPRESSION_ENV: &str = "RPYCBENCH_COMPRESSION";
+/// What the built-in service's downloads (and the bandwidth and transfer kinds' uploads)
+/// are made of: `incompressible` (default), `text` or `zeros`.
+pub const PAYLOAD_ENV: &str = "RPYCBENCH_PAYLOAD";
+
+/// The compression [`COMPRESSION_ENV`] asks for, if any.
+pub fn compression_from_env() -> Result<Option<Compression>, String> {
+    match std::env::var(COMPRESSION_ENV).ok().filter(|v| !v.is_empty()).as_deref() {
+        None => Ok(None),
+        Some("off") => Ok(Some(Compression::Off)),
+        Some("python") => Ok(Some(Compression::Python)),
+        Some(other) => Err(format!("{COMPRESSION_ENV}={other:?}: expected off or python")),
+    }
+}
+
+/// The payload kind [`PAYLOAD_ENV`] asks for (the default when unset).
+pub fn payload_from_env() -> Result<PayloadKind, String> {
+    match std::env::var(PAYLOAD_ENV).ok().filter(|v| !v.is_empty()) {
+        None => Ok(PayloadKind::default()),
+        Some(v) => v.parse().map_err(|e| format!("{PAYLOAD_ENV}: {e}")),
+    }
+}
 
 /// A server for one benchmark: the process (none for an external server) and how to
 /// reach it.
@@ -51,9 +78,17 @@ pub fn label(choice: &ServerChoice) -> String {
 /// Starts the server of `choice`. Python import paths are relative to `manifest_dir`.
 /// The error says what failed, with the server's stderr when it printed any.
 pub fn start(choice: &ServerChoice, manifest_dir: &Path) -> Result<Running, String> {
-    let started = |spec: ServerSpec| -> Result<Running, String> {
+    let (compression, payload) = (compression_from_env()?, payload_from_env()?);
+    let started = |mut spec: ServerSpec| -> Result<Running, String> {
+        spec.compression = compression;
+        // The kind is the built-in service's; a user's service makes its own bytes.
+        if matches!(choice, ServerChoice::Builtin(_)) {
+            spec.payload = payload;
+        }
         let handle = spec.start().map_err(|e| format!("the {} server did not start: {e}", label(choice)))?;
-        Ok(Running { target: Target::server(&handle), handle: Some(handle) })
+        // The clients compress as the servers are asked to (off unless said).
+        let config = Config::default().compression(compression.unwrap_or(Compression::Off));
+        Ok(Running { target: Target::server_configured(&handle, config), handle: Some(handle) })
     };
     match *choice {
         ServerChoice::Builtin(mode) => started(ServerSpec::new(mode)),
@@ -89,7 +124,8 @@ pub fn start(choice: &ServerChoice, manifest_dir: &Path) -> Result<Running, Stri
                 .ok()
                 .and_then(|mut a| a.next())
                 .ok_or_else(|| format!("{env}={value:?} is not a HOST:PORT address that resolves"))?;
-            Ok(Running { handle: None, target: Target::address(addr) })
+            let config = Config::default().compression(compression.unwrap_or(Compression::Off));
+            Ok(Running { handle: None, target: Target::address_with(addr, config) })
         }
     }
 }

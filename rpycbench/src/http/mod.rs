@@ -56,7 +56,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How results record the HTTP baseline's server.
-pub const SERVED: Served = Served { name: child::MODE, backend: "hyper" };
+pub const SERVED: Served = Served { name: child::MODE, backend: "hyper", compression: None, payload: None };
 
 /// An HTTP baseline server to start as its own process: the counterpart of
 /// [`ServerSpec`](crate::server::ServerSpec) for the RPyC servers, with the same
@@ -129,7 +129,7 @@ pub fn target_with(handle: &ServerHandle, config: HttpConfig) -> Target<HttpClie
 /// A target for an HTTP baseline server already running at `addr` (recorded as mode
 /// `http`, backend `unknown`).
 pub fn address_target(addr: SocketAddr, config: HttpConfig) -> Target<HttpClient> {
-    let info = ServerInfo { mode: "http".into(), backend: "unknown".into(), address: Some(addr.to_string()) };
+    let info = ServerInfo::new("http", "unknown", Some(addr.to_string()));
     let poll = config.reply_poll;
     Target::factory(info, move || Ok(HttpClient::with_config(addr, config.clone()))).with_reply_poll(poll)
 }

@@ -104,6 +104,21 @@ pub struct ServerInfo {
     pub backend: String,
     /// Where it listened.
     pub address: Option<String>,
+    /// How the server compressed the frames it sent (`off`, or `python`: zlib level 1
+    /// over 3000 bytes); absent where not known (an external server, the HTTP baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::wire::Compression>,
+    /// What the built-in service's downloads were made of (`incompressible`, `text`,
+    /// `zeros`); absent for a user's service or where not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<crate::server::PayloadKind>,
+}
+
+impl ServerInfo {
+    /// A server known by its mode, backend and address only.
+    pub fn new(mode: impl Into<String>, backend: impl Into<String>, address: Option<String>) -> ServerInfo {
+        ServerInfo { mode: mode.into(), backend: backend.into(), address, compression: None, payload: None }
+    }
 }
 
 /// How load was offered (concurrent runs).
@@ -287,11 +302,7 @@ impl BenchResult {
         BenchResult {
             name: name.into(),
             kind,
-            server: ServerInfo {
-                mode: mode.into(),
-                backend: if mode.starts_with("python") { "python" } else { "rust" }.into(),
-                address: None,
-            },
+            server: ServerInfo::new(mode, if mode.starts_with("python") { "python" } else { "rust" }, None),
             params: BTreeMap::new(),
             environment: Environment::current(),
             started_at: "2026-01-01T00:00:00Z".into(),

@@ -163,7 +163,7 @@ fn result(name: &str, load: OperationLoad, system: Option<SystemStats>) -> Bench
     BenchResult {
         name: name.to_string(),
         kind: BenchKind::Concurrent,
-        server: ServerInfo { mode: "external".into(), backend: "unknown".into(), address: None },
+        server: ServerInfo::new("external", "unknown", None),
         params,
         environment: Environment::current(),
         started_at: now_rfc3339(),

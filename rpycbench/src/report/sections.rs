@@ -100,6 +100,29 @@ pub fn summary(results: &ResultSet) -> Option<Table> {
     (!b.is_empty()).then(|| b.build())
 }
 
+/// The server's mode, with what sets its bytes on the wire apart from the defaults: a
+/// compressible payload (`text`, `zeros`) and compression a native side chose
+/// (`compressed`; a Python server always compresses, so it is not repeated there).
+fn server_with_wire(r: &crate::metrics::BenchResult) -> String {
+    let mut notes = Vec::new();
+    let payload = r.params.get("payload").and_then(serde_json::Value::as_str).map(str::to_owned);
+    let payload = payload.or_else(|| r.server.payload.map(|k| k.name().to_owned()));
+    if let Some(p) = payload.filter(|p| p != crate::server::PayloadKind::default().name()) {
+        notes.push(p);
+    }
+    let python = crate::wire::Compression::Python;
+    let client = r.params.get("client_compression").and_then(serde_json::Value::as_str) == Some(python.name());
+    let native_server = r.server.backend != "python" && r.server.compression == Some(python);
+    if client || native_server {
+        notes.push("compressed".to_owned());
+    }
+    if notes.is_empty() {
+        r.server.mode.clone()
+    } else {
+        format!("{} ({})", r.server.mode, notes.join(", "))
+    }
+}
+
 /// Beside the slowest size of a benchmark: what a bandwidth SLA checks.
 pub(crate) const SLOWEST_MARK: &str = "◂ slowest";
 
@@ -123,7 +146,7 @@ pub fn bandwidth(results: &ResultSet) -> Option<Table> {
                 (text(&s.direction), Tone::Plain),
                 (text(format_bytes(s.size_bytes)), Tone::Plain),
                 (s.chunk_bytes.map_or(text("whole"), |c| text(format_bytes(c))), Tone::Muted),
-                (text(&r.server.mode), Tone::Plain),
+                (text(server_with_wire(r)), Tone::Plain),
                 (Value::Int(s.outcomes.attempts), Tone::Plain),
                 success(&s.outcomes),
             ];
@@ -424,4 +447,29 @@ pub fn ended_early(results: &ResultSet) -> Option<Table> {
     let mut table = b.build();
     table.notes = notes;
     Some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_with_wire;
+    use crate::metrics::{BenchKind, BenchResult, LatencyHistogram};
+    use crate::server::PayloadKind;
+    use crate::wire::Compression;
+
+    #[test]
+    fn a_server_cell_names_a_compressible_payload_and_chosen_compression() {
+        let mut h = LatencyHistogram::new();
+        h.record_ns(1000);
+        let mut r = BenchResult::for_test("bandwidth[threaded]", BenchKind::Bandwidth, "threaded", &h, 1_000_000);
+        assert_eq!(server_with_wire(&r), "threaded", "defaults add nothing");
+        r.server.payload = Some(PayloadKind::Zeros);
+        r.server.compression = Some(Compression::Python);
+        assert_eq!(server_with_wire(&r), "threaded (zeros, compressed)");
+        r.params.insert("payload".into(), "text".into());
+        assert_eq!(server_with_wire(&r), "threaded (text, compressed)", "the uploads' kind, recorded in params");
+        let mut py =
+            BenchResult::for_test("bandwidth[python-threaded]", BenchKind::Bandwidth, "python-threaded", &h, 1);
+        py.server.compression = Some(Compression::Python);
+        assert_eq!(server_with_wire(&py), "python-threaded", "a Python server always compresses");
+    }
 }

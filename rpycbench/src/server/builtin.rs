@@ -3,6 +3,7 @@
 //! ARCHITECTURE.md, and the same tests run against both.
 
 use super::objects::User;
+use super::payload::PayloadKind;
 use crate::client::python::ops::{self, BinOp};
 use crate::client::python::{Dict, List};
 use crate::client::{Args, CmpOp, Connection, Object};
@@ -13,7 +14,6 @@ use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
 use rpycbench_macros::rpyc_service;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The built-in benchmark service (`rpycbench_service.BenchmarkService`).
@@ -22,8 +22,21 @@ use std::time::{Duration, Instant};
 /// (`client::python::ops`): the same arguments are accepted and converted (`get_user("a")`,
 /// `cpu_work(True)`, `nested(1.5, cb)`), the same errors raised with the same texts, in
 /// the same order.
+///
+/// [`payload`](Self::payload) says what `download` and the chunked downloads return
+/// (the twin's launcher takes it as `--payload`).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct BenchmarkService;
+pub struct BenchmarkService {
+    /// What the downloaded bytes are made of (default: incompressible).
+    pub payload: PayloadKind,
+}
+
+impl BenchmarkService {
+    /// The service, downloading bytes of `payload`.
+    pub fn with_payload(payload: PayloadKind) -> Self {
+        BenchmarkService { payload }
+    }
+}
 
 /// The exposed methods, in the twin's definition order: `#[rpyc_service]` binds each
 /// call as CPython binds the twin's (the same `TypeError` texts, qualified
@@ -44,7 +57,7 @@ impl BenchmarkService {
     }
 
     fn download(&self, conn: &mut Connection, size: Object) -> Result<Value> {
-        pattern(conn, &size).map(Value::from)
+        pattern(conn, &size, self.payload).map(Value::from)
     }
 
     fn upload_chunked(&self, conn: &mut Connection, chunks: Object) -> Result<Value> {
@@ -57,11 +70,11 @@ impl BenchmarkService {
     }
 
     fn download_chunked(&self, conn: &mut Connection, size: Object, chunk_size: Object) -> Result<Object> {
-        Ok(List::lend(chunks(conn, &size, &chunk_size)?.into_iter().map(Object::from).collect()))
+        Ok(List::lend(chunks(conn, &size, &chunk_size, self.payload)?.into_iter().map(Object::from).collect()))
     }
 
     fn download_chunked_tuple(&self, conn: &mut Connection, size: Object, chunk_size: Object) -> Result<Value> {
-        Ok(Value::Tuple(chunks(conn, &size, &chunk_size)?.into_iter().map(Value::from).collect()))
+        Ok(Value::Tuple(chunks(conn, &size, &chunk_size, self.payload)?.into_iter().map(Value::from).collect()))
     }
 
     fn cpu_work(&self, conn: &mut Connection, #[rpyc(default = 100_000)] iterations: Object) -> Result<String> {
@@ -145,11 +158,12 @@ fn user_tuple(conn: &mut Connection, id: &Object) -> Result<[Object; 4]> {
     Ok([id.clone(), format!("user{text}").into(), format!("user{text}@example.com").into(), "active".into()])
 }
 
-/// `_pattern(size)`: `(BLOCK * (size // len(BLOCK) + 1))[:size]`, each step with
-/// Python's conversions and errors, without building the repeated block.
-fn pattern(conn: &mut Connection, size: &Object) -> Result<Vec<u8>> {
+/// `_pattern(size)`: `(block * (size // len(block) + 1))[:size]` with the block of
+/// `kind`, each step with Python's conversions and errors, without building the
+/// repeated block.
+fn pattern(conn: &mut Connection, size: &Object, kind: PayloadKind) -> Result<Vec<u8>> {
     not_negative(conn, "size", size)?;
-    let block = Object::from(payload_block().len() as i64);
+    let block = Object::from(kind.block().len() as i64);
     let blocks = ops::binary(conn, size, &block, BinOp::FloorDiv)?;
     let blocks = ops::binary(conn, &blocks, &1.into(), BinOp::Add)?;
     let blocks = match ops::int_of(&blocks) {
@@ -161,7 +175,7 @@ fn pattern(conn: &mut Connection, size: &Object) -> Result<Vec<u8>> {
             ))
         }
     };
-    let repeated = blocks.to_u64().and_then(|n| n.checked_mul(payload_block().len() as u64));
+    let repeated = blocks.to_u64().and_then(|n| n.checked_mul(kind.block().len() as u64));
     let repeated = repeated
         .filter(|n| *n <= isize::MAX as u64)
         .ok_or_else(|| Error::raise("OverflowError", "repeated bytes are too long"))?;
@@ -175,17 +189,17 @@ fn pattern(conn: &mut Connection, size: &Object) -> Result<Vec<u8>> {
     // and reads none would otherwise hold the server's memory with 20 bytes a request.
     within_budget(conn, "the requested bytes", stop)?;
     let mut data = with_capacity(stop as usize)?;
-    extend_payload(&mut data, stop as usize);
+    kind.extend(&mut data, stop as usize);
     Ok(data)
 }
 
 /// `_chunks(size, chunk_size)`.
-fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object) -> Result<Vec<Vec<u8>>> {
+fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object, kind: PayloadKind) -> Result<Vec<Vec<u8>>> {
     not_negative(conn, "size", size)?;
     if ops::compare_bool(conn, chunk_size, &1.into(), CmpOp::Lt)? {
         return Err(Error::raise("ValueError", "chunk_size must be positive"));
     }
-    let data = pattern(conn, size)?;
+    let data = pattern(conn, size, kind)?;
     // `range(0, size, chunk_size)`: both must be integers.
     let (end, step) = (ops::index(conn, size)?, ops::index(conn, chunk_size)?);
     let step = step.to_usize().unwrap_or(usize::MAX).max(1);
@@ -263,47 +277,17 @@ fn raise_error(conn: &mut Connection, kind: &Object, message: &Object) -> Error 
     Error::Remote(Box::new(RemoteException::builtin_args(class.name, vec![arg])))
 }
 
-/// The bytes `download` repeats: 64 KiB of SHA-256 in counter mode (32-byte block `i`
-/// is `sha256(b"rpycbench payload" + i as 4 big-endian bytes)`), built the same way by
-/// the Python twin.
-///
-/// Why not `0, 1, …, 255` repeated: Python's rpyc compresses frames over 3000 bytes with
-/// zlib, which squeezed that pattern to almost nothing, so a Python server's downloads
-/// measured zlib rather than the transfer. A period of 64 KiB is twice zlib's 32 KiB
-/// window, so nothing repeats where zlib can see it: the payload is incompressible, as
-/// most real binary data is, and both servers put the same bytes on the wire.
+/// The bytes `download` repeats by default: the [`PayloadKind::Incompressible`] block,
+/// 64 KiB of SHA-256 in counter mode (32-byte block `i` is `sha256(b"rpycbench payload"
+/// + i as 4 big-endian bytes)`), built the same way by the Python twin.
 pub fn payload_block() -> &'static [u8] {
-    static BLOCK: OnceLock<Vec<u8>> = OnceLock::new();
-    BLOCK.get_or_init(|| {
-        (0..2048u32)
-            .flat_map(|i| {
-                let mut h = Sha256::new();
-                h.update(b"rpycbench payload");
-                h.update(i.to_be_bytes());
-                h.finalize()
-            })
-            .collect()
-    })
+    PayloadKind::Incompressible.block()
 }
 
-/// The payload of `size` bytes the built-in service's `download` returns too: the
-/// incompressible [`payload_block`] repeated.
+/// The payload of `size` bytes the built-in service's `download` returns by default:
+/// the incompressible [`payload_block`] repeated ([`PayloadKind::bytes`] for the others).
 pub fn payload(size: u64) -> Vec<u8> {
-    let mut data = Vec::new();
-    extend_payload(&mut data, usize::try_from(size).unwrap_or(usize::MAX));
-    data
-}
-
-/// Appends `size` bytes of the [`payload_block`] repeated.
-pub(crate) fn extend_payload(out: &mut Vec<u8>, size: usize) {
-    let block = payload_block();
-    out.reserve(size);
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(block.len());
-        out.extend_from_slice(&block[..n]);
-        left -= n;
-    }
+    PayloadKind::Incompressible.bytes(size)
 }
 
 /// The largest payload a reply frame can carry: its length is a u32, and the message

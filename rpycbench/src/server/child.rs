@@ -20,7 +20,8 @@
 //! of its own (`http/child.rs`) built from the same parts, since this layer does not
 //! know HTTP.
 
-use super::{serve_native, ServeOptions, ServerMode, SERVE_CHILD_ENV};
+use super::{serve_native, PayloadKind, ServeOptions, ServerMode, SERVE_CHILD_ENV};
+use crate::wire::Compression;
 
 /// Set by the benchmark harness to the name of the Rust service a native server child
 /// is to serve (one of the harness's registered services).
@@ -41,6 +42,10 @@ pub(crate) struct ServeRequest {
     pub max_connections: Option<usize>,
     /// A Rust service registered with the harness, by name.
     pub rust_service: Option<String>,
+    /// How the server compresses what it sends.
+    pub compression: Compression,
+    /// What the built-in service's downloads are made of.
+    pub payload: PayloadKind,
 }
 
 /// Parses the arguments after the program name.
@@ -55,6 +60,8 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         port: 0,
         max_connections: None,
         rust_service: std::env::var(RUST_SERVICE_ENV).ok().filter(|s| !s.is_empty()),
+        compression: Compression::Off,
+        payload: PayloadKind::default(),
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -66,6 +73,14 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
             "--port" => req.port = value.parse().map_err(|e| bad(&e))?,
             "--max-connections" => req.max_connections = Some(value.parse().map_err(|e| bad(&e))?),
             "--rust-service" => req.rust_service = Some(value.clone()),
+            "--compression" => {
+                req.compression = match value.as_str() {
+                    "off" => Compression::Off,
+                    "python" => Compression::Python,
+                    _ => return Err(bad(&"expected off or python")),
+                }
+            }
+            "--payload" => req.payload = value.parse().map_err(|e| bad(&e))?,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -79,6 +94,7 @@ pub(crate) fn serve(req: &ServeRequest, mut opts: ServeOptions) -> Result<(), St
     if req.max_connections.is_some() {
         opts.max_connections = req.max_connections;
     }
+    opts.config.compression = req.compression;
     let mode: ServerMode = req.mode.parse().map_err(|e: super::UnknownMode| e.to_string())?;
     serve_native(mode, &req.host, req.port, opts).map_err(|e| e.to_string())
 }
@@ -106,7 +122,7 @@ extern "C" fn serve_before_main() {
         Ok(req) if MODES_SERVED_ELSEWHERE.contains(&req.mode.as_str()) => None,
         Ok(req) => {
             consume_request();
-            Some(serve(&req, ServeOptions::builtin()))
+            Some(serve(&req, ServeOptions::builtin_with(req.payload)))
         }
         Err(e) => Some(Err(e)),
     });
@@ -163,7 +179,7 @@ mod tests {
     #[test]
     fn the_serve_command_parses() {
         let args: Vec<String> =
-            "serve --mode forking --host 127.0.0.1 --port 0 --max-connections 4 --rust-service my_svc"
+            "serve --mode forking --host 127.0.0.1 --port 0 --max-connections 4 --rust-service my_svc --compression python --payload text"
                 .split(' ')
                 .map(String::from)
                 .collect();
@@ -171,6 +187,11 @@ mod tests {
         assert_eq!(req.mode, "forking");
         assert_eq!(req.max_connections, Some(4));
         assert_eq!(req.rust_service.as_deref(), Some("my_svc"));
+        assert_eq!((req.compression, req.payload), (Compression::Python, PayloadKind::Text));
+        let bad =
+            |flag: &str, value: &str| parse(&["serve".to_owned(), flag.to_owned(), value.to_owned()]).unwrap_err();
+        assert!(bad("--compression", "gzip").contains("expected off or python"));
+        assert!(bad("--payload", "random").contains("expected incompressible, text or zeros"));
         assert!(parse(&["list".to_owned()]).is_err());
         assert!(parse(&["serve".to_owned(), "--port".to_owned()]).is_err());
     }

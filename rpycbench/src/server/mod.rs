@@ -8,6 +8,7 @@ pub(crate) mod child;
 mod mode;
 mod native;
 mod objects;
+mod payload;
 mod process;
 mod python;
 // Generated: formatted by its generator, not by rustfmt (a test compares it byte for byte).
@@ -22,6 +23,7 @@ pub use mode::{ServerMode, UnknownMode};
 #[cfg(feature = "http")]
 pub(crate) use native::accept;
 pub use native::{serve_forking, serve_threaded, ServeOptions, ServiceFactory};
+pub use payload::{PayloadKind, UnknownPayloadKind, BLOCK_LEN};
 #[doc(hidden)]
 pub use process::start_serving_child;
 pub use process::{current_exe_serves, Served, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
@@ -97,10 +99,16 @@ pub fn listen_announced(host: &str, port: u16) -> Result<(TcpListener, Arc<Atomi
 }
 
 impl ServeOptions {
-    /// The built-in benchmark service with default connection settings, and the default
-    /// cap ([`default_max_connections`], one descriptor a connection).
+    /// The built-in benchmark service with default connection settings (no
+    /// compression), the incompressible payload, and the default cap
+    /// ([`default_max_connections`], one descriptor a connection).
     pub fn builtin() -> Self {
-        let service: Arc<dyn Service> = Arc::new(BenchmarkService);
+        Self::builtin_with(PayloadKind::default())
+    }
+
+    /// [`builtin`](Self::builtin), downloading bytes of `payload`.
+    pub fn builtin_with(payload: PayloadKind) -> Self {
+        let service: Arc<dyn Service> = Arc::new(BenchmarkService::with_payload(payload));
         ServeOptions {
             service: Arc::new(move || service.clone()),
             config: Config::default(),

@@ -2,7 +2,8 @@
 //! in its own session, ready only once it has said `listening on HOST:PORT`.
 
 use super::python::{PythonError, PythonServerSpec};
-use super::ServerMode;
+use super::{PayloadKind, ServerMode};
+use crate::wire::Compression;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Read};
@@ -69,6 +70,12 @@ pub enum ServerError {
         /// What it printed.
         stderr: String,
     },
+    /// `Compression::Off` was asked of a Python server, which always compresses.
+    #[error("the {server} server always compresses frames over 3000 bytes (rpyc's Channel does): --compression off applies to native servers only")]
+    PythonCompresses {
+        /// The server (its mode's name).
+        server: &'static str,
+    },
     /// The readiness line did not name an address.
     #[error("the {server} server printed {line:?} instead of `listening on HOST:PORT`")]
     Readiness {
@@ -92,6 +99,12 @@ pub struct ServerSpec {
     pub max_connections: Option<usize>,
     /// Interpreter, service and import path of Python-backed modes.
     pub python: PythonServerSpec,
+    /// How the server compresses the frames it sends. `None`: as its mode does by
+    /// itself, never for native modes, Python's rule for Python ones (rpyc always
+    /// compresses); `Some(Compression::Off)` is refused for a Python mode.
+    pub compression: Option<Compression>,
+    /// What the built-in service's downloads are made of (default incompressible).
+    pub payload: PayloadKind,
     /// The `rpycbench` binary for native modes (default: found automatically).
     pub binary: Option<PathBuf>,
     /// How long the server may take to become ready (default 20 s).
@@ -107,6 +120,8 @@ impl ServerSpec {
             port: 0,
             max_connections: None,
             python: PythonServerSpec::default(),
+            compression: None,
+            payload: PayloadKind::default(),
             binary: None,
             startup_timeout: Duration::from_secs(20),
         }
@@ -124,13 +139,48 @@ impl ServerSpec {
         self
     }
 
+    /// Sets how the server compresses what it sends (see [`compression`](Self::compression)).
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.compression = Some(c);
+        self
+    }
+
+    /// Sets what the built-in service's downloads are made of.
+    pub fn payload(mut self, kind: PayloadKind) -> Self {
+        self.payload = kind;
+        self
+    }
+
+    /// The compression the server will use: the one asked for, else its mode's own.
+    pub fn effective_compression(&self) -> Compression {
+        match (self.compression, self.mode.is_python()) {
+            (Some(c), _) => c,
+            (None, true) => Compression::Python,
+            (None, false) => Compression::Off,
+        }
+    }
+
     /// Starts the server and waits until it accepts connections.
     pub fn start(&self) -> Result<ServerHandle, ServerError> {
-        let served = Served { name: self.mode.name(), backend: self.mode.backend() };
+        let compression = self.effective_compression();
+        if self.mode.is_python() && compression == Compression::Off {
+            return Err(ServerError::PythonCompresses { server: self.mode.name() });
+        }
+        // A user's Python service makes its own bytes: the kind is the built-in service's.
+        let payload = (!self.mode.is_python() || self.python.service.is_none()).then_some(self.payload);
+        let served =
+            Served { name: self.mode.name(), backend: self.mode.backend(), compression: Some(compression), payload };
         if !self.mode.is_python() {
             let mut args = vec!["--mode".to_owned(), self.mode.name().to_owned()];
             if let Some(max) = self.max_connections {
                 args.extend(["--max-connections".to_owned(), max.to_string()]);
+            }
+            // Only when not the defaults, so a harness binary's older hook still parses.
+            if compression != Compression::Off {
+                args.extend(["--compression".to_owned(), compression.name().to_owned()]);
+            }
+            if self.payload != PayloadKind::default() {
+                args.extend(["--payload".to_owned(), self.payload.name().to_owned()]);
             }
             return start_serving_child(
                 served,
@@ -141,7 +191,8 @@ impl ServerSpec {
                 self.startup_timeout,
             );
         }
-        let py = PythonServerSpec { max_connections: self.max_connections, ..self.python.clone() };
+        let py =
+            PythonServerSpec { max_connections: self.max_connections, payload: self.payload, ..self.python.clone() };
         let mut handle = start_child(py.command(self.mode, &self.host, self.port)?, served, self.startup_timeout)?;
         handle.python = Some(self.python.interpreter());
         Ok(handle)
@@ -155,6 +206,12 @@ pub struct Served {
     pub name: &'static str,
     /// What implements the protocol on the server side (`rust`, `python`, `hyper`, …).
     pub backend: &'static str,
+    /// How the RPyC server compresses what it sends; `None` where that is not known or
+    /// does not apply (the HTTP baseline).
+    pub compression: Option<Compression>,
+    /// What the built-in service's downloads are made of; `None` for a user's service
+    /// or a server that is not RPyC.
+    pub payload: Option<PayloadKind>,
 }
 
 /// Starts `serve --host H --port P ARGS…` in the binary that runs native servers (see

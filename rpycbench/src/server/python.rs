@@ -7,7 +7,7 @@
 
 mod cache;
 
-use super::ServerMode;
+use super::{PayloadKind, ServerMode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,6 +28,8 @@ pub struct PythonServerSpec {
     pub python_path: Vec<PathBuf>,
     /// Connections served at once (see [`ServeOptions`](super::ServeOptions)).
     pub max_connections: Option<usize>,
+    /// What the built-in service's downloads are made of (the launcher's `--payload`).
+    pub payload: PayloadKind,
 }
 
 /// Why a Python server could not be prepared.
@@ -122,6 +124,9 @@ impl PythonServerSpec {
         }
         if let Some(max) = self.max_connections {
             cmd.args(["--max-connections", &max.to_string()]);
+        }
+        if self.payload != PayloadKind::default() {
+            cmd.args(["--payload", self.payload.name()]);
         }
         Ok(cmd)
     }

@@ -25,14 +25,36 @@ pub const RETAINED: usize = 16 << 20;
 /// What an idle encoder keeps: room for every ordinary request and reply.
 const KEPT_WHEN_IDLE: usize = 64 << 10;
 
-/// What to do with large payloads on send.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What to do with large payloads on send. Written `off` and `python` on command lines
+/// and in results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// Never compress: cheapest for the sender, always accepted by Python.
     #[default]
     Off,
-    /// Python's rule: zlib level 1 for payloads over 3000 bytes.
+    /// Python's rule: zlib level 1 for payloads over 3000 bytes. The crate deflates
+    /// with the C zlib, as CPython does, so a compressed body holds the very bytes
+    /// `zlib.compress(payload, 1)` returns in Python (tests/compression.rs).
     Python,
+}
+
+impl Compression {
+    /// `off` or `python`, as command lines and results write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Off => "off",
+            Compression::Python => "python",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Builds frames in a reusable buffer.

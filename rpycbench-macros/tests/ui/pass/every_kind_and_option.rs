@@ -8,12 +8,12 @@ mod services {
     use std::sync::Arc;
 
     pub fn make() -> Arc<dyn Service> {
-        Arc::new(BenchmarkService)
+        Arc::new(BenchmarkService::default())
     }
 }
 
 fn make_concrete() -> Arc<rpycbench::server::BenchmarkService> {
-    Arc::new(rpycbench::server::BenchmarkService)
+    Arc::new(rpycbench::server::BenchmarkService::default())
 }
 
 #[rpyc_bench(

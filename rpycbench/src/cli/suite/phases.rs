@@ -72,7 +72,11 @@ pub(super) fn run_phases<C: BuiltinCalls>(
     let operations = args.bandwidth_sizes.len() as u64 * 2 * u64::from(amounts.bandwidth_iterations);
     let what = format!("{mode}: bandwidth ({} sizes)", args.bandwidth_sizes.len());
     phases.run(progress, &what, Expect::Requests(operations), || {
+        // The HTTP baseline's downloads are always the incompressible bytes, so its
+        // uploads are too: one kind per result, the one recorded.
+        let payload = if target.info().payload.is_some() { args.wire.payload } else { Default::default() };
         Bandwidth::new(format!("bandwidth[{mode}]"))
+            .payload(payload)
             .sizes(args.bandwidth_sizes.clone())
             .iterations(amounts.bandwidth_iterations)
             .rounds(args.rounds)
@@ -116,6 +120,7 @@ pub(super) fn run_transfers(
     if args.transfers {
         phases.run(progress, &format!("{mode}: transfers"), Expect::Unknown, || {
             Transfer::new(format!("transfer[{mode}]"))
+                .payload(args.wire.payload)
                 .sizes(args.file_sizes.clone())
                 .chunk_size(args.chunk_size)
                 .iterations(args.iterations)
