@@ -189,6 +189,7 @@ fn pattern(conn: &mut Connection, size: &Object, kind: PayloadKind) -> Result<Ve
     // and reads none would otherwise hold the server's memory with 20 bytes a request.
     within_budget(conn, "the requested bytes", stop)?;
     let mut data = with_capacity(stop as usize)?;
+    crate::wire::pages::advise_huge_pages(data.as_ptr(), data.capacity());
     kind.extend(&mut data, stop as usize);
     Ok(data)
 }

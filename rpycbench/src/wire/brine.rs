@@ -138,6 +138,11 @@ pub fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
             out.extend_from_slice(&n.to_be_bytes());
         }
     }
+    if out.capacity() - out.len() < b.len() {
+        // Grown once, with huge pages where the buffer is large: see `wire::pages`.
+        out.reserve(b.len());
+        super::pages::advise_huge_pages(out.as_ptr(), out.capacity());
+    }
     out.extend_from_slice(b);
     Ok(())
 }

@@ -96,8 +96,12 @@ impl LargeFrame {
 
     /// Makes `buf` at least `len` bytes long (never past the frame).
     fn grow_to(&mut self, len: usize) {
+        let len = len.min(self.expect);
         if self.buf.len() < len {
-            self.buf.resize(len.min(self.expect), 0);
+            // Advised before the zeroing touches it: see `wire::pages`.
+            self.buf.reserve(len - self.buf.len());
+            super::pages::advise_huge_pages(self.buf.as_ptr(), self.buf.capacity());
+            self.buf.resize(len, 0);
         }
     }
 

@@ -13,6 +13,7 @@ pub mod frame;
 mod frame_decoder;
 mod limits;
 pub mod message;
+pub(crate) mod pages;
 mod repr;
 mod value;
 pub mod vinegar;
