@@ -198,13 +198,16 @@ impl Transfer {
         let mut payloads: Vec<(u64, Value, Object)> = Vec::new();
         if self.upload {
             for &size in &self.sizes {
-                let data = self.payload.bytes(size);
+                // The chunks are slices of the whole payload, not copies of it.
+                let data = crate::wire::Bytes::from(self.payload.bytes(size));
+                let step = usize::try_from(chunk).unwrap_or(usize::MAX).max(1);
                 let chunks = Object::list(
-                    data.chunks(usize::try_from(chunk).unwrap_or(usize::MAX))
-                        .map(|c| Object::from(Value::from(c)))
+                    (0..data.len())
+                        .step_by(step)
+                        .map(|at| Object::from(Value::Bytes(data.slice(at..data.len().min(at.saturating_add(step))))))
                         .collect(),
                 );
-                payloads.push((size, Value::Bytes(data.into()), chunks));
+                payloads.push((size, Value::Bytes(data), chunks));
             }
         }
         let mut series: Vec<SizeSeries<'_, Connection>> = Vec::new();

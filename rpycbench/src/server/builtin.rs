@@ -9,7 +9,7 @@ use crate::client::python::{Dict, List};
 use crate::client::{Args, CmpOp, Connection, Object};
 use crate::error::{Error, Result};
 use crate::wire::exceptions::{BuiltinException, Family};
-use crate::wire::{RemoteException, Value};
+use crate::wire::{Bytes, RemoteException, Value};
 use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
 use rpycbench_macros::rpyc_service;
@@ -195,22 +195,23 @@ fn pattern(conn: &mut Connection, size: &Object, kind: PayloadKind) -> Result<Ve
 }
 
 /// `_chunks(size, chunk_size)`.
-fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object, kind: PayloadKind) -> Result<Vec<Vec<u8>>> {
+/// The chunks are slices of one payload: made once, never copied.
+fn chunks(conn: &mut Connection, size: &Object, chunk_size: &Object, kind: PayloadKind) -> Result<Vec<Bytes>> {
     not_negative(conn, "size", size)?;
     if ops::compare_bool(conn, chunk_size, &1.into(), CmpOp::Lt)? {
         return Err(Error::raise("ValueError", "chunk_size must be positive"));
     }
-    let data = pattern(conn, size, kind)?;
+    let data = Bytes::from(pattern(conn, size, kind)?);
     // `range(0, size, chunk_size)`: both must be integers.
     let (end, step) = (ops::index(conn, size)?, ops::index(conn, chunk_size)?);
     let step = step.to_usize().unwrap_or(usize::MAX).max(1);
     let end = end.to_usize().unwrap_or(usize::MAX).min(data.len());
-    // A chunk of one byte costs a vector, a value and a heap block: 100 MiB in 1-byte
+    // A chunk of one byte costs a handle, a value and an object: 100 MiB in 1-byte
     // chunks would take gigabytes.
-    let per_chunk = (std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<Value>() + 32) as u64;
+    let per_chunk = (std::mem::size_of::<Bytes>() + std::mem::size_of::<Value>() + 32) as u64;
     within_budget(conn, "the chunks", (end.div_ceil(step) as u64).saturating_mul(per_chunk) + end as u64)?;
     let mut out = with_capacity(end.div_ceil(step))?;
-    out.extend(data[..end].chunks(step).map(<[u8]>::to_vec));
+    out.extend((0..end).step_by(step).map(|at| data.slice(at..end.min(at.saturating_add(step)))));
     Ok(out)
 }
 
