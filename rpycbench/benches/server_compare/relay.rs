@@ -53,6 +53,10 @@ impl Proxy {
     fn start(upstream: SocketAddr) -> Res<Proxy> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
         cmd.args(["proxy", "--quiet", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string()]);
+        // The relay's polling before blocking, to compare settings in one build.
+        if let Some(us) = std::env::var_os("RPYCBENCH_PROXY_POLL_US") {
+            cmd.arg("--poll-us").arg(us);
+        }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped());
         // SAFETY: setsid is async-signal-safe, the only thing run between fork and exec.
         unsafe {
