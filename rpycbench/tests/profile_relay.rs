@@ -603,6 +603,35 @@ fn both_sides_writing_at_once_do_not_deadlock_the_relay() {
     }
 }
 
+/// Every relay report says what the relay added: the terminal report has a "relay
+/// added …" line with a positive duration in human units, and the JSON a `relay`
+/// object whose per-round-trip figure is positive, counts every ping's crossings, and
+/// survives a round trip through [`Telemetry`](rpycbench::profile::Telemetry).
+#[test]
+fn every_relay_report_says_what_the_relay_added() {
+    let server = server(ServerMode::Threaded);
+    let proxy = Proxy::start(server.addr());
+    let mut conn = Connection::connect(proxy.addr).unwrap();
+    for _ in 0..200 {
+        conn.call("ping", ()).unwrap();
+    }
+    conn.close().unwrap();
+    let report = proxy.report_on_demand();
+    let line = report.lines().find(|l| l.starts_with("relay added ")).unwrap_or_else(|| panic!("{report}"));
+    let mut words = line["relay added ".len()..].split_whitespace();
+    let value: f64 = words.next().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("no number: {line}"));
+    let unit = words.next().unwrap_or_default();
+    assert!(value > 0.0 && ["ns", "µs", "ms", "s"].contains(&unit), "{line}");
+    let t = proxy.terminate();
+    let relay = &t["relay"];
+    assert!(count(&t, &["relay", "added_per_round_trip_ns"]) > 0, "{relay}");
+    // GETROOT and 200 pings at least, each way (the close may add more).
+    assert!(count(&t, &["relay", "chunks_c2s"]) >= 201 && count(&t, &["relay", "chunks_s2c"]) >= 201, "{relay}");
+    let parsed: rpycbench::profile::Telemetry = serde_json::from_value(t.clone()).expect("telemetry parses");
+    let again: Json = serde_json::from_str(&parsed.to_json()).expect("re-serialized telemetry parses");
+    assert_eq!(&again["relay"], relay, "the relay's cost round-trips through Telemetry");
+}
+
 /// `--slow-ms` beyond what a duration holds is a clear error, not a panic.
 #[test]
 fn a_huge_slow_threshold_is_refused_clearly() {

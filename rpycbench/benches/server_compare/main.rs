@@ -18,6 +18,10 @@
 //!   minimal thread-per-connection responder shows the most that server model can
 //!   reach on the machine;
 //!
+//! * the profiling relay (`rpycbench proxy`): ping round trips direct and through it,
+//!   for the native server and for raw TCP with the same frames, against a plain
+//!   forwarder, in alternating rounds ([`relay`]);
+//!
 //! * bulk transfers: 100 MiB uploaded and downloaded through the native server, against
 //!   raw TCP moving the same bytes between two processes in the same run ([`bulk`]);
 //!
@@ -40,6 +44,7 @@ use std::time::{Duration, Instant};
 mod bulk;
 mod mux_load;
 mod peer;
+mod relay;
 mod throughput;
 
 use peer::{Peer, PeerKind};
@@ -248,6 +253,51 @@ fn python_client_latency(plan: &Plan, addr: SocketAddr) -> Res<Latency> {
     }
 }
 
+/// The relay's rows: each way's median and p99, what relaying added, and how that
+/// compares with #19's target (checked only in a full run).
+fn print_relay(r: &relay::RelayLatencies, full: bool) {
+    println!(
+        "{:<54} {:>10} {:>10} {:>7}   {} alternating rounds",
+        "relay (rpycbench proxy --quiet), round trip", "median", "p99", "calls", r.rounds
+    );
+    let rows = [
+        ("raw TCP ping-pong, direct", r.raw_direct, None),
+        ("raw TCP ping-pong, through the relay", r.raw_relayed, Some(r.raw_direct)),
+        ("raw TCP ping-pong, through a plain forwarder", r.raw_forwarded, Some(r.raw_direct)),
+        ("Rust client -> native threaded, direct", r.native_direct, None),
+        ("Rust client -> native threaded, through the relay", r.native_relayed, Some(r.native_direct)),
+    ];
+    for (name, l, direct) in rows {
+        let added = direct.map_or(String::new(), |d| {
+            let ns = l.median.as_nanos() as i128 - d.median.as_nanos() as i128;
+            format!("   {:+.1} µs", ns as f64 / 1e3)
+        });
+        println!("{name:<54} {:>10} {:>10} {:>7}{added}", us(l.median), us(l.p99), l.calls);
+    }
+    if let Some(cpu) = r.relay_cpu {
+        println!("{:<54} {:>10}   ({} user)", "relay CPU per relayed round trip", us(cpu.total()), us(cpu.user));
+    }
+    match &r.self_reported {
+        Some(line) => println!("the relay's own report: {line}"),
+        None => println!("the relay's own report: no \"relay added\" line"),
+    }
+    let raw_rtt = r.raw_direct.median.as_secs_f64();
+    let added = |through: Latency, direct: Latency| through.median.as_secs_f64() - direct.median.as_secs_f64();
+    for (name, value) in [
+        ("relay added to a native ping / raw RTT", added(r.native_relayed, r.native_direct) / raw_rtt),
+        ("relay added to raw frames / raw RTT", added(r.raw_relayed, r.raw_direct) / raw_rtt),
+        ("(plain forwarder added / raw RTT, for reference)", added(r.raw_forwarded, r.raw_direct) / raw_rtt),
+    ] {
+        let verdict = match (full, name.starts_with('('), value <= 1.5) {
+            (false, _, _) | (_, true, _) => "",
+            (true, false, true) => "  met",
+            (true, false, false) => "  MISSED",
+        };
+        let target = if name.starts_with('(') { "" } else { "<= 1.5" };
+        println!("{name:<54} {value:>10.2}   {target}{verdict}");
+    }
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -268,10 +318,10 @@ fn main() -> Res<()> {
     peer::serve_if_peer()?;
     // `cargo bench` passes --bench; `cargo test --all-targets` runs benches without it.
     let plan = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
+    let relay_only = std::env::args().skip(1).any(|a| a == "relay");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let native = start(ServerMode::Threaded)?;
-    let python_server = start(ServerMode::PythonThreaded)?;
 
     // The frames of a real exchange, at the median sequence number of the timed calls
     // (brine writes an int as its decimal digits, so the size depends on it).
@@ -282,11 +332,20 @@ fn main() -> Res<()> {
     let (request, reply) = ping_frames(&mut probe)?;
     probe.close()?;
 
+    if relay_only {
+        // `cargo bench ... -- relay`: the relay's section alone, for working on it.
+        let relayed = relay::measure(&plan, native.addr(), &request, &reply)?;
+        println!();
+        print_relay(&relayed, plan.full);
+        return Ok(());
+    }
+    let python_server = start(ServerMode::PythonThreaded)?;
     let raw = raw_ping_pong(&plan, &request, &reply)?;
     let rust_native = rust_client_latency(&plan, native.addr())?;
     let rust_python = rust_client_latency(&Plan { calls: plan.python_calls, ..plan }, python_server.addr())?;
     let py_python = python_client_latency(&plan, python_server.addr())?;
     let py_native = python_client_latency(&plan, native.addr())?;
+    let relayed = relay::measure(&plan, native.addr(), &request, &reply)?;
     let responder = Peer::start(&PeerKind::Minimal)?;
     let contenders = [
         Contender { addr: native.addr(), pids: native.pids() },
@@ -320,6 +379,8 @@ fn main() -> Res<()> {
     for (name, l) in rows {
         println!("{name:<54} {:>10} {:>10} {:>7}", us(l.median), us(l.p99), l.calls);
     }
+    println!();
+    print_relay(&relayed, plan.full);
     println!();
     println!(
         "{:<54} {:>10} {:>22}   rounds (req/s)",

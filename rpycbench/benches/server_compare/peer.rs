@@ -29,6 +29,9 @@ pub enum PeerKind {
     /// no service, object table or dispatch: the most a thread-per-connection RPyC
     /// server could do on this machine.
     Minimal,
+    /// Forwards each connection to `upstream` with a blocking thread per direction,
+    /// no decoding: the simplest relay, the reference for what any relay adds.
+    Forward { upstream: SocketAddr },
 }
 
 impl PeerKind {
@@ -37,10 +40,15 @@ impl PeerKind {
             PeerKind::Raw { request_len, reply } => format!("raw:{request_len}:{}", hex::encode(reply)),
             PeerKind::Bulk { request_len, reply_len } => format!("bulk:{request_len}:{reply_len}"),
             PeerKind::Minimal => "minimal".into(),
+            PeerKind::Forward { upstream } => format!("forward:{upstream}"),
         }
     }
 
     fn from_env(text: &str) -> Res<PeerKind> {
+        // An address holds colons itself: taken whole.
+        if let Some(upstream) = text.strip_prefix("forward:") {
+            return Ok(PeerKind::Forward { upstream: upstream.parse()? });
+        }
         match text.split(':').collect::<Vec<_>>()[..] {
             ["minimal"] => Ok(PeerKind::Minimal),
             ["bulk", request, reply] => Ok(PeerKind::Bulk { request_len: request.parse()?, reply_len: reply.parse()? }),
@@ -136,7 +144,26 @@ fn serve(kind: &PeerKind, stream: TcpStream) -> Res<()> {
             }
         }
         PeerKind::Minimal => respond(&stream),
+        PeerKind::Forward { upstream } => forward(stream, *upstream),
     }
+}
+
+/// Copies bytes both ways between `client` and a new connection to `upstream`, a
+/// thread each way, until either side ends.
+fn forward(client: TcpStream, upstream: SocketAddr) -> Res<()> {
+    let server = TcpStream::connect(upstream)?;
+    server.set_nodelay(true)?;
+    let copy = |from: TcpStream, to: TcpStream| {
+        move || {
+            let _ = std::io::copy(&mut &from, &mut &to);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+            let _ = from.shutdown(std::net::Shutdown::Both);
+        }
+    };
+    let back = std::thread::spawn(copy(server.try_clone()?, client.try_clone()?));
+    copy(client, server)();
+    let _ = back.join();
+    Ok(())
 }
 
 fn respond(stream: &TcpStream) -> Res<()> {

@@ -102,7 +102,7 @@ impl CpuTime {
         self.user + self.system
     }
 
-    fn since(self, before: CpuTime) -> CpuTime {
+    pub fn since(self, before: CpuTime) -> CpuTime {
         CpuTime { user: self.user.saturating_sub(before.user), system: self.system.saturating_sub(before.system) }
     }
 }
@@ -116,7 +116,7 @@ impl std::ops::Add for CpuTime {
 
 /// CPU time of `pids` (each process counts all its threads, live and ended), or `None`
 /// if there are none or one cannot be read.
-fn cpu_time(pids: &[u32]) -> Option<CpuTime> {
+pub fn cpu_time(pids: &[u32]) -> Option<CpuTime> {
     if pids.is_empty() {
         return None;
     }

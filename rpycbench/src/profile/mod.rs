@@ -20,6 +20,7 @@ mod facts;
 mod load;
 mod recorder;
 pub mod relay;
+pub mod relay_cost;
 pub mod report;
 mod session;
 mod telemetry;

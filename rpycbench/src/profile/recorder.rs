@@ -580,6 +580,7 @@ impl Recorder {
             operations: 0,
             per_operation: Vec::new(),
             system: None,
+            relay: None,
         };
         t.operations = t.direction(t.client_direction()).operations;
         let client = t.client_direction();

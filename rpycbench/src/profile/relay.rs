@@ -13,6 +13,15 @@
 //! A stream that stops being RPyC framing is counted and then only relayed, never
 //! decoded again.
 //!
+//! Waiting costs more than relaying: on a virtual machine a thread blocked in `poll`
+//! takes longer to wake than a loopback round trip. [`Relay::poll_before_blocking`]
+//! has the thread poll without blocking for a while after each event, so a quick
+//! reply or the client's next request is forwarded without a wake-up, for up to that
+//! much CPU per pause. It is off by default: on two cores a client, a server and a
+//! relay that all poll leave the server no core, and the relay added 2× more (see
+//! docs/performance.md, "Relay"). The relay measures what it adds per crossing from
+//! the kernel's arrival stamps ([`relay_cost`](super::relay_cost)).
+//!
 //! Connections are capped ([`Relay::max_connections`], by default as many as the
 //! descriptor limit allows for two sockets each, at most 1000): more are accepted and
 //! closed at once. A connection whose traffic stops mid-frame (or whose destination
@@ -25,13 +34,14 @@
 
 use super::facts::Direction;
 use super::recorder::{FrameFacts, RecorderConfig};
+use super::relay_cost::{recv_stamped, stamp_arrivals, CostCounters, RelayCost};
 use super::session::Profiler;
 use crate::client::arrivals::{PieceClock, SplitArrivals};
 use crate::client::SilenceLimits;
 use crate::server::{default_max_connections, Slots};
 use crate::wire::FrameDecoder;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,9 +96,18 @@ pub struct RelayCounters {
     pub forward_ns: AtomicU64,
     /// The longest of those.
     pub forward_ns_max: AtomicU64,
+    /// Time from bytes' arrival at the relay to their being written onward.
+    pub cost: CostCounters,
+    /// [`Relay::poll_before_blocking`], for the report.
+    poll_before_blocking_ns: AtomicU64,
 }
 
 impl RelayCounters {
+    /// What the relay added so far (see [`relay_cost`](super::relay_cost)).
+    pub fn relay_cost(&self) -> RelayCost {
+        self.cost.snapshot(Duration::from_nanos(self.poll_before_blocking_ns.load(Ordering::Relaxed)))
+    }
+
     /// A line for the report: connections, and the time the relay spends per chunk.
     pub fn describe(&self) -> String {
         let chunks = self.chunks.load(Ordering::Relaxed);
@@ -130,6 +149,7 @@ pub struct Relay {
     upstream_lost: Option<UpstreamLost>,
     slots: Slots,
     silence: SilenceLimits,
+    poll_before_blocking: Duration,
 }
 
 impl Relay {
@@ -154,7 +174,18 @@ impl Relay {
             // Two descriptors a connection: the client's and the upstream's.
             slots: Slots::new(Some(default_max_connections(2))),
             silence: SilenceLimits::default(),
+            poll_before_blocking: Duration::ZERO,
         })
+    }
+
+    /// After each event, polls this long without blocking before it blocks (zero:
+    /// blocks at once). Longer saves more wake-ups and costs more CPU while traffic
+    /// pauses.
+    pub fn poll_before_blocking(mut self, poll: Duration) -> Self {
+        self.poll_before_blocking = poll;
+        let ns = u64::try_from(poll.as_nanos()).unwrap_or(u64::MAX);
+        self.counters.poll_before_blocking_ns.store(ns, Ordering::Relaxed);
+        self
     }
 
     /// Relays at most `max` connections at once (`None`: any number); more are accepted
@@ -221,6 +252,7 @@ impl Relay {
                 connect_timeout: self.connect_timeout,
                 upstream_lost: self.upstream_lost.clone(),
                 silence: self.silence,
+                poll_before_blocking: self.poll_before_blocking,
             };
             let spawned = std::thread::Builder::new().name("relay".into()).spawn(move || {
                 // Moved in, so the slot comes back however the thread ends, and with the
@@ -243,6 +275,7 @@ struct Job {
     connect_timeout: Duration,
     upstream_lost: Option<UpstreamLost>,
     silence: SilenceLimits,
+    poll_before_blocking: Duration,
 }
 
 impl Job {
@@ -277,6 +310,7 @@ impl Job {
         let conn = self.profiler.lock().open_connection();
         let mut pipe = Pipe::new(conn, self.profiler.clone(), self.counters.clone(), self.silence);
         pipe.upstream_lost = self.upstream_lost.clone();
+        pipe.poll_before_blocking = self.poll_before_blocking;
         if let Err(e) = pipe.run(&client, &server) {
             // A reset by either end is how many clients hang up: not worth a line.
             if !matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) {
@@ -347,6 +381,7 @@ struct Pipe {
     /// Called once, when the server side ends or fails while the client's is open.
     upstream_lost: Option<UpstreamLost>,
     silence: SilenceLimits,
+    poll_before_blocking: Duration,
 }
 
 impl Pipe {
@@ -363,6 +398,7 @@ impl Pipe {
             facts: Vec::new(),
             upstream_lost: None,
             silence,
+            poll_before_blocking: Duration::ZERO,
         }
     }
 
@@ -389,6 +425,9 @@ impl Pipe {
     fn run(&mut self, client: &TcpStream, server: &TcpStream) -> std::io::Result<()> {
         client.set_nonblocking(true)?;
         server.set_nonblocking(true)?;
+        // Untimed if refused: relaying matters more than measuring it.
+        stamp_arrivals(client);
+        stamp_arrivals(server);
         let sides = [client, server];
         // Direction i reads sides[i] and writes sides[1 - i]: 0 is c2s, 1 is s2c.
         let mut reading = [true, true];
@@ -423,11 +462,19 @@ impl Pipe {
             // both ways may report POLLHUP forever, which must not spin this loop.
             // (At least one side is polled: with nothing to read and nothing pending
             // both directions would have been shut above.)
-            let polled: Vec<usize> = [0, 1].into_iter().filter(|&side| !flags[side].is_empty()).collect();
-            let mut fds: Vec<PollFd<'_>> =
-                polled.iter().map(|&side| PollFd::new(sides[side].as_fd(), flags[side])).collect();
+            // (A fixed pair, sliced: no allocation per poll, which runs often while
+            // polling before blocking.)
+            let polled = match (flags[0].is_empty(), flags[1].is_empty()) {
+                (false, false) => 0..2,
+                (false, true) => 0..1,
+                _ => 1..2,
+            };
+            let mut both = [0, 1].map(|side| PollFd::new(sides[side].as_fd(), flags[side]));
+            let fds = &mut both[polled.clone()];
             let limit = self.silence.applies(self.mid_frame(&pending));
+            let polling = heard.elapsed() < self.poll_before_blocking;
             let timeout = match limit {
+                _ if polling => PollTimeout::ZERO,
                 // Whole milliseconds, rounded up: waking before the limit would only
                 // mean polling again.
                 Some(l) => {
@@ -436,10 +483,13 @@ impl Pipe {
                 }
                 None => PollTimeout::NONE,
             };
-            match poll(&mut fds, timeout) {
+            match poll(fds, timeout) {
+                Ok(0) if polling => {
+                    std::hint::spin_loop();
+                    continue;
+                }
                 Ok(0) => {
                     if let Some(limit) = limit.filter(|l| heard.elapsed() >= *l) {
-                        drop(fds);
                         self.counters.silenced.fetch_add(1, Ordering::Relaxed);
                         let what = if self.mid_frame(&pending) { "mid-frame" } else { "between frames" };
                         let why = format!("closed after {limit:?} of silence {what} (the relay's silence limit)");
@@ -453,10 +503,9 @@ impl Pipe {
                 Err(e) => return Err(e.into()),
             }
             let mut revents = [PollFlags::empty(); 2];
-            for (fd, &side) in fds.iter().zip(&polled) {
+            for (fd, side) in fds.iter().zip(polled) {
                 revents[side] = fd.revents().unwrap_or(PollFlags::empty());
             }
-            drop(fds);
             let trouble = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
             for side in [0, 1] {
                 let r = revents[side];
@@ -494,8 +543,8 @@ impl Pipe {
         pending: &mut [Pending; 2],
     ) -> std::io::Result<()> {
         let room = MAX_PENDING.saturating_sub(pending[side].len()).clamp(1, CHUNK);
-        let n = match (&mut &*sides[side]).read(&mut self.buf[..room]) {
-            Ok(n) => n,
+        let (n, arrived) = match recv_stamped(sides[side], &mut self.buf[..room]) {
+            Ok(got) => got,
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -521,6 +570,9 @@ impl Pipe {
             queue.push(&self.buf[written..n]);
         } else {
             queue.push(&self.buf[..n]);
+        }
+        if let Some(arrived) = arrived {
+            self.counters.cost.record(side, arrived);
         }
         let spent = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.counters.chunks.fetch_add(1, Ordering::Relaxed);

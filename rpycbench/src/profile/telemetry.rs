@@ -87,6 +87,11 @@ pub struct Telemetry {
     /// Only the `server` figures are the server's; the relay cannot see its clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<crate::metrics::SystemStats>,
+    /// What the relay itself added to the traffic (`rpycbench proxy` only): the time
+    /// bytes spent in it, per crossing and per round trip (see
+    /// [`relay_cost`](super::relay_cost)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<super::relay_cost::RelayCost>,
 }
 
 /// The operations one method started (see [`Telemetry::per_operation`]).
