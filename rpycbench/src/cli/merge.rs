@@ -1,6 +1,6 @@
 //! `rpycbench merge W0.json W1.json … [--json OUT]`: one result from the results of
 //! workers that loaded one server together (each `rpycbench bench … --json`, usually
-//! with a shared `--start-at`). How figures are added: [`crate::metrics::merge`].
+//! with a shared `--start-at`). How figures are added: [`crate::metrics::merge()`].
 
 use crate::harness::EXIT_USAGE;
 use crate::metrics::{merge, MergeError, MergeOptions, ResultFileError, ResultSet};

@@ -285,7 +285,7 @@ pub struct BenchResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_early: Option<EndedEarly>,
     /// Where the measured part sat on the wall clock, on which host, and the start it
-    /// was asked to wait for: what [`merge`](super::merge) lines workers up by. Absent
+    /// was asked to wait for: what [`merge`](mod@super::merge) lines workers up by. Absent
     /// in files from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_clock: Option<super::wall_clock::WallClock>,

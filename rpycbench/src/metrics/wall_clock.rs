@@ -1,6 +1,6 @@
 //! Where a run's measured part sat on the wall clock, and on which machine: what lines up
 //! the results of workers on several machines when they are merged (see
-//! [`merge`](super::merge)).
+//! [`merge`](mod@super::merge)).
 //!
 //! The start is read from the system clock once; the end is that start plus the time
 //! measured on the monotonic clock, so a clock step during the run (NTP) cannot make a
