@@ -121,6 +121,8 @@ impl BenchmarkContext {
             system: None,
             machine: None,
             ended_early: None,
+            wall_clock: None,
+            merged: None,
             wire: has_wire.then(|| WireStats::from_counters(&wire, self.wire_requests.max(self.outcomes.attempts()))),
         }
     }

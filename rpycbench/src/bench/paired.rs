@@ -184,6 +184,8 @@ impl<'t, C: Client> Side<'t, C> {
             wire: wire.map(|(c, n)| WireStats::from_counters(&c, n)),
             machine: None,
             ended_early: self.session.guard().ended(),
+            wall_clock: None,
+            merged: None,
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::client::{Connection, WireCounters};
 use crate::error::Result;
 use crate::metrics::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LatencyHistogram, LatencyStats, LoadModel,
-    LoopClock, MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WireStats,
+    LoopClock, MachineReference, OutcomeCounter, ProcessSet, RoundSummary, SizeResult, SystemSampler, WallStart,
+    WireStats,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -177,6 +178,7 @@ pub(crate) struct Measurement<'t, C = Connection> {
     target: &'t Target<C>,
     started_at: String,
     start: Instant,
+    wall_start: WallStart,
     sampler: Option<SystemSampler>,
     pub(crate) params: BTreeMap<String, serde_json::Value>,
 }
@@ -187,7 +189,14 @@ impl<'t, C> Measurement<'t, C> {
         let sampler = system.then(|| {
             SystemSampler::start(SYSTEM_SAMPLE_INTERVAL, target.processes(), ProcessSet::Process(std::process::id()))
         });
-        Measurement { target, started_at: now_rfc3339(), start: Instant::now(), sampler, params: BTreeMap::new() }
+        Measurement {
+            target,
+            started_at: now_rfc3339(),
+            start: Instant::now(),
+            wall_start: WallStart::now(),
+            sampler,
+            params: BTreeMap::new(),
+        }
     }
 
     /// Records a parameter.
@@ -198,6 +207,7 @@ impl<'t, C> Measurement<'t, C> {
     /// Ends the measured part and builds the result.
     pub(crate) fn finish(self, name: &str, kind: BenchKind, parts: Parts) -> BenchResult {
         let wall = parts.wall.unwrap_or_else(|| self.start.elapsed());
+        let wall_clock = self.wall_start.until_now();
         let system = self.sampler.map(SystemSampler::stop);
         let outcomes = parts.outcomes.outcomes();
         let wall_ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);
@@ -229,6 +239,8 @@ impl<'t, C> Measurement<'t, C> {
             wire: parts.wire.map(|(c, n)| WireStats::from_counters(&c, n)),
             machine: parts.machine,
             ended_early: parts.ended_early,
+            wall_clock: Some(wall_clock),
+            merged: None,
         }
     }
 }

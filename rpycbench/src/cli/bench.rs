@@ -120,6 +120,12 @@ struct Common {
     /// Write the results JSON (schema rpycbench/results/v1) to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Wait until this wall-clock time (RFC 3339 in UTC, e.g. 2026-05-01T12:00:00Z, or
+    /// Unix seconds) after connecting, before the warm-up: workers on several machines
+    /// start together, and `rpycbench merge` adds up their results. More than 1 s in the
+    /// past is an error. Requested and actual start are recorded in the results.
+    #[arg(long, value_name = "TIME", value_parser = super::start_at::parse)]
+    start_at: Option<super::start_at::StartAt>,
     /// Print nothing but errors and SLA violations.
     #[arg(long, short)]
     quiet: bool,
@@ -338,6 +344,10 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
     if let Some(json) = &args.kind.common().json {
         super::outputs::check_file("--json", json)?;
     }
+    // A start already past fails before connecting (checked again after).
+    if let Some(start) = args.kind.common().start_at {
+        super::start_at::check(start)?;
+    }
     match args.kind {
         KindCommand::Latency(a) => {
             a.common.sla.slas().map_err(SetupError::Usage)?;
@@ -409,6 +419,7 @@ fn prepare_and_run(args: BenchArgs) -> Result<(BenchResult, Common), SetupError>
             at_least_one("--iterations", u64::from(a.iterations))?;
             let (target, spare) = a.common.target_with(a.wire.client())?;
             a.methods.probe(&target, Some(&spare))?;
+            wait_for_start(&a.common)?;
             let name = a.common.name.clone().unwrap_or_else(|| "bandwidth".to_owned());
             let what = format!("{} sizes × {} operations", sizes.len(), a.iterations);
             let bench = Bandwidth::new(&name)
@@ -464,15 +475,24 @@ fn ready(common: &Common, call: Option<&CallSpec>) -> Result<Target, SetupError>
     if let Some(call) = call {
         probe(&target, Some(&spare), &Probed::call(&call.method, call.shown()), |c| call.call(c))?;
     }
+    wait_for_start(common)?;
     Ok(target)
+}
+
+/// Waits for `--start-at`, when given.
+fn wait_for_start(common: &Common) -> Result<(), SetupError> {
+    common.start_at.map_or(Ok(()), |start| super::start_at::wait(start, common.quiet))
 }
 
 fn with_progress(common: &Common, what: &str, run: impl FnOnce() -> BenchResult) -> BenchResult {
     let mut progress = Progress::new(1, common.quiet);
     // The count and the rate move; each kind's size is its own, so no time left.
     progress.step(&format!("{what} on {}", common.connect), Expect::Unknown);
-    let result = run();
+    let mut result = run();
     progress.finish();
+    if let (Some(start), Some(clock)) = (common.start_at, result.wall_clock.as_mut()) {
+        clock.requested_start_unix_ns = Some(start.unix_ns());
+    }
     result
 }
 

@@ -8,6 +8,7 @@ mod external;
 mod interrupt;
 mod json_args;
 mod limits;
+mod merge;
 mod outputs;
 mod progress;
 mod proxy;
@@ -17,6 +18,7 @@ mod serve;
 mod server_kind;
 mod sizes;
 mod sla_flags;
+mod start_at;
 mod suite;
 mod sweep;
 mod sweep_chart;
@@ -58,6 +60,9 @@ enum Command {
     Ab(ab::AbArgs),
     /// Vary clients, payload size or server mode until a limit is crossed; draw the curve.
     Sweep(sweep::SweepArgs),
+    /// Merge the results of workers that loaded one server together into one result.
+    #[command(after_help = merge::MERGE_AFTER_HELP)]
+    Merge(merge::MergeArgs),
     /// Write report.html and summary.md for a result file, optionally against a baseline.
     Report(report::ReportArgs),
     /// Relay an RPyC client to its server and report the traffic (profiling relay).
@@ -76,6 +81,7 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Ab(args)) => ab::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Merge(args)) => merge::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Proxy(args)) => proxy::run(args),
     };

@@ -8,6 +8,7 @@ mod environment;
 mod files;
 mod latency;
 mod machine;
+pub mod merge;
 mod outcomes;
 pub mod progress;
 mod result;
@@ -16,6 +17,7 @@ pub mod rounds;
 pub(crate) mod schema;
 pub mod sla;
 pub mod system;
+mod wall_clock;
 
 pub use clock::{LoopClock, Stamp};
 pub use environment::Environment;
@@ -24,6 +26,7 @@ pub use files::{read_input, MAX_INPUT_BYTES};
 pub use latency::{format_bytes, format_ms, format_ns, HistogramError, LatencyHistogram, LatencyStats};
 pub(crate) use latency::{in_units, significant};
 pub use machine::{MachineReference, ReferenceMeasurement};
+pub use merge::{merge, MergeError, MergeInfo, MergeOptions, WorkerSummary};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub use result::{
     now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LoadModel, ResultFileError, ResultSet, ServerInfo,
@@ -32,3 +35,5 @@ pub use result::{
 };
 pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
 pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};
+pub(crate) use wall_clock::WallStart;
+pub use wall_clock::{format_unix_ns, unix_ns, WallClock};

@@ -123,6 +123,40 @@ pub struct Outcomes {
     pub errors_other: u64,
 }
 
+impl Outcomes {
+    /// The outcomes of several runs taken together (`rpycbench merge`): counts added,
+    /// identical errors grouped, the same bound on distinct messages as one run has
+    /// (the least frequent go to `errors_other`).
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a Outcomes>) -> Outcomes {
+        let (mut attempts, mut successes, mut failures, mut late_starts, mut errors_other) = (0, 0, 0, 0, 0);
+        let mut groups: HashMap<&str, u64> = HashMap::new();
+        for o in all {
+            attempts += o.attempts;
+            successes += o.successes;
+            failures += o.failures;
+            late_starts += o.late_starts;
+            errors_other += o.errors_other;
+            for e in &o.errors {
+                *groups.entry(e.message.as_str()).or_default() += e.count;
+            }
+        }
+        let mut errors: Vec<ErrorCount> =
+            groups.into_iter().map(|(message, count)| ErrorCount { message: message.to_owned(), count }).collect();
+        errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+        errors_other += errors.iter().skip(MAX_DISTINCT_ERRORS).map(|e| e.count).sum::<u64>();
+        errors.truncate(MAX_DISTINCT_ERRORS);
+        Outcomes {
+            attempts,
+            successes,
+            failures,
+            success_rate: if attempts == 0 { 0.0 } else { successes as f64 / attempts as f64 },
+            late_starts,
+            errors,
+            errors_other,
+        }
+    }
+}
+
 /// One group of identical failures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -151,6 +185,22 @@ mod tests {
         assert_eq!((o.attempts, o.successes, o.failures), (100, 25, 75));
         assert_eq!(o.success_rate, 0.25);
         assert_eq!(o.errors, vec![ErrorCount { message: "boom".into(), count: 75 }]);
+    }
+
+    #[test]
+    fn sums_add_counts_and_group_identical_errors() {
+        let mut a = OutcomeCounter::default();
+        let mut b = OutcomeCounter::default();
+        a.success();
+        a.failure("boom");
+        b.failure("boom");
+        b.failure("bang");
+        b.late_start();
+        let sum = Outcomes::sum([&a.outcomes(), &b.outcomes()]);
+        assert_eq!((sum.attempts, sum.successes, sum.failures, sum.late_starts), (4, 1, 3, 1));
+        assert_eq!(sum.success_rate, 0.25);
+        let groups: Vec<(&str, u64)> = sum.errors.iter().map(|e| (e.message.as_str(), e.count)).collect();
+        assert_eq!(groups, [("boom", 2), ("bang", 1)]);
     }
 
     #[test]

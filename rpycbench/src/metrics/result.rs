@@ -284,6 +284,15 @@ pub struct BenchResult {
     /// cover the requests made until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_early: Option<EndedEarly>,
+    /// Where the measured part sat on the wall clock, on which host, and the start it
+    /// was asked to wait for: what [`merge`](mod@super::merge) lines workers up by. Absent
+    /// in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_clock: Option<super::wall_clock::WallClock>,
+    /// Set on a result merged from several workers' results (`rpycbench merge`): each
+    /// worker's own figures and the window they were merged over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::merge::MergeInfo>,
 }
 
 impl BenchResult {
@@ -325,6 +334,8 @@ impl BenchResult {
             wire: None,
             machine: None,
             ended_early: None,
+            wall_clock: None,
+            merged: None,
         }
     }
 

@@ -186,6 +186,8 @@ fn result(name: &str, load: OperationLoad, system: Option<SystemStats>) -> Bench
         wire: None,
         machine: None,
         ended_early: None,
+        wall_clock: None,
+        merged: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod plots;
 mod sections;
 mod sweep;
 mod terminal;
+mod workers;
 
 // The public surface is the renderings and how they are written; the tables, cells and
 // units behind them are how they are made, free to change.

@@ -11,6 +11,7 @@ use crate::table::{format_bytes, Table, TableBuilder, Tone, Value};
 pub fn result_tables(results: &ResultSet) -> Vec<Table> {
     let mut out = Vec::new();
     out.extend(summary(results));
+    out.extend(super::workers::workers(results));
     out.extend(ended_early(results));
     out.extend(bandwidth(results));
     out.extend(concurrency(results));
