@@ -70,7 +70,11 @@ impl RemoteServer {
         let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         // `$$` is the remote shell's pid, which `exec` hands to the server: sshd made
         // it a session (and process group) leader, so the group is the whole server.
-        let line = format!("echo pid $$; exec env {SERVE_CHILD_ENV}=1 {} {}", deployment.path, args.join(" "));
+        // The variable lets a binary that is not the `rpycbench` command (a harness,
+        // copied as the binary that runs native servers here) serve before its `main`;
+        // its hook knows native modes only, so Python modes go to the command itself.
+        let env = if spec.mode.is_python() { String::new() } else { format!("env {SERVE_CHILD_ENV}=1 ") };
+        let line = format!("echo pid $$; exec {env}{} {}", deployment.path, args.join(" "));
         let mut cmd = session.command(&line);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child =
