@@ -287,3 +287,30 @@ fn an_unknown_key_is_an_authentication_error() {
         other => panic!("expected an authentication failure, got {other:?}"),
     }
 }
+
+/// `--remote-bind` reaches the server directly (no tunnel: the readiness line is the
+/// server's own address), and SIGTERM to `serve --remote` stops it there and exits 0.
+#[test]
+fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
+    let Some(sshd) = Sshd::start("direct") else { return };
+    let mut local = sshd.serve_command(&["--remote-bind", "127.0.0.1"]).spawn().expect("start serve --remote");
+    let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
+    let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
+    let (mut ready, mut said) = (String::new(), String::new());
+    stdout.read_line(&mut ready).expect("read the readiness line");
+    stderr.read_line(&mut said).expect("read the description line");
+    let addr = ready.trim().strip_prefix("listening on ").and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+    let addr = addr.unwrap_or_else(|| panic!("no readiness line: {ready:?} {said:?}"));
+    assert!(said.contains("reached directly") && said.contains(&format!("{addr} there")), "{said}");
+    ping_loop(addr, 20);
+    let pid: u32 =
+        said.split("(pid ").nth(1).and_then(|s| s.split(',').next()).and_then(|p| p.parse().ok()).expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(
+        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
+        "serve --remote did not exit"
+    );
+    assert!(local.wait().expect("status").success(), "SIGTERM is a clean stop");
+    assert!(session_members(pid).is_empty(), "left running: {:?}", session_members(pid));
+}
