@@ -23,7 +23,7 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// What this binary is built for (or what [`EXPECT_PLATFORM_ENV`] says).
+    /// What this binary is built for (or what `RPYCBENCH_REMOTE_EXPECT_PLATFORM` says, a test hook).
     pub fn local() -> Platform {
         if let Some((os, arch)) = std::env::var(EXPECT_PLATFORM_ENV).ok().as_deref().and_then(|s| s.split_once(' ')) {
             return Platform { os: os.into(), arch: arch.into() };

@@ -5,10 +5,10 @@
 //! connection ([`RemoteSession`]) carries every command of a session: probing the
 //! remote, copying the binary, running the server and forwarding its port.
 //!
-//! - [`ssh`]: the session (the master connection and commands over it);
-//! - [`deploy`]: checking the remote's OS and architecture, copying the binary that runs
+//! - `ssh`: the session (the master connection and commands over it);
+//! - `deploy`: checking the remote's OS and architecture, copying the binary that runs
 //!   native servers, cached by content hash;
-//! - [`server`]: starting `rpycbench serve` there, reaching it through a tunnel or
+//! - `server`: starting `rpycbench serve` there, reaching it through a tunnel or
 //!   directly, and making it die with the session.
 
 mod deploy;
