@@ -14,43 +14,55 @@ pub(crate) struct ServeArgs {
     /// Server model: threaded, forking, python-threaded, python-forking, or http (the
     /// HTTP/1.1 baseline serving the built-in service's operations as routes).
     #[arg(long, default_value = "threaded")]
-    mode: ServerKind,
+    pub(super) mode: ServerKind,
     /// Address to bind. Only loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    pub(super) host: String,
     /// Port to bind; 0 picks a free one (printed on the readiness line).
     #[arg(long, default_value_t = 0)]
-    port: u16,
+    pub(super) port: u16,
     /// Python service as MODULE:CLASS (python-* modes; default: the built-in benchmark service).
     #[arg(long)]
-    service: Option<String>,
+    pub(super) service: Option<String>,
     /// Directory to add to the Python import path (repeatable).
     #[arg(long = "python-path", value_name = "DIR")]
-    python_path: Vec<PathBuf>,
+    pub(super) python_path: Vec<PathBuf>,
     /// Python interpreter for python-* modes (default: $RPYCBENCH_PYTHON, the active
     /// virtualenv, a .venv here or above, else python3).
     #[arg(long)]
-    python: Option<PathBuf>,
+    pub(super) python: Option<PathBuf>,
     /// Memory budget per connection (native modes), e.g. 64MiB or 1GiB: bounds the
     /// values decoded from a client's messages and, separately, the reply being built
     /// for it; past it the request fails with MemoryError. The default (128MiB) fits
     /// the 100 MB transfers users benchmark.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget, default_value = "128MiB")]
-    memory_budget: usize,
+    pub(super) memory_budget: usize,
     /// How the server compresses the frames it sends: off, or python (zlib level 1 for
     /// frames over 3000 bytes, byte for byte as Python's rpyc does). Default: off for
     /// native modes; Python servers always compress (off is refused for them).
     #[arg(long, value_enum)]
-    compression: Option<Compression>,
+    pub(super) compression: Option<Compression>,
     /// What the built-in service's downloads are made of: incompressible (SHA-256
     /// stream), text (English-like lines, about threefold compressible) or zeros.
     #[arg(long, value_enum, default_value = "incompressible")]
-    payload: PayloadKind,
+    pub(super) payload: PayloadKind,
     #[command(flatten)]
-    limits: super::limits::ConnectionLimitArgs,
+    pub(super) limits: super::limits::ConnectionLimitArgs,
+    #[command(flatten)]
+    pub(super) remote: super::remote::RemoteArgs,
+    /// Exit once stdin reaches EOF: how a server started over SSH dies with its session.
+    #[arg(long, hide = true)]
+    pub(super) exit_with_stdin: bool,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if args.remote.remote.is_some() {
+        return super::serve_remote::run(args);
+    }
+    if args.exit_with_stdin {
+        // Before anything else: still one thread here (see exit_with_stdin).
+        crate::server::exit_with_stdin().map_err(|e| format!("cannot watch stdin: {e}"))?;
+    }
     let (max_connections, silence) = (args.limits.max_connections(), args.limits.silence());
     let native = |mode| matches!(mode, ServerKind::Rpyc(ServerMode::Threaded | ServerMode::Forking));
     if silence != SilenceLimits::default() && !native(args.mode) {

@@ -46,6 +46,8 @@ pub(crate) struct ServeRequest {
     pub compression: Compression,
     /// What the built-in service's downloads are made of.
     pub payload: PayloadKind,
+    /// Exit when stdin reaches EOF (`--exit-with-stdin`, see [`exit_with_stdin`](super::exit_with_stdin)).
+    pub exit_with_stdin: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -62,9 +64,14 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         rust_service: std::env::var(RUST_SERVICE_ENV).ok().filter(|s| !s.is_empty()),
         compression: Compression::Off,
         payload: PayloadKind::default(),
+        exit_with_stdin: false,
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
+        if flag == "--exit-with-stdin" {
+            req.exit_with_stdin = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("invalid {flag} {value:?}: {e}");
         match flag.as_str() {
@@ -96,6 +103,9 @@ pub(crate) fn serve(req: &ServeRequest, mut opts: ServeOptions) -> Result<(), St
     }
     opts.config.compression = req.compression;
     let mode: ServerMode = req.mode.parse().map_err(|e: super::UnknownMode| e.to_string())?;
+    if req.exit_with_stdin {
+        super::exit_with_stdin().map_err(|e| format!("cannot watch stdin: {e}"))?;
+    }
     serve_native(mode, &req.host, req.port, opts).map_err(|e| e.to_string())
 }
 
@@ -179,7 +189,7 @@ mod tests {
     #[test]
     fn the_serve_command_parses() {
         let args: Vec<String> =
-            "serve --mode forking --host 127.0.0.1 --port 0 --max-connections 4 --rust-service my_svc --compression python --payload text"
+            "serve --mode forking --host 127.0.0.1 --exit-with-stdin --port 0 --max-connections 4 --rust-service my_svc --compression python --payload text"
                 .split(' ')
                 .map(String::from)
                 .collect();
@@ -188,6 +198,7 @@ mod tests {
         assert_eq!(req.max_connections, Some(4));
         assert_eq!(req.rust_service.as_deref(), Some("my_svc"));
         assert_eq!((req.compression, req.payload), (Compression::Python, PayloadKind::Text));
+        assert!(req.exit_with_stdin);
         let bad =
             |flag: &str, value: &str| parse(&["serve".to_owned(), flag.to_owned(), value.to_owned()]).unwrap_err();
         assert!(bad("--compression", "gzip").contains("expected off or python"));

@@ -9,8 +9,9 @@ mod mode;
 mod native;
 mod objects;
 mod payload;
-mod process;
+pub(crate) mod process;
 mod python;
+pub mod remote;
 // Generated: formatted by its generator, not by rustfmt (a test compares it byte for byte).
 #[rustfmt::skip]
 mod python_classes;
@@ -96,6 +97,38 @@ pub fn listen_announced(host: &str, port: u16) -> Result<(TcpListener, Arc<Atomi
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {local}").and_then(|()| out.flush()).map_err(io)?;
     Ok((listener, stop))
+}
+
+/// Makes this process exit (by SIGTERM, as if stopped) once its stdin reaches EOF: a
+/// server started over SSH then dies with its session, since sshd closes the
+/// command's stdin when the session ends, however it ends (the client killed, the
+/// network gone and noticed by keep-alives).
+///
+/// A forked watcher process, not a thread: the forking server must stay
+/// single-threaded. Call it before serving, while this process has one thread. The
+/// watcher dies with this process (parent-death signal), and since `exec` keeps the
+/// process id, it also watches for a Python server this process becomes.
+pub fn exit_with_stdin() -> std::io::Result<()> {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the child calls only async-signal-safe functions (prctl, getppid, read,
+    // kill, _exit) and never returns into Rust code of the parent's.
+    match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
+        nix::unistd::ForkResult::Parent { .. } => Ok(()),
+        nix::unistd::ForkResult::Child => unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() == parent.as_raw() {
+                let mut buf = [0u8; 512];
+                loop {
+                    let n = libc::read(0, buf.as_mut_ptr().cast(), buf.len());
+                    if n == 0 || (n < 0 && *libc::__errno_location() != libc::EINTR) {
+                        break;
+                    }
+                }
+                libc::kill(parent.as_raw(), libc::SIGTERM);
+            }
+            libc::_exit(0)
+        },
+    }
 }
 
 impl ServeOptions {

@@ -76,6 +76,9 @@ pub enum ServerError {
         /// The server (its mode's name).
         server: &'static str,
     },
+    /// A server on a remote host could not be started.
+    #[error(transparent)]
+    Remote(Box<super::remote::RemoteError>),
     /// The readiness line did not name an address.
     #[error("the {server} server printed {line:?} instead of `listening on HOST:PORT`")]
     Readiness {
@@ -160,6 +163,23 @@ impl ServerSpec {
         }
     }
 
+    /// The arguments of `serve` after `--host` and `--port` for a native mode.
+    pub(crate) fn native_args(&self) -> Vec<String> {
+        let mut args = vec!["--mode".to_owned(), self.mode.name().to_owned()];
+        if let Some(max) = self.max_connections {
+            args.extend(["--max-connections".to_owned(), max.to_string()]);
+        }
+        let compression = self.effective_compression();
+        // Only when not the defaults, so a harness binary's older hook still parses.
+        if compression != Compression::Off {
+            args.extend(["--compression".to_owned(), compression.name().to_owned()]);
+        }
+        if self.payload != PayloadKind::default() {
+            args.extend(["--payload".to_owned(), self.payload.name().to_owned()]);
+        }
+        args
+    }
+
     /// Starts the server and waits until it accepts connections.
     pub fn start(&self) -> Result<ServerHandle, ServerError> {
         let compression = self.effective_compression();
@@ -171,17 +191,7 @@ impl ServerSpec {
         let served =
             Served { name: self.mode.name(), backend: self.mode.backend(), compression: Some(compression), payload };
         if !self.mode.is_python() {
-            let mut args = vec!["--mode".to_owned(), self.mode.name().to_owned()];
-            if let Some(max) = self.max_connections {
-                args.extend(["--max-connections".to_owned(), max.to_string()]);
-            }
-            // Only when not the defaults, so a harness binary's older hook still parses.
-            if compression != Compression::Off {
-                args.extend(["--compression".to_owned(), compression.name().to_owned()]);
-            }
-            if self.payload != PayloadKind::default() {
-                args.extend(["--payload".to_owned(), self.payload.name().to_owned()]);
-            }
+            let args = self.native_args();
             return start_serving_child(
                 served,
                 &self.host,
@@ -257,7 +267,7 @@ fn start_child(mut cmd: Command, served: Served, timeout: Duration) -> Result<Se
 /// The kernel sends that signal when the *thread* that forked exits, not the process:
 /// a server started from a benchmark's worker thread would die with that thread. So
 /// every server is forked by one thread that lives as long as the process.
-fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
     let parent = std::process::id();
     // SAFETY: setsid, prctl and getppid are async-signal-safe, the only calls made
     // between fork and exec.
@@ -429,7 +439,7 @@ impl Drop for ServerHandle {
     }
 }
 
-fn drain_stderr(mut pipe: impl Read, keep: &Mutex<String>) {
+pub(crate) fn drain_stderr(mut pipe: impl Read, keep: &Mutex<String>) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = pipe.read(&mut buf) {
         if n == 0 {
@@ -471,7 +481,7 @@ fn proc_session(pid: u32) -> Option<u32> {
 /// that serves them itself (the `rpycbench` command, a harness), the `rpycbench` binary
 /// of this build or on the `PATH`, and else the current binary, which serves them before
 /// its `main` (see [`child`](super::child)): a downstream crate needs nothing installed.
-fn resolve_binary(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
+pub(crate) fn resolve_binary(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }

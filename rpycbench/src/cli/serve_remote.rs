@@ -1,0 +1,86 @@
+//! `rpycbench serve --remote HOST`: the server runs on HOST over SSH; this process
+//! prints the local readiness line (the tunnel's end, or the server's own address) and
+//! keeps the session open until SIGINT or SIGTERM, then stops the server there.
+
+use super::serve::ServeArgs;
+use super::server_kind::ServerKind;
+use crate::client::SilenceLimits;
+use crate::server::remote::RemoteServer;
+use crate::server::{PythonServerSpec, ServerError, ServerSpec};
+use crate::wire::Compression;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let ServerKind::Rpyc(mode) = args.mode else {
+        return Err(
+            "--remote runs the RPyC servers (threaded, forking, python-threaded, python-forking), not http".into()
+        );
+    };
+    if args.host != "127.0.0.1" {
+        return Err(
+            "with --remote, the address the server binds there is --remote-bind HOST (--host is for local servers)"
+                .into(),
+        );
+    }
+    if args.limits.silence() != SilenceLimits::default() || args.memory_budget != crate::wire::DEFAULT_MEMORY_BUDGET {
+        return Err(
+            "--stall-timeout, --idle-timeout and --memory-budget are not passed to a --remote server yet".into()
+        );
+    }
+    if mode.is_python() && args.compression == Some(Compression::Off) {
+        return Err(ServerError::PythonCompresses { server: mode.name() }.into());
+    }
+    // Registered before connecting, so a Ctrl-C while connecting still stops cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let Some(session) = args.remote.connect()? else {
+        return Err("--remote needs a destination".into());
+    };
+    let mut spec = ServerSpec::new(mode).payload(args.payload).python(PythonServerSpec {
+        python: args.python,
+        service: args.service,
+        python_path: args.python_path,
+        ..PythonServerSpec::default()
+    });
+    (spec.port, spec.compression, spec.max_connections) = (args.port, args.compression, args.limits.max_connections());
+    let mut server = RemoteServer::start(session.clone(), &spec)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {}", server.addr()).and_then(|()| out.flush())?;
+    drop(out);
+    let deployed = server.deployment();
+    let binary = match (deployed.from_path, deployed.copied) {
+        (true, _) => "the rpycbench on its PATH",
+        (false, true) => "this binary, copied now",
+        (false, false) => "this binary, already copied",
+    };
+    eprintln!(
+        "rpycbench: {mode} server on {} (pid {}, {} there, {}), reached {}; runs {binary}",
+        session.spec().destination,
+        server.remote_pid(),
+        server.remote_addr(),
+        deployed.platform,
+        match server.via() {
+            crate::server::remote::Via::Tunnel => "through an SSH tunnel",
+            crate::server::remote::Via::Direct => "directly",
+        },
+    );
+    while !stop.load(Ordering::Relaxed) {
+        if server.has_exited() {
+            return Err(format!(
+                "the server on {} has exited; its stderr:\n{}",
+                session.spec().destination,
+                server.stderr()
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop()?;
+    Ok(ExitCode::SUCCESS)
+}
