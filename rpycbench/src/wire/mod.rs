@@ -15,6 +15,7 @@ mod limits;
 pub mod message;
 pub(crate) mod pages;
 mod repr;
+pub(crate) mod spare;
 mod value;
 pub mod vinegar;
 
