@@ -105,7 +105,11 @@ pub mod __private_0_1 {
         let object = bound.unwrap_or(Object::NONE);
         // The type's name, as CPython's argument checks say it (`not int`): not the
         // value, which may be megabytes of bytes.
-        let got = crate::client::python::ops::type_name(&object);
+        let got: std::borrow::Cow<'static, str> = match &object {
+            // Said only if the conversion fails: no string made for every argument.
+            Object::Value(v) => v.type_name().into(),
+            other => crate::client::python::ops::type_name(other).into(),
+        };
         T::from_object(object).map_err(|e| match e {
             crate::Error::Type { expected, .. } => {
                 let method = signature.qualname.rsplit('.').next().unwrap_or(signature.qualname);

@@ -2,10 +2,12 @@
 //! wait loop that serves the peer's requests while a reply is outstanding.
 
 use super::counters::WireCounters;
+use super::dispatch::RequestArgs;
 use super::local::{ExportTable, LocalRef};
 use super::object::Object;
 use super::observer::WireObserver;
 use super::outgoing::{self, BoxCtx, Part};
+use super::plain_call::{self, PlainCall};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
 use crate::wire::{Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, Handler, Limits, Message};
@@ -87,6 +89,14 @@ impl Config {
         self.silence = s;
         self
     }
+}
+
+/// A message as [`Connection::receive`] hands it on.
+pub(crate) enum Incoming {
+    /// Any message, decoded in full.
+    Message(Message),
+    /// A plain CALLATTR, decoded in place (see `client::plain_call`).
+    Call(PlainCall),
 }
 
 /// What a request came back with.
@@ -489,17 +499,19 @@ impl Connection {
     }
 
     /// Handles one message: answers a request, or returns a reply's outcome.
-    pub(crate) fn handle_message(&mut self, msg: Message) -> Result<Option<(i64, Outcome)>> {
+    pub(crate) fn handle_message(&mut self, msg: Incoming) -> Result<Option<(i64, Outcome)>> {
+        let msg = match msg {
+            Incoming::Message(msg) => msg,
+            Incoming::Call(call) => {
+                let handler = i64::from(Handler::CallAttr.id());
+                let seq = call.seq;
+                self.answer_charged(seq, handler, RequestArgs::Plain(call))?;
+                return Ok(None);
+            }
+        };
         match msg {
             Message::Request { seq, handler, args } => {
-                self.counters.requests_received.bump(handler);
-                // The arguments' memory stays in use until the answer is sent: nested
-                // requests (callbacks calling back) get only what is left.
-                let charge = std::mem::take(&mut self.received_charge);
-                self.decoded_live += charge;
-                let answered = self.answer_request(seq, handler, args);
-                self.decoded_live -= charge;
-                answered?;
+                self.answer_charged(seq, handler, RequestArgs::Boxed(args))?;
                 Ok(None)
             }
             Message::Reply { seq, value } => {
@@ -521,11 +533,23 @@ impl Connection {
         }
     }
 
+    /// Answers a request whose values were charged `received_charge` bytes.
+    fn answer_charged(&mut self, seq: i64, handler: i64, args: RequestArgs) -> Result<()> {
+        self.counters.requests_received.bump(handler);
+        // The arguments' memory stays in use until the answer is sent: nested
+        // requests (callbacks calling back) get only what is left.
+        let charge = std::mem::take(&mut self.received_charge);
+        self.decoded_live += charge;
+        let answered = self.answer_request(seq, handler, args);
+        self.decoded_live -= charge;
+        answered
+    }
+
     /// Reads the next message, or `Ok(None)` when `deadline` passes first.
     ///
     /// A request that cannot be decoded but whose sequence number could be read is
     /// answered with an EXCEPTION and skipped; anything else undecodable is fatal.
-    pub(crate) fn receive(&mut self, deadline: Option<Instant>, doing: &'static str) -> Result<Option<Message>> {
+    pub(crate) fn receive(&mut self, deadline: Option<Instant>, doing: &'static str) -> Result<Option<Incoming>> {
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(frame)) => {
@@ -540,10 +564,14 @@ impl Connection {
                     }
                     let limits = &self.config.limits;
                     let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
+                    if let Some((call, charge)) = plain_call::decode(&frame, limits, available, &self.exports) {
+                        self.received_charge = charge;
+                        return Ok(Some(Incoming::Call(call)));
+                    }
                     match Message::decode_frame(&frame, limits, available) {
                         Ok((msg, charge)) => {
                             self.received_charge = charge;
-                            return Ok(Some(msg));
+                            return Ok(Some(Incoming::Message(msg)));
                         }
                         Err(e) if e.source == crate::wire::DecodeError::OlderRpyc => {
                             // Tell an old peer why, in its own framing, then hang up.

@@ -4,6 +4,7 @@
 use super::connection::Connection;
 use super::local::{LocalObject, LocalRef};
 use super::object::{Args, Object};
+use super::plain_call::PlainCall;
 use super::python::ops;
 use crate::error::{Error, Result};
 use crate::wire::{Boxed, ExceptionPayload, Handler, IdPack, RemoteException, Value};
@@ -31,10 +32,18 @@ fn python_frames(h: Handler) -> u32 {
     }
 }
 
+/// A request's arguments, as received.
+pub(crate) enum RequestArgs {
+    /// Decoded in full (any request).
+    Boxed(Boxed),
+    /// A plain CALLATTR decoded in place; its handler is CALLATTR.
+    Plain(PlainCall),
+}
+
 impl Connection {
     /// Answers one request from the peer. Only connection failures are returned; any
     /// failure of the handler itself becomes an EXCEPTION reply, as in Python.
-    pub(crate) fn answer_request(&mut self, seq: i64, handler: i64, args: Boxed) -> Result<()> {
+    pub(crate) fn answer_request(&mut self, seq: i64, handler: i64, args: RequestArgs) -> Result<()> {
         let Some(h) = Handler::from_id(handler) else {
             let exc = RemoteException::builtin("KeyError", format!("unknown handler {handler}"));
             return self.send_answer(seq, Err(ExceptionPayload::Raised(exc)));
@@ -68,7 +77,11 @@ impl Connection {
             Ok(obj) => {
                 self.encode_answer(seq, Ok(&obj))?;
                 // The frame holds the value now: an unread reply pins one copy, not two.
-                drop(obj);
+                // A short string's buffer serves the next one (`wire::spare`).
+                match obj {
+                    Object::Value(Value::Str(s)) => crate::wire::spare::give_back(s),
+                    other => drop(other),
+                }
                 self.write_answer()?;
             }
             Err(e) => self.send_answer(seq, Err(exception_payload(e)))?,
@@ -78,7 +91,15 @@ impl Connection {
         self.send_releases().map(drop)
     }
 
-    fn run_handler(&mut self, h: Handler, args: Boxed) -> Result<Object> {
+    fn run_handler(&mut self, h: Handler, args: RequestArgs) -> Result<Object> {
+        let args = match args {
+            RequestArgs::Boxed(args) => args,
+            // What the general path below does for the same request.
+            RequestArgs::Plain(call) => {
+                let PlainCall { target, method, positional, .. } = call;
+                return target.object().call_method(self, &method, Args { positional, kwargs: Vec::new() });
+            }
+        };
         // DEL and INSPECT name objects by id without making them live again.
         match h {
             Handler::Del => return self.handle_del(args),

@@ -226,7 +226,15 @@ impl ExportTable {
 
     /// The object an id_pack names, if it is still lent.
     pub(crate) fn get(&self, id: &IdPack) -> Option<LocalRef> {
-        self.by_id.get(&id.object_id).filter(|e| *e.obj.type_name() == *id.name).map(|e| e.obj.clone())
+        self.get_by(id.object_id, &id.name)
+    }
+
+    /// The object with `object_id`, if it is still lent and its type is `name`: [`get`]
+    /// for an id_pack read in place from a frame (see `client::plain_call`).
+    ///
+    /// [`get`]: Self::get
+    pub(crate) fn get_by(&self, object_id: i64, name: &str) -> Option<LocalRef> {
+        self.by_id.get(&object_id).filter(|e| e.obj.type_name() == name).map(|e| e.obj.clone())
     }
 
     /// Handles DEL: forgets the object once the peer returned every reference.

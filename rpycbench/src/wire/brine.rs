@@ -272,6 +272,18 @@ impl<'a> Reader<'a> {
     pub fn collect<T>(
         &mut self,
         n: usize,
+        item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        self.collect_charged_as(n, std::mem::size_of::<T>(), item)
+    }
+
+    /// [`collect`](Self::collect), charging each element `element_size` bytes: for a
+    /// caller that decodes into a different type than the general decoder would and
+    /// must charge the budget the same (`client::plain_call`).
+    pub fn collect_charged_as<T>(
+        &mut self,
+        n: usize,
+        element_size: usize,
         mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
         let mut items: Vec<T> = Vec::new();
@@ -279,7 +291,7 @@ impl<'a> Reader<'a> {
             if items.len() == items.capacity() {
                 let cap = items.capacity();
                 let grown = (cap * 2).max(FIRST_ELEMENTS.min(n)).min(n);
-                self.charge((grown - cap).saturating_mul(std::mem::size_of::<T>()))?;
+                self.charge((grown - cap).saturating_mul(element_size))?;
                 items.reserve_exact(grown - items.len());
             }
             items.push(item(self)?);
@@ -365,7 +377,7 @@ impl<'a> Reader<'a> {
             tag::UNICODE => {
                 let text = self.str_body(at)?;
                 self.charge(text.len())?;
-                Value::Str(text.to_owned())
+                Value::Str(super::spare::owned(text))
             }
             tag::EMPTY_TUPLE | tag::TUPLE1..=tag::TUPLE_L4 => {
                 let n = self.tuple_len_body(t, at)?;

@@ -1,9 +1,10 @@
 //! The RPyC 6.0.2 wire format, as pure functions over bytes: brine values, frames,
 //! the message envelope, boxing and exception payloads.
 //!
-//! Nothing here touches a socket or a thread, so the same code serves the client, the
-//! servers, the profiling relay and the fuzzers. [`Limits`] bound everything a peer
-//! can make us allocate.
+//! Nothing here touches a socket, so the same code serves the client, the servers, the
+//! profiling relay and the fuzzers. [`Limits`] bound everything a peer can make us
+//! allocate. The one piece of state is `spare`: a few short string buffers per thread,
+//! so that a server's steady state of simple calls allocates nothing.
 
 pub mod boxing;
 pub mod brine;
@@ -15,6 +16,7 @@ mod limits;
 pub mod message;
 pub(crate) mod pages;
 mod repr;
+pub(crate) mod spare;
 mod value;
 pub mod vinegar;
 
