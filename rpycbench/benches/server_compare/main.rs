@@ -42,6 +42,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod bulk;
+mod load;
 mod mux_load;
 mod peer;
 mod relay;
@@ -255,7 +256,7 @@ fn python_client_latency(plan: &Plan, addr: SocketAddr) -> Res<Latency> {
 
 /// The relay's rows: each way's median and p99, what relaying added, and how that
 /// compares with #19's target (checked only in a full run).
-fn print_relay(r: &relay::RelayLatencies, full: bool) {
+fn print_relay(r: &relay::RelayLatencies, verdicts: Verdicts) {
     println!(
         "{:<54} {:>10} {:>10} {:>7}   {} alternating rounds",
         "relay (rpycbench proxy --quiet), round trip", "median", "p99", "calls", r.rounds
@@ -288,13 +289,52 @@ fn print_relay(r: &relay::RelayLatencies, full: bool) {
         ("relay added to raw frames / raw RTT", added(r.raw_relayed, r.raw_direct) / raw_rtt),
         ("(plain forwarder added / raw RTT, for reference)", added(r.raw_forwarded, r.raw_direct) / raw_rtt),
     ] {
-        let verdict = match (full, name.starts_with('('), value <= 1.5) {
-            (false, _, _) | (_, true, _) => "",
-            (true, false, true) => "  met",
-            (true, false, false) => "  MISSED",
-        };
+        let verdict = if name.starts_with('(') { "" } else { verdicts.say(value <= 1.5) };
         let target = if name.starts_with('(') { "" } else { "<= 1.5" };
         println!("{name:<54} {value:>10.2}   {target}{verdict}");
+    }
+}
+
+/// Whether the run may call targets met or missed: only a full run, and only on a
+/// machine other processes left alone (see [`load`]).
+#[derive(Clone, Copy)]
+enum Verdicts {
+    /// A smoke run: tiny counts, no targets.
+    None,
+    /// Other processes took this share of the machine: figures only.
+    Withheld(f64),
+    Given,
+}
+
+impl Verdicts {
+    fn of(full: bool, watch: &load::LoadWatch) -> Verdicts {
+        let busy = watch.foreign_share();
+        match (full, busy > load::BUSY_SHARE) {
+            (false, _) => Verdicts::None,
+            (true, true) => Verdicts::Withheld(busy),
+            (true, false) => Verdicts::Given,
+        }
+    }
+
+    fn say(self, met: bool) -> &'static str {
+        match (self, met) {
+            (Verdicts::None, _) => "",
+            (Verdicts::Withheld(_), _) => "  (withheld)",
+            (Verdicts::Given, true) => "  met",
+            (Verdicts::Given, false) => "  MISSED",
+        }
+    }
+
+    /// A line saying why verdicts are withheld, if they are.
+    fn explain(self) {
+        if let Verdicts::Withheld(busy) = self {
+            println!(
+                "verdicts withheld: other processes took {:.0} % of the machine's CPU during the run (more than {:.0} %); \
+                 rerun on an idle machine",
+                busy * 100.0,
+                load::BUSY_SHARE * 100.0
+            );
+        }
     }
 }
 
@@ -320,6 +360,7 @@ fn main() -> Res<()> {
     let plan = if std::env::args().any(|a| a == "--bench") { FULL } else { SMOKE };
     let relay_only = std::env::args().skip(1).any(|a| a == "relay");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let watch = load::LoadWatch::start();
 
     let native = start(ServerMode::Threaded)?;
 
@@ -336,7 +377,9 @@ fn main() -> Res<()> {
         // `cargo bench ... -- relay`: the relay's section alone, for working on it.
         let relayed = relay::measure(&plan, native.addr(), &request, &reply)?;
         println!();
-        print_relay(&relayed, plan.full);
+        let verdicts = Verdicts::of(plan.full, &watch);
+        print_relay(&relayed, verdicts);
+        verdicts.explain();
         return Ok(());
     }
     let python_server = start(ServerMode::PythonThreaded)?;
@@ -359,6 +402,8 @@ fn main() -> Res<()> {
     let threads_native = throughput::client_threads(native.addr(), plan.clients, plan.round_for)?;
     let threads_python = throughput::client_threads(python_server.addr(), plan.clients, plan.round_for)?;
     let bulk = bulk::measure(native.addr(), plan.bulk_size, plan.bulk_iterations)?;
+    // Read before the servers stop, while they still count as this run's processes.
+    let verdicts = Verdicts::of(plan.full, &watch);
 
     println!();
     println!(
@@ -380,7 +425,7 @@ fn main() -> Res<()> {
         println!("{name:<54} {:>10} {:>10} {:>7}", us(l.median), us(l.p99), l.calls);
     }
     println!();
-    print_relay(&relayed, plan.full);
+    print_relay(&relayed, verdicts);
     println!();
     println!(
         "{:<54} {:>10} {:>22}   rounds (req/s)",
@@ -443,13 +488,10 @@ fn main() -> Res<()> {
     println!("{:<54} {:>10}   target", "ratio", "value");
     for (name, value, op, target) in checks.into_iter().chain(bulk_checks) {
         let met = if op == "<=" { value <= target } else { value >= target };
-        let verdict = match (plan.full, met) {
-            (false, _) => "",
-            (true, true) => "  met",
-            (true, false) => "  MISSED",
-        };
+        let verdict = verdicts.say(met);
         println!("{name:<54} {value:>10.2}   {op} {target}{verdict}");
     }
+    verdicts.explain();
     println!();
     let per_request = |r: &Rounds| r.server_cpu_per_request().map(|c| c.total().as_secs_f64());
     let notes = [
