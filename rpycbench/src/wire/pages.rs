@@ -57,11 +57,27 @@ mod tests {
             eprintln!("skipped: this kernel has no transparent huge pages");
             return;
         }
-        let buf: Vec<u8> = Vec::with_capacity(16 << 20);
-        let middle = buf.as_ptr() as usize + (8 << 20);
+        // A mapping of its own: a malloc'd buffer may lie in a thread arena's heap that an
+        // earlier test's advice already marked.
+        const LEN: usize = 16 << 20;
+        // SAFETY: a fresh private anonymous mapping, unmapped below; nothing else uses it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED, "mmap of 16 MiB");
+        let middle = ptr as usize + LEN / 2;
         assert!(!vm_flags(middle).expect("the buffer's mapping").contains(" hg"), "not marked before the advice");
-        advise_huge_pages(buf.as_ptr(), buf.capacity());
+        advise_huge_pages(ptr as *const u8, LEN);
         let flags = vm_flags(middle).expect("the buffer's mapping");
+        // SAFETY: the mapping made above, of LEN bytes, no longer used.
+        unsafe { libc::munmap(ptr, LEN) };
         assert!(flags.contains(" hg"), "the middle of the buffer is not marked: {flags}");
     }
 }
