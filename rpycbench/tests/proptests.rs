@@ -4,7 +4,9 @@
 use num_bigint::{BigInt, Sign};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use rpycbench::wire::{brine, Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, IdPack, Limits};
+use rpycbench::wire::{
+    brine, Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, IdPack, Limits, LARGE_FRAME,
+};
 use rpycbench::wire::{Message, RemoteException, Value};
 
 /// Floats with the awkward cases over-represented: signed zeros, infinities, NaNs with
@@ -235,6 +237,59 @@ proptest! {
         let whole = split(&stream, &[usize::MAX]);
         let chunked = split(&stream, &cuts);
         prop_assert_eq!(whole.map_err(|e| e.to_string()), chunked.map_err(|e| e.to_string()));
+    }
+}
+
+proptest! {
+    // Each case moves up to 2 MB through the decoder: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Large frames (read in place and lent to values) among small ones come back whole
+    /// and in order however the stream is cut, by a retaining decoder or not; and a lent
+    /// frame a value still holds is never overwritten by the frames after it (its buffer
+    /// is reused only once nothing holds it).
+    #[test]
+    fn large_frames_roundtrip_and_held_ones_stay_intact(
+        sizes in vec(prop_oneof![1usize..64, LARGE_FRAME - 8..LARGE_FRAME + 70_000], 1..6),
+        python in any::<bool>(),
+        retaining in any::<bool>(),
+        keep in vec(any::<bool>(), 6),
+        cuts in vec(prop_oneof![1 => 1usize..100, 4 => 4096usize..200_000], 1..8),
+    ) {
+        // Each payload's bytes differ from every other's, so an overwrite shows.
+        let payloads: Vec<Vec<u8>> =
+            sizes.iter().enumerate().map(|(i, &n)| (0..n).map(|j| (j * 7 + i * 31 + 1) as u8).collect()).collect();
+        let mut enc = FrameEncoder::new(if python { Compression::Python } else { Compression::Off });
+        let mut stream = Vec::new();
+        for p in &payloads {
+            enc.payload().extend_from_slice(p);
+            stream.extend_from_slice(enc.finish().unwrap());
+        }
+        let mut dec = if retaining { FrameDecoder::new(L).retaining() } else { FrameDecoder::new(L) };
+        let (mut got, mut held, mut lent) = (Vec::new(), Vec::new(), 0);
+        let mut rest = &stream[..];
+        for &cut in cuts.iter().cycle() {
+            let n = cut.min(rest.len());
+            dec.push(&rest[..n]);
+            rest = &rest[n..];
+            while let Some(f) = dec.next_frame().map_err(|e| TestCaseError::fail(e.to_string()))? {
+                lent += usize::from(f.shared.is_some());
+                if let (Some(shared), true) = (f.shared, keep[got.len()]) {
+                    held.push((got.len(), shared.slice_ref(f.payload)));
+                }
+                got.push(f.payload.to_vec());
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
+        prop_assert!(got == payloads, "frames differ");
+        // The case exercised what it is about: plain large frames were lent.
+        let large = sizes.iter().filter(|&&n| n + 6 >= LARGE_FRAME).count();
+        prop_assert_eq!(lent, if python { 0 } else { large }, "frames lent");
+        for (i, bytes) in &held {
+            prop_assert!(bytes[..] == payloads[*i][..], "held frame {} was overwritten", i);
+        }
     }
 }
 

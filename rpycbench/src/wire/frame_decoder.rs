@@ -505,4 +505,20 @@ mod tests {
             assert_eq!(got, [(10, 1), (LARGE_FRAME, 2), (20, 3)], "split every {split} bytes");
         }
     }
+
+    #[test]
+    fn a_reused_buffer_larger_than_the_frame_takes_only_the_frame() {
+        // The second frame reuses the first's larger buffer; the bytes after it (the
+        // third frame) must stay with the receive buffer.
+        let stream = [300_000usize, 280_000, 10].map(|n| frame_of(n, 3, Compression::Off)).concat();
+        let mut dec = FrameDecoder::new(Limits::DEFAULT).retaining();
+        let mut got = Vec::new();
+        for piece in stream.chunks(100_000) {
+            dec.push(piece);
+            while let Some(f) = dec.next_frame().unwrap() {
+                got.push((f.payload.len(), f.shared.is_some()));
+            }
+        }
+        assert_eq!(got, [(300_000, true), (280_000, true), (10, false)]);
+    }
 }
