@@ -319,17 +319,7 @@ const STDERR_KEEP: usize = 64 << 10;
 
 impl ServerHandle {
     fn wait_ready(mut child: Child, served: Served, timeout: Duration) -> Result<ServerHandle, ServerError> {
-        let stderr = Arc::new(Mutex::new(String::new()));
-        // Says when the stderr reader has reached EOF (its sender is dropped then).
-        let stderr_done = child.stderr.take().map(|pipe| {
-            let (done, stderr_done) = mpsc::channel::<()>();
-            let keep = stderr.clone();
-            std::thread::spawn(move || {
-                drain_stderr(pipe, &keep);
-                drop(done);
-            });
-            stderr_done
-        });
+        let (stderr, stderr_done) = keep_stderr(&mut child);
         let (tx, rx) = mpsc::channel();
         if let Some(pipe) = child.stdout.take() {
             std::thread::spawn(move || {
@@ -439,7 +429,23 @@ impl Drop for ServerHandle {
     }
 }
 
-pub(crate) fn drain_stderr(mut pipe: impl Read, keep: &Mutex<String>) {
+/// Reads `child`'s stderr on a thread of its own, keeping its last part; the receiver
+/// says when the reader has reached EOF (its sender is dropped then).
+pub(crate) fn keep_stderr(child: &mut Child) -> (Arc<Mutex<String>>, Option<mpsc::Receiver<()>>) {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let done = child.stderr.take().map(|pipe| {
+        let (done, stderr_done) = mpsc::channel::<()>();
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            drain_stderr(pipe, &keep);
+            drop(done);
+        });
+        stderr_done
+    });
+    (stderr, done)
+}
+
+fn drain_stderr(mut pipe: impl Read, keep: &Mutex<String>) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = pipe.read(&mut buf) {
         if n == 0 {

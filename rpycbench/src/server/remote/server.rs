@@ -9,7 +9,7 @@
 
 use super::deploy::{deploy, Deployment};
 use super::{shell_quote, RemoteError, RemoteSession};
-use crate::server::process::{drain_stderr, resolve_binary, spawn_tied};
+use crate::server::process::{keep_stderr, resolve_binary, spawn_tied};
 use crate::server::{ServerError, ServerSpec, SERVE_CHILD_ENV};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -79,16 +79,7 @@ impl RemoteServer {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child =
             spawn_tied(cmd).map_err(|source| RemoteError::Local { what: "cannot start ssh".into(), source })?;
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stderr_done = child.stderr.take().map(|pipe| {
-            let (done, stderr_done) = mpsc::channel::<()>();
-            let keep = stderr.clone();
-            std::thread::spawn(move || {
-                drain_stderr(pipe, &keep);
-                drop(done);
-            });
-            stderr_done
-        });
+        let (stderr, stderr_done) = keep_stderr(&mut child);
         let (tx, rx) = mpsc::channel();
         if let Some(pipe) = child.stdout.take() {
             std::thread::spawn(move || {
@@ -218,11 +209,6 @@ impl RemoteServer {
     /// Whether the server has ended (its ssh process has exited) by itself.
     pub fn has_exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// The session it runs in.
-    pub fn session(&self) -> &Arc<RemoteSession> {
-        &self.session
     }
 
     /// What the server (and ssh) wrote to stderr, the last 64 KiB.

@@ -110,20 +110,19 @@ impl RemoteSession {
     /// Waits until the master accepts commands (`ssh -O check`), or fails with what it
     /// said when it exits first (an authentication failure, an unknown host).
     fn wait_master(&self) -> Result<(), RemoteError> {
-        let stderr = Arc::new(Mutex::new(String::new()));
-        if let Ok(mut master) = self.master.lock() {
-            if let Some(pipe) = master.stderr.take() {
-                let keep = stderr.clone();
-                std::thread::spawn(move || crate::server::process::drain_stderr(pipe, &keep));
-            }
-        }
+        let (stderr, stderr_done) = match self.master.lock() {
+            Ok(mut master) => crate::server::process::keep_stderr(&mut master),
+            Err(_) => (Arc::default(), None),
+        };
         let said = || stderr.lock().map(|s| s.trim().to_owned()).unwrap_or_default();
         let deadline = Instant::now() + self.spec.connect_timeout + Duration::from_secs(5);
         loop {
             let exited = self.master.lock().ok().and_then(|mut m| m.try_wait().ok().flatten());
             if exited.is_some() {
-                // Let the reader collect ssh's last words.
-                std::thread::sleep(Duration::from_millis(100));
+                // Let the reader collect ssh's last words: it ends at the pipe's EOF.
+                if let Some(done) = &stderr_done {
+                    let _ = done.recv_timeout(Duration::from_secs(2));
+                }
                 let (destination, stderr) = (self.spec.destination.clone(), said());
                 return Err(if stderr.contains("Permission denied") {
                     RemoteError::AuthFailed { destination, stderr }
