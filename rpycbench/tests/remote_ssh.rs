@@ -145,6 +145,34 @@ fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// `rpycbench serve --remote` started by a test, with what its first lines said.
+struct ServeRemote {
+    local: std::process::Child,
+    /// Where its readiness line says the server is reached.
+    addr: std::net::SocketAddr,
+    /// The remote server's pid, from the description line.
+    pid: u32,
+    /// The description line (stderr).
+    said: String,
+    /// Kept open: the process must not write into closed pipes.
+    _pipes: (BufReader<std::process::ChildStdout>, BufReader<std::process::ChildStderr>),
+}
+
+/// Starts `rpycbench serve --remote` with `args` and reads its first lines.
+fn start_serve_remote(sshd: &Sshd, args: &[&str]) -> ServeRemote {
+    let mut local = sshd.serve_command(args).spawn().expect("start serve --remote");
+    let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
+    let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
+    let (mut ready, mut said) = (String::new(), String::new());
+    stdout.read_line(&mut ready).expect("read the readiness line");
+    stderr.read_line(&mut said).expect("read the description line");
+    let addr = ready.trim().strip_prefix("listening on ").and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+    let addr = addr.unwrap_or_else(|| panic!("no readiness line: {ready:?} {said:?} {}", sshd.log()));
+    let pid = said.split("(pid ").nth(1).and_then(|s| s.split(',').next()).and_then(|p| p.parse().ok());
+    let pid = pid.unwrap_or_else(|| panic!("no remote pid in {said:?}"));
+    ServeRemote { local, addr, pid, said, _pipes: (stdout, stderr) }
+}
+
 fn ping_loop(addr: std::net::SocketAddr, n: usize) {
     let mut conn = Connection::connect(addr).expect("connect to the remote server");
     for _ in 0..n {
@@ -194,20 +222,8 @@ fn a_remote_server_starts_answers_and_is_gone_after_stop_and_a_second_start_copi
 #[test]
 fn a_killed_local_side_leaves_nothing_running_on_the_remote() {
     let Some(sshd) = Sshd::start("kill9") else { return };
-    let mut local = sshd.serve_command(&["--mode", "forking"]).spawn().expect("start serve --remote");
-    let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
-    let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
-    let (mut ready, mut said) = (String::new(), String::new());
-    stdout.read_line(&mut ready).expect("read the readiness line");
-    stderr.read_line(&mut said).expect("read the description line");
-    let addr = ready.trim().strip_prefix("listening on ").and_then(|a| a.parse::<std::net::SocketAddr>().ok());
-    let addr = addr.unwrap_or_else(|| panic!("no readiness line: {ready:?} {said:?} {}", sshd.log()));
-    let pid: u32 = said
-        .split("(pid ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no remote pid in {said:?}"));
+    let started = start_serve_remote(&sshd, &["--mode", "forking"]);
+    let (mut local, addr, pid, _pipes) = (started.local, started.addr, started.pid, started._pipes);
     // A connection makes the forking server fork a child, which must go too.
     let mut conn = Connection::connect(addr).expect("connect through the tunnel");
     let _: String = conn.call("ping", ()).and_then(|o| o.extract()).expect("ping");
@@ -300,18 +316,10 @@ fn an_unknown_key_is_an_authentication_error() {
 #[test]
 fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
     let Some(sshd) = Sshd::start("direct") else { return };
-    let mut local = sshd.serve_command(&["--remote-bind", "127.0.0.1"]).spawn().expect("start serve --remote");
-    let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
-    let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
-    let (mut ready, mut said) = (String::new(), String::new());
-    stdout.read_line(&mut ready).expect("read the readiness line");
-    stderr.read_line(&mut said).expect("read the description line");
-    let addr = ready.trim().strip_prefix("listening on ").and_then(|a| a.parse::<std::net::SocketAddr>().ok());
-    let addr = addr.unwrap_or_else(|| panic!("no readiness line: {ready:?} {said:?}"));
+    let started = start_serve_remote(&sshd, &["--remote-bind", "127.0.0.1"]);
+    let (mut local, addr, pid, said, _pipes) = (started.local, started.addr, started.pid, started.said, started._pipes);
     assert!(said.contains("reached directly") && said.contains(&format!("{addr} there")), "{said}");
     ping_loop(addr, 20);
-    let pid: u32 =
-        said.split("(pid ").nth(1).and_then(|s| s.split(',').next()).and_then(|p| p.parse().ok()).expect("pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
         .expect("SIGTERM");
     assert!(
