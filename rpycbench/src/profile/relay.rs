@@ -472,7 +472,8 @@ impl Pipe {
             let mut both = [0, 1].map(|side| PollFd::new(sides[side].as_fd(), flags[side]));
             let fds = &mut both[polled.clone()];
             let limit = self.silence.applies(self.mid_frame(&pending));
-            let polling = heard.elapsed() < self.poll_before_blocking;
+            // No clock read per wake-up unless polling is on (it is off by default).
+            let polling = !self.poll_before_blocking.is_zero() && heard.elapsed() < self.poll_before_blocking;
             let timeout = match limit {
                 _ if polling => PollTimeout::ZERO,
                 // Whole milliseconds, rounded up: waking before the limit would only

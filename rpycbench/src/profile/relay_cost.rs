@@ -194,7 +194,12 @@ mod tests {
         counters.record(1, stamp);
         let cost = counters.snapshot(Duration::from_micros(50));
         assert_eq!((cost.chunks_c2s, cost.chunks_s2c, cost.poll_before_blocking_ns), (1, 1, 50_000));
-        assert!(cost.added_c2s_mean_ns > 0 && cost.added_per_round_trip_ns >= cost.added_c2s_mean_ns, "{cost:?}");
+        assert!(cost.added_c2s_mean_ns > 0 && cost.added_s2c_mean_ns > 0, "{cost:?}");
+        assert_eq!(
+            cost.added_per_round_trip_ns,
+            cost.added_c2s_mean_ns + cost.added_s2c_mean_ns,
+            "one crossing each way"
+        );
         assert!(cost.describe().starts_with("relay added "), "{}", cost.describe());
         let json = serde_json::to_string(&cost).expect("serializes");
         assert_eq!(serde_json::from_str::<RelayCost>(&json).expect("parses"), cost);
