@@ -17,8 +17,8 @@ pub const BUSY_SHARE: f64 = 0.10;
 
 /// Where the run started: the machine's busy time and ours.
 pub struct LoadWatch {
-    machine: u64,
-    ours: u64,
+    machine: Option<u64>,
+    ours: Option<u64>,
     at: Instant,
 }
 
@@ -28,16 +28,13 @@ impl LoadWatch {
     }
 
     /// The share of the machine's CPU time (all CPUs, since `start`) other processes
-    /// took; 0 when /proc cannot say.
-    pub fn foreign_share(&self) -> f64 {
+    /// took; `None` when /proc cannot say, which withholds the verdicts too.
+    pub fn foreign_share(&self) -> Option<f64> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let capacity = self.at.elapsed().as_secs_f64() * ticks_per_second() * cpus;
-        let machine = machine_busy_ticks().saturating_sub(self.machine);
-        let ours = our_ticks().saturating_sub(self.ours);
-        if capacity <= 0.0 {
-            return 0.0;
-        }
-        machine.saturating_sub(ours) as f64 / capacity
+        let machine = machine_busy_ticks()?.checked_sub(self.machine?)?;
+        let ours = our_ticks()?.saturating_sub(self.ours?);
+        (capacity > 0.0).then(|| machine.saturating_sub(ours) as f64 / capacity)
     }
 }
 
@@ -53,12 +50,12 @@ fn ticks_per_second() -> f64 {
 
 /// Busy clock ticks of all CPUs since boot: the first line of /proc/stat without idle
 /// and iowait (guest time is already inside user).
-fn machine_busy_ticks() -> u64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return 0 };
-    let Some(cpu) = stat.lines().next() else { return 0 };
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
     let fields: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal
-    [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| fields.get(i)).sum()
+    Some([0, 1, 2, 5, 6, 7].iter().filter_map(|&i| fields.get(i)).sum())
 }
 
 /// `(pid, ppid, utime + stime + cutime + cstime)` from /proc/PID/stat.
@@ -74,8 +71,8 @@ fn proc_ticks(pid: &str) -> Option<(u32, u32, u64)> {
 
 /// CPU ticks of this process and every process descended from it (each with the
 /// children it has reaped).
-fn our_ticks() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+fn our_ticks() -> Option<u64> {
+    let dir = std::fs::read_dir("/proc").ok()?;
     let procs: Vec<(u32, u32, u64)> = dir.filter_map(|e| proc_ticks(e.ok()?.file_name().to_str()?)).collect();
     let mut ours = vec![std::process::id()];
     let mut total = 0;
@@ -97,5 +94,5 @@ fn our_ticks() -> u64 {
             total += ticks;
         }
     }
-    total
+    Some(total)
 }

@@ -301,18 +301,19 @@ fn print_relay(r: &relay::RelayLatencies, verdicts: Verdicts) {
 enum Verdicts {
     /// A smoke run: tiny counts, no targets.
     None,
-    /// Other processes took this share of the machine: figures only.
-    Withheld(f64),
+    /// Other processes took this share of the machine (`None`: /proc could not say):
+    /// figures only.
+    Withheld(Option<f64>),
     Given,
 }
 
 impl Verdicts {
     fn of(full: bool, watch: &load::LoadWatch) -> Verdicts {
         let busy = watch.foreign_share();
-        match (full, busy > load::BUSY_SHARE) {
+        match (full, busy.is_some_and(|b| b <= load::BUSY_SHARE)) {
             (false, _) => Verdicts::None,
-            (true, true) => Verdicts::Withheld(busy),
-            (true, false) => Verdicts::Given,
+            (true, false) => Verdicts::Withheld(busy),
+            (true, true) => Verdicts::Given,
         }
     }
 
@@ -327,13 +328,17 @@ impl Verdicts {
 
     /// A line saying why verdicts are withheld, if they are.
     fn explain(self) {
-        if let Verdicts::Withheld(busy) = self {
-            println!(
+        match self {
+            Verdicts::Withheld(Some(busy)) => println!(
                 "verdicts withheld: other processes took {:.0} % of the machine's CPU during the run (more than {:.0} %); \
                  rerun on an idle machine",
                 busy * 100.0,
                 load::BUSY_SHARE * 100.0
-            );
+            ),
+            Verdicts::Withheld(None) => {
+                println!("verdicts withheld: /proc could not say what else used the machine during the run")
+            }
+            _ => {}
         }
     }
 }
