@@ -131,5 +131,6 @@ fn positional(r: &mut Reader<'_>) -> Result<Option<Vec<Object>>, DecodeError> {
 
 /// Whether the keyword arguments are a VALUE box holding the empty tuple.
 fn no_kwargs(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
-    Ok(labelled(r, label::VALUE)? && matches!(r.value()?, Value::Tuple(items) if items.is_empty()))
+    // Only the length is read: anything but `()` leaves for the general path anyway.
+    Ok(labelled(r, label::VALUE)? && r.tuple_len()? == 0)
 }
