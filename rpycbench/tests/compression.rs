@@ -197,3 +197,20 @@ fn a_compressible_bandwidth_run_moves_fewer_wire_bytes_and_says_why() {
         + r["wire"]["bytes_received"].as_u64().expect("bytes_received");
     assert!(wire * 20 < logical, "{wire} wire bytes for {logical} logical bytes");
 }
+
+/// docs/servers.md: `--compression off` is refused for the Python modes (rpyc always
+/// compresses), at once and before anything starts.
+#[test]
+fn compression_off_is_refused_for_a_python_server() {
+    for mode in ["python-threaded", "python-forking"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rpycbench"))
+            .args(["serve", "--mode", mode, "--port", "0", "--compression", "off"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rpycbench serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{mode}: accepted --compression off");
+        assert!(stderr.contains("compress"), "{mode}: {stderr}");
+        assert!(out.stdout.is_empty(), "{mode}: started anyway: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
