@@ -95,7 +95,7 @@ struct Param {
 /// Expands the attribute on `block`.
 pub(crate) fn expand(args: ServiceArgs, mut block: ItemImpl) -> TokenStream {
     let mut errors: Vec<Error> = Vec::new();
-    if let Some((_, path, _)) = &block.trait_ {
+    if let Some((path, _)) = &block.trait_ {
         errors.push(Error::new_spanned(path, "#[rpyc_service] goes on an inherent `impl` block, not a trait impl"));
     }
     let mut methods = Vec::new();
@@ -124,19 +124,27 @@ pub(crate) fn expand(args: ServiceArgs, mut block: ItemImpl) -> TokenStream {
     quote!(#block #service)
 }
 
+/// The `unsafe` of a signature, as tokens to point an error at.
+fn unsafe_token(safety: &syn::Safety) -> Option<TokenStream> {
+    match safety {
+        syn::Safety::Unsafe(token) => Some(quote!(#token)),
+        _ => None,
+    }
+}
+
 /// A method of the block: `None` for an associated function (no `&self`), which stays a
 /// plain Rust function. Strips the `#[rpyc]` attributes of its parameters.
 fn method(f: &mut syn::ImplItemFn) -> Result<Option<Method>> {
     let sig = &mut f.sig;
     let mut inputs = sig.inputs.iter_mut();
     match inputs.next() {
-        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+        Some(FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)) => {}
         Some(FnArg::Receiver(r)) => {
             return Err(Error::new_spanned(r, "an exposed method takes `&self`: connections call it at once"))
         }
         _ => return Ok(None),
     }
-    if let Some(token) = sig.asyncness.as_ref().map(ToTokens::to_token_stream).or(sig.unsafety.map(|u| quote!(#u))) {
+    if let Some(token) = sig.asyncness.as_ref().map(ToTokens::to_token_stream).or(unsafe_token(&sig.safety)) {
         return Err(Error::new_spanned(token, "an exposed method may not be `async` or `unsafe`"));
     }
     if !sig.generics.params.is_empty() {

@@ -41,7 +41,7 @@ pub(crate) fn check_common(sig: &Signature, expected: &str, errors: &mut Errors)
         );
         errors.push(Error::new(token.span, msg));
     }
-    if let Some(token) = &sig.unsafety {
+    if let syn::Safety::Unsafe(token) = &sig.safety {
         let msg = format!("a benchmark function cannot be `unsafe`: the harness calls it; expected {expected}");
         errors.push(Error::new(token.span, msg));
     }
