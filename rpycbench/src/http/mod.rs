@@ -111,7 +111,7 @@ impl HttpServerSpec {
 pub fn serve(host: &str, port: u16, max_connections: Option<usize>) -> Result<(), ServeError> {
     let (listener, stop) = listen_announced(host, port)?;
     let max = max_connections.or(Some(crate::server::default_max_connections(1)));
-    serve_http(listener, max, &stop).map_err(|source| ServeError::Io { addr: format!("{host}:{port}"), source })
+    serve_http(listener, max, stop).map_err(|source| ServeError::Io { addr: format!("{host}:{port}"), source })
 }
 
 /// A target for an HTTP baseline server started with [`HttpServerSpec`]: recorded as

@@ -17,6 +17,7 @@ pub mod remote;
 mod python_classes;
 mod service;
 mod slots;
+mod stop_signal;
 
 pub use binding::{Param, ParamDefault, Signature};
 pub use builtin::{cpu_work, payload, payload_block, BenchmarkService};
@@ -72,8 +73,8 @@ pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions)
     let (listener, stop) = listen_announced(host, port)?;
     let io = |source: std::io::Error| ServeError::Io { addr: format!("{host}:{port}"), source };
     match mode {
-        ServerMode::Forking => serve_forking(listener, opts, &stop).map_err(io),
-        _ => serve_threaded(listener, opts, &stop).map_err(io),
+        ServerMode::Forking => serve_forking(listener, opts, stop).map_err(io),
+        _ => serve_threaded(listener, opts, stop).map_err(io),
     }
 }
 
@@ -81,18 +82,14 @@ pub fn serve_native(mode: ServerMode, host: &str, port: u16, opts: ServeOptions)
 /// `listening on HOST:PORT` that [`ServerSpec::start`] waits for: the start of every
 /// server process, whatever protocol it then serves.
 #[doc(hidden)]
-pub fn listen_announced(host: &str, port: u16) -> Result<(TcpListener, Arc<AtomicBool>), ServeError> {
+pub fn listen_announced(host: &str, port: u16) -> Result<(TcpListener, &'static AtomicBool), ServeError> {
     let addr = format!("{host}:{port}");
     let io = |source: std::io::Error| ServeError::Io { addr: addr.clone(), source };
     let listener = TcpListener::bind((host, port)).map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => ServeError::PortInUse { addr: addr.clone() },
         _ => io(e),
     })?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        // A flag, not a handler thread: the forking server must stay single-threaded.
-        signal_hook::flag::register(signal, stop.clone()).map_err(io)?;
-    }
+    let stop = stop_signal::on_stop_signals().map_err(io)?;
     let local = listener.local_addr().map_err(io)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {local}").and_then(|()| out.flush()).map_err(io)?;
