@@ -3,7 +3,6 @@
 //! distributions rather than as a handful of numbers.
 
 use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -102,22 +101,15 @@ impl LatencyHistogram {
     /// The distribution as base64 of HdrHistogram's V2 deflate format, readable by every
     /// HdrHistogram implementation.
     pub fn to_base64(&self) -> String {
-        let mut bytes = Vec::new();
-        // Serializing into a Vec only fails for histograms too large for the format.
-        if V2DeflateSerializer::new().serialize(&self.hist, &mut bytes).is_err() {
-            return String::new();
-        }
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        base64::engine::general_purpose::STANDARD.encode(super::hdr_v2::encode(&self.hist))
     }
 
     /// Reads a distribution written by [`to_base64`](Self::to_base64).
     pub fn from_base64(text: &str) -> Result<Self, HistogramError> {
         let bytes =
             base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| HistogramError(e.to_string()))?;
-        let hist: Histogram<u64> =
-            Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| HistogramError(format!("{e:?}")))?;
         let mut out = LatencyHistogram::new();
-        out.hist.add(&hist).map_err(|e| HistogramError(format!("{e:?}")))?;
+        super::hdr_v2::decode_into(&bytes, &mut out.hist).map_err(|e| HistogramError(e.to_string()))?;
         Ok(out)
     }
 }

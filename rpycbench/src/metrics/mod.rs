@@ -6,6 +6,7 @@ mod clock;
 pub mod compare;
 mod environment;
 mod files;
+mod hdr_v2;
 mod latency;
 mod machine;
 pub mod merge;
