@@ -1,7 +1,5 @@
 //! The interval of a latency ratio `new / old`, and the verdict it supports.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
 /// Confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
 
@@ -145,13 +143,18 @@ fn mean_var(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 /// The two-sided [`CONFIDENCE`] quantile of Student's t with `df` degrees of freedom
 /// (the normal's for infinite `df`).
 fn t_quantile(df: f64) -> f64 {
-    let p = 1.0 - (1.0 - CONFIDENCE) / 2.0;
     if !df.is_finite() || df > 1e6 {
         return 1.959_963_984_540_054;
     }
-    // df > 0 here (at least one round spread on a side with two or more rounds), which
-    // is all StudentsT asks; a bad parameter would only come from a bug above.
-    StudentsT::new(0.0, 1.0, df.max(1e-9)).map_or(f64::INFINITY, |t| t.inverse_cdf(p))
+    // df > 0 here (at least one round spread on a side with two or more rounds); a bad
+    // value would only come from a bug above, and an infinite quantile makes the
+    // interval say nothing rather than something false.
+    let t = super::student_t::upper_quantile(df.max(1e-9), (1.0 - CONFIDENCE) / 2.0);
+    if t.is_nan() {
+        f64::INFINITY
+    } else {
+        t
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ pub mod bootstrap;
 mod coverage;
 mod interval;
 mod rng;
+mod student_t;
 #[cfg(test)]
 mod tests;
 
