@@ -98,8 +98,8 @@ impl Guard {
     pub(crate) fn deadline_passed(&self, elapsed: Duration) -> bool {
         match self.deadline {
             Some(d) if elapsed >= d => {
-                let shown = humantime::format_duration(d);
-                // Tripped, so the remaining rounds skip their machine reference too.
+                let shown = format!("{d:?}"); // 500ms, 30s, 1.5s
+                                              // Tripped, so the remaining rounds skip their machine reference too.
                 self.trip(StopReason::Deadline, format!("the run reached its deadline of {shown} and stopped there"));
                 true
             }

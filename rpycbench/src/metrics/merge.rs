@@ -230,8 +230,7 @@ pub fn merge(workers: &[(String, BenchResult)], options: &MergeOptions) -> Resul
         server: first.server.clone(),
         params,
         environment: first.environment.clone(),
-        started_at: humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_nanos(window_start))
-            .to_string(),
+        started_at: super::wall_clock::rfc3339(window_start, false),
         wall_time_ns: span_ns,
         load_model: load_model(workers)?,
         outcomes,

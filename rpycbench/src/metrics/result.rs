@@ -472,5 +472,5 @@ impl Default for ResultSet {
 
 /// The current time as RFC 3339 UTC, to the second.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    super::wall_clock::rfc3339(super::unix_ns(std::time::SystemTime::now()), false)
 }
