@@ -87,7 +87,7 @@ pub struct WireCounters {
     /// Local objects lent to the peer (each REMOTE_REF box sent).
     pub objects_exported: u64,
     /// Frames received in pieces, and the small ones whose pieces a delayed ACK held
-    /// apart (see [`arrivals`](super::arrivals)).
+    /// apart (see `client::arrivals`).
     pub split_arrivals: SplitArrivals,
 }
 

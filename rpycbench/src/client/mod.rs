@@ -5,7 +5,7 @@
 //! The same [`Connection`] is the serving side of the built-in servers: the protocol
 //! is symmetric, so answering requests ([`LocalObject`]) lives here too.
 
-pub mod arrivals;
+pub(crate) mod arrivals;
 mod connection;
 mod counters;
 mod dispatch;

@@ -202,7 +202,7 @@ pub struct WireStats {
     pub split_frames: u64,
     /// Of those, frames up to 256 KiB whose first and last pieces arrived a delayed-ACK
     /// timeout apart (38–52 ms or 190–260 ms): a Nagle stall seen directly (see
-    /// [`client::arrivals`](crate::client::arrivals)).
+    /// `client::arrivals`).
     #[serde(default)]
     pub split_frames_delayed_ack: u64,
 }

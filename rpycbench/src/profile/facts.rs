@@ -200,7 +200,7 @@ fn collect_remote_refs(b: &Boxed, out: &mut Vec<IdPack>) {
 }
 
 /// The last dotted component of a type name: `"rpycbench_service.User"` → `"User"`.
-pub fn short_type(name: &str) -> &str {
+pub(crate) fn short_type(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
 }
 

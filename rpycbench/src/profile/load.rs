@@ -198,7 +198,7 @@ pub const TELEMETRY_SOURCE_PARAM: &str = "from_telemetry";
 
 /// Whether `r` was read from telemetry ([`TELEMETRY_SOURCE_PARAM`]) rather than
 /// measured by a benchmark.
-pub fn is_from_telemetry(r: &BenchResult) -> bool {
+pub(crate) fn is_from_telemetry(r: &BenchResult) -> bool {
     r.params.get(TELEMETRY_SOURCE_PARAM) == Some(&true.into())
 }
 

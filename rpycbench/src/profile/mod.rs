@@ -25,8 +25,9 @@ pub mod report;
 mod session;
 mod telemetry;
 
-pub use facts::{short_type, AnswerFacts, Direction, HandlerId, MessageFacts, RequestFacts};
-pub use load::{is_from_telemetry, load_results, OperationLoad, TELEMETRY_SOURCE_PARAM};
+pub use facts::{AnswerFacts, Direction, HandlerId, MessageFacts, RequestFacts};
+pub(crate) use load::is_from_telemetry;
+pub use load::{load_results, OperationLoad, TELEMETRY_SOURCE_PARAM};
 pub use recorder::{FrameFacts, Recorder, RecorderConfig};
 pub use report::ReportOptions;
 pub use session::{profile, profile_with, Profiler};

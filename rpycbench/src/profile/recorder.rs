@@ -220,7 +220,7 @@ impl Recorder {
     }
 
     /// Counts frames of `direction` that arrived in pieces (see
-    /// [`arrivals`](crate::client::arrivals)).
+    /// `client::arrivals`).
     pub fn arrived_in_pieces(&mut self, direction: Direction, split: crate::client::arrivals::SplitArrivals) {
         let d = &mut self.dirs[slot(direction)];
         d.split_frames += split.frames;

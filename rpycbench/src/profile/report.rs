@@ -28,7 +28,7 @@ impl Default for ReportOptions {
 
 /// One titled part of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     /// Printed as `=== TITLE ===`.
     pub title: String,
     /// The lines under it, each ending in a newline.
@@ -43,7 +43,7 @@ impl Section {
 }
 
 /// The sections of the full report, in order.
-pub fn sections(t: &Telemetry, opts: &ReportOptions) -> Vec<Section> {
+pub(crate) fn sections(t: &Telemetry, opts: &ReportOptions) -> Vec<Section> {
     vec![
         Section { title: "SUMMARY".into(), body: summary(t) },
         Section { title: "SLOW CALLS".into(), body: slow_calls(t, opts.top_n) },
@@ -54,7 +54,7 @@ pub fn sections(t: &Telemetry, opts: &ReportOptions) -> Vec<Section> {
 
 /// The full report: every section of [`sections`], then `extra` sections (the
 /// diagnosis findings), separated by blank lines.
-pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> String {
+pub(crate) fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> String {
     let mut all = sections(t, opts);
     all.extend(extra.iter().cloned());
     all.iter().map(Section::render).collect::<Vec<_>>().join("\n")
@@ -64,7 +64,7 @@ pub fn full_with(t: &Telemetry, opts: &ReportOptions, extra: &[Section]) -> Stri
 ///
 /// "Per operation" is per `operations` (the relay and `RPYCBENCH_PROFILE` use
 /// [`default_operations`] unless told otherwise).
-pub fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
+pub(crate) fn diagnosis_section(t: &Telemetry, operations: u64, subject: &str, thresholds: &Thresholds) -> Section {
     let findings = diagnose_telemetry(t, operations, subject, thresholds);
     let plural = if operations == 1 { "" } else { "s" };
     let mut body = format!("(\"per operation\" figures divide by {operations} operation{plural})\n");
@@ -101,7 +101,7 @@ pub fn default_operations(t: &Telemetry) -> u64 {
 }
 
 /// The full report without extra sections (the diagnosis is one:
-/// [`diagnosis_section`], passed to [`full_with`]).
+/// `diagnosis_section`, passed to `full_with`).
 pub fn full(t: &Telemetry, opts: &ReportOptions) -> String {
     full_with(t, opts, &[])
 }
@@ -216,7 +216,7 @@ enum Item<'a> {
 
 /// Nested requests as a tree (within the kept history); consecutive identical leaf
 /// calls are folded into one line with a count.
-pub fn call_tree(t: &Telemetry, max_lines: usize) -> String {
+pub(crate) fn call_tree(t: &Telemetry, max_lines: usize) -> String {
     if max_lines == 0 {
         return "(not printed: the tree's line limit is 0)\n".to_owned();
     }

@@ -144,7 +144,7 @@ pub struct DirectionStats {
     pub split_frames: u64,
     /// Of those, frames up to 256 KiB whose first and last pieces arrived a delayed-ACK
     /// timeout apart: a Nagle stall seen directly (see
-    /// [`arrivals`](crate::client::arrivals)). Only the relay sees pieces.
+    /// `client::arrivals`). Only the relay sees pieces.
     #[serde(default)]
     pub split_frames_delayed_ack: u64,
 }

@@ -12,7 +12,7 @@ use num_bigint::BigInt;
 
 /// Tag bytes (PROTOCOL.md §4.1); the names follow the spec's table.
 #[allow(missing_docs)]
-pub mod tag {
+pub(crate) mod tag {
     pub const NONE: u8 = 0x00;
     pub const EMPTY_BYTES: u8 = 0x01;
     pub const EMPTY_TUPLE: u8 = 0x02;
@@ -90,7 +90,7 @@ fn encode_tuple_of(items: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError
 }
 
 /// Writes an `int` the way CPython does: one byte for −48 … 159, decimal text otherwise.
-pub fn write_int(i: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_int(i: i64, out: &mut Vec<u8>) {
     if (-48..=159).contains(&i) {
         out.push((i + 0x50) as u8);
     } else {
@@ -121,13 +121,13 @@ fn write_bigint(i: &BigInt, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 }
 
 /// Writes a `float` (`-0.0` and NaN payloads are kept bit for bit).
-pub fn write_float(x: f64, out: &mut Vec<u8>) {
+pub(crate) fn write_float(x: f64, out: &mut Vec<u8>) {
     out.push(tag::FLOAT);
     out.extend_from_slice(&x.to_be_bytes());
 }
 
 /// Writes a `bytes` object with the length class CPython picks.
-pub fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match b.len() {
         0 => out.push(tag::EMPTY_BYTES),
         n @ 1..=4 => out.push(tag::BYTES1 + (n as u8 - 1)),
@@ -154,7 +154,7 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 }
 
 /// Writes the header of a tuple of `n` elements; the caller writes the elements.
-pub fn write_tuple_header(n: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn write_tuple_header(n: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match n {
         0 => out.push(tag::EMPTY_TUPLE),
         1..=4 => out.push(tag::TUPLE1 + (n as u8 - 1)),

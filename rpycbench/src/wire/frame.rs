@@ -11,7 +11,7 @@ use flate2::{Compress, FlushCompress, Status};
 /// Bytes before the body: the 4-byte length and the compression flag.
 pub const HEADER_LEN: usize = 5;
 /// The filler byte Python appends to every frame (and ignores on receipt).
-pub const FILLER: u8 = 0x0a;
+pub(crate) const FILLER: u8 = 0x0a;
 /// Python compresses payloads strictly larger than this many bytes.
 pub const PYTHON_COMPRESSION_THRESHOLD: usize = 3000;
 
@@ -20,7 +20,7 @@ pub const PYTHON_COMPRESSION_THRESHOLD: usize = 3000;
 /// transfers benchmarks repeat do not allocate afresh each time, small enough that an
 /// idle connection pins little. (A [`Connection`](crate::client::Connection) keeps its
 /// buffers while traffic flows and releases them when it idles.)
-pub const RETAINED: usize = 16 << 20;
+pub(crate) const RETAINED: usize = 16 << 20;
 
 /// What an idle encoder keeps: room for every ordinary request and reply.
 const KEPT_WHEN_IDLE: usize = 64 << 10;

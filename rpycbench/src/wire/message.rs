@@ -215,7 +215,11 @@ fn older_request_seq(payload: &[u8], limits: &Limits) -> Option<i64> {
 
 /// An EXCEPTION message framed as rpyc 4/5 frame theirs, so that an old peer shows the
 /// error instead of a bare "connection closed": `(3, seq, payload)` in one brine tuple.
-pub fn encode_older_exception(seq: i64, payload: &ExceptionPayload, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn encode_older_exception(
+    seq: i64,
+    payload: &ExceptionPayload,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     out.push(OLDER_ENVELOPE);
     brine::write_int(i64::from(msg_type::EXCEPTION), out);
     brine::write_int(seq, out);
@@ -235,14 +239,14 @@ pub fn write_request_header(seq: i64, handler: i64, out: &mut Vec<u8>) {
 }
 
 /// Writes `REPLY (seq, ` — the caller appends the boxed value.
-pub fn write_reply_header(seq: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_reply_header(seq: i64, out: &mut Vec<u8>) {
     out.push(msg_type::REPLY);
     out.push(brine::tag::TUPLE1 + 1);
     brine::write_int(seq, out);
 }
 
 /// Writes `EXCEPTION (seq, ` — the caller appends the exception payload.
-pub fn write_exception_header(seq: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_exception_header(seq: i64, out: &mut Vec<u8>) {
     out.push(msg_type::EXCEPTION);
     out.push(brine::tag::TUPLE1 + 1);
     brine::write_int(seq, out);

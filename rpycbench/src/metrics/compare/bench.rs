@@ -150,12 +150,12 @@ impl SeriesComparison {
 }
 
 /// `1.048` as `+4.8 %`.
-pub fn signed_pct(ratio: f64) -> String {
+pub(crate) fn signed_pct(ratio: f64) -> String {
     format!("{:+.1} %", (ratio - 1.0) * 100.0)
 }
 
 /// The threshold for `result`: its own (recorded by the harness), else `default_pct`.
-pub fn threshold_of(result: &BenchResult, default_pct: f64) -> f64 {
+pub(crate) fn threshold_of(result: &BenchResult, default_pct: f64) -> f64 {
     result.params.get(THRESHOLD_PARAM).and_then(serde_json::Value::as_f64).unwrap_or(default_pct)
 }
 
@@ -301,7 +301,7 @@ fn compare_wire(old: &BenchResult, new: &BenchResult, threshold_pct: f64) -> Vec
 
 /// Loud warnings when two results are not comparable as they stand: different
 /// machines, build profiles or modes, or a machine that moved between them.
-pub fn environment_warnings(old: &BenchResult, new: &BenchResult) -> Vec<String> {
+pub(crate) fn environment_warnings(old: &BenchResult, new: &BenchResult) -> Vec<String> {
     let (o, n): (&Environment, &Environment) = (&old.environment, &new.environment);
     let mut warnings = Vec::new();
     if o.fingerprint() != n.fingerprint() {

@@ -39,7 +39,7 @@
 //! then places client and server differently (on one CPU or on two). In that case a
 //! verdict is withheld (inconclusive) where the price of that placement change, once per
 //! round trip of a request, is half the threshold of the request's median or more
-//! ([`machine_effect`]). An idle and a busy run of a 20 µs `ping` are thus never
+//! (`machine_effect`). An idle and a busy run of a 20 µs `ping` are thus never
 //! compared, while a 1 ms request still is. With `--normalize` each latency ratio is
 //! divided by the machine's own instead (for a baseline from another machine).
 
@@ -54,9 +54,10 @@ mod student_t;
 mod tests;
 
 pub use bench::{
-    compare, compare_sets, compare_sets_with, compare_with, environment_warnings, signed_pct, threshold_of,
-    BenchComparison, Counts, Options, SeriesComparison, SetComparison, WireComparison, THRESHOLD_PARAM,
+    compare, compare_sets, compare_sets_with, compare_with, BenchComparison, Counts, Options, SeriesComparison,
+    SetComparison, WireComparison, THRESHOLD_PARAM,
 };
+pub(crate) use bench::{environment_warnings, signed_pct};
 pub use interval::{Change, Method, RatioInterval, CONFIDENCE};
 
 use super::BenchResult;
@@ -84,7 +85,7 @@ impl std::str::FromStr for InconclusivePolicy {
 }
 
 /// `new / old` of the two runs' reference round trips, when both have one.
-pub fn machine_shift(old: &BenchResult, new: &BenchResult) -> Option<f64> {
+pub(crate) fn machine_shift(old: &BenchResult, new: &BenchResult) -> Option<f64> {
     let rtt = |r: &BenchResult| r.machine.as_ref().and_then(|m| m.loopback_rtt());
     let (o, n) = (rtt(old)?, rtt(new)?);
     (o > 0).then(|| n as f64 / o as f64)
@@ -99,7 +100,7 @@ pub const REGIME_LOAD_POINTS: f64 = 50.0;
 /// change of placement (a round trip across CPUs against one on a CPU), once per round
 /// trip of a request (from the wire counts; one when unknown). `None` when the loads
 /// were alike or either run lacks the figures.
-pub fn machine_effect(old: &BenchResult, new: &BenchResult) -> Option<u64> {
+pub(crate) fn machine_effect(old: &BenchResult, new: &BenchResult) -> Option<u64> {
     let (o, n) = (old.machine.as_ref()?, new.machine.as_ref()?);
     if (o.other_load_pct? - n.other_load_pct?).abs() < REGIME_LOAD_POINTS {
         return None;

@@ -125,23 +125,23 @@ pub fn measure(stat: Stat, r: &BenchResult) -> Option<f64> {
 }
 
 /// Whether the bound is a minimum.
-pub fn is_lower_bound(stat: Stat) -> bool {
+pub(crate) fn is_lower_bound(stat: Stat) -> bool {
     stat.info().lower_bound
 }
 
 /// The statistic's name in messages.
-pub fn stat_name(stat: Stat) -> &'static str {
+pub(crate) fn stat_name(stat: Stat) -> &'static str {
     stat.info().name
 }
 
 /// The attribute option that declares the statistic's bound (`p99_ms`, …), used as its
 /// key in result parameters.
-pub fn stat_key(stat: Stat) -> &'static str {
+pub(crate) fn stat_key(stat: Stat) -> &'static str {
     stat.info().key
 }
 
 /// A value of `stat` with its unit.
-pub fn format_value(stat: Stat, v: f64) -> String {
+pub(crate) fn format_value(stat: Stat, v: f64) -> String {
     match stat {
         Stat::MinSuccessRate => format!("{:.2} %", v * 100.0),
         Stat::MinThroughputRps => format!("{v:.1} req/s"),

@@ -243,6 +243,6 @@ pub struct Finding {
 }
 
 /// Sorts findings: most severe first, then in decision-tree order, then by subject.
-pub fn sort_findings(findings: &mut [Finding]) {
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| (a.severity, a.id, &a.subject).cmp(&(b.severity, b.id, &b.subject)));
 }

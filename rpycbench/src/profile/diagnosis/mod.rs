@@ -25,7 +25,8 @@ mod stall;
 mod thresholds;
 mod wire;
 
-pub use finding::{number, sort_findings, Comparison, Evidence, Finding, FindingId, Severity};
+pub(crate) use finding::sort_findings;
+pub use finding::{number, Comparison, Evidence, Finding, FindingId, Severity};
 pub use render::{render_compact, render_text};
 pub use thresholds::{Thresholds, ThresholdsError};
 pub use wire::{MethodCost, OperationCost, WireEvidence};

@@ -53,7 +53,7 @@ pub struct WireEvidence {
     pub call_latency: Vec<(String, LatencyStats)>,
     /// Messages (up to 256 KiB) whose receiver saw them arrive in pieces a delayed-ACK
     /// timeout apart: a Nagle stall seen directly (see
-    /// [`arrivals`](crate::client::arrivals)); 0 when none or unknown.
+    /// `client::arrivals`); 0 when none or unknown.
     pub delayed_ack_pieces: u64,
 }
 
