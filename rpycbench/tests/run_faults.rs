@@ -144,11 +144,13 @@ fn suite_in_latency(out: &Path, mode: &str) -> (KillOnDrop, Lines, Tree) {
     });
     let tree = Tree(descendants(pid));
     assert!(forked, "the forking server never forked a connection; the suite's processes: {:?}", tree.0);
-    let server = tree
-        .0
-        .iter()
-        .copied()
-        .find(|&p| std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(5).any(|w| w == b"serve")));
+    // The server leads its session; the child it forked has the same command line, so
+    // the session test is what tells them apart (taking whichever came first in the
+    // listing made this wait on a session nobody leads, now and then).
+    let server = tree.0.iter().copied().find(|&p| {
+        proc_stat(p).is_some_and(|s| s.session == p)
+            && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(5).any(|w| w == b"serve"))
+    });
     wait_until_serving(server.expect("the suite's server is among its processes"));
     (suite, lines, tree)
 }
