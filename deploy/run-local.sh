@@ -39,11 +39,11 @@ export PATH="$(dirname "$RPYCBENCH"):$PATH"
 jobs_file="$HERE/k8s/indexed-job.yaml"
 workers="${WORKERS:-$("$PYTHON" "$HERE/k8s/job_command.py" "$jobs_file" rpycbench-workers --completions)}"
 start_at="$("$PYTHON" -c "import time, sys; print(int(time.time()) + int(sys.argv[1]))" "$start_in")"
-set_env=(TARGET="$target" START_AT="$start_at" RESULTS="$out" "${overrides[@]}")
+set_env=(TARGET="$target" START_AT="$start_at" RESULTS="$out" ${overrides[@]+"${overrides[@]}"})
 
 pids=()
 # Workers still running when this script ends (an error, Ctrl-C) are stopped with it.
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+trap 'for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done' EXIT
 for ((i = 0; i < workers; i++)); do
   mapfile -d '' line < <("$PYTHON" "$HERE/k8s/job_command.py" "$jobs_file" rpycbench-workers "$i" "${set_env[@]}")
   echo "worker $i: ${line[*]}" >&2

@@ -231,7 +231,7 @@ impl Direction {
 pub(crate) struct PayloadFlags {
     /// What payloads are made of: the uploads, and the downloads of a built-in server
     /// rpycbench starts itself: incompressible (SHA-256 stream), text (English-like
-    /// lines, about threefold compressible) or zeros. Recorded in the results.
+    /// lines, 2.8× smaller compressed) or zeros. Recorded in the results.
     #[arg(long, value_enum, default_value = "incompressible")]
     pub(crate) payload: PayloadKind,
     /// How this side's clients, and the native servers rpycbench starts itself,

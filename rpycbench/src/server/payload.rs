@@ -20,7 +20,7 @@ pub enum PayloadKind {
     /// the transfer, not zlib. The default, and what fair server comparisons use.
     #[default]
     Incompressible,
-    /// English-like lines of common words: zlib level 1 shrinks it about threefold, as
+    /// English-like lines of common words: zlib level 1 shrinks it 2.8-fold, as
     /// it does real text.
     Text,
     /// Zero bytes: zlib shrinks it to almost nothing.
@@ -226,7 +226,8 @@ mod tests {
         let text = ratio(&PayloadKind::Text.bytes(size));
         let zeros = ratio(&PayloadKind::Zeros.bytes(size));
         assert!(incompressible >= 0.99, "incompressible: {incompressible}");
-        assert!((0.2..0.5).contains(&text), "text: {text}");
+        // The docs say 2.8× smaller (0.361 of the size, the blocks being fixed).
+        assert!((0.35..0.37).contains(&text), "text: {text}");
         assert!(zeros < 0.01, "zeros: {zeros}");
     }
 
