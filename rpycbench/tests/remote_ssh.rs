@@ -1,150 +1,21 @@
 //! Remote servers over SSH (`server::remote`, `serve --remote`), against a real sshd
-//! on 127.0.0.1 that each test starts for itself: its own host key, an authorized key
-//! made for the test, a free port, and a home directory of its own (sshd's `SetEnv
-//! HOME`), so the binary cache starts empty and is removed with the test.
+//! on 127.0.0.1 that each test starts for itself (`common::sshd`): its own host key,
+//! an authorized key made for the test, a free port, and a home directory of its own,
+//! so the binary cache starts empty and is removed with the test.
 //!
 //! Needs Debian's openssh-server (`/usr/sbin/sshd`; `scripts/test` installs it when run
 //! as root). Without it each test says it is skipped and why, and passes.
 
 mod common;
 
-use common::{proc_stat, TempDir};
-use rpycbench::server::remote::{RemoteError, RemoteServer, RemoteSpec, Via};
+use common::proc_stat;
+use common::sshd::{eventually, session_members, Sshd};
+use rpycbench::server::remote::{RemoteError, RemoteServer, Via};
 use rpycbench::server::ServerMode;
 use rpycbench::Connection;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// A running sshd for one test; killed, and its directory removed, on drop.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Sshd {
-    /// Starts one, or `None` (with the reason printed) when sshd is not installed.
-    fn start(name: &str) -> Option<Sshd> {
-        if !Path::new(SSHD).exists() {
-            eprintln!(
-                "skipped: {SSHD} is not installed (apt-get install -y openssh-server; scripts/test does it as root)"
-            );
-            return None;
-        }
-        let dir = TempDir::new(&format!("ssh-{name}"));
-        let d = &dir.0;
-        for key in ["host", "client"] {
-            let status = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(d.join(key))
-                .status()
-                .expect("run ssh-keygen");
-            assert!(status.success(), "ssh-keygen failed");
-        }
-        std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).expect("authorize the client key");
-        std::fs::create_dir_all(d.join("home")).expect("make the remote home");
-        let config = format!(
-            "HostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
-             PermitRootLogin prohibit-password\nListenAddress 127.0.0.1\nPidFile {d}/pid\n\
-             UsePAM no\nSetEnv HOME={d}/home\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).expect("write sshd_config");
-        // sshd refuses to start without its privilege separation directory.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let port = common::port_outside_ephemeral_range();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .args(["-p", &port.to_string(), "-E"])
-            .arg(d.join("sshd.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        let sshd = Sshd { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen within 10 s: {}", sshd.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sshd)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("sshd.log")).unwrap_or_default()
-    }
-
-    /// What the library needs to reach it.
-    fn spec(&self) -> RemoteSpec {
-        let mut spec = RemoteSpec::new("root@127.0.0.1");
-        spec.port = Some(self.port);
-        spec.identity = Some(self.path("client"));
-        spec.ssh_args = self.ssh_options().into_iter().flat_map(|o| ["-o".to_owned(), o]).collect();
-        spec
-    }
-
-    fn ssh_options(&self) -> Vec<String> {
-        vec![format!("UserKnownHostsFile={}", self.path("known").display()), "StrictHostKeyChecking=accept-new".into()]
-    }
-
-    /// `rpycbench serve --remote …` with this sshd's options and `extra`.
-    fn serve_command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--remote", "root@127.0.0.1", "--remote-port", &self.port.to_string()]);
-        cmd.arg("--remote-identity").arg(self.path("client"));
-        for option in self.ssh_options() {
-            cmd.args(["--remote-ssh-option", &option]);
-        }
-        cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // A test that failed may have left a server (or a local `serve --remote`) of
-        // its own: only processes naming this test's directory, so no one else's. An
-        // sshd session process would otherwise hold the test's output open.
-        let dir = self.dir.0.display().to_string();
-        for p in common::all_procs() {
-            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&dir) {
-                let _ =
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
-}
-
-/// The live processes of session `sid` (the remote server is its session's leader, as
-/// sshd made it one; its stdin watcher and forked children are members).
-fn session_members(sid: u32) -> Vec<u32> {
-    common::all_procs().into_iter().filter(|p| p.session == sid && p.state != 'Z').map(|p| p.pid).collect()
-}
-
-/// Waits up to `within` for `done`; whether it came true.
-fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
-}
-
+use std::process::{Command, Stdio};
+use std::time::Duration;
 /// `rpycbench serve --remote` started by a test, with what its first lines said.
 struct ServeRemote {
     local: std::process::Child,
@@ -328,4 +199,87 @@ fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
     );
     assert!(local.wait().expect("status").success(), "SIGTERM is a clean stop");
     assert!(session_members(pid).is_empty(), "left running: {:?}", session_members(pid));
+}
+
+/// The processes running a binary from the remote's cache (servers, companions).
+fn remote_binaries(sshd: &Sshd) -> Vec<u32> {
+    let cache = sshd.path("home/.cache/rpycbench");
+    common::all_procs()
+        .into_iter()
+        .filter(|p| p.state != 'Z')
+        .filter(|p| std::fs::read_link(format!("/proc/{}/exe", p.pid)).is_ok_and(|exe| exe.starts_with(&cache)))
+        .map(|p| p.pid)
+        .collect()
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("results JSON")
+}
+
+/// Every result of `set` records the remote (host, path, the network's round trip)
+/// and the server's CPU, memory and processes sampled there.
+fn assert_remote_results(set: &serde_json::Value, via: &str, out: &str) {
+    let results = set["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{out}");
+    for r in results {
+        let name = r["name"].as_str().unwrap_or("?");
+        let remote = &r["server"]["remote"];
+        assert_eq!(remote["host"], "root@127.0.0.1", "{name}: {remote}");
+        assert_eq!(remote["via"], via, "{name}: {remote}");
+        let rtt = &remote["network_rtt"];
+        assert_eq!(rtt["round_trips"], 40, "{name}: 20 before and 20 after the run: {rtt}");
+        let (min, median) = (rtt["min_ns"].as_u64().expect("min"), rtt["median_ns"].as_u64().expect("median"));
+        assert!(min > 0 && min <= median, "{name}: {rtt}");
+        let server = &r["system"]["server"];
+        assert!(server["processes_max"].as_u64().unwrap_or(0) >= 1, "{name}: no remote processes sampled: {server}");
+        assert!(server["rss_bytes_max"].as_u64().unwrap_or(0) > 0, "{name}: {server}");
+    }
+}
+
+/// `suite --remote`: the threaded, forking and HTTP servers run on the remote one after
+/// another, every result records the remote and the network's round trip and has the
+/// server's figures sampled there, and nothing of it is left there afterwards.
+#[test]
+fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
+    let Some(sshd) = Sshd::start("suite") else { return };
+    let out = common::TempDir::new("suite-remote-out");
+    let json = out.0.join("r.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    cmd.args(["suite", "--quick", "--rounds", "1", "--bandwidth-sizes", "1KiB", "--out"]).arg(&out.0);
+    cmd.arg("--json").arg(&json).args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}\nsshd: {}", sshd.log());
+    for mode in ["threaded", "forking", "http"] {
+        assert!(stderr.contains(&format!("{mode} server on root@127.0.0.1 (pid ")), "{stderr}");
+    }
+    let set = read_json(&json);
+    assert_remote_results(&set, "tunnel", &stderr);
+    let modes: Vec<&str> =
+        set["results"].as_array().unwrap().iter().filter_map(|r| r["server"]["mode"].as_str()).collect();
+    assert!(modes.contains(&"forking") && modes.contains(&"http"), "{modes:?}");
+    assert!(stdout.contains("network round trip"), "the report shows the network's share: {stdout}");
+    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
+}
+
+/// `sweep --remote --remote-bind`: each step's server runs there, reached directly, and
+/// goes when its step is done.
+#[test]
+fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
+    let Some(sshd) = Sshd::start("sweep") else { return };
+    let out = common::TempDir::new("sweep-remote-out");
+    let json = out.0.join("sweep.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    cmd.args(["sweep", "--over", "mode", "--values", "threaded,forking", "--requests-per-client", "20"]);
+    cmd.args(["--clients", "2", "--rounds", "1", "--remote-bind", "127.0.0.1", "--json"]).arg(&json);
+    cmd.args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the sweep");
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}\nsshd: {}", sshd.log());
+    assert!(stderr.contains("reached directly"), "{stderr}");
+    let set = read_json(&json);
+    assert_eq!(set["results"].as_array().map(Vec::len), Some(2), "{set}");
+    assert_remote_results(&set, "direct", &stderr);
+    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
 }

@@ -53,23 +53,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", server.addr()).and_then(|()| out.flush())?;
     drop(out);
-    let deployed = server.deployment();
-    let binary = match (deployed.from_path, deployed.copied) {
-        (true, _) => "the rpycbench on its PATH",
-        (false, true) => "this binary, copied now",
-        (false, false) => "this binary, already copied",
-    };
-    eprintln!(
-        "rpycbench: {mode} server on {} (pid {}, {} there, {}), reached {}; runs {binary}",
-        session.spec().destination,
-        server.remote_pid(),
-        server.remote_addr(),
-        deployed.platform,
-        match server.via() {
-            crate::server::remote::Via::Tunnel => "through an SSH tunnel",
-            crate::server::remote::Via::Direct => "directly",
-        },
-    );
+    eprintln!("rpycbench: {}", super::remote::describe(mode.name(), &server));
     while !stop.load(Ordering::Relaxed) {
         if server.has_exited() {
             return Err(format!(
