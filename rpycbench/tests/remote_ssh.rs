@@ -283,3 +283,58 @@ fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
     assert_remote_results(&set, "direct", &stderr);
     assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
 }
+
+/// The network drops mid-run (the ssh master connection is killed, as a lost network
+/// ends it once its keep-alives go unanswered): the suite ends the benchmark that was
+/// running with a clear reason instead of hanging, exits with an error, and nothing is
+/// left on the remote.
+#[test]
+fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_there() {
+    let Some(sshd) = Sshd::start("drop") else { return };
+    let out = common::TempDir::new("drop-remote-out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    // Long enough a latency phase that it is surely running when the connection drops;
+    // it never runs to its end.
+    cmd.args(["suite", "--skip-forking", "--skip-http", "--rounds", "1", "--connections", "20"]);
+    cmd.args(["--latency-duration", "10m", "--out"]).arg(&out.0).args(sshd.remote_flags());
+    let mut suite = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("suite");
+    let mut stderr = BufReader::new(suite.stderr.take().expect("piped"));
+    let mut suite = common::KillOnDrop(suite);
+    let mut said = String::new();
+    // Progress goes to stderr line by line when it is not a terminal.
+    while !said.contains("latency of ping()") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "the suite ended early: {said}");
+        said.push_str(&line);
+    }
+    let rest = std::thread::spawn(move || {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
+        said
+    });
+    let suite_pid = suite.0.id();
+    assert!(!remote_binaries(&sshd).is_empty(), "the server runs there");
+    let master = format!("rpycbench-ssh-{suite_pid}-");
+    let masters: Vec<u32> = common::all_procs()
+        .into_iter()
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains(&master) && cmdline.contains("ControlMaster=yes")
+        })
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(masters.len(), 1, "one ssh master: {masters:?}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(masters[0] as i32), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the ssh master");
+    assert!(
+        eventually(Duration::from_secs(20), || remote_binaries(&sshd).is_empty()),
+        "left on the remote after the connection dropped: {:?}",
+        remote_binaries(&sshd)
+    );
+    assert!(eventually(Duration::from_secs(60), || matches!(suite.0.try_wait(), Ok(Some(_)))), "the suite hangs");
+    let status = suite.0.wait().expect("status");
+    let stderr = rest.join().expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the ssh connection to root@127.0.0.1 has ended"), "{stderr}");
+    assert!(stderr.contains("partial results"), "what was measured is kept: {stderr}");
+}

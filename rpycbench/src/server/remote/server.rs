@@ -348,7 +348,9 @@ impl RemoteServer {
             self.session.cancel_forward(&local, &target);
         }
         let mut result = Ok(());
-        if self.remote_pid > 1 {
+        // A session that has ended took the server with it (sshd closed its stdin):
+        // there is nothing to stop there, and no way to.
+        if self.remote_pid > 1 && self.session.is_open() {
             let g = self.remote_pid;
             // Only while the group still exists, so a vanished server is not an error.
             let stop = format!(
