@@ -338,3 +338,24 @@ fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_th
     assert!(stderr.contains("the ssh connection to root@127.0.0.1 has ended"), "{stderr}");
     assert!(stderr.contains("partial results"), "what was measured is kept: {stderr}");
 }
+
+/// `suite --remote --python` on a remote whose Python lacks rpyc: the error the remote
+/// server gives, with the fix, and nothing measured against a missing server.
+#[test]
+fn the_suites_python_servers_on_a_remote_without_rpyc_say_how_to_fix_it() {
+    let has_rpyc = Command::new("python3").args(["-c", "import rpyc"]).stderr(Stdio::null()).status();
+    if !has_rpyc.is_ok_and(|s| !s.success()) {
+        eprintln!("skipped: python3 is missing or has rpyc, so it cannot stand for a remote without rpyc");
+        return;
+    }
+    let Some(sshd) = Sshd::start("suite-nopython") else { return };
+    let out = common::TempDir::new("suite-nopython-out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    cmd.args(["suite", "--quick", "--python", "--skip-threaded", "--skip-forking", "--skip-http", "--out"]);
+    cmd.arg(&out.0).args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
+    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
+}
