@@ -8,14 +8,30 @@
 
 mod common;
 
-use common::proc_stat;
-use common::sshd::{eventually, session_members, Sshd};
+use common::sshd::Sshd;
+use common::{eventually, proc_stat};
 use rpycbench::server::remote::{RemoteError, RemoteServer, Via};
 use rpycbench::server::ServerMode;
 use rpycbench::Connection;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
+
+/// `rpycbench serve --remote …` with `sshd`'s options and `extra`.
+fn serve_command(sshd: &Sshd, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").args(sshd.remote_flags());
+    cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// The live processes of session `sid` (the remote server is its session's leader, as
+/// sshd made it one; its stdin watcher and forked children are members).
+fn session_members(sid: u32) -> Vec<u32> {
+    common::all_procs().into_iter().filter(|p| p.session == sid && p.state != 'Z').map(|p| p.pid).collect()
+}
+
 /// `rpycbench serve --remote` started by a test, with what its first lines said.
 struct ServeRemote {
     local: std::process::Child,
@@ -31,7 +47,7 @@ struct ServeRemote {
 
 /// Starts `rpycbench serve --remote` with `args` and reads its first lines.
 fn start_serve_remote(sshd: &Sshd, args: &[&str]) -> ServeRemote {
-    let mut local = sshd.serve_command(args).spawn().expect("start serve --remote");
+    let mut local = serve_command(sshd, args).spawn().expect("start serve --remote");
     let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
     let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
     let (mut ready, mut said) = (String::new(), String::new());
@@ -129,8 +145,7 @@ fn a_killed_local_side_leaves_nothing_running_on_the_remote() {
 #[test]
 fn a_platform_mismatch_is_a_clear_error() {
     let Some(sshd) = Sshd::start("mismatch") else { return };
-    let out = sshd
-        .serve_command(&[])
+    let out = serve_command(&sshd, &[])
         .env("RPYCBENCH_REMOTE_EXPECT_PLATFORM", "linux riscv64")
         .output()
         .expect("run serve --remote");
@@ -141,8 +156,7 @@ fn a_platform_mismatch_is_a_clear_error() {
     assert!(stderr.contains("built for linux riscv64") && stderr.contains("--remote-use-path"), "{stderr}");
     assert!(!sshd.path("home/.cache/rpycbench").exists(), "copied despite the mismatch");
     // With --remote-use-path and no rpycbench on the remote's PATH: that is said too.
-    let out = sshd
-        .serve_command(&["--remote-use-path"])
+    let out = serve_command(&sshd, &["--remote-use-path"])
         .env("RPYCBENCH_REMOTE_EXPECT_PLATFORM", "linux riscv64")
         .output()
         .expect("run serve --remote");
@@ -161,7 +175,7 @@ fn a_python_mode_without_rpyc_on_the_remote_says_how_to_fix_it() {
     }
     let Some(sshd) = Sshd::start("nopython") else { return };
     let out =
-        sshd.serve_command(&["--mode", "python-threaded", "--python", python]).output().expect("run serve --remote");
+        serve_command(&sshd, &["--mode", "python-threaded", "--python", python]).output().expect("run serve --remote");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
@@ -201,17 +215,6 @@ fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
     assert!(session_members(pid).is_empty(), "left running: {:?}", session_members(pid));
 }
 
-/// The processes running a binary from the remote's cache (servers, companions).
-fn remote_binaries(sshd: &Sshd) -> Vec<u32> {
-    let cache = sshd.path("home/.cache/rpycbench");
-    common::all_procs()
-        .into_iter()
-        .filter(|p| p.state != 'Z')
-        .filter(|p| std::fs::read_link(format!("/proc/{}/exe", p.pid)).is_ok_and(|exe| exe.starts_with(&cache)))
-        .map(|p| p.pid)
-        .collect()
-}
-
 fn read_json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("results JSON")
@@ -245,7 +248,7 @@ fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
     let Some(sshd) = Sshd::start("suite") else { return };
     let out = common::TempDir::new("suite-remote-out");
     let json = out.0.join("r.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    let mut cmd = Command::new(BIN);
     cmd.args(["suite", "--quick", "--rounds", "1", "--bandwidth-sizes", "1KiB", "--out"]).arg(&out.0);
     cmd.arg("--json").arg(&json).args(sshd.remote_flags());
     let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
@@ -260,7 +263,7 @@ fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
         set["results"].as_array().unwrap().iter().filter_map(|r| r["server"]["mode"].as_str()).collect();
     assert!(modes.contains(&"forking") && modes.contains(&"http"), "{modes:?}");
     assert!(stdout.contains("network round trip"), "the report shows the network's share: {stdout}");
-    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
 
 /// `sweep --remote --remote-bind`: each step's server runs there, reached directly, and
@@ -270,7 +273,7 @@ fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
     let Some(sshd) = Sshd::start("sweep") else { return };
     let out = common::TempDir::new("sweep-remote-out");
     let json = out.0.join("sweep.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    let mut cmd = Command::new(BIN);
     cmd.args(["sweep", "--over", "mode", "--values", "threaded,forking", "--requests-per-client", "20"]);
     cmd.args(["--clients", "2", "--rounds", "1", "--remote-bind", "127.0.0.1", "--json"]).arg(&json);
     cmd.args(sshd.remote_flags());
@@ -281,7 +284,7 @@ fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
     let set = read_json(&json);
     assert_eq!(set["results"].as_array().map(Vec::len), Some(2), "{set}");
     assert_remote_results(&set, "direct", &stderr);
-    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
 
 /// The network drops mid-run (the ssh master connection is killed, as a lost network
@@ -292,7 +295,7 @@ fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
 fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_there() {
     let Some(sshd) = Sshd::start("drop") else { return };
     let out = common::TempDir::new("drop-remote-out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    let mut cmd = Command::new(BIN);
     // Long enough a latency phase that it is surely running when the connection drops;
     // it never runs to its end.
     cmd.args(["suite", "--skip-forking", "--skip-http", "--rounds", "1", "--connections", "20"]);
@@ -312,7 +315,7 @@ fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_th
         said
     });
     let suite_pid = suite.0.id();
-    assert!(!remote_binaries(&sshd).is_empty(), "the server runs there");
+    assert!(!sshd.cached_binaries_running().is_empty(), "the server runs there");
     let master = format!("rpycbench-ssh-{suite_pid}-");
     let masters: Vec<u32> = common::all_procs()
         .into_iter()
@@ -327,9 +330,9 @@ fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_th
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(masters[0] as i32), nix::sys::signal::Signal::SIGKILL)
         .expect("kill the ssh master");
     assert!(
-        eventually(Duration::from_secs(20), || remote_binaries(&sshd).is_empty()),
+        eventually(Duration::from_secs(20), || sshd.cached_binaries_running().is_empty()),
         "left on the remote after the connection dropped: {:?}",
-        remote_binaries(&sshd)
+        sshd.cached_binaries_running()
     );
     assert!(eventually(Duration::from_secs(60), || matches!(suite.0.try_wait(), Ok(Some(_)))), "the suite hangs");
     let status = suite.0.wait().expect("status");
@@ -350,12 +353,12 @@ fn the_suites_python_servers_on_a_remote_without_rpyc_say_how_to_fix_it() {
     }
     let Some(sshd) = Sshd::start("suite-nopython") else { return };
     let out = common::TempDir::new("suite-nopython-out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpycbench"));
+    let mut cmd = Command::new(BIN);
     cmd.args(["suite", "--quick", "--python", "--skip-threaded", "--skip-forking", "--skip-http", "--out"]);
     cmd.arg(&out.0).args(sshd.remote_flags());
     let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
-    assert!(remote_binaries(&sshd).is_empty(), "left on the remote: {:?}", remote_binaries(&sshd));
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }

@@ -3,21 +3,44 @@
 //! home directory of its own (sshd's `SetEnv HOME`), so the binary cache starts empty
 //! and is removed with the test. `Sshd::start` returns `None` (saying why) when
 //! Debian's openssh-server is not installed.
+//!
+//! Needs only its parent's `ports` module, so both packages' tests include it: the
+//! rpycbench package's as `common::sshd`, the root package's as `support::sshd`.
 
-use super::{all_procs, port_outside_ephemeral_range, TempDir};
+use super::ports::port_outside_ephemeral_range;
 use rpycbench::server::remote::RemoteSpec;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
+/// The test's directory, removed on drop.
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The live processes whose command line names `needle`.
+fn processes_naming(needle: &str) -> Vec<u32> {
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    proc_dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+        .collect()
+}
+
 pub const SSHD: &str = "/usr/sbin/sshd";
 
 /// A running sshd for one test; killed, and its directory removed, on drop.
 pub struct Sshd {
     child: Child,
     pub port: u16,
-    dir: TempDir,
+    dir: Dir,
 }
 
 impl Sshd {
@@ -29,7 +52,9 @@ impl Sshd {
             );
             return None;
         }
-        let dir = TempDir::new(&format!("ssh-{name}"));
+        let dir = Dir(std::env::temp_dir().join(format!("rpycbench-ssh-test-{}-{name}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::create_dir_all(&dir.0).expect("create the test's directory");
         let d = &dir.0;
         for key in ["host", "client"] {
             let status = Command::new("ssh-keygen")
@@ -101,12 +126,26 @@ impl Sshd {
         flags
     }
 
-    /// `rpycbench serve --remote …` with this sshd's options and `extra`.
-    pub fn serve_command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve").args(self.remote_flags());
-        cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd
+    /// The same options for a harness, as `RPYCBENCH_REMOTE_SSH_OPTIONS` takes them.
+    pub fn ssh_options_env(&self) -> String {
+        let mut options =
+            vec![format!("Port={}", self.port), format!("IdentityFile={}", self.path("client").display())];
+        options.extend(self.ssh_options());
+        options.join(" ")
+    }
+
+    /// The processes running a binary from the cache in its home (servers, companions).
+    pub fn cached_binaries_running(&self) -> Vec<u32> {
+        let cache = self.path("home/.cache/rpycbench");
+        let Ok(proc_dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+        proc_dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
+                !zombie && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&cache))
+            })
+            .collect()
     }
 }
 
@@ -117,31 +156,8 @@ impl Drop for Sshd {
         // A test that failed may have left a server (or a local `serve --remote`) of
         // its own: only processes naming this test's directory, so no one else's. An
         // sshd session process would otherwise hold the test's output open.
-        let dir = self.dir.0.display().to_string();
-        for p in all_procs() {
-            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&dir) {
-                let _ =
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), nix::sys::signal::Signal::SIGKILL);
-            }
+        for pid in processes_naming(&self.dir.0.display().to_string()) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
         }
     }
-}
-
-/// The live processes of session `sid` (the remote server is its session's leader, as
-/// sshd made it one; its stdin watcher and forked children are members).
-pub fn session_members(sid: u32) -> Vec<u32> {
-    all_procs().into_iter().filter(|p| p.session == sid && p.state != 'Z').map(|p| p.pid).collect()
-}
-
-/// Waits up to `within` for `done`; whether it came true.
-pub fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
 }

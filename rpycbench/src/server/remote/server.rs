@@ -84,13 +84,23 @@ impl RemoteServer {
     /// through a tunnel, reachable from here); then its companion, which samples its
     /// processes and echoes the network's round trips (see [`RemoteProbe`]).
     pub fn start(session: Arc<RemoteSession>, spec: &ServerSpec) -> Result<RemoteServer, RemoteError> {
+        RemoteServer::start_with(session, spec, &[])
+    }
+
+    /// [`start`](Self::start), with more arguments for `serve` (a harness's
+    /// `--rust-service NAME`).
+    pub(crate) fn start_with(
+        session: Arc<RemoteSession>,
+        spec: &ServerSpec,
+        extra: &[String],
+    ) -> Result<RemoteServer, RemoteError> {
         let compression = Some(spec.effective_compression());
         let payload = (!spec.mode.is_python() || spec.python.service.is_none()).then_some(spec.payload);
         let served = Served { name: spec.mode.name(), backend: spec.mode.backend(), compression, payload };
         let launch = Launch {
             name: spec.mode.name(),
             served,
-            args: serve_args(spec),
+            args: serve_args(spec).into_iter().chain(extra.iter().cloned()).collect(),
             hook: !spec.mode.is_python(),
             exit_with_stdin: true,
             timeout: spec.startup_timeout,
