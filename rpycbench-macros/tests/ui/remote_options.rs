@@ -20,4 +20,9 @@ fn python(conn: &mut Connection) -> rpycbench::Result<()> {
     conn.call("ping", ()).map(drop)
 }
 
+#[rpyc_bench(latency, servers = [threaded, python_threaded], remote = "RPYC_REMOTE")]
+fn both(conn: &mut Connection) -> rpycbench::Result<()> {
+    conn.call("ping", ()).map(drop)
+}
+
 fn main() {}
