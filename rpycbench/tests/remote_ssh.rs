@@ -262,6 +262,10 @@ fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
     let modes: Vec<&str> =
         set["results"].as_array().unwrap().iter().filter_map(|r| r["server"]["mode"].as_str()).collect();
     assert!(modes.contains(&"forking") && modes.contains(&"http"), "{modes:?}");
+    // The forking server's children (one per connection) are sampled there too.
+    let forking = set["results"].as_array().unwrap().iter().find(|r| r["name"] == "concurrent[forking]").expect("ran");
+    let processes = forking["system"]["server"]["processes_max"].as_u64().unwrap_or(0);
+    assert!(processes > 1, "10 clients make the forking server fork: {}", forking["system"]);
     assert!(stdout.contains("network round trip"), "the report shows the network's share: {stdout}");
     assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
