@@ -266,7 +266,11 @@ fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
     let forking = set["results"].as_array().unwrap().iter().find(|r| r["name"] == "concurrent[forking]").expect("ran");
     let processes = forking["system"]["server"]["processes_max"].as_u64().unwrap_or(0);
     assert!(processes > 1, "10 clients make the forking server fork: {}", forking["system"]);
-    assert!(stdout.contains("network round trip"), "the report shows the network's share: {stdout}");
+    // The report shows each result's p50 beside the network's round trip, in 100 columns.
+    let section = stdout.split("Remote servers (network:").nth(1).unwrap_or_else(|| panic!("{stdout}"));
+    let latency = section.lines().find(|l| l.trim_start().starts_with("latency[threaded]")).expect("a line");
+    assert!(latency.contains("root@127.0.0.1 via tunnel") && latency.contains("% of p50)"), "{latency}");
+    assert!(section.lines().take(13).all(|l| l.chars().count() <= 100), "{section}");
     assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
 

@@ -221,7 +221,7 @@ pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, col
 
 /// Servers on another host: each result's median latency beside the network's round
 /// trip over the same path, and the network's share of it (the rest is the client, the
-/// server and, through a tunnel, ssh).
+/// server and, through a tunnel, ssh). Lines fit 100 columns for a short host name.
 fn remote_section(results: &ResultSet) -> Option<String> {
     use crate::metrics::format_ns;
     let lines: Vec<String> = results
@@ -229,23 +229,24 @@ fn remote_section(results: &ResultSet) -> Option<String> {
         .iter()
         .filter_map(|r| {
             let remote = r.server.remote.as_ref()?;
-            let place = format!("on {} via {}", remote.host, remote.via);
+            let place = format!("{} via {}", remote.host, remote.via);
             let Some(rtt) = remote.network_rtt else {
-                return Some(format!("  {:<24} {place}: network round trip not measured", r.name));
+                return Some(format!("  {:<22} {place:<26}  network not measured", r.name));
             };
-            let network = format!("network round trip {} (median of {})", format_ns(rtt.median_ns), rtt.round_trips);
+            let network = format!("network {}", format_ns(rtt.median_ns));
             Some(match r.latency.as_ref().filter(|l| l.p50_ns > 0) {
                 Some(l) => {
                     let share = rtt.median_ns as f64 * 100.0 / l.p50_ns as f64;
-                    format!("  {:<24} {place}: p50 {}, {network} = {share:.0} % of it", r.name, format_ns(l.p50_ns))
+                    let p50 = format!("p50 {}", format_ns(l.p50_ns));
+                    format!("  {:<22} {place:<26}  {p50:<12}  {network} ({share:.0} % of p50)", r.name)
                 }
-                None => format!("  {:<24} {place}: {network}", r.name),
+                None => format!("  {:<22} {place:<26}  {:<12}  {network}", r.name, ""),
             })
         })
         .collect();
     (!lines.is_empty()).then(|| {
         format!(
-            "Remote servers (network round trip: 64-byte raw TCP ping-pong over the same path, before and after each run)\n{}",
+            "Remote servers (network: median TCP round trip to an echo beside the server, same path)\n{}",
             lines.join("\n")
         )
     })
