@@ -124,6 +124,7 @@ impl HttpServerSpec {
             hook: true,
             exit_with_stdin: true,
             timeout: self.startup_timeout,
+            deployed: None,
         };
         let mut server = RemoteServer::launch(session, self.binary.as_deref(), self.port, launch)?;
         server.start_probe(self.binary.as_deref());

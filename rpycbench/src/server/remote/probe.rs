@@ -61,6 +61,7 @@ impl RemoteProbe {
         session: Arc<RemoteSession>,
         binary: Option<&Path>,
         server_pid: u32,
+        deployed: Option<super::Deployment>,
     ) -> Result<RemoteProbe, RemoteError> {
         let launch = Launch {
             name: COMPANION_MODE,
@@ -69,6 +70,7 @@ impl RemoteProbe {
             hook: true,
             exit_with_stdin: false,
             timeout: Duration::from_secs(20),
+            deployed,
         };
         let companion = RemoteServer::launch(session, binary, 0, launch)?;
         let echo = companion.addr();

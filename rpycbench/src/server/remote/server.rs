@@ -77,6 +77,9 @@ pub(crate) struct Launch {
     pub exit_with_stdin: bool,
     /// How long it may take to become ready.
     pub timeout: Duration,
+    /// The binary already deployed for this session (a server's, for its companion):
+    /// not checked and copied again.
+    pub deployed: Option<Deployment>,
 }
 
 impl RemoteServer {
@@ -104,6 +107,7 @@ impl RemoteServer {
             hook: !spec.mode.is_python(),
             exit_with_stdin: true,
             timeout: spec.startup_timeout,
+            deployed: None,
         };
         let mut server = RemoteServer::launch(session, spec.binary.as_deref(), spec.port, launch)?;
         server.start_probe(spec.binary.as_deref());
@@ -121,7 +125,10 @@ impl RemoteServer {
             what: "cannot find the binary to copy".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let deployment = deploy(&session, &binary)?;
+        let deployment = match launch.deployed {
+            Some(d) => d,
+            None => deploy(&session, &binary)?,
+        };
         let via = if session.spec().bind.is_some() { Via::Direct } else { Via::Tunnel };
         let bind = session.spec().bind.clone().unwrap_or_else(|| "127.0.0.1".into());
         let mut args = vec!["serve".to_owned()];
@@ -214,8 +221,11 @@ impl RemoteServer {
     /// Starts the companion of this server (see [`RemoteProbe`]); a failure is kept,
     /// not returned: the benchmark runs without remote figures, and says why.
     pub(crate) fn start_probe(&mut self, binary: Option<&std::path::Path>) {
-        self.probe =
-            RemoteProbe::start(self.session.clone(), binary, self.remote_pid).map(Arc::new).map_err(|e| e.to_string());
+        // The same binary as the server's: deployed (and checked) once.
+        let deployed = Some(self.deployment.clone());
+        self.probe = RemoteProbe::start(self.session.clone(), binary, self.remote_pid, deployed)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
     }
 
     /// Forwards a free local port to the server (on the remote's loopback).
