@@ -203,10 +203,6 @@ pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, col
             format!("{}\n\nbaseline {}: {}", shown.join("\n\n"), c.baseline_label, c.verdict_line())
         }
     };
-    if let Some(remote) = remote_section(results) {
-        out.push_str("\n\n");
-        out.push_str(&remote);
-    }
     let pairs = super::headline::headline(results);
     if !pairs.is_empty() {
         // A pair per line, its ratios indented under it: each line reads in 100 columns.
@@ -217,39 +213,6 @@ pub fn terminal_report(results: &ResultSet, comparison: Option<&Comparison>, col
         out.push_str(&format!("\n  ({})", super::headline::HEADLINE_KEY.replace("; ", ";\n   ")));
     }
     out
-}
-
-/// Servers on another host: each result's median latency beside the network's round
-/// trip over the same path, and the network's share of it (the rest is the client, the
-/// server and, through a tunnel, ssh). Lines fit 100 columns for a short host name.
-fn remote_section(results: &ResultSet) -> Option<String> {
-    use crate::metrics::format_ns;
-    let lines: Vec<String> = results
-        .results
-        .iter()
-        .filter_map(|r| {
-            let remote = r.server.remote.as_ref()?;
-            let place = format!("{} via {}", remote.host, remote.via);
-            let Some(rtt) = remote.network_rtt else {
-                return Some(format!("  {:<22} {place:<26}  network not measured", r.name));
-            };
-            let network = format!("network {}", format_ns(rtt.median_ns));
-            Some(match r.latency.as_ref().filter(|l| l.p50_ns > 0) {
-                Some(l) => {
-                    let share = rtt.median_ns as f64 * 100.0 / l.p50_ns as f64;
-                    let p50 = format!("p50 {}", format_ns(l.p50_ns));
-                    format!("  {:<22} {place:<26}  {p50:<12}  {network} ({share:.0} % of p50)", r.name)
-                }
-                None => format!("  {:<22} {place:<26}  {:<12}  {network}", r.name, ""),
-            })
-        })
-        .collect();
-    (!lines.is_empty()).then(|| {
-        format!(
-            "Remote servers (network: median TCP round trip to an echo beside the server, same path)\n{}",
-            lines.join("\n")
-        )
-    })
 }
 
 #[cfg(test)]
