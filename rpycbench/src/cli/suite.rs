@@ -513,6 +513,24 @@ mod tests {
     }
 
     #[test]
+    fn local_addresses_and_interpreters_are_refused_with_remote() {
+        let check = |args: &[&str]| {
+            let cmd = Cmd::try_parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).expect("parses");
+            check_remote(&cmd.suite).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&["--remote", "bench@server1"]), Ok(()));
+        assert_eq!(check(&["--threaded-host", "10.0.0.2"]), Ok(()), "without --remote they are the local servers'");
+        let refused = check(&["--remote", "h", "--http-host", "10.0.0.2"]).unwrap_err();
+        assert!(refused.contains("--remote-bind HOST (--http-host is for local servers)"), "{refused}");
+        let refused = check(&["--remote", "h", "--host", "0.0.0.0"]).unwrap_err();
+        assert!(refused.contains("(--host is for local servers)"), "{refused}");
+        let refused = check(&["--remote", "h", "--python", "--python-interpreter", "/usr/bin/python3"]).unwrap_err();
+        assert!(refused.contains("the remote's is found there"), "{refused}");
+        let orphan = Cmd::try_parse_from(["rpycbench", "--remote-bind", "0.0.0.0"]).map(drop).unwrap_err();
+        assert!(orphan.to_string().contains("--remote"), "{orphan}");
+    }
+
+    #[test]
     fn failures_are_summed_up_in_one_line() {
         // Real refused connections.
         let closed = crate::test_ports::ClosedPort::new();
