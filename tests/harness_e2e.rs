@@ -456,8 +456,8 @@ fn a_server_that_cannot_start_fails_with_its_stderr() {
 
 /// `#[rpyc_bench(remote = "E2E_REMOTE")]` in a downstream crate: unset, its servers run
 /// here and the output says so; set (against a real sshd on 127.0.0.1), they run on
-/// that host, the benchmark passes, its results record the remote, and nothing of it is
-/// left there.
+/// that host (the built-in service, and the crate's own Rust service served by a copy of
+/// its benchmark binary), the benchmarks pass, and nothing of them is left there.
 #[test]
 fn a_remote_benchmark_runs_where_its_variable_says() {
     let _machine = shared_machine();
@@ -468,10 +468,12 @@ fn a_remote_benchmark_runs_where_its_variable_says() {
     let Some(sshd) = support::sshd::Sshd::start("e2e") else { return };
     let options = sshd.ssh_options_env();
     let envs = [("E2E_REMOTE", "root@127.0.0.1"), ("RPYCBENCH_REMOTE_SSH_OPTIONS", options.as_str())];
-    let remote = bench(&["--ignored", "remote_ping"], &temp_baselines("remote"), &envs);
+    let remote = bench(&["--ignored", "remote_"], &temp_baselines("remote"), &envs);
     remote.assert_code(0);
-    for mode in ["threaded", "forking"] {
-        remote.assert_contains(&format!("remote_ping[{mode}]: server on root@127.0.0.1 (pid "));
+    for test in ["remote_ping[threaded]", "remote_ping[forking]", "remote_greet[rust:greeter]"] {
+        remote.assert_contains(&format!("{test}: server on root@127.0.0.1 (pid "));
+        let passed = remote.stdout.lines().any(|l| l.starts_with(&format!("test {test} ")) && l.ends_with("... ok"));
+        assert!(passed, "{test} did not pass\n{}", remote.all());
     }
     remote.assert_contains("reached through an SSH tunnel");
     assert!(!remote.all().contains("is not set"), "{}", remote.all());
@@ -493,6 +495,7 @@ fn list_terse_names_every_benchmark() {
         "broken_server[python:no_such_module:Service]: test",
         "chatty[threaded]: test",
         "ping[threaded]: test",
+        "remote_greet[rust:greeter]: test",
         "remote_ping[forking]: test",
         "remote_ping[threaded]: test",
         "sleepy[threaded]: test",
@@ -501,7 +504,7 @@ fn list_terse_names_every_benchmark() {
     ];
     assert_eq!(lines, expected, "{}", run.all());
     let ignored = bench(&["--list", "--format", "terse", "--ignored"], &temp_baselines("list"), &[]);
-    assert_eq!(ignored.stdout.lines().count(), 4, "{}", ignored.all());
+    assert_eq!(ignored.stdout.lines().count(), 5, "{}", ignored.all());
     // Flags that do not apply are accepted, as IDEs and runners pass them.
     let run =
         bench(&["--list", "--nocapture", "--test-threads", "4", "-Zunstable-options"], &temp_baselines("list"), &[]);
