@@ -274,6 +274,8 @@ fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
     assert!(latency.trim_end_matches(['│', ' ']).ends_with('%'), "the network's share of p50: {latency}");
     let summary = std::fs::read_to_string(out.0.join("summary.md")).expect("summary.md");
     assert!(summary.contains("Remote servers") && summary.contains("network share"), "{summary}");
+    let html = std::fs::read_to_string(out.0.join("report.html")).expect("report.html");
+    assert!(html.contains("Remote servers"), "the HTML report has the table too");
     assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
 
