@@ -375,3 +375,20 @@ fn the_suites_python_servers_on_a_remote_without_rpyc_say_how_to_fix_it() {
     assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
     assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
 }
+
+/// `serve --remote --mode http`: the HTTP baseline runs there too, and answers over the
+/// tunnel.
+#[test]
+fn the_http_baseline_serves_remotely() {
+    let Some(sshd) = Sshd::start("http") else { return };
+    let started = start_serve_remote(&sshd, &["--mode", "http"]);
+    let (mut local, addr, said) = (started.local, started.addr, started.said);
+    assert!(said.contains("http server on root@127.0.0.1"), "{said}");
+    let mut client = rpycbench::http::HttpClient::new(addr);
+    client.ping().expect("GET /ping through the tunnel");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))), "serve --remote hangs");
+    assert!(local.wait().expect("status").success());
+    assert!(sshd.cached_binaries_running().is_empty(), "left there: {:?}", sshd.cached_binaries_running());
+}
