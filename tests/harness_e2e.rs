@@ -7,6 +7,8 @@
 //! The fixture shares the workspace's target directory, so only the fixture itself is
 //! compiled, once for all the tests here.
 
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -452,6 +454,36 @@ fn a_server_that_cannot_start_fails_with_its_stderr() {
     external.assert_contains("environment variable E2E_NO_SUCH_SERVER is not set");
 }
 
+/// `#[rpyc_bench(remote = "E2E_REMOTE")]` in a downstream crate: unset, its servers run
+/// here and the output says so; set (against a real sshd on 127.0.0.1), they run on
+/// that host (the built-in service, and the crate's own Rust service served by a copy of
+/// its benchmark binary), the benchmarks pass, and nothing of them is left there.
+#[test]
+fn a_remote_benchmark_runs_where_its_variable_says() {
+    let _machine = shared_machine();
+    let local = bench(&["--ignored", "--exact", "remote_ping[threaded]"], &temp_baselines("remote-local"), &[]);
+    local.assert_code(0);
+    local.assert_contains("E2E_REMOTE is not set: its server runs on this machine");
+
+    let Some(sshd) = support::sshd::Sshd::start("e2e") else { return };
+    let options = sshd.ssh_options_env();
+    let envs = [("E2E_REMOTE", "root@127.0.0.1"), ("RPYCBENCH_REMOTE_SSH_OPTIONS", options.as_str())];
+    let remote = bench(&["--ignored", "remote_"], &temp_baselines("remote"), &envs);
+    remote.assert_code(0);
+    for test in ["remote_ping[threaded]", "remote_ping[forking]", "remote_greet[rust:greeter]"] {
+        remote.assert_contains(&format!("{test}: server on root@127.0.0.1 (pid "));
+        let passed = remote.stdout.lines().any(|l| l.starts_with(&format!("test {test} ")) && l.ends_with("... ok"));
+        assert!(passed, "{test} did not pass\n{}", remote.all());
+    }
+    remote.assert_contains("reached through an SSH tunnel");
+    assert!(!remote.all().contains("is not set"), "{}", remote.all());
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
+    assert!(
+        std::fs::read_dir(sshd.path("home/.cache/rpycbench")).is_ok_and(|d| d.count() == 1),
+        "the benchmark binary was copied there once"
+    );
+}
+
 #[test]
 fn list_terse_names_every_benchmark() {
     let _machine = shared_machine();
@@ -463,13 +495,16 @@ fn list_terse_names_every_benchmark() {
         "broken_server[python:no_such_module:Service]: test",
         "chatty[threaded]: test",
         "ping[threaded]: test",
+        "remote_greet[rust:greeter]: test",
+        "remote_ping[forking]: test",
+        "remote_ping[threaded]: test",
         "sleepy[threaded]: test",
         "slow_service[threaded]: test",
         "staging[external:E2E_NO_SUCH_SERVER]: test",
     ];
     assert_eq!(lines, expected, "{}", run.all());
     let ignored = bench(&["--list", "--format", "terse", "--ignored"], &temp_baselines("list"), &[]);
-    assert_eq!(ignored.stdout.lines().count(), 2, "{}", ignored.all());
+    assert_eq!(ignored.stdout.lines().count(), 5, "{}", ignored.all());
     // Flags that do not apply are accepted, as IDEs and runners pass them.
     let run =
         bench(&["--list", "--nocapture", "--test-threads", "4", "-Zunstable-options"], &temp_baselines("list"), &[]);

@@ -42,6 +42,10 @@ pub(crate) fn expand(func: &ItemFn, bench: &Bench) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let ignored = bench.ignored;
+    let remote = match &bench.remote {
+        Some(env) => quote!(::core::option::Option::Some(#env)),
+        None => quote!(::core::option::Option::None),
+    };
     // `line!()` with the function name's span: the line of `fn ping`, not of the attribute.
     let (file, line) = (quote_spanned!(ident.span()=> ::core::file!()), quote_spanned!(ident.span()=> ::core::line!()));
     quote! {
@@ -58,6 +62,7 @@ pub(crate) fn expand(func: &ItemFn, bench: &Bench) -> TokenStream {
                     line: #line,
                     kind: #kind,
                     servers: &[#(#servers),*],
+                    remote: #remote,
                     slas: &[#(#slas),*],
                     regression_pct: #regression_pct,
                     ignored: #ignored,

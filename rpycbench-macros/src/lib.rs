@@ -86,6 +86,11 @@ use quote::ToTokens;
 ///   `rust_mode = threaded | forking | [threaded, forking]` server (default `threaded`).
 /// - `external = "ENV_VAR"`: an already running server whose `HOST:PORT` is in that
 ///   environment variable, e.g. a staging server.
+/// - `remote = "ENV_VAR"`: when that environment variable is set (to `user@host`, or a
+///   Host of `~/.ssh/config`), the built-in and Rust servers start on that host over
+///   SSH instead of here, as `rpycbench serve --remote` does; unset, the benchmark runs
+///   here and says so. Native modes and Rust services only: not with the Python modes or
+///   `python_service`.
 ///
 /// **SLAs** fail the test when not met. Latency bounds are in milliseconds and apply to
 /// every kind (connection time for `connection`, time per operation for `bandwidth`

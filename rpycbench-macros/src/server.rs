@@ -6,8 +6,17 @@ use crate::validate::Errors;
 use syn::{Error, Ident, LitStr, Path, Result};
 
 /// The server options, in the order the docs list them.
-pub(crate) const OPTIONS: &[&str] =
-    &["server", "servers", "python_service", "python_path", "python_mode", "rust_service", "rust_mode", "external"];
+pub(crate) const OPTIONS: &[&str] = &[
+    "server",
+    "servers",
+    "python_service",
+    "python_path",
+    "python_mode",
+    "rust_service",
+    "rust_mode",
+    "external",
+    "remote",
+];
 
 const BUILTIN: &[&str] = &["threaded", "forking", "python_threaded", "python_forking"];
 const FLAVOURS: &[&str] = &["threaded", "forking"];
@@ -34,6 +43,7 @@ pub(crate) struct Servers {
     rust_service: Option<Path>,
     rust_mode: Option<(Ident, Vec<Mode>)>,
     external: Option<LitStr>,
+    remote: Option<(Ident, LitStr)>,
 }
 
 fn mode_of(word: &str) -> Mode {
@@ -124,14 +134,46 @@ impl Servers {
                 }
                 self.external = Some(env);
             }
+            "remote" => {
+                let env = opt.string("remote = \"RPYCBENCH_REMOTE\"")?;
+                if !is_env_name(&env.value()) {
+                    let msg = "expected the name of an environment variable that holds the host to start the \
+                               servers on (`user@host`, or a Host of ~/.ssh/config), e.g. \
+                               `remote = \"RPYCBENCH_REMOTE\"`";
+                    return Err(Error::new(env.span(), msg));
+                }
+                self.remote = Some((opt.name.clone(), env));
+            }
             other => unreachable!("`{other}` is not a server option"),
         }
         Ok(())
     }
 
-    /// Every server, built-in modes first, then Python, Rust and external ones; empty
-    /// means the harness's default (the native threaded server).
-    pub fn finish(self, errors: &mut Errors) -> Vec<Server> {
+    /// Every server, built-in modes first, then Python, Rust and external ones (empty
+    /// means the harness's default, the native threaded server), and the environment
+    /// variable naming the host they start on, if any.
+    pub fn finish(self, errors: &mut Errors) -> (Vec<Server>, Option<LitStr>) {
+        if let Some((ident, _)) = &self.remote {
+            if self.python_service.is_some() {
+                let msg = "`remote` starts the built-in and Rust servers on another host, but a Python service's \
+                           files are not copied there: use it without `python_service`";
+                errors.push(Error::new(ident.span(), msg));
+            } else if self
+                .builtin
+                .as_ref()
+                .is_some_and(|(_, modes)| modes.iter().any(|Mode(m)| m.starts_with("Python")))
+            {
+                let msg = "`remote` starts servers with the benchmark binary itself, which serves the native \
+                           modes (threaded, forking) only: run the Python modes remotely with \
+                           `rpycbench suite --remote HOST --python`, or drop them here";
+                errors.push(Error::new(ident.span(), msg));
+            } else if self.external.is_some() && self.builtin.is_none() && self.rust_service.is_none() {
+                let msg = "`remote` says where the servers rpycbench starts run; an `external` server is \
+                           already running: name a built-in or Rust server too, or drop `remote`";
+                errors.push(Error::new(ident.span(), msg));
+            }
+        }
+        let remote = self.remote.map(|(_, env)| env);
         let mut servers = Vec::new();
         if let Some((_, modes)) = self.builtin {
             servers.extend(modes.into_iter().map(Server::Builtin));
@@ -159,6 +201,6 @@ impl Servers {
             None => orphan(errors, self.rust_mode.as_ref().map(|(i, _)| i), "rust_service"),
         }
         servers.extend(self.external.map(|env| Server::External { env }));
-        servers
+        (servers, remote)
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct Bench {
     pub params: Params,
     pub shape: Shape,
     pub servers: Vec<Server>,
+    /// The environment variable naming the host the servers start on (`remote`).
+    pub remote: Option<syn::LitStr>,
     pub slas: Vec<Bound>,
     pub regression_pct: Option<f64>,
     pub ignored: bool,
@@ -80,12 +82,12 @@ pub(crate) fn validate(args: Args, func: &ItemFn) -> Result<Bench> {
     let shape = kind.shape();
     let expected = signature::expected(&func.sig, shape);
     let params = errors.ok(kind.finish());
-    let servers = servers.finish(&mut errors);
+    let (servers, remote) = servers.finish(&mut errors);
     signature::check_common(&func.sig, &expected, &mut errors);
     signature::check_arity(&func.sig, name, shape, &expected, &mut errors);
     errors.finish()?;
     let (params, shape) = params.zip(shape).expect("no error, so both are known");
-    Ok(Bench { params, shape, servers, slas, regression_pct, ignored })
+    Ok(Bench { params, shape, servers, remote, slas, regression_pct, ignored })
 }
 
 /// The kind: the first argument, a bare word. Returns its index.

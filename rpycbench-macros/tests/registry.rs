@@ -63,7 +63,7 @@ fn connect_default(conn: &mut Connection) -> rpycbench::Result<()> {
     conn.call("ping", ()).map(drop)
 }
 
-#[rpyc_bench(connection, connections = 5, keep_open, p95_ms = 20, min_success_rate = 1)]
+#[rpyc_bench(connection, connections = 5, keep_open, p95_ms = 20, min_success_rate = 1, remote = "RPYC_REMOTE_HOST")]
 fn connect_kept(conn: &mut Connection) -> rpycbench::Result<()> {
     conn.call("ping", ()).map(drop)
 }
@@ -306,4 +306,10 @@ fn adapters_call_the_functions() {
         Err(rpycbench::Error::Remote(ex)) => assert_eq!(ex.class, "AttributeError", "{ex}"),
         other => panic!("the remote exception is kept: {other:?}"),
     }
+}
+
+#[test]
+fn remote_names_its_environment_variable() {
+    assert_eq!(find("connect_kept").remote, Some("RPYC_REMOTE_HOST"));
+    assert_eq!(find("ping").remote, None);
 }

@@ -320,8 +320,15 @@ fn bad_input_is_a_clear_error() {
     let run = rpycbench(&["bench", "latency", "--connect", &dead, "--call", "ping", "--min-success-rate", "99"]);
     assert!(run.stderr.contains("fraction from 0 to 1"), "{}", run.stderr);
     // Counts that would run nothing or for years fail before any connection is tried.
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["bench", "concurrent", "--call", "ping", "--rate", "1e-9"], "would take 31688years"),
+        // --remote: what cannot apply is refused before ssh is run.
+        (&["sweep", "--over", "clients", "--connect", "127.0.0.1:1", "--remote", "h"], "--connect benchmarks a server"),
+        (
+            &["sweep", "--over", "clients", "--python", "/usr/bin/python3", "--remote", "h"],
+            "the remote's is found there",
+        ),
+        (&["suite", "--forking-host", "10.0.0.2", "--remote", "h"], "(--forking-host is for local servers)"),
         (&["bench", "bandwidth", "--sizes", "0"], "--sizes: payload size 0"),
         (&["sweep", "--over", "mode", "--values", "threaded,http"], "'http' cannot be swept"),
         (&["sweep", "--over", "clients", "--mode", "http"], "'http' cannot be swept"),

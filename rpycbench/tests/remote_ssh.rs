@@ -1,148 +1,35 @@
 //! Remote servers over SSH (`server::remote`, `serve --remote`), against a real sshd
-//! on 127.0.0.1 that each test starts for itself: its own host key, an authorized key
-//! made for the test, a free port, and a home directory of its own (sshd's `SetEnv
-//! HOME`), so the binary cache starts empty and is removed with the test.
+//! on 127.0.0.1 that each test starts for itself (`common::sshd`): its own host key,
+//! an authorized key made for the test, a free port, and a home directory of its own,
+//! so the binary cache starts empty and is removed with the test.
 //!
 //! Needs Debian's openssh-server (`/usr/sbin/sshd`; `scripts/test` installs it when run
 //! as root). Without it each test says it is skipped and why, and passes.
 
 mod common;
 
-use common::{proc_stat, TempDir};
-use rpycbench::server::remote::{RemoteError, RemoteServer, RemoteSpec, Via};
+use common::sshd::Sshd;
+use common::{eventually, proc_stat};
+use rpycbench::server::remote::{RemoteError, RemoteServer, Via};
 use rpycbench::server::ServerMode;
 use rpycbench::Connection;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use std::process::{Command, Stdio};
+use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_rpycbench");
-const SSHD: &str = "/usr/sbin/sshd";
 
-/// A running sshd for one test; killed, and its directory removed, on drop.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Sshd {
-    /// Starts one, or `None` (with the reason printed) when sshd is not installed.
-    fn start(name: &str) -> Option<Sshd> {
-        if !Path::new(SSHD).exists() {
-            eprintln!(
-                "skipped: {SSHD} is not installed (apt-get install -y openssh-server; scripts/test does it as root)"
-            );
-            return None;
-        }
-        let dir = TempDir::new(&format!("ssh-{name}"));
-        let d = &dir.0;
-        for key in ["host", "client"] {
-            let status = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(d.join(key))
-                .status()
-                .expect("run ssh-keygen");
-            assert!(status.success(), "ssh-keygen failed");
-        }
-        std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).expect("authorize the client key");
-        std::fs::create_dir_all(d.join("home")).expect("make the remote home");
-        let config = format!(
-            "HostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
-             PermitRootLogin prohibit-password\nListenAddress 127.0.0.1\nPidFile {d}/pid\n\
-             UsePAM no\nSetEnv HOME={d}/home\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).expect("write sshd_config");
-        // sshd refuses to start without its privilege separation directory.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let port = common::port_outside_ephemeral_range();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .args(["-p", &port.to_string(), "-E"])
-            .arg(d.join("sshd.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        let sshd = Sshd { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen within 10 s: {}", sshd.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sshd)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("sshd.log")).unwrap_or_default()
-    }
-
-    /// What the library needs to reach it.
-    fn spec(&self) -> RemoteSpec {
-        let mut spec = RemoteSpec::new("root@127.0.0.1");
-        spec.port = Some(self.port);
-        spec.identity = Some(self.path("client"));
-        spec.ssh_args = self.ssh_options().into_iter().flat_map(|o| ["-o".to_owned(), o]).collect();
-        spec
-    }
-
-    fn ssh_options(&self) -> Vec<String> {
-        vec![format!("UserKnownHostsFile={}", self.path("known").display()), "StrictHostKeyChecking=accept-new".into()]
-    }
-
-    /// `rpycbench serve --remote …` with this sshd's options and `extra`.
-    fn serve_command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--remote", "root@127.0.0.1", "--remote-port", &self.port.to_string()]);
-        cmd.arg("--remote-identity").arg(self.path("client"));
-        for option in self.ssh_options() {
-            cmd.args(["--remote-ssh-option", &option]);
-        }
-        cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // A test that failed may have left a server (or a local `serve --remote`) of
-        // its own: only processes naming this test's directory, so no one else's. An
-        // sshd session process would otherwise hold the test's output open.
-        let dir = self.dir.0.display().to_string();
-        for p in common::all_procs() {
-            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&dir) {
-                let _ =
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-    }
+/// `rpycbench serve --remote …` with `sshd`'s options and `extra`.
+fn serve_command(sshd: &Sshd, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").args(sshd.remote_flags());
+    cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
 }
 
 /// The live processes of session `sid` (the remote server is its session's leader, as
 /// sshd made it one; its stdin watcher and forked children are members).
 fn session_members(sid: u32) -> Vec<u32> {
     common::all_procs().into_iter().filter(|p| p.session == sid && p.state != 'Z').map(|p| p.pid).collect()
-}
-
-/// Waits up to `within` for `done`; whether it came true.
-fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
 }
 
 /// `rpycbench serve --remote` started by a test, with what its first lines said.
@@ -160,7 +47,7 @@ struct ServeRemote {
 
 /// Starts `rpycbench serve --remote` with `args` and reads its first lines.
 fn start_serve_remote(sshd: &Sshd, args: &[&str]) -> ServeRemote {
-    let mut local = sshd.serve_command(args).spawn().expect("start serve --remote");
+    let mut local = serve_command(sshd, args).spawn().expect("start serve --remote");
     let mut stdout = BufReader::new(local.stdout.take().expect("piped"));
     let mut stderr = BufReader::new(local.stderr.take().expect("piped"));
     let (mut ready, mut said) = (String::new(), String::new());
@@ -258,8 +145,7 @@ fn a_killed_local_side_leaves_nothing_running_on_the_remote() {
 #[test]
 fn a_platform_mismatch_is_a_clear_error() {
     let Some(sshd) = Sshd::start("mismatch") else { return };
-    let out = sshd
-        .serve_command(&[])
+    let out = serve_command(&sshd, &[])
         .env("RPYCBENCH_REMOTE_EXPECT_PLATFORM", "linux riscv64")
         .output()
         .expect("run serve --remote");
@@ -270,8 +156,7 @@ fn a_platform_mismatch_is_a_clear_error() {
     assert!(stderr.contains("built for linux riscv64") && stderr.contains("--remote-use-path"), "{stderr}");
     assert!(!sshd.path("home/.cache/rpycbench").exists(), "copied despite the mismatch");
     // With --remote-use-path and no rpycbench on the remote's PATH: that is said too.
-    let out = sshd
-        .serve_command(&["--remote-use-path"])
+    let out = serve_command(&sshd, &["--remote-use-path"])
         .env("RPYCBENCH_REMOTE_EXPECT_PLATFORM", "linux riscv64")
         .output()
         .expect("run serve --remote");
@@ -290,7 +175,7 @@ fn a_python_mode_without_rpyc_on_the_remote_says_how_to_fix_it() {
     }
     let Some(sshd) = Sshd::start("nopython") else { return };
     let out =
-        sshd.serve_command(&["--mode", "python-threaded", "--python", python]).output().expect("run serve --remote");
+        serve_command(&sshd, &["--mode", "python-threaded", "--python", python]).output().expect("run serve --remote");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
@@ -328,4 +213,182 @@ fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
     );
     assert!(local.wait().expect("status").success(), "SIGTERM is a clean stop");
     assert!(session_members(pid).is_empty(), "left running: {:?}", session_members(pid));
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("results JSON")
+}
+
+/// Every result of `set` records the remote (host, path, the network's round trip)
+/// and the server's CPU, memory and processes sampled there.
+fn assert_remote_results(set: &serde_json::Value, via: &str, out: &str) {
+    let results = set["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{out}");
+    for r in results {
+        let name = r["name"].as_str().unwrap_or("?");
+        let remote = &r["server"]["remote"];
+        assert_eq!(remote["host"], "root@127.0.0.1", "{name}: {remote}");
+        assert_eq!(remote["via"], via, "{name}: {remote}");
+        let rtt = &remote["network_rtt"];
+        assert_eq!(rtt["round_trips"], 40, "{name}: 20 before and 20 after the run: {rtt}");
+        let (min, median) = (rtt["min_ns"].as_u64().expect("min"), rtt["median_ns"].as_u64().expect("median"));
+        assert!(min > 0 && min <= median, "{name}: {rtt}");
+        let server = &r["system"]["server"];
+        assert!(server["processes_max"].as_u64().unwrap_or(0) >= 1, "{name}: no remote processes sampled: {server}");
+        assert!(server["rss_bytes_max"].as_u64().unwrap_or(0) > 0, "{name}: {server}");
+    }
+}
+
+/// `suite --remote`: the threaded, forking and HTTP servers run on the remote one after
+/// another, every result records the remote and the network's round trip and has the
+/// server's figures sampled there, and nothing of it is left there afterwards.
+#[test]
+fn the_suite_runs_its_servers_on_the_remote_and_records_it() {
+    let Some(sshd) = Sshd::start("suite") else { return };
+    let out = common::TempDir::new("suite-remote-out");
+    let json = out.0.join("r.json");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["suite", "--quick", "--rounds", "1", "--bandwidth-sizes", "1KiB", "--out"]).arg(&out.0);
+    cmd.arg("--json").arg(&json).args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}\nsshd: {}", sshd.log());
+    for mode in ["threaded", "forking", "http"] {
+        assert!(stderr.contains(&format!("{mode} server on root@127.0.0.1 (pid ")), "{stderr}");
+    }
+    let set = read_json(&json);
+    assert_remote_results(&set, "tunnel", &stderr);
+    let modes: Vec<&str> =
+        set["results"].as_array().unwrap().iter().filter_map(|r| r["server"]["mode"].as_str()).collect();
+    assert!(modes.contains(&"forking") && modes.contains(&"http"), "{modes:?}");
+    // The forking server's children (one per connection) are sampled there too.
+    let forking = set["results"].as_array().unwrap().iter().find(|r| r["name"] == "concurrent[forking]").expect("ran");
+    let processes = forking["system"]["server"]["processes_max"].as_u64().unwrap_or(0);
+    assert!(processes > 1, "10 clients make the forking server fork: {}", forking["system"]);
+    // The report shows each result's p50 beside the network's round trip, and its share.
+    // One host and route for every row: said once, in the title.
+    let section = stdout.split("Remote servers (host root@127.0.0.1, via tunnel)").nth(1);
+    let section = section.unwrap_or_else(|| panic!("{stdout}"));
+    let latency = section.lines().find(|l| l.contains("latency[threaded]")).expect("a row");
+    assert!(latency.trim_end_matches(['│', ' ']).ends_with('%'), "the network's share of p50: {latency}");
+    let summary = std::fs::read_to_string(out.0.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("Remote servers") && summary.contains("network share"), "{summary}");
+    let html = std::fs::read_to_string(out.0.join("report.html")).expect("report.html");
+    assert!(html.contains("Remote servers"), "the HTML report has the table too");
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
+}
+
+/// `sweep --remote --remote-bind`: each step's server runs there, reached directly, and
+/// goes when its step is done.
+#[test]
+fn a_sweep_over_modes_runs_each_step_on_the_remote_directly() {
+    let Some(sshd) = Sshd::start("sweep") else { return };
+    let out = common::TempDir::new("sweep-remote-out");
+    let json = out.0.join("sweep.json");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["sweep", "--over", "mode", "--values", "threaded,forking", "--requests-per-client", "20"]);
+    cmd.args(["--clients", "2", "--rounds", "1", "--remote-bind", "127.0.0.1", "--json"]).arg(&json);
+    cmd.args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the sweep");
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}\nsshd: {}", sshd.log());
+    assert!(stderr.contains("reached directly"), "{stderr}");
+    let set = read_json(&json);
+    assert_eq!(set["results"].as_array().map(Vec::len), Some(2), "{set}");
+    assert_remote_results(&set, "direct", &stderr);
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
+}
+
+/// The network drops mid-run (the ssh master connection is killed, as a lost network
+/// ends it once its keep-alives go unanswered): the suite ends the benchmark that was
+/// running with a clear reason instead of hanging, exits with an error, and nothing is
+/// left on the remote.
+#[test]
+fn a_dropped_ssh_connection_mid_run_ends_the_suite_clearly_and_leaves_nothing_there() {
+    let Some(sshd) = Sshd::start("drop") else { return };
+    let out = common::TempDir::new("drop-remote-out");
+    let mut cmd = Command::new(BIN);
+    // Long enough a latency phase that it is surely running when the connection drops;
+    // it never runs to its end.
+    cmd.args(["suite", "--skip-forking", "--skip-http", "--rounds", "1", "--connections", "20"]);
+    cmd.args(["--latency-duration", "10m", "--out"]).arg(&out.0).args(sshd.remote_flags());
+    let mut suite = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("suite");
+    let mut stderr = BufReader::new(suite.stderr.take().expect("piped"));
+    let mut suite = common::KillOnDrop(suite);
+    let mut said = String::new();
+    // Progress goes to stderr line by line when it is not a terminal.
+    while !said.contains("latency of ping()") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "the suite ended early: {said}");
+        said.push_str(&line);
+    }
+    let rest = std::thread::spawn(move || {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
+        said
+    });
+    let suite_pid = suite.0.id();
+    assert!(!sshd.cached_binaries_running().is_empty(), "the server runs there");
+    let master = format!("rpycbench-ssh-{suite_pid}-");
+    let masters: Vec<u32> = common::all_procs()
+        .into_iter()
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains(&master) && cmdline.contains("ControlMaster=yes")
+        })
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(masters.len(), 1, "one ssh master: {masters:?}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(masters[0] as i32), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the ssh master");
+    assert!(
+        eventually(Duration::from_secs(20), || sshd.cached_binaries_running().is_empty()),
+        "left on the remote after the connection dropped: {:?}",
+        sshd.cached_binaries_running()
+    );
+    assert!(eventually(Duration::from_secs(60), || matches!(suite.0.try_wait(), Ok(Some(_)))), "the suite hangs");
+    let status = suite.0.wait().expect("status");
+    let stderr = rest.join().expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the ssh connection to root@127.0.0.1 has ended"), "{stderr}");
+    assert!(stderr.contains("partial results"), "what was measured is kept: {stderr}");
+}
+
+/// `suite --remote --python` on a remote whose Python lacks rpyc: the error the remote
+/// server gives, with the fix, and nothing measured against a missing server.
+#[test]
+fn the_suites_python_servers_on_a_remote_without_rpyc_say_how_to_fix_it() {
+    let has_rpyc = Command::new("python3").args(["-c", "import rpyc"]).stderr(Stdio::null()).status();
+    if !has_rpyc.is_ok_and(|s| !s.success()) {
+        eprintln!("skipped: python3 is missing or has rpyc, so it cannot stand for a remote without rpyc");
+        return;
+    }
+    let Some(sshd) = Sshd::start("suite-nopython") else { return };
+    let out = common::TempDir::new("suite-nopython-out");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["suite", "--quick", "--python", "--skip-threaded", "--skip-forking", "--skip-http", "--out"]);
+    cmd.arg(&out.0).args(sshd.remote_flags());
+    let run = cmd.stdin(Stdio::null()).output().expect("run the suite");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
+    assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
+}
+
+/// `serve --remote --mode http`: the HTTP baseline runs there too, and answers over the
+/// tunnel.
+#[test]
+fn the_http_baseline_serves_remotely() {
+    let Some(sshd) = Sshd::start("http") else { return };
+    let started = start_serve_remote(&sshd, &["--mode", "http"]);
+    let (mut local, addr, said) = (started.local, started.addr, started.said);
+    assert!(said.contains("http server on root@127.0.0.1"), "{said}");
+    let mut client = rpycbench::http::HttpClient::new(addr);
+    client.ping().expect("GET /ping through the tunnel");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))), "serve --remote hangs");
+    assert!(local.wait().expect("status").success());
+    assert!(sshd.cached_binaries_running().is_empty(), "left there: {:?}", sshd.cached_binaries_running());
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 #[path = "../../rpycbench/tests/common/ports.rs"]
 mod ports;
+#[path = "../../rpycbench/tests/common/sshd.rs"]
+pub mod sshd;
 #[allow(unused_imports)] // each test binary uses a part
 pub use ports::ClosedPort;
 

@@ -51,6 +51,8 @@ pub(crate) struct Guard {
     ended: OnceLock<EndedEarly>,
     /// The server's process, when the target knows it: tells "gone" from "stopped".
     server: Option<ProcessSet>,
+    /// A remote server's session: the server ends when it does.
+    remote: Option<(String, Arc<crate::server::remote::RemoteSession>)>,
 }
 
 impl Guard {
@@ -65,6 +67,7 @@ impl Guard {
             tripped: AtomicBool::new(false),
             ended: OnceLock::new(),
             server: target.processes(),
+            remote: target.remote().map(|r| (r.destination.clone(), r.session.clone())),
         })
     }
 
@@ -189,6 +192,11 @@ impl Guard {
 
     /// `Some(sentence)` when the server's process is known and gone.
     fn server_gone(&self) -> Option<String> {
+        if let Some((host, session)) = &self.remote {
+            return (!session.is_open()).then(|| {
+                format!("the ssh connection to {host} has ended, and the server there with it (killed, or the network lost)")
+            });
+        }
         let pid = self.server_pid()?;
         match proc_state(pid) {
             None | Some('Z' | 'X') => Some(format!("the server's process {pid} is gone (it exited or was killed)")),

@@ -14,6 +14,7 @@ mod connection;
 mod context;
 mod guard;
 mod latency;
+mod network;
 mod paired;
 mod reference;
 mod run;

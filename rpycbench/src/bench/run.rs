@@ -180,14 +180,19 @@ pub(crate) struct Measurement<'t, C = Connection> {
     start: Instant,
     wall_start: WallStart,
     sampler: Option<SystemSampler>,
+    /// A remote server's network round trips timed before the run (see `network`).
+    rtt_before: Option<Vec<u64>>,
     pub(crate) params: BTreeMap<String, serde_json::Value>,
 }
 
 impl<'t, C> Measurement<'t, C> {
     /// Starts measuring (and sampling the server and this process when `system`).
     pub(crate) fn start(target: &'t Target<C>, system: bool) -> Self {
+        let echo = target.remote().and_then(|r| r.probe.as_ref()).map(|p| p.echo_addr());
+        let rtt_before = echo.map(|addr| super::network::round_trips(addr, super::network::ROUND_TRIPS));
         let sampler = system.then(|| {
-            SystemSampler::start(SYSTEM_SAMPLE_INTERVAL, target.processes(), ProcessSet::Process(std::process::id()))
+            let server = target.sampling().cloned();
+            SystemSampler::start_sampling(SYSTEM_SAMPLE_INTERVAL, server, ProcessSet::Process(std::process::id()))
         });
         Measurement {
             target,
@@ -195,6 +200,7 @@ impl<'t, C> Measurement<'t, C> {
             start: Instant::now(),
             wall_start: WallStart::now(),
             sampler,
+            rtt_before,
             params: BTreeMap::new(),
         }
     }
@@ -209,6 +215,12 @@ impl<'t, C> Measurement<'t, C> {
         let wall = parts.wall.unwrap_or_else(|| self.start.elapsed());
         let wall_clock = self.wall_start.until_now();
         let system = self.sampler.map(SystemSampler::stop);
+        let mut server = self.target.info().clone();
+        if let (Some(before), Some(remote)) = (self.rtt_before, server.remote.as_mut()) {
+            let echo = self.target.remote().and_then(|r| r.probe.as_ref()).map(|p| p.echo_addr());
+            let after = echo.map(|a| super::network::round_trips(a, super::network::ROUND_TRIPS)).unwrap_or_default();
+            remote.network_rtt = super::network::summarise(before, after);
+        }
         let outcomes = parts.outcomes.outcomes();
         let wall_ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);
         let throughput =
@@ -224,7 +236,7 @@ impl<'t, C> Measurement<'t, C> {
         BenchResult {
             name: name.to_owned(),
             kind,
-            server: self.target.info().clone(),
+            server,
             params: self.params,
             environment: self.target.environment(),
             started_at: self.started_at,

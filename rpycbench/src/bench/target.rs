@@ -3,8 +3,8 @@
 
 use crate::client::{Config, Connection, DEFAULT_REPLY_POLL};
 use crate::error::Result;
-use crate::metrics::{Environment, ProcessSet, ServerInfo};
-use crate::server::ServerHandle;
+use crate::metrics::{Environment, ProcessSet, RemoteInfo, ServerInfo, ServerSampling};
+use crate::server::{RemoteEnd, RunningServer};
 use crate::wire::Compression;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +21,8 @@ type ConnectFn<C> = dyn Fn() -> Result<C> + Send + Sync;
 pub struct Target<C = Connection> {
     connect: Arc<ConnectFn<C>>,
     server: ServerInfo,
-    processes: Option<ProcessSet>,
+    sampling: Option<ServerSampling>,
+    remote: Option<RemoteEnd>,
     python: Option<PathBuf>,
     reply_poll: Duration,
     compression: Compression,
@@ -33,7 +34,8 @@ impl<C> Clone for Target<C> {
         Target {
             connect: self.connect.clone(),
             server: self.server.clone(),
-            processes: self.processes,
+            sampling: self.sampling.clone(),
+            remote: self.remote.clone(),
             python: self.python.clone(),
             reply_poll: self.reply_poll,
             compression: self.compression,
@@ -42,17 +44,18 @@ impl<C> Clone for Target<C> {
 }
 
 impl Target {
-    /// A server started with [`ServerSpec`](crate::server::ServerSpec): its mode and
-    /// backend are recorded, and its whole process tree is sampled. For the HTTP
-    /// baseline server, use `rpycbench::http::target` (feature `http`) instead.
-    pub fn server(handle: &ServerHandle) -> Target {
+    /// A server started with [`ServerSpec`](crate::server::ServerSpec) (here, or on
+    /// another host: any [`RunningServer`]): its mode and backend are recorded, and its
+    /// whole process tree is sampled. For the HTTP baseline server, use
+    /// `rpycbench::http::target` (feature `http`) instead.
+    pub fn server(handle: &(impl RunningServer + ?Sized)) -> Target {
         Target::server_configured(handle, Config::default())
     }
 
     /// [`server`](Self::server), its clients connecting with `config` (its
     /// [`compression`](Config::compression) is recorded by the bandwidth and transfer
     /// kinds).
-    pub fn server_configured(handle: &ServerHandle, config: Config) -> Target {
+    pub fn server_configured(handle: &(impl RunningServer + ?Sized), config: Config) -> Target {
         let (poll, compression) = (config.reply_poll, config.compression);
         Target::server_with(handle, move |addr| Connection::connect_with(addr, config.clone()))
             .with_reply_poll(poll)
@@ -70,7 +73,8 @@ impl Target {
         Target {
             connect: Arc::new(move || Connection::connect_with(addr, config.clone())),
             server: ServerInfo::new("external", "unknown", Some(addr.to_string())),
-            processes: None,
+            sampling: None,
+            remote: None,
             python: None,
             reply_poll,
             compression,
@@ -81,20 +85,31 @@ impl Target {
 impl<C> Target<C> {
     /// A server started with [`ServerSpec`](crate::server::ServerSpec), reached with
     /// `connect(address)`: its mode and backend are recorded, and its whole process tree
-    /// is sampled.
+    /// is sampled (on its host, for a remote server, whose host and path are recorded).
     pub fn server_with(
-        handle: &ServerHandle,
+        handle: &(impl RunningServer + ?Sized),
         connect: impl Fn(SocketAddr) -> Result<C> + Send + Sync + 'static,
     ) -> Target<C> {
         let (served, addr) = (handle.served(), handle.addr());
+        let remote = handle.remote();
+        let sampling = match (&remote, handle.local_session()) {
+            (Some(r), _) => r.probe.clone().map(ServerSampling::Remote),
+            (None, session) => session.map(|s| ServerSampling::Local(ProcessSet::Session(s))),
+        };
         Target {
             connect: Arc::new(move || connect(addr)),
             server: ServerInfo {
                 compression: served.compression,
                 payload: served.payload,
+                remote: remote.as_ref().map(|r| RemoteInfo {
+                    host: r.destination.clone(),
+                    via: r.via.name().to_owned(),
+                    network_rtt: None,
+                }),
                 ..ServerInfo::new(served.name, served.backend, Some(addr.to_string()))
             },
-            processes: Some(ProcessSet::Session(handle.pid())),
+            sampling,
+            remote,
             python: handle.python().map(PathBuf::from),
             reply_poll: DEFAULT_REPLY_POLL,
             compression: Compression::Off,
@@ -106,7 +121,8 @@ impl<C> Target<C> {
         Target {
             connect: Arc::new(connect),
             server,
-            processes: None,
+            sampling: None,
+            remote: None,
             python: None,
             reply_poll: DEFAULT_REPLY_POLL,
             compression: Compression::Off,
@@ -115,8 +131,22 @@ impl<C> Target<C> {
 
     /// Samples these processes' CPU and memory during runs.
     pub fn with_processes(mut self, processes: ProcessSet) -> Target<C> {
-        self.processes = Some(processes);
+        self.sampling = Some(ServerSampling::Local(processes));
         self
+    }
+
+    /// The same server (its identity, sampling, remote end and settings), reached
+    /// through another connection factory.
+    pub fn with_factory<D>(&self, connect: impl Fn() -> Result<D> + Send + Sync + 'static) -> Target<D> {
+        Target {
+            connect: Arc::new(connect),
+            server: self.server.clone(),
+            sampling: self.sampling.clone(),
+            remote: self.remote.clone(),
+            python: self.python.clone(),
+            reply_poll: self.reply_poll,
+            compression: self.compression,
+        }
     }
 
     /// Says how long the clients this target makes poll for a reply before blocking
@@ -154,9 +184,19 @@ impl<C> Target<C> {
         &self.server
     }
 
-    /// The server's processes, when known.
+    /// The server's processes on this machine, when known.
     pub fn processes(&self) -> Option<ProcessSet> {
-        self.processes
+        self.sampling.as_ref().and_then(ServerSampling::local)
+    }
+
+    /// Where the server's processes are sampled (here or on its host), when known.
+    pub fn sampling(&self) -> Option<&ServerSampling> {
+        self.sampling.as_ref()
+    }
+
+    /// The server's host and path, when it runs on another host.
+    pub fn remote(&self) -> Option<&RemoteEnd> {
+        self.remote.as_ref()
     }
 
     /// The environment results record: this machine, plus the server's Python and

@@ -1,7 +1,7 @@
 //! `--remote user@host` and its companions: the options that put a command's servers on
 //! another host over SSH (see `server::remote`).
 
-use crate::server::remote::{RemoteSession, RemoteSpec};
+use crate::server::remote::{RemoteServer, RemoteSession, RemoteSpec, Via};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,4 +50,33 @@ impl RemoteArgs {
     pub(crate) fn connect(&self) -> Result<Option<Arc<RemoteSession>>, Box<dyn std::error::Error>> {
         Ok(self.spec().map(|s| s.connect()).transpose()?)
     }
+}
+
+/// `threaded server on HOST (pid N, ADDR there, linux x86_64), reached through an SSH
+/// tunnel; runs this binary, copied now`, and a note when its companion could not start.
+pub(crate) fn describe(name: &str, server: &RemoteServer) -> String {
+    let deployed = server.deployment();
+    let binary = match (deployed.from_path, deployed.copied) {
+        (true, _) => "the rpycbench on its PATH",
+        (false, true) => "this binary, copied now",
+        (false, false) => "this binary, already copied",
+    };
+    let mut line = format!(
+        "{name} server on {} (pid {}, {} there, {}), reached {}; runs {binary}",
+        server.destination(),
+        server.remote_pid(),
+        server.remote_addr(),
+        deployed.platform,
+        match server.via() {
+            Via::Tunnel => "through an SSH tunnel",
+            Via::Direct => "directly",
+        },
+    );
+    if let Err(why) = server.probe() {
+        line.push_str(&format!(
+            "; no CPU, memory or network figures from there (its companion did not start: {})",
+            why.lines().next().unwrap_or(why)
+        ));
+    }
+    line
 }

@@ -5,6 +5,7 @@
 use super::serve::ServeArgs;
 use super::server_kind::ServerKind;
 use crate::client::SilenceLimits;
+use crate::http::HttpServerSpec;
 use crate::server::remote::RemoteServer;
 use crate::server::{PythonServerSpec, ServerError, ServerSpec};
 use crate::wire::Compression;
@@ -15,11 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let ServerKind::Rpyc(mode) = args.mode else {
-        return Err(
-            "--remote runs the RPyC servers (threaded, forking, python-threaded, python-forking), not http".into()
-        );
-    };
     if args.host != "127.0.0.1" {
         return Err(
             "with --remote, the address the server binds there is --remote-bind HOST (--host is for local servers)"
@@ -31,8 +27,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
             "--stall-timeout, --idle-timeout and --memory-budget are not passed to a --remote server yet".into()
         );
     }
-    if mode.is_python() && args.compression == Some(Compression::Off) {
-        return Err(ServerError::PythonCompresses { server: mode.name() }.into());
+    match args.mode {
+        ServerKind::Http if args.compression.is_some() || args.payload != crate::server::PayloadKind::default() => {
+            return Err("--compression and --payload apply to the RPyC modes, not to http".into());
+        }
+        ServerKind::Rpyc(mode) if mode.is_python() && args.compression == Some(Compression::Off) => {
+            return Err(ServerError::PythonCompresses { server: mode.name() }.into());
+        }
+        _ => {}
     }
     // Registered before connecting, so a Ctrl-C while connecting still stops cleanly.
     let stop = Arc::new(AtomicBool::new(false));
@@ -42,34 +44,25 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let Some(session) = args.remote.connect()? else {
         return Err("--remote needs a destination".into());
     };
-    let mut spec = ServerSpec::new(mode).payload(args.payload).python(PythonServerSpec {
-        python: args.python,
-        service: args.service,
-        python_path: args.python_path,
-        ..PythonServerSpec::default()
-    });
-    (spec.port, spec.compression, spec.max_connections) = (args.port, args.compression, args.limits.max_connections());
-    let mut server = RemoteServer::start(session.clone(), &spec)?;
+    let max_connections = args.limits.max_connections();
+    let mut server = match args.mode {
+        ServerKind::Http => HttpServerSpec { port: args.port, max_connections, ..HttpServerSpec::new() }
+            .start_remote(session.clone())?,
+        ServerKind::Rpyc(mode) => {
+            let mut spec = ServerSpec::new(mode).payload(args.payload).python(PythonServerSpec {
+                python: args.python,
+                service: args.service,
+                python_path: args.python_path,
+                ..PythonServerSpec::default()
+            });
+            (spec.port, spec.compression, spec.max_connections) = (args.port, args.compression, max_connections);
+            RemoteServer::start(session.clone(), &spec)?
+        }
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", server.addr()).and_then(|()| out.flush())?;
     drop(out);
-    let deployed = server.deployment();
-    let binary = match (deployed.from_path, deployed.copied) {
-        (true, _) => "the rpycbench on its PATH",
-        (false, true) => "this binary, copied now",
-        (false, false) => "this binary, already copied",
-    };
-    eprintln!(
-        "rpycbench: {mode} server on {} (pid {}, {} there, {}), reached {}; runs {binary}",
-        session.spec().destination,
-        server.remote_pid(),
-        server.remote_addr(),
-        deployed.platform,
-        match server.via() {
-            crate::server::remote::Via::Tunnel => "through an SSH tunnel",
-            crate::server::remote::Via::Direct => "directly",
-        },
-    );
+    eprintln!("rpycbench: {}", super::remote::describe(args.mode.name(), &server));
     while !stop.load(Ordering::Relaxed) {
         if server.has_exited() {
             return Err(format!(

@@ -3,9 +3,11 @@
 //! HTTP baseline is a peer the command picks, not a mode of the RPyC servers.
 
 use crate::http::{self, HttpServerSpec};
-use crate::server::{ServerError, ServerHandle, ServerMode, UnknownMode};
+use crate::server::remote::{RemoteServer, RemoteSession};
+use crate::server::{ServerError, ServerMode, StartedServer, UnknownMode};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// An RPyC server mode, or the HTTP/1.1 baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,23 +28,34 @@ impl ServerKind {
         }
     }
 
-    /// Starts it as its own process on `host:port`; `python` for the Python-backed modes;
-    /// `compression` and `payload` for the RPyC ones (see [`ServerSpec`](crate::server::ServerSpec)).
+    /// Starts it as its own process on `host:port`, here, or on the host of `remote`
+    /// (where `host` is the session's bind address); `python` for the Python-backed
+    /// modes; `compression` and `payload` for the RPyC ones (see
+    /// [`ServerSpec`](crate::server::ServerSpec)).
     pub(crate) fn start(
         self,
-        host: String,
-        port: u16,
+        (host, port): (String, u16),
+        remote: Option<&Arc<RemoteSession>>,
         python: crate::server::PythonServerSpec,
         compression: Option<crate::wire::Compression>,
         payload: crate::server::PayloadKind,
-    ) -> Result<ServerHandle, ServerError> {
-        match self {
-            ServerKind::Rpyc(mode) => {
+    ) -> Result<StartedServer, ServerError> {
+        match (self, remote) {
+            (ServerKind::Rpyc(mode), remote) => {
                 let mut spec = crate::server::ServerSpec::new(mode).python(python).payload(payload);
                 (spec.host, spec.port, spec.compression) = (host, port, compression);
-                spec.start()
+                if mode.is_python() && spec.effective_compression() == crate::wire::Compression::Off {
+                    return Err(ServerError::PythonCompresses { server: mode.name() });
+                }
+                match remote {
+                    Some(session) => Ok(RemoteServer::start(session.clone(), &spec)?.into()),
+                    None => spec.start().map(StartedServer::from),
+                }
             }
-            ServerKind::Http => HttpServerSpec { host, port, ..HttpServerSpec::new() }.start(),
+            (ServerKind::Http, None) => HttpServerSpec { host, port, ..HttpServerSpec::new() }.start().map(Into::into),
+            (ServerKind::Http, Some(session)) => {
+                HttpServerSpec { port, ..HttpServerSpec::new() }.start_remote(session.clone()).map(Into::into)
+            }
         }
     }
 }

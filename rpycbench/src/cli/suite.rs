@@ -145,6 +145,8 @@ pub(crate) struct SuiteArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    remote: super::remote::RemoteArgs,
 }
 
 /// How much each benchmark does: the defaults give stable medians and a server CPU
@@ -266,6 +268,10 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         eprintln!("rpycbench: {e}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
+    if let Err(e) = check_remote(&args) {
+        eprintln!("rpycbench: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     // A Python server runs after the native ones: an interpreter without rpyc must fail
     // the run now, naming the fix, not after minutes of native benchmarks.
     if servers.iter().any(|(kind, _, _)| matches!(kind, ServerKind::Rpyc(m) if m.is_python())) {
@@ -274,11 +280,17 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
             return Ok(ExitCode::from(EXIT_USAGE));
         }
         let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
-        if let Err(e) = python.check() {
-            eprintln!("rpycbench: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
+        // On a remote host the interpreter is that host's: its server says so when it
+        // has no rpyc (with the fix), as it starts.
+        if args.remote.remote.is_none() {
+            if let Err(e) = python.check() {
+                eprintln!("rpycbench: {e}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
         }
     }
+    // One session for every server of the run: they start, and are removed, one by one.
+    let session = args.remote.connect()?;
     // From here on SIGINT and SIGTERM write what was measured (see cli/interrupt.rs).
     let (out, json) = (args.out.clone(), args.json.clone());
     let checkpoint =
@@ -295,13 +307,17 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         }
         let python = PythonServerSpec { python: args.python_interpreter.clone(), ..Default::default() };
         progress.message(&format!("starting the {mode} server"));
-        let server = match mode.start(host, port, python, args.wire.compression, args.wire.payload) {
+        let started = mode.start((host, port), session.as_ref(), python, args.wire.compression, args.wire.payload);
+        let server = match started {
             Ok(server) => server,
             Err(e) => {
                 stopped = Some(format!("the {mode} server did not start: {e}"));
                 break;
             }
         };
+        if let Some(remote) = server.remote_server() {
+            progress.message(&super::remote::describe(mode.name(), remote));
+        }
         let mut phases = Phases { checkpoint: &checkpoint, ended: None };
         match mode {
             ServerKind::Rpyc(rpyc) => {
@@ -358,6 +374,35 @@ pub(crate) fn run(args: SuiteArgs) -> Result<ExitCode, Box<dyn std::error::Error
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The addresses and ports of local servers mean nothing with `--remote` (the address
+/// there is `--remote-bind`): refused rather than ignored.
+fn check_remote(args: &SuiteArgs) -> Result<(), SetupError> {
+    if args.remote.remote.is_none() {
+        return Ok(());
+    }
+    let hosts = [
+        ("--host", Some(&args.host).filter(|h| *h != "127.0.0.1")),
+        ("--threaded-host", args.threaded_host.as_ref()),
+        ("--forking-host", args.forking_host.as_ref()),
+        ("--python-threaded-host", args.python_threaded_host.as_ref()),
+        ("--python-forking-host", args.python_forking_host.as_ref()),
+        ("--http-host", args.http_host.as_ref()),
+    ];
+    if let Some((flag, _)) = hosts.iter().find(|(_, given)| given.is_some()) {
+        return Err(SetupError::Usage(format!(
+            "with --remote, the address the servers bind there is --remote-bind HOST ({flag} is for local servers)"
+        )));
+    }
+    if args.python_interpreter.is_some() {
+        return Err(SetupError::Usage(
+            "--python-interpreter names a local interpreter: with --remote, the remote's is found there \
+             ($RPYCBENCH_PYTHON, a virtualenv, python3)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `3 of 12 benchmarks had failed requests: latency[http] 5/1000 (first error: …), …`.
@@ -465,6 +510,24 @@ mod tests {
                 (ServerKind::Http, "127.0.0.3".to_owned(), 8080),
             ]
         );
+    }
+
+    #[test]
+    fn local_addresses_and_interpreters_are_refused_with_remote() {
+        let check = |args: &[&str]| {
+            let cmd = Cmd::try_parse_from(std::iter::once("rpycbench").chain(args.iter().copied())).expect("parses");
+            check_remote(&cmd.suite).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&["--remote", "bench@server1"]), Ok(()));
+        assert_eq!(check(&["--threaded-host", "10.0.0.2"]), Ok(()), "without --remote they are the local servers'");
+        let refused = check(&["--remote", "h", "--http-host", "10.0.0.2"]).unwrap_err();
+        assert!(refused.contains("--remote-bind HOST (--http-host is for local servers)"), "{refused}");
+        let refused = check(&["--remote", "h", "--host", "0.0.0.0"]).unwrap_err();
+        assert!(refused.contains("(--host is for local servers)"), "{refused}");
+        let refused = check(&["--remote", "h", "--python", "--python-interpreter", "/usr/bin/python3"]).unwrap_err();
+        assert!(refused.contains("the remote's is found there"), "{refused}");
+        let orphan = Cmd::try_parse_from(["rpycbench", "--remote-bind", "0.0.0.0"]).map(drop).unwrap_err();
+        assert!(orphan.to_string().contains("--remote"), "{orphan}");
     }
 
     #[test]

@@ -13,10 +13,12 @@ use crate::bench::{Bandwidth, Concurrent, Target};
 use crate::harness::EXIT_USAGE;
 use crate::metrics::sla::Stat;
 use crate::metrics::{BenchResult, ResultSet};
-use crate::server::{PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use crate::server::remote::{RemoteServer, RemoteSession};
+use crate::server::{PythonServerSpec, ServerError, ServerMode, ServerSpec, StartedServer};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 const SWEEP_AFTER_HELP: &str = "\
@@ -144,6 +146,8 @@ pub(crate) struct SweepArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    remote: super::remote::RemoteArgs,
 }
 
 /// One step's value.
@@ -308,7 +312,21 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
         StepValue::Mode(m) => m.is_python(),
         _ => args.connect.is_none() && rpyc_mode("--mode", args.mode).is_ok_and(ServerMode::is_python),
     };
-    if values.iter().any(python_step) {
+    if args.remote.remote.is_some() {
+        if args.connect.is_some() {
+            return Err(SetupError::Usage(
+                "--remote starts the built-in servers on that host; --connect benchmarks a server already running"
+                    .into(),
+            ));
+        }
+        if args.python.is_some() {
+            return Err(SetupError::Usage(
+                "--python names a local interpreter: with --remote, the remote's is found there ($RPYCBENCH_PYTHON, \
+                 a virtualenv, python3)"
+                    .into(),
+            ));
+        }
+    } else if values.iter().any(python_step) {
         PythonServerSpec { python: args.python.clone(), ..Default::default() }
             .check()
             .map_err(|e| SetupError::Usage(e.to_string()))?;
@@ -327,8 +345,9 @@ fn sweep(args: &SweepArgs, results: &mut ResultSet, steps: &mut Vec<Step>) -> Re
         None => None,
     };
 
+    let session = args.remote.connect().map_err(|e| SetupError::Usage(e.to_string()))?;
     let mut progress = Progress::new(values.len() as u64, args.quiet);
-    let plan = Plan { values, sweep: limits, call, external };
+    let plan = Plan { values, sweep: limits, call, external, session };
     let outcome = run_steps(args, &plan, results, steps, &mut progress);
     progress.finish();
     outcome
@@ -342,6 +361,8 @@ struct Plan {
     call: CallSpec,
     /// The `--connect` server, probed; `None`: a built-in server per step.
     external: Option<Target>,
+    /// The `--remote` session the built-in servers start over.
+    session: Option<Arc<RemoteSession>>,
 }
 
 /// The steps in order, stopping after the first over a limit.
@@ -360,7 +381,10 @@ fn run_steps(
         let (target, server) = match &plan.external {
             Some(target) => (target.clone(), None),
             None => {
-                let handle = start_server(args, value)?;
+                let handle = start_server(args, value, plan.session.as_ref())?;
+                if let Some(remote) = handle.remote_server() {
+                    progress.message(&super::remote::describe(remote.served().name, remote));
+                }
                 let config = crate::client::Config::default().compression(args.wire.client());
                 (Target::server_configured(&handle, config), Some(handle))
             }
@@ -419,7 +443,11 @@ fn describe_step(args: &SweepArgs, value: &StepValue, call: &CallSpec) -> String
     }
 }
 
-fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, SetupError> {
+fn start_server(
+    args: &SweepArgs,
+    value: &StepValue,
+    session: Option<&Arc<RemoteSession>>,
+) -> Result<StartedServer, SetupError> {
     let mode = match value {
         StepValue::Mode(m) => *m,
         _ => rpyc_mode("--mode", args.mode)?,
@@ -428,7 +456,12 @@ fn start_server(args: &SweepArgs, value: &StepValue) -> Result<ServerHandle, Set
         .python(PythonServerSpec { python: args.python.clone(), ..Default::default() })
         .payload(args.wire.payload);
     spec.compression = args.wire.compression;
-    Ok(spec.start()?)
+    Ok(match session {
+        Some(session) => {
+            RemoteServer::start(session.clone(), &spec).map(StartedServer::from).map_err(ServerError::from)?
+        }
+        None => spec.start().map(StartedServer::from)?,
+    })
 }
 
 fn probe_step(args: &SweepArgs, target: &Target, spare: Option<&Spare>, call: &CallSpec) -> Result<(), SetupError> {

@@ -63,14 +63,11 @@ pub fn run(def: &BenchDef, name: &str, target: &Target, scale: Scale) -> std::re
             // The function runs on each new connection inside the timed part: wrap the
             // connection factory, keeping the server's identity and processes.
             let inner = target.clone();
-            let mut wrapped = Target::factory(target.info().clone(), move || {
+            let wrapped = target.with_factory(move || {
                 let mut conn = inner.connect()?;
                 f(&mut conn)?;
                 Ok(conn)
             });
-            if let Some(p) = target.processes() {
-                wrapped = wrapped.with_processes(p);
-            }
             let connections = scale.count(connections.unwrap_or(ConnectionBench::DEFAULT_CONNECTIONS));
             let mut result = ConnectionBench::new(name).connections(connections).keep_open(keep_open).run(&wrapped);
             result.environment = target.environment();

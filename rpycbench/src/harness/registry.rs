@@ -28,6 +28,9 @@ pub struct BenchDef {
     /// The servers to run against; empty means the native threaded server with the
     /// built-in benchmark service.
     pub servers: &'static [ServerChoice],
+    /// `remote = "ENV"`: the environment variable naming the host (`user@host`) the
+    /// servers start on over SSH; unset at run time, they start here.
+    pub remote: Option<&'static str>,
     /// Bounds the run must meet.
     pub slas: &'static [Sla],
     /// Relative change (percent) beyond which a significant slowdown against the

@@ -38,9 +38,31 @@ pub struct Shared {
     /// mix with machine-readable output.
     figures_to_stdout: bool,
     turnstile: Turnstile,
+    /// SSH sessions to the hosts of `remote = "ENV"` benchmarks, one per host for the
+    /// whole run, closed when the run ends.
+    remotes: Mutex<std::collections::HashMap<String, Arc<crate::server::remote::RemoteSession>>>,
 }
 
+/// ssh options for the sessions of `remote = "ENV"` benchmarks, as `ssh -o` takes them,
+/// separated by spaces (e.g. `Port=2222 IdentityFile=/ci/key`); the rest comes from the
+/// ssh configuration.
+pub const REMOTE_SSH_OPTIONS_ENV: &str = "RPYCBENCH_REMOTE_SSH_OPTIONS";
+
 impl Shared {
+    /// The session to `destination`, opened on first use.
+    pub fn remote_session(&self, destination: &str) -> Result<Arc<crate::server::remote::RemoteSession>, String> {
+        let mut remotes = self.remotes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = remotes.get(destination).filter(|s| s.is_open()) {
+            return Ok(session.clone());
+        }
+        let mut spec = crate::server::remote::RemoteSpec::new(destination);
+        let options = std::env::var(REMOTE_SSH_OPTIONS_ENV).unwrap_or_default();
+        spec.ssh_args = options.split_whitespace().flat_map(|o| ["-o".to_owned(), o.to_owned()]).collect();
+        let session = spec.connect().map_err(|e| e.to_string())?;
+        remotes.insert(destination.to_owned(), session.clone());
+        Ok(session)
+    }
+
     /// Prints a line of a benchmark's report.
     pub fn say(&self, line: &str) {
         if self.figures_to_stdout {
@@ -96,6 +118,7 @@ pub fn run(info: BinaryInfo) -> ExitCode {
         records: Mutex::new(Vec::new()),
         warned: AtomicBool::new(false),
         turnstile: Turnstile::default(),
+        remotes: Mutex::default(),
     });
     let mut libtest = shared.args.libtest.clone();
     let trials = trials(plans, &shared, &libtest);

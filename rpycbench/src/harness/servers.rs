@@ -4,10 +4,12 @@
 use super::registry::ServerChoice;
 use crate::bench::Target;
 use crate::client::Config;
-use crate::server::{PayloadKind, PythonServerSpec, ServerHandle, ServerMode, ServerSpec};
+use crate::server::remote::{RemoteServer, RemoteSession, Via};
+use crate::server::{PayloadKind, PythonServerSpec, ServerError, ServerMode, ServerSpec, StartedServer};
 use crate::wire::Compression;
 use std::net::ToSocketAddrs;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The environment variable that tells a harness server process which of the
 /// binary's Rust services to serve (`ServerSpec` has no way to add an argument).
@@ -41,7 +43,7 @@ pub fn payload_from_env() -> Result<PayloadKind, String> {
 /// A server for one benchmark: the process (none for an external server) and how to
 /// reach it.
 pub struct Running {
-    handle: Option<ServerHandle>,
+    handle: Option<StartedServer>,
     target: Target,
 }
 
@@ -49,6 +51,21 @@ impl Running {
     /// How the benchmark connects.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// Where the server runs when not here: `on HOST (pid N), reached through an SSH
+    /// tunnel`.
+    pub fn remote(&self) -> Option<String> {
+        let remote = self.handle.as_ref()?.remote_server()?;
+        let via = match remote.via() {
+            Via::Tunnel => "through an SSH tunnel",
+            Via::Direct => "directly",
+        };
+        let mut line = format!("server on {} (pid {} there), reached {via}", remote.destination(), remote.remote_pid());
+        if let Err(why) = remote.probe() {
+            line.push_str(&format!("; no figures from there: {}", why.lines().next().unwrap_or(why)));
+        }
+        Some(line)
     }
 
     /// Stops the server process and everything it started.
@@ -75,17 +92,32 @@ pub fn label(choice: &ServerChoice) -> String {
     }
 }
 
-/// Starts the server of `choice`. Python import paths are relative to `manifest_dir`.
-/// The error says what failed, with the server's stderr when it printed any.
-pub fn start(choice: &ServerChoice, manifest_dir: &Path) -> Result<Running, String> {
+/// Starts the server of `choice`, here or over `remote`'s session on its host. Python
+/// import paths are relative to `manifest_dir`. The error says what failed, with the
+/// server's stderr when it printed any.
+pub fn start(
+    choice: &ServerChoice,
+    manifest_dir: &Path,
+    remote: Option<&Arc<RemoteSession>>,
+) -> Result<Running, String> {
     let (compression, payload) = (compression_from_env()?, payload_from_env()?);
+    let rust_service = match choice {
+        ServerChoice::Rust { name, .. } => vec!["--rust-service".to_owned(), (*name).to_owned()],
+        _ => Vec::new(),
+    };
     let started = |mut spec: ServerSpec| -> Result<Running, String> {
         spec.compression = compression;
         // The kind is the built-in service's; a user's service makes its own bytes.
         if matches!(choice, ServerChoice::Builtin(_)) {
             spec.payload = payload;
         }
-        let handle = spec.start().map_err(|e| format!("the {} server did not start: {e}", label(choice)))?;
+        let handle = match remote {
+            Some(session) => RemoteServer::start_with(session.clone(), &spec, &rust_service)
+                .map(StartedServer::from)
+                .map_err(ServerError::from),
+            None => spec.start().map(StartedServer::from),
+        };
+        let handle = handle.map_err(|e| format!("the {} server did not start: {e}", label(choice)))?;
         // The clients compress as the servers are asked to (off unless said).
         let config = Config::default().compression(compression.unwrap_or(Compression::Off));
         Ok(Running { target: Target::server_configured(&handle, config), handle: Some(handle) })

@@ -80,7 +80,23 @@ pub fn execute(plan: &Plan, shared: &Shared) -> Result<(), Failed> {
 /// Starts the server, runs, stops it, and fills `record`. An error is a benchmark that
 /// could not run.
 fn measure(plan: &Plan, shared: &Shared, record: &mut Record) -> Result<(), String> {
-    let server = servers::start(&plan.server, &shared.paths.manifest_dir).map_err(|e| format!("{}: {e}", plan.name))?;
+    let session = match plan.def.remote {
+        Some(env) => match std::env::var(env).ok().filter(|v| !v.trim().is_empty()) {
+            Some(host) => {
+                Some(shared.remote_session(host.trim()).map_err(|e| format!("{}: {env}={host}: {e}", plan.name))?)
+            }
+            None => {
+                shared.say(&format!("    {}: {env} is not set: its server runs on this machine", plan.name));
+                None
+            }
+        },
+        None => None,
+    };
+    let server = servers::start(&plan.server, &shared.paths.manifest_dir, session.as_ref())
+        .map_err(|e| format!("{}: {e}", plan.name))?;
+    if let Some(remote) = server.remote() {
+        shared.say(&format!("    {}: {remote}", plan.name));
+    }
     let result = kinds::run(plan.def, &plan.name, server.target(), Scale::new(shared.args.quick));
     server.stop();
     let mut result = result.map_err(|e| format!("{}: {e}", plan.name))?;
@@ -212,6 +228,7 @@ mod tests {
             line: 1,
             kind: Kind::Latency { requests: Some(10), warmup: Some(0), duration_ms: None },
             servers,
+            remote: None,
             slas: &[],
             regression_pct: None,
             ignored: false,

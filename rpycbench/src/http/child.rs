@@ -27,6 +27,12 @@ extern "C" fn serve_http_before_main() {
     serve_in_hook(|| match parse(&args) {
         Ok(req) if req.mode == MODE => {
             consume_request();
+            // On a remote host: die with the session (see `server::exit_with_stdin`).
+            if req.exit_with_stdin {
+                if let Err(e) = crate::server::exit_with_stdin() {
+                    return Some(Err(format!("cannot watch stdin: {e}")));
+                }
+            }
             Some(super::serve(&req.host, req.port, req.max_connections).map_err(|e| e.to_string()))
         }
         // A native RPyC mode: the server's own hook serves it.

@@ -50,9 +50,13 @@ pub use server::serve_http;
 
 use crate::bench::Target;
 use crate::metrics::ServerInfo;
-use crate::server::{listen_announced, start_serving_child, ServeError, Served, ServerError, ServerHandle};
+use crate::server::remote::{Launch, RemoteServer, RemoteSession};
+use crate::server::{
+    listen_announced, start_serving_child, RunningServer, ServeError, Served, ServerError, ServerHandle,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How results record the HTTP baseline's server.
@@ -103,6 +107,29 @@ impl HttpServerSpec {
         }
         start_serving_child(SERVED, &self.host, self.port, &args, self.binary.as_deref(), self.startup_timeout)
     }
+
+    /// Starts the server on the session's host instead (see
+    /// [`RemoteServer::start`](crate::server::remote::RemoteServer::start); `host` is
+    /// then the session's `bind`), with its companion there.
+    pub fn start_remote(&self, session: Arc<RemoteSession>) -> Result<RemoteServer, ServerError> {
+        child::link_hook();
+        let mut args = vec!["--mode".to_owned(), child::MODE.to_owned()];
+        if let Some(max) = self.max_connections {
+            args.extend(["--max-connections".to_owned(), max.to_string()]);
+        }
+        let launch = Launch {
+            name: SERVED.name,
+            served: SERVED,
+            args,
+            hook: true,
+            exit_with_stdin: true,
+            timeout: self.startup_timeout,
+            deployed: None,
+        };
+        let mut server = RemoteServer::launch(session, self.binary.as_deref(), self.port, launch)?;
+        server.start_probe(self.binary.as_deref());
+        Ok(server)
+    }
 }
 
 /// Runs the HTTP baseline server in this process: binds, prints `listening on
@@ -116,12 +143,12 @@ pub fn serve(host: &str, port: u16, max_connections: Option<usize>) -> Result<()
 
 /// A target for an HTTP baseline server started with [`HttpServerSpec`]: recorded as
 /// mode `http`, backend `hyper`, its process sampled. Each client is one keep-alive connection with default timeouts.
-pub fn target(handle: &ServerHandle) -> Target<HttpClient> {
+pub fn target(handle: &(impl RunningServer + ?Sized)) -> Target<HttpClient> {
     target_with(handle, HttpConfig::default())
 }
 
 /// Like [`target`], with the clients' timeouts.
-pub fn target_with(handle: &ServerHandle, config: HttpConfig) -> Target<HttpClient> {
+pub fn target_with(handle: &(impl RunningServer + ?Sized), config: HttpConfig) -> Target<HttpClient> {
     let poll = config.reply_poll;
     Target::server_with(handle, move |addr| Ok(HttpClient::with_config(addr, config.clone()))).with_reply_poll(poll)
 }

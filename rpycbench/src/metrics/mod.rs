@@ -30,11 +30,11 @@ pub use machine::{MachineReference, ReferenceMeasurement};
 pub use merge::{merge, MergeError, MergeInfo, MergeOptions, WorkerSummary};
 pub use outcomes::{ErrorCount, OutcomeCounter, Outcomes};
 pub use result::{
-    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LoadModel, ResultFileError, ResultSet, ServerInfo,
-    SizeResult, StopReason, WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA, SWEEP_LIMIT, SWEEP_PARAMETER,
-    SWEEP_VALUE,
+    now_rfc3339, BenchKind, BenchResult, ClientResult, EndedEarly, LoadModel, NetworkRtt, RemoteInfo, ResultFileError,
+    ResultSet, ServerInfo, SizeResult, StopReason, WireStats, BUILTIN_METHODS_PARAM, RESULTS_SCHEMA, SWEEP_LIMIT,
+    SWEEP_PARAMETER, SWEEP_VALUE,
 };
 pub use rounds::{RoundSummary, DEFAULT_ROUNDS};
-pub use system::{ProcessSet, ProcessStats, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};
+pub use system::{ProcessSet, ProcessStats, ServerSampling, SystemSampler, SystemStats, MIN_SERVER_CPU_WINDOW};
 pub(crate) use wall_clock::WallStart;
 pub use wall_clock::{format_unix_ns, unix_ns, WallClock};

@@ -112,12 +112,65 @@ pub struct ServerInfo {
     /// `zeros`); absent for a user's service or where not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<crate::server::PayloadKind>,
+    /// Where the server ran when not on the measuring machine (`--remote`): the host,
+    /// how it was reached, and the network's round trip over that path. Absent for a
+    /// server on this machine. `address` is then where it was reached from here (a
+    /// tunnel's local end, or the server's own address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteInfo>,
 }
 
 impl ServerInfo {
     /// A server known by its mode, backend and address only.
     pub fn new(mode: impl Into<String>, backend: impl Into<String>, address: Option<String>) -> ServerInfo {
-        ServerInfo { mode: mode.into(), backend: backend.into(), address, compression: None, payload: None }
+        ServerInfo {
+            mode: mode.into(),
+            backend: backend.into(),
+            address,
+            compression: None,
+            payload: None,
+            remote: None,
+        }
+    }
+}
+
+/// A server on another host, reached over SSH.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RemoteInfo {
+    /// The host as given to `--remote` (`user@host`, or a `~/.ssh/config` name).
+    pub host: String,
+    /// `tunnel` (an SSH port forward: every byte also crosses ssh) or `direct` (to the
+    /// address the server bound there).
+    pub via: String,
+    /// Raw TCP round trips of a small message to an echo beside the server, over the
+    /// same path as the benchmark's requests, before and after the run: the network's
+    /// share of each request's latency. Absent when the echo could not be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_rtt: Option<NetworkRtt>,
+}
+
+/// Round trips of a 64-byte message over TCP (`TCP_NODELAY`), one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NetworkRtt {
+    /// How many were timed.
+    pub round_trips: u32,
+    /// The fastest, ns.
+    pub min_ns: u64,
+    /// The median, ns.
+    pub median_ns: u64,
+    /// The slowest, ns.
+    pub max_ns: u64,
+}
+
+impl NetworkRtt {
+    /// The figures of these round trips (ns); `None` for none.
+    pub fn of(mut ns: Vec<u64>) -> Option<NetworkRtt> {
+        ns.sort_unstable();
+        let (&min_ns, &max_ns) = (ns.first()?, ns.last()?);
+        let median_ns = ns[(ns.len() - 1) / 2];
+        Some(NetworkRtt { round_trips: u32::try_from(ns.len()).unwrap_or(u32::MAX), min_ns, median_ns, max_ns })
     }
 }
 

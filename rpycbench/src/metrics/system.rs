@@ -33,6 +33,13 @@
 //! A process that vanishes between the listing of `/proc` and the reading of its `stat`
 //! file is skipped silently.
 //!
+//! A server on another host ([`ServerSampling::Remote`]) is read the same way from
+//! *its* `/proc`: its companion there sends the `stat` lines of the server's session
+//! at each sample (see `server::remote`), with that machine's clock tick and page
+//! size, and they are summed here as a local session's are. A sample then waits one
+//! network round trip; one that does not come back within seconds ends the remote
+//! figures (counted as no process) rather than stalling the run.
+//!
 //! # Accuracy
 //!
 //! The mean CPU figure is exact up to the tick resolution: (final total − initial total)
@@ -76,6 +83,32 @@ pub enum ProcessSet {
     Tree(u32),
 }
 
+/// Where a server's processes are sampled: on this machine, or on the remote host it
+/// runs on (through its companion there, see `server::remote`).
+#[derive(Clone, Debug)]
+pub enum ServerSampling {
+    /// Processes of this machine.
+    Local(ProcessSet),
+    /// The session of a server on another host, read from that host's `/proc`.
+    Remote(std::sync::Arc<crate::server::remote::RemoteProbe>),
+}
+
+impl ServerSampling {
+    /// The local process set, when the server runs here.
+    pub fn local(&self) -> Option<ProcessSet> {
+        match self {
+            ServerSampling::Local(set) => Some(*set),
+            ServerSampling::Remote(_) => None,
+        }
+    }
+}
+
+impl From<ProcessSet> for ServerSampling {
+    fn from(set: ProcessSet) -> Self {
+        ServerSampling::Local(set)
+    }
+}
+
 /// Samples CPU and resident memory of a server's process tree and of the client on a
 /// background thread, from [`start`](Self::start) until [`stop`](Self::stop).
 ///
@@ -114,11 +147,18 @@ impl SystemSampler {
     /// Intervals under 1 ms are raised to 1 ms. Should no thread be available, the sampler
     /// degrades to an initial and a final sample (the mean figures stay right).
     pub fn start(interval: Duration, server: Option<ProcessSet>, client: ProcessSet) -> SystemSampler {
+        SystemSampler::start_sampling(interval, server.map(ServerSampling::Local), client)
+    }
+
+    /// [`start`](Self::start), for a server here or on another host.
+    pub fn start_sampling(interval: Duration, server: Option<ServerSampling>, client: ProcessSet) -> SystemSampler {
         let interval = interval.max(MIN_INTERVAL);
+        let has_server = server.is_some();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel::<()>();
+        let on_thread = server.clone();
         let spawned = std::thread::Builder::new().name("rpycbench-sampler".into()).spawn(move || {
-            let mut state = State::new(interval, server, client, true);
+            let mut state = State::new(interval, on_thread, client, true);
             state.sample();
             // The receiver only goes away if `start` itself is gone; nothing to tell then.
             let _ = ready_tx.send(());
@@ -136,7 +176,7 @@ impl SystemSampler {
                 Inner::Inline(state)
             }
         };
-        SystemSampler { inner: Some(inner), interval, has_server: server.is_some() }
+        SystemSampler { inner: Some(inner), interval, has_server }
     }
 
     /// Stops sampling and returns the statistics (also taking one final sample, so a run shorter than one interval still gets a CPU figure computed over its whole duration).
@@ -236,7 +276,7 @@ pub struct ProcessStats {
 /// What the sampler reads from `/proc` and the system, and what it has gathered so far.
 struct State {
     probe: Probe,
-    server: Option<(ProcessSet, Accumulator)>,
+    server: Option<(ServerSampling, Accumulator)>,
     client: (ProcessSet, Accumulator),
     /// The shortest span over which a CPU percentage counts towards the maximum.
     min_window: Duration,
@@ -247,7 +287,7 @@ struct State {
 }
 
 impl State {
-    fn new(interval: Duration, server: Option<ProcessSet>, client: ProcessSet, on_sampler_thread: bool) -> State {
+    fn new(interval: Duration, server: Option<ServerSampling>, client: ProcessSet, on_sampler_thread: bool) -> State {
         State {
             probe: Probe::new(on_sampler_thread),
             server: server.map(|s| (s, Accumulator::default())),
@@ -265,8 +305,15 @@ impl State {
         let now = Instant::now();
         let start = *self.start.get_or_insert(now);
         let at = now.saturating_duration_since(start);
-        let sets = [self.server.as_ref().map(|(s, _)| *s), Some(self.client.0)];
+        // A remote server's sample first: it waits a round trip, which the client's
+        // microsecond figure, read right after, must not include.
+        let remote = match self.server.as_ref() {
+            Some((ServerSampling::Remote(probe), _)) => Some(read_remote(probe)),
+            _ => None,
+        };
+        let sets = [self.server.as_ref().and_then(|(s, _)| s.local()), Some(self.client.0)];
         let [server, client] = self.probe.read(sets);
+        let server = remote.or(server);
         if let (Some((_, acc)), Some(reading)) = (self.server.as_mut(), server) {
             acc.record(at, &reading, self.min_window);
         }
@@ -452,6 +499,21 @@ impl SessionTotals {
         self.ticks = self.ticks.saturating_add(stat.own_ticks()).saturating_add(stat.reaped_children_ticks());
         self.rss_pages = self.rss_pages.saturating_add(stat.rss_pages);
         self.processes = self.processes.saturating_add(1);
+    }
+}
+
+/// A remote server's session, from the `stat` lines its companion sent; no process
+/// when it sent none (the server gone, or the companion lost).
+fn read_remote(probe: &crate::server::remote::RemoteProbe) -> Reading {
+    let Some(sample) = probe.sample() else { return Reading::default() };
+    let mut totals = SessionTotals::default();
+    for stat in sample.stats.iter().filter_map(|l| parse_stat(l)) {
+        totals.add(&stat);
+    }
+    Reading {
+        cpu_ns: (totals.processes > 0).then(|| ticks_to_ns(totals.ticks, sample.clk_tck)),
+        rss_bytes: totals.rss_pages.saturating_mul(sample.page_size),
+        processes: totals.processes,
     }
 }
 

@@ -17,8 +17,36 @@ pub fn result_tables(results: &ResultSet) -> Vec<Table> {
     out.extend(concurrency(results));
     out.extend(sweep_tables(results));
     out.extend(resources(results));
+    out.extend(remote(results));
     out.extend(failures(results));
     out
+}
+
+/// Servers on another host: each result's p50 beside the network's round trip over the
+/// same path, and its share: the rest is the client, the server and, through a tunnel,
+/// ssh.
+fn remote(results: &ResultSet) -> Option<Table> {
+    let mut b = TableBuilder::new(
+        "remote",
+        "Remote servers",
+        "Servers on another host: the network's round trip (the median of 40 raw TCP ping-pongs of 64 bytes with an echo beside the server, over the same tunnel or address, before and after the run) beside each result's p50; the rest of p50 is the client, the server and, through a tunnel, ssh.",
+        &["benchmark", "host", "via", "p50", "network", "network share"],
+    );
+    for r in plain(results) {
+        let Some(remote) = &r.server.remote else { continue };
+        let p50 = r.latency.as_ref().filter(|l| l.count > 0 && l.p50_ns > 0).map(|l| l.p50_ns);
+        let rtt = remote.network_rtt.map(|n| n.median_ns);
+        let share = p50.zip(rtt).map_or(Value::Missing, |(p, n)| Value::Pct(n as f64 * 100.0 / p as f64));
+        b.toned_row(vec![
+            (text(&r.name), Tone::Plain),
+            (text(&remote.host), Tone::Muted),
+            (text(&remote.via), Tone::Muted),
+            (p50.map_or(Value::Missing, ns), Tone::Plain),
+            (rtt.map_or(Value::Missing, ns), Tone::Plain),
+            (share, Tone::Plain),
+        ]);
+    }
+    (!b.is_empty()).then(|| b.build())
 }
 
 fn plain(results: &ResultSet) -> impl Iterator<Item = &BenchResult> {

@@ -48,6 +48,8 @@ pub(crate) struct ServeRequest {
     pub payload: PayloadKind,
     /// Exit when stdin reaches EOF (`--exit-with-stdin`, see [`exit_with_stdin`](super::exit_with_stdin)).
     pub exit_with_stdin: bool,
+    /// The session a remote server's companion watches (`--session PID`).
+    pub session: Option<u32>,
 }
 
 /// Parses the arguments after the program name.
@@ -65,6 +67,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         compression: Compression::Off,
         payload: PayloadKind::default(),
         exit_with_stdin: false,
+        session: None,
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -80,6 +83,7 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
             "--port" => req.port = value.parse().map_err(|e| bad(&e))?,
             "--max-connections" => req.max_connections = Some(value.parse().map_err(|e| bad(&e))?),
             "--rust-service" => req.rust_service = Some(value.clone()),
+            "--session" => req.session = Some(value.parse().map_err(|e| bad(&e))?),
             "--compression" => {
                 req.compression = match value.as_str() {
                     "off" => Compression::Off,
@@ -125,6 +129,12 @@ pub(crate) fn link_hook() {
 extern "C" fn serve_before_main() {
     let Some(args) = serve_request_args() else { return };
     serve_in_hook(|| match parse(&args) {
+        // A remote server's companion (see `server::remote`).
+        Ok(req) if req.mode == super::remote::COMPANION_MODE => {
+            consume_request();
+            let Some(session) = req.session else { return Some(Err("the companion needs --session PID".into())) };
+            Some(super::remote::serve_companion(&req.host, req.port, session))
+        }
         // A Rust service of the user's: the harness's `main` serves it.
         Ok(req) if req.rust_service.is_some() => None,
         // Another protocol's, which its own hook serves; any other unknown mode fails

@@ -12,6 +12,7 @@ mod payload;
 pub(crate) mod process;
 mod python;
 pub mod remote;
+mod running;
 // Generated: formatted by its generator, not by rustfmt (a test compares it byte for byte).
 #[rustfmt::skip]
 mod python_classes;
@@ -30,6 +31,7 @@ pub use payload::{PayloadKind, UnknownPayloadKind, BLOCK_LEN};
 pub use process::start_serving_child;
 pub use process::{current_exe_serves, Served, ServerError, ServerHandle, ServerSpec, SERVE_CHILD_ENV};
 pub use python::{PythonError, PythonServerSpec, DEFAULT_SERVICE};
+pub use running::{RemoteEnd, RunningServer, StartedServer};
 #[doc(hidden)]
 pub use service::serve_stream;
 pub use service::Service;

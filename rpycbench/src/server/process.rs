@@ -76,6 +76,9 @@ pub enum ServerError {
         /// The server (its mode's name).
         server: &'static str,
     },
+    /// The server could not be stopped (waiting for it failed).
+    #[error("cannot stop the server: {0}")]
+    Stop(std::io::Error),
     /// A server on a remote host could not be started.
     #[error(transparent)]
     Remote(Box<super::remote::RemoteError>),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 mod ports;
 pub mod preconditions;
+pub mod sshd;
 #[allow(unused_imports)] // each test binary uses a part
 pub use ports::{port_outside_ephemeral_range, ClosedPort};
 

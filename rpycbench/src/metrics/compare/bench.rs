@@ -324,7 +324,26 @@ pub(crate) fn environment_warnings(old: &BenchResult, new: &BenchResult) -> Vec<
     if let Some(line) = super::machine_warning(old, new, threshold_of(new, threshold_of(old, 10.0))) {
         warnings.push(line);
     }
+    if let Some(line) = remote_warning(old, new) {
+        warnings.push(line);
+    }
     warnings
+}
+
+/// A server here against one on another host, or reached another way: the network is
+/// part of every figure.
+fn remote_warning(old: &BenchResult, new: &BenchResult) -> Option<String> {
+    let place = |r: &BenchResult| match &r.server.remote {
+        Some(remote) => format!("on {} via {}", remote.host, remote.via),
+        None => "on the measuring machine".to_owned(),
+    };
+    let (was, is) = (place(old), place(new));
+    (was != is).then(|| {
+        format!(
+            "WARNING: the baseline's server ran {was}, this run's {is}: the network's round trip is part of every \
+             latency, so the difference may be the network's"
+        )
+    })
 }
 
 /// Two whole collections compared.

@@ -140,3 +140,19 @@ fn sets_count_per_benchmark_and_notice_what_is_missing() {
     };
     assert!(compare_sets(&old, &renamed, 10.0).missing(), "nothing in common is missing everything");
 }
+
+#[test]
+fn a_remote_server_against_a_local_baseline_is_warned_about() {
+    let local = result(&STEADY);
+    let mut remote = result(&STEADY);
+    remote.server.remote =
+        Some(crate::metrics::RemoteInfo { host: "bench@server1".into(), via: "tunnel".into(), network_rtt: None });
+    let warned = |old: &BenchResult, new: &BenchResult| {
+        environment_warnings(old, new).iter().any(|w| w.contains("network's round trip is part of every latency"))
+    };
+    assert!(warned(&local, &remote) && warned(&remote, &local));
+    assert!(!warned(&remote, &remote.clone()) && !warned(&local, &local.clone()));
+    let mut direct = remote.clone();
+    direct.server.remote.as_mut().expect("remote").via = "direct".into();
+    assert!(warned(&remote, &direct), "a tunnel against a direct route");
+}

@@ -117,13 +117,26 @@ pub(crate) fn deploy(session: &RemoteSession, binary: &Path) -> Result<Deploymen
     Ok(Deployment { path, copied: true, from_path: false, platform: remote })
 }
 
-/// The SHA-256 of a file, in hex.
+/// The SHA-256 of a file, in hex. Remembered for the file's path, size and modification
+/// time: a suite starts several servers from one binary, and a debug build takes a good
+/// part of a second to hash.
 fn file_sha256(path: &Path) -> Result<String, RemoteError> {
+    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    static KNOWN: std::sync::Mutex<Vec<(Key, String)>> = std::sync::Mutex::new(Vec::new());
     let read = |source| RemoteError::LocalBinary { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    let key: Key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    if let Some((_, hash)) = KNOWN.lock().ok().and_then(|k| k.iter().find(|(k, _)| *k == key).cloned()) {
+        return Ok(hash);
+    }
     let mut file = std::fs::File::open(path).map_err(read)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(read)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(mut known) = KNOWN.lock() {
+        known.push((key, hash.clone()));
+    }
+    Ok(hash)
 }
 
 #[cfg(test)]

@@ -9,13 +9,20 @@
 //! - `deploy`: checking the remote's OS and architecture, copying the binary that runs
 //!   native servers, cached by content hash;
 //! - `server`: starting `rpycbench serve` there, reaching it through a tunnel or
-//!   directly, and making it die with the session.
+//!   directly, and making it die with the session;
+//! - `probe`: the server's companion there, sampling its processes from the remote's
+//!   /proc and echoing the network's round trips over the same path.
 
 mod deploy;
+mod probe;
 mod server;
 mod ssh;
 
 pub use deploy::{Deployment, Platform};
+pub(crate) use probe::{serve_companion, COMPANION_MODE};
+pub use probe::{RemoteProbe, RemoteSample};
+#[cfg(feature = "http")]
+pub(crate) use server::Launch;
 pub use server::{RemoteServer, Via};
 pub use ssh::{RemoteSession, RemoteSpec};
 

@@ -8,10 +8,11 @@
 //! or the network drops and keep-alives notice).
 
 use super::deploy::{deploy, Deployment};
+use super::probe::RemoteProbe;
 use super::{shell_quote, RemoteError, RemoteSession};
 use crate::server::process::{keep_stderr, resolve_binary, spawn_tied};
-use crate::server::{ServerError, ServerSpec, SERVE_CHILD_ENV};
-use std::io::{BufRead, BufReader};
+use crate::server::{Served, ServerError, ServerSpec, SERVE_CHILD_ENV};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -49,31 +50,100 @@ pub struct RemoteServer {
     via: Via,
     forward: Option<(String, String)>,
     deployment: Deployment,
+    served: Served,
+    /// What the process prints after its readiness line (the companion's answers).
+    lines: Mutex<mpsc::Receiver<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The server's companion, or why it could not start.
+    probe: Result<Arc<RemoteProbe>, String>,
     stopped: bool,
+}
+
+/// What to run there: `serve ARGS…` in the deployed binary, with readiness as for
+/// any server (see [`RemoteServer::launch`]).
+pub(crate) struct Launch {
+    /// The mode's name, for errors.
+    pub name: &'static str,
+    /// What it serves, as results record it.
+    pub served: Served,
+    /// The arguments of `serve` after `--host` and `--port`.
+    pub args: Vec<String>,
+    /// Served by the binary's hook before its `main` ([`SERVE_CHILD_ENV`] set): the
+    /// native modes, the HTTP baseline and the companion; not the Python modes, which
+    /// the `rpycbench` command itself runs.
+    pub hook: bool,
+    /// Watch stdin and exit at its EOF (`--exit-with-stdin`): every server; not the
+    /// companion, whose stdin carries its requests (and whose EOF ends it too).
+    pub exit_with_stdin: bool,
+    /// How long it may take to become ready.
+    pub timeout: Duration,
+    /// The binary already deployed for this session (a server's, for its companion):
+    /// not checked and copied again.
+    pub deployed: Option<Deployment>,
 }
 
 impl RemoteServer {
     /// Starts `spec`'s server on the session's host and waits until it is ready (and,
-    /// through a tunnel, reachable from here).
+    /// through a tunnel, reachable from here); then its companion, which samples its
+    /// processes and echoes the network's round trips (see [`RemoteProbe`]).
     pub fn start(session: Arc<RemoteSession>, spec: &ServerSpec) -> Result<RemoteServer, RemoteError> {
-        let binary = resolve_binary(spec.binary.as_deref()).map_err(|e| RemoteError::Local {
+        RemoteServer::start_with(session, spec, &[])
+    }
+
+    /// [`start`](Self::start), with more arguments for `serve` (a harness's
+    /// `--rust-service NAME`).
+    pub(crate) fn start_with(
+        session: Arc<RemoteSession>,
+        spec: &ServerSpec,
+        extra: &[String],
+    ) -> Result<RemoteServer, RemoteError> {
+        let compression = Some(spec.effective_compression());
+        let payload = (!spec.mode.is_python() || spec.python.service.is_none()).then_some(spec.payload);
+        let served = Served { name: spec.mode.name(), backend: spec.mode.backend(), compression, payload };
+        let launch = Launch {
+            name: spec.mode.name(),
+            served,
+            args: serve_args(spec).into_iter().chain(extra.iter().cloned()).collect(),
+            hook: !spec.mode.is_python(),
+            exit_with_stdin: true,
+            timeout: spec.startup_timeout,
+            deployed: None,
+        };
+        let mut server = RemoteServer::launch(session, spec.binary.as_deref(), spec.port, launch)?;
+        server.start_probe(spec.binary.as_deref());
+        Ok(server)
+    }
+
+    /// Starts `serve --host BIND --port PORT ARGS…` there (see [`Launch`]).
+    pub(crate) fn launch(
+        session: Arc<RemoteSession>,
+        binary: Option<&std::path::Path>,
+        port: u16,
+        launch: Launch,
+    ) -> Result<RemoteServer, RemoteError> {
+        let binary = resolve_binary(binary).map_err(|e| RemoteError::Local {
             what: "cannot find the binary to copy".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let deployment = deploy(&session, &binary)?;
+        let deployment = match launch.deployed {
+            Some(d) => d,
+            None => deploy(&session, &binary)?,
+        };
         let via = if session.spec().bind.is_some() { Via::Direct } else { Via::Tunnel };
         let bind = session.spec().bind.clone().unwrap_or_else(|| "127.0.0.1".into());
-        let mut args = vec!["serve".to_owned(), "--exit-with-stdin".into(), "--host".into(), bind.clone()];
-        args.extend(["--port".into(), spec.port.to_string()]);
-        args.extend(serve_args(spec));
+        let mut args = vec!["serve".to_owned()];
+        if launch.exit_with_stdin {
+            args.push("--exit-with-stdin".into());
+        }
+        args.extend(["--host".into(), bind.clone(), "--port".into(), port.to_string()]);
+        args.extend(launch.args);
         let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         // `$$` is the remote shell's pid, which `exec` hands to the server: sshd made
         // it a session (and process group) leader, so the group is the whole server.
         // The variable lets a binary that is not the `rpycbench` command (a harness,
         // copied as the binary that runs native servers here) serve before its `main`;
         // its hook knows native modes only, so Python modes go to the command itself.
-        let env = if spec.mode.is_python() { String::new() } else { format!("env {SERVE_CHILD_ENV}=1 ") };
+        let env = if launch.hook { format!("env {SERVE_CHILD_ENV}=1 ") } else { String::new() };
         let line = format!("echo pid $$; exec {env}{} {}", deployment.path, args.join(" "));
         let mut cmd = session.command(&line);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -83,7 +153,8 @@ impl RemoteServer {
         let (tx, rx) = mpsc::channel();
         if let Some(pipe) = child.stdout.take() {
             std::thread::spawn(move || {
-                // Reading on keeps the pipe from filling up.
+                // Reading on keeps the pipe from filling up; the lines after readiness
+                // are the companion's answers.
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                     let _ = tx.send(line);
                 }
@@ -94,20 +165,28 @@ impl RemoteServer {
             session,
             stdin: child.stdin.take(),
             child,
+            lines: Mutex::new(rx),
             remote_pid: 0,
             remote_addr: ([127, 0, 0, 1], 0).into(),
             addr: ([127, 0, 0, 1], 0).into(),
             via,
             forward: None,
             deployment,
+            served: launch.served,
             stderr,
+            probe: Err("not started".into()),
             stopped: false,
         };
-        let deadline = Instant::now() + spec.startup_timeout;
-        let name = spec.mode.name();
+        let deadline = Instant::now() + launch.timeout;
+        let name = launch.name;
         let line = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
+            let next = server
+                .lines
+                .lock()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+                .and_then(|rx| rx.recv_timeout(left));
+            match next {
                 Ok(line) if line.starts_with("listening on ") => break line,
                 Ok(line) => {
                     if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.trim().parse().ok()) {
@@ -123,7 +202,7 @@ impl RemoteServer {
                     return Err(RemoteError::Exited { server: name, destination, status, stderr: server.stderr() });
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let (after, stderr) = (spec.startup_timeout, server.stderr());
+                    let (after, stderr) = (launch.timeout, server.stderr());
                     return Err(RemoteError::NotReady { server: name, destination, after, stderr });
                 }
             }
@@ -137,6 +216,16 @@ impl RemoteServer {
             Via::Direct => server.direct_addr()?,
         };
         Ok(server)
+    }
+
+    /// Starts the companion of this server (see [`RemoteProbe`]); a failure is kept,
+    /// not returned: the benchmark runs without remote figures, and says why.
+    pub(crate) fn start_probe(&mut self, binary: Option<&std::path::Path>) {
+        // The same binary as the server's: deployed (and checked) once.
+        let deployed = Some(self.deployment.clone());
+        self.probe = RemoteProbe::start(self.session.clone(), binary, self.remote_pid, deployed)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
     }
 
     /// Forwards a free local port to the server (on the remote's loopback).
@@ -206,6 +295,50 @@ impl RemoteServer {
         &self.deployment
     }
 
+    /// What it serves, as results record it.
+    pub fn served(&self) -> Served {
+        self.served
+    }
+
+    /// The session it runs in.
+    pub fn session(&self) -> &Arc<RemoteSession> {
+        &self.session
+    }
+
+    /// The host it runs on, as given (`user@host`, a `~/.ssh/config` name).
+    pub fn destination(&self) -> &str {
+        &self.session.spec().destination
+    }
+
+    /// Its companion, which samples its processes there and echoes round trips over
+    /// the same path; `Err` says why there is none (an older `rpycbench` on the
+    /// remote's PATH, say), and the benchmark then runs without remote figures.
+    pub fn probe(&self) -> Result<&Arc<RemoteProbe>, &str> {
+        self.probe.as_ref().map_err(String::as_str)
+    }
+
+    /// Sends `line` to the process's stdin and waits up to `timeout` for the first
+    /// line of its answer, then for more until `end` says the answer is complete (a
+    /// companion's request); `None` when it did not answer in time or has gone.
+    pub(crate) fn ask(&mut self, line: &str, timeout: Duration, end: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+        let stdin = self.stdin.as_mut()?;
+        if stdin.write_all(line.as_bytes()).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()).is_err()
+        {
+            return None;
+        }
+        let rx = self.lines.lock().ok()?;
+        let deadline = Instant::now() + timeout;
+        let mut answer = Vec::new();
+        loop {
+            let got = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()?;
+            let last = end(&got);
+            answer.push(got);
+            if last {
+                return Some(answer);
+            }
+        }
+    }
+
     /// Whether the server has ended (its ssh process has exited) by itself.
     pub fn has_exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
@@ -227,11 +360,17 @@ impl RemoteServer {
             return Ok(());
         }
         self.stopped = true;
+        // The companion goes first: it watches the server's processes.
+        if let Ok(probe) = std::mem::replace(&mut self.probe, Err("stopped".into())) {
+            probe.close();
+        }
         if let Some((local, target)) = self.forward.take() {
             self.session.cancel_forward(&local, &target);
         }
         let mut result = Ok(());
-        if self.remote_pid > 1 {
+        // A session that has ended took the server with it (sshd closed its stdin):
+        // there is nothing to stop there, and no way to.
+        if self.remote_pid > 1 && self.session.is_open() {
             let g = self.remote_pid;
             // Only while the group still exists, so a vanished server is not an error.
             let stop = format!(

@@ -220,6 +220,12 @@ impl RemoteSession {
         RemoteError::Local { what: format!("cannot run `{what}` over ssh to {}", self.spec.destination), source }
     }
 
+    /// Whether the master connection still runs: once it has ended (killed, or the
+    /// network lost and its keep-alives unanswered), so has every server of the session.
+    pub fn is_open(&self) -> bool {
+        self.master.lock().map(|mut m| matches!(m.try_wait(), Ok(None))).unwrap_or(false)
+    }
+
     /// What the session was opened with.
     pub fn spec(&self) -> &RemoteSpec {
         &self.spec
