@@ -7,7 +7,7 @@ use super::local::{ExportTable, LocalRef};
 use super::object::Object;
 use super::observer::WireObserver;
 use super::outgoing::{self, BoxCtx, Part};
-use super::plain_call::{self, PlainCall};
+use super::plain_request::{self, PlainRequest};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
 use crate::wire::{Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, Handler, Limits, Message};
@@ -95,8 +95,8 @@ impl Config {
 pub(crate) enum Incoming {
     /// Any message, decoded in full.
     Message(Message),
-    /// A plain CALLATTR, decoded in place (see `client::plain_call`).
-    Call(PlainCall),
+    /// A plain CALLATTR or DEL, decoded in place (see `client::plain_request`).
+    Plain(PlainRequest),
 }
 
 /// What a request came back with.
@@ -502,10 +502,9 @@ impl Connection {
     pub(crate) fn handle_message(&mut self, msg: Incoming) -> Result<Option<(i64, Outcome)>> {
         let msg = match msg {
             Incoming::Message(msg) => msg,
-            Incoming::Call(call) => {
-                let handler = i64::from(Handler::CallAttr.id());
-                let seq = call.seq;
-                self.answer_charged(seq, handler, RequestArgs::Plain(call))?;
+            Incoming::Plain(PlainRequest { seq, body }) => {
+                let handler = i64::from(body.handler().id());
+                self.answer_charged(seq, handler, RequestArgs::Plain(body))?;
                 return Ok(None);
             }
         };
@@ -564,9 +563,9 @@ impl Connection {
                     }
                     let limits = &self.config.limits;
                     let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
-                    if let Some((call, charge)) = plain_call::decode(&frame, limits, available, &self.exports) {
+                    if let Some((request, charge)) = plain_request::decode(&frame, limits, available, &self.exports) {
                         self.received_charge = charge;
-                        return Ok(Some(Incoming::Call(call)));
+                        return Ok(Some(Incoming::Plain(request)));
                     }
                     match Message::decode_frame(&frame, limits, available) {
                         Ok((msg, charge)) => {

@@ -2,6 +2,7 @@
 //! conversions between it and Rust types.
 
 use super::local::{LocalObject, LocalRef};
+use super::positional::Positional;
 use super::remote::RemoteRef;
 use crate::error::{Error, Result};
 use crate::wire::Value;
@@ -162,6 +163,11 @@ impl IntoArgs for Vec<Object> {
         self
     }
 }
+impl IntoArgs for Positional {
+    fn into_args(self) -> Vec<Object> {
+        self.into_vec()
+    }
+}
 
 macro_rules! args_tuple {
     ($($name:ident)+) => {
@@ -198,8 +204,8 @@ macro_rules! kwargs {
 /// The arguments a peer passed to one of our callables.
 #[derive(Clone, Debug, Default)]
 pub struct Args {
-    /// Positional arguments.
-    pub positional: Vec<Object>,
+    /// Positional arguments (up to four held without a heap allocation).
+    pub positional: Positional,
     /// Keyword arguments as `(name, value)` pairs.
     pub kwargs: Kwargs,
 }

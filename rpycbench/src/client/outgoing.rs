@@ -129,11 +129,11 @@ pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> 
         Object::Tuple(items) => write_tuple_box(items.iter(), items.len(), ctx, out),
         Object::Remote(r) => write_ref_box(r, ctx, out),
         Object::Local(l) => {
-            let id = ctx.exports.export(l);
+            let (class_id, object_id) = ctx.exports.export(l);
             *ctx.exported += 1;
             out.push(brine::tag::TUPLE1 + 1);
             brine::write_int(label::REMOTE_REF, out);
-            Ok(id.encode(out)?)
+            Ok(IdPack::encode_parts(l.type_name(), class_id, object_id, out)?)
         }
     }
 }

@@ -279,7 +279,7 @@ impl<'a> Reader<'a> {
 
     /// [`collect`](Self::collect), charging each element `element_size` bytes: for a
     /// caller that decodes into a different type than the general decoder would and
-    /// must charge the budget the same (`client::plain_call`).
+    /// must charge the budget the same.
     pub fn collect_charged_as<T>(
         &mut self,
         n: usize,
@@ -287,16 +287,38 @@ impl<'a> Reader<'a> {
         mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
         let mut items: Vec<T> = Vec::new();
-        for _ in 0..n {
-            if items.len() == items.capacity() {
-                let cap = items.capacity();
-                let grown = (cap * 2).max(FIRST_ELEMENTS.min(n)).min(n);
-                self.charge((grown - cap).saturating_mul(element_size))?;
-                items.reserve_exact(grown - items.len());
-            }
-            items.push(item(self)?);
-        }
+        self.each_charged_as(n, element_size, |r, room| {
+            items.reserve_exact(room);
+            items.push(item(r)?);
+            Ok(())
+        })?;
         Ok(items)
+    }
+
+    /// Decodes `n` items with `item`, charging the budget exactly as
+    /// [`collect_charged_as`](Self::collect_charged_as) does for a vector of
+    /// `element_size`-byte elements: each growth is charged before the item that needs
+    /// it, which is told how many more items to make room for (0 when there is room);
+    /// for a caller that keeps the items elsewhere (`client::plain_request` keeps a few
+    /// inline).
+    pub fn each_charged_as(
+        &mut self,
+        n: usize,
+        element_size: usize,
+        mut item: impl FnMut(&mut Self, usize) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        let mut capacity = 0;
+        for len in 0..n {
+            let mut room = 0;
+            if len == capacity {
+                let grown = (capacity * 2).max(FIRST_ELEMENTS.min(n)).min(n);
+                self.charge((grown - capacity).saturating_mul(element_size))?;
+                room = grown - len;
+                capacity = grown;
+            }
+            item(self, room)?;
+        }
+        Ok(())
     }
 
     /// The current offset into the input.
