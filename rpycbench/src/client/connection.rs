@@ -10,9 +10,11 @@ use super::outgoing::{self, BoxCtx, Part};
 use super::plain_request::{self, PlainRequest};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
-use crate::wire::{Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, Handler, Limits, Message};
+use crate::wire::{
+    Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, FrameParts, Handler, Limits, Message,
+};
 use std::collections::{HashMap, HashSet};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -407,7 +409,7 @@ impl Connection {
                     exported: &mut self.counters.objects_exported,
                 };
                 outgoing::write_box(obj, &mut ctx, payload)
-                    .and_then(|()| over_budget(payload.len(), self.config.limits.max_connection_memory))
+                    .and_then(|()| over_budget(payload.total_len(), self.config.limits.max_connection_memory))
             }
             Err(exc) => {
                 crate::wire::message::write_exception_header(seq, payload);
@@ -433,7 +435,14 @@ impl Connection {
     }
 
     fn write_frame(&mut self, doing: &'static str) -> Result<()> {
-        let frame = match self.encoder.finish() {
+        // An observer is shown the frame in one slice, so the large values a frame
+        // shares are then copied into it; otherwise they are written from where they
+        // lie, in one vectored write with the frame's other bytes.
+        let finished = match self.observer {
+            Some(_) => self.encoder.finish().map(FrameParts::from),
+            None => self.encoder.finish_parts(),
+        };
+        let frame = match finished {
             Ok(f) => f,
             Err(e) => {
                 self.encoder.reset();
@@ -442,13 +451,14 @@ impl Connection {
         };
         let len = frame.len();
         let at = self.observer.is_some().then(Instant::now);
-        if let Err(e) = self.stream.write_all(frame) {
+        if let Err(e) = frame.write_to(&mut self.stream) {
             self.closed = true;
             self.encoder.reset();
             return Err(self.io_error(doing, e));
         }
         if let (Some(observer), Some(at)) = (self.observer.as_mut(), at) {
-            observer.sent(frame, at);
+            // Finished in one slice above: the buffer is the whole frame.
+            observer.sent(frame.buffer(), at);
         }
         // Gives back a large frame's buffer now, not at the next frame: a connection
         // may idle for long after a 100 MB reply.

@@ -41,8 +41,37 @@ pub mod tag {
 /// CPython ≥ 3.11 refuses int↔str conversions beyond this many digits.
 pub const MAX_INT_DIGITS: usize = 4300;
 
-/// Encodes `value` and appends it to `out`.
-pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Where [`encode`] writes: a byte vector, or a frame's payload
+/// ([`FramePayload`](super::frame::FramePayload)), which may send a large `bytes` value
+/// from where it lies instead of copying it.
+pub trait Sink {
+    /// The bytes written so far, to append to.
+    fn vec(&mut self) -> &mut Vec<u8>;
+
+    /// Appends the contents of `b`, a `bytes` value whose header is written already.
+    fn bytes_body(&mut self, b: &Bytes) {
+        append_bytes(b, self.vec());
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn vec(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// Encodes `value` and appends it to `out` (a `Vec<u8>`, or a frame's payload).
+pub fn encode<S: Sink + ?Sized>(value: &Value, out: &mut S) -> Result<(), EncodeError> {
+    if let Value::Bytes(b) = value {
+        write_bytes_header(b.len(), out.vec())?;
+        out.bytes_body(b);
+        return Ok(());
+    }
+    if let Value::Tuple(items) = value {
+        write_tuple_header(items.len(), out.vec())?;
+        return items.iter().try_for_each(|v| encode(v, out));
+    }
+    let out = out.vec();
     match value {
         Value::None => out.push(tag::NONE),
         Value::Bool(true) => out.push(tag::TRUE),
@@ -55,14 +84,8 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             out.extend_from_slice(&re.to_be_bytes());
             out.extend_from_slice(&im.to_be_bytes());
         }
-        Value::Bytes(b) => write_bytes(b, out)?,
         Value::Str(s) => write_str(s, out)?,
-        Value::Tuple(items) => {
-            write_tuple_header(items.len(), out)?;
-            for v in items {
-                encode(v, out)?;
-            }
-        }
+        Value::Bytes(_) | Value::Tuple(_) => unreachable!("written above"),
         Value::FrozenSet(items) => {
             out.push(tag::FROZENSET);
             encode_tuple_of(items, out)?;
@@ -128,7 +151,14 @@ pub fn write_float(x: f64, out: &mut Vec<u8>) {
 
 /// Writes a `bytes` object with the length class CPython picks.
 pub fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    match b.len() {
+    write_bytes_header(b.len(), out)?;
+    append_bytes(b, out);
+    Ok(())
+}
+
+/// Writes the tag and length of a `bytes` object of `len` bytes; its contents follow.
+pub fn write_bytes_header(len: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match len {
         0 => out.push(tag::EMPTY_BYTES),
         n @ 1..=4 => out.push(tag::BYTES1 + (n as u8 - 1)),
         n @ 5..=255 => out.extend_from_slice(&[tag::BYTES_L1, n as u8]),
@@ -138,13 +168,17 @@ pub fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
             out.extend_from_slice(&n.to_be_bytes());
         }
     }
+    Ok(())
+}
+
+/// Appends `b` to `out`.
+pub(crate) fn append_bytes(b: &[u8], out: &mut Vec<u8>) {
     if out.capacity() - out.len() < b.len() {
         // Grown once, with huge pages where the buffer is large: see `wire::pages`.
         out.reserve(b.len());
         super::pages::advise_huge_pages(out.as_ptr(), out.capacity());
     }
     out.extend_from_slice(b);
-    Ok(())
 }
 
 /// Writes a `str`: the UNICODE tag around the bytes of its UTF-8 form.
