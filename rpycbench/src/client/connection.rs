@@ -620,7 +620,10 @@ impl Connection {
             if buffered > 0 {
                 self.pieces.partial(buffered);
             }
-            self.release_when_idle(deadline);
+            // Waiting for a reply (a deadline) polls first; a server waiting for the next
+            // request blocks at once, as Python's does.
+            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
+            self.release_when_idle(deadline, poll);
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -630,9 +633,6 @@ impl Connection {
             } else {
                 self.arm_silence_limit()?;
             }
-            // Waiting for a reply (a deadline) polls first; a server waiting for the next
-            // request blocks at once, as Python's does.
-            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
             match self.decoder.read_from(&mut super::poll::PollingReader { stream: &mut self.stream, poll }) {
                 Ok(0) => {
                     self.closed = true;
@@ -659,19 +659,22 @@ impl Connection {
     /// memory instead of faulting in and zeroing fresh pages for each frame (see
     /// `wire::frame_decoder`); this bounds what an idle connection keeps. One `poll(2)`
     /// per wait, and only while the buffers are large.
-    fn release_when_idle(&mut self, deadline: Option<Instant>) {
+    ///
+    /// A client waiting for a reply polls for `spin` first without blocking, as its read
+    /// would (`client::poll`): a blocking `poll(2)` here would put it to sleep, and the
+    /// wake-up its reply polling exists to avoid would come back after every large
+    /// transfer.
+    fn release_when_idle(&mut self, deadline: Option<Instant>, spin: Duration) {
         if self.decoder.buffered() > 0 || self.decoder.retained() + self.encoder.retained() <= KEPT_WHILE_IDLE {
             return;
         }
+        if !spin.is_zero() && super::poll::readable_within(&self.stream, spin) {
+            return;
+        }
         let wait = deadline.map_or(IDLE_RELEASE, |d| d.saturating_duration_since(Instant::now()).min(IDLE_RELEASE));
-        use std::os::fd::AsRawFd;
-        let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for a socket this connection owns; the timeout is at
-        // most IDLE_RELEASE, well within a c_int of milliseconds.
-        let ready = unsafe { libc::poll(&mut fd, 1, wait.as_millis() as libc::c_int) };
         // Only a wait of the full period means idle: a deadline that came first is the
         // caller's timeout, handled by the read that follows.
-        if ready == 0 && wait == IDLE_RELEASE {
+        if !super::poll::wait_readable(&self.stream, wait) && wait == IDLE_RELEASE {
             self.decoder.release_buffers();
             self.encoder.release_buffers();
         }
