@@ -97,6 +97,15 @@ fn per_request(what: &str, total: u64) -> u64 {
     total / MEASURED
 }
 
+/// `conn.root.echo(7)` as a Python client makes it: GETATTR of the bound method, a
+/// CALL of it, and (in the next request's window) the DEL of its proxy.
+fn python_style_echo(conn: &mut Connection) -> Object {
+    let root = conn.root().expect("the root");
+    let method = conn.getattr(&root, "echo").expect("root.echo");
+    let method = method.as_remote().expect("a bound method travels by reference").clone();
+    conn.call_ref(&method, (7,), Vec::new()).expect("root.echo(7)")
+}
+
 // Each case runs on its own connection; the cases share one process (and one counter),
 // so they run one after another in a single test.
 #[test]
@@ -105,11 +114,21 @@ fn simple_requests_allocate_what_is_recorded() {
     let echo_int = per_request("echo(7)", server_allocations(|c| c.call("echo", (7,)).expect("echo(7)")));
     let echo_str = per_request("echo('hello')", server_allocations(|c| c.call("echo", ("hello",)).expect("echo")));
     let get_user = per_request("get_user(1)", server_allocations(|c| c.call("get_user", (1,)).expect("get_user")));
-    let figures = format!("ping {ping}, echo(7) {echo_int}, echo('hello') {echo_str}, get_user(1) {get_user}");
+    let python_echo = per_request("root.echo(7)", server_allocations(python_style_echo));
+    let figures = format!(
+        "ping {ping}, echo(7) {echo_int}, echo('hello') {echo_str}, get_user(1) {get_user}, \
+         root.echo(7) {python_echo}"
+    );
     eprintln!("server allocations per request: {figures}");
-    // ping: none. echo: the vector of positional arguments the `Service` API takes
-    // (the str itself reuses the buffer of the previous reply). get_user: the user
-    // object, its export (an id_pack name, table entries) and the DEL of the previous
-    // user, whose arguments take the general decoding path.
-    assert_eq!((ping, echo_int, echo_str, get_user), (0, 1, 1, 10), "server allocations per request: {figures}");
+    // ping and echo: none (the arguments are held inline, the str reuses the buffer of
+    // the previous reply). get_user: the user object lent to the client (its `Arc`,
+    // its type name, its one string for name and email); the DEL of the previous user
+    // is decoded in place. root.echo(7): the bound method lent to the client (its
+    // `Arc`, type name, owner type and name) and the list of references it gives up
+    // when its DEL drops it; its GETATTR, CALL and DEL are decoded in place.
+    assert_eq!(
+        (ping, echo_int, echo_str, get_user, python_echo),
+        (0, 0, 0, 3, 5),
+        "server allocations per request: {figures}"
+    );
 }

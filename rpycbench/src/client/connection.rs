@@ -7,12 +7,14 @@ use super::local::{ExportTable, LocalRef};
 use super::object::Object;
 use super::observer::WireObserver;
 use super::outgoing::{self, BoxCtx, Part};
-use super::plain_call::{self, PlainCall};
+use super::plain_request::{self, PlainRequest};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
-use crate::wire::{Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, Handler, Limits, Message};
+use crate::wire::{
+    Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, FrameParts, Handler, Limits, Message,
+};
 use std::collections::{HashMap, HashSet};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,8 +97,8 @@ impl Config {
 pub(crate) enum Incoming {
     /// Any message, decoded in full.
     Message(Message),
-    /// A plain CALLATTR, decoded in place (see `client::plain_call`).
-    Call(PlainCall),
+    /// A plain CALLATTR or DEL, decoded in place (see `client::plain_request`).
+    Plain(PlainRequest),
 }
 
 /// What a request came back with.
@@ -407,7 +409,7 @@ impl Connection {
                     exported: &mut self.counters.objects_exported,
                 };
                 outgoing::write_box(obj, &mut ctx, payload)
-                    .and_then(|()| over_budget(payload.len(), self.config.limits.max_connection_memory))
+                    .and_then(|()| over_budget(payload.total_len(), self.config.limits.max_connection_memory))
             }
             Err(exc) => {
                 crate::wire::message::write_exception_header(seq, payload);
@@ -433,7 +435,14 @@ impl Connection {
     }
 
     fn write_frame(&mut self, doing: &'static str) -> Result<()> {
-        let frame = match self.encoder.finish() {
+        // An observer is shown the frame in one slice, so the large values a frame
+        // shares are then copied into it; otherwise they are written from where they
+        // lie, in one vectored write with the frame's other bytes.
+        let finished = match self.observer {
+            Some(_) => self.encoder.finish().map(FrameParts::from),
+            None => self.encoder.finish_parts(),
+        };
+        let frame = match finished {
             Ok(f) => f,
             Err(e) => {
                 self.encoder.reset();
@@ -442,13 +451,14 @@ impl Connection {
         };
         let len = frame.len();
         let at = self.observer.is_some().then(Instant::now);
-        if let Err(e) = self.stream.write_all(frame) {
+        if let Err(e) = frame.write_to(&mut self.stream) {
             self.closed = true;
             self.encoder.reset();
             return Err(self.io_error(doing, e));
         }
         if let (Some(observer), Some(at)) = (self.observer.as_mut(), at) {
-            observer.sent(frame, at);
+            // Finished in one slice above: the buffer is the whole frame.
+            observer.sent(frame.buffer(), at);
         }
         // Gives back a large frame's buffer now, not at the next frame: a connection
         // may idle for long after a 100 MB reply.
@@ -502,10 +512,9 @@ impl Connection {
     pub(crate) fn handle_message(&mut self, msg: Incoming) -> Result<Option<(i64, Outcome)>> {
         let msg = match msg {
             Incoming::Message(msg) => msg,
-            Incoming::Call(call) => {
-                let handler = i64::from(Handler::CallAttr.id());
-                let seq = call.seq;
-                self.answer_charged(seq, handler, RequestArgs::Plain(call))?;
+            Incoming::Plain(PlainRequest { seq, body }) => {
+                let handler = i64::from(body.handler().id());
+                self.answer_charged(seq, handler, RequestArgs::Plain(body))?;
                 return Ok(None);
             }
         };
@@ -564,9 +573,9 @@ impl Connection {
                     }
                     let limits = &self.config.limits;
                     let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
-                    if let Some((call, charge)) = plain_call::decode(&frame, limits, available, &self.exports) {
+                    if let Some((request, charge)) = plain_request::decode(&frame, limits, available, &self.exports) {
                         self.received_charge = charge;
-                        return Ok(Some(Incoming::Call(call)));
+                        return Ok(Some(Incoming::Plain(request)));
                     }
                     match Message::decode_frame(&frame, limits, available) {
                         Ok((msg, charge)) => {
@@ -611,7 +620,10 @@ impl Connection {
             if buffered > 0 {
                 self.pieces.partial(buffered);
             }
-            self.release_when_idle(deadline);
+            // Waiting for a reply (a deadline) polls first; a server waiting for the next
+            // request blocks at once, as Python's does.
+            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
+            self.release_when_idle(deadline, poll);
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -621,9 +633,6 @@ impl Connection {
             } else {
                 self.arm_silence_limit()?;
             }
-            // Waiting for a reply (a deadline) polls first; a server waiting for the next
-            // request blocks at once, as Python's does.
-            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
             match self.decoder.read_from(&mut super::poll::PollingReader { stream: &mut self.stream, poll }) {
                 Ok(0) => {
                     self.closed = true;
@@ -650,19 +659,22 @@ impl Connection {
     /// memory instead of faulting in and zeroing fresh pages for each frame (see
     /// `wire::frame_decoder`); this bounds what an idle connection keeps. One `poll(2)`
     /// per wait, and only while the buffers are large.
-    fn release_when_idle(&mut self, deadline: Option<Instant>) {
+    ///
+    /// A client waiting for a reply polls for `spin` first without blocking, as its read
+    /// would (`client::poll`): a blocking `poll(2)` here would put it to sleep, and the
+    /// wake-up its reply polling exists to avoid would come back after every large
+    /// transfer.
+    fn release_when_idle(&mut self, deadline: Option<Instant>, spin: Duration) {
         if self.decoder.buffered() > 0 || self.decoder.retained() + self.encoder.retained() <= KEPT_WHILE_IDLE {
             return;
         }
+        if !spin.is_zero() && super::poll::readable_within(&self.stream, spin) {
+            return;
+        }
         let wait = deadline.map_or(IDLE_RELEASE, |d| d.saturating_duration_since(Instant::now()).min(IDLE_RELEASE));
-        use std::os::fd::AsRawFd;
-        let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd for a socket this connection owns; the timeout is at
-        // most IDLE_RELEASE, well within a c_int of milliseconds.
-        let ready = unsafe { libc::poll(&mut fd, 1, wait.as_millis() as libc::c_int) };
         // Only a wait of the full period means idle: a deadline that came first is the
         // caller's timeout, handled by the read that follows.
-        if ready == 0 && wait == IDLE_RELEASE {
+        if !super::poll::wait_readable(&self.stream, wait) && wait == IDLE_RELEASE {
             self.decoder.release_buffers();
             self.encoder.release_buffers();
         }

@@ -4,7 +4,8 @@
 use super::connection::Connection;
 use super::local::{LocalObject, LocalRef};
 use super::object::{Args, Object};
-use super::plain_call::PlainCall;
+use super::plain_request::Plain;
+use super::positional::Positional;
 use super::python::ops;
 use crate::error::{Error, Result};
 use crate::wire::{Boxed, ExceptionPayload, Handler, IdPack, RemoteException, Value};
@@ -33,11 +34,14 @@ fn python_frames(h: Handler) -> u32 {
 }
 
 /// A request's arguments, as received.
+// A plain request is large (its arguments and method name inline) and boxing it would
+// allocate per request, which is what it exists to avoid; it lives for one request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum RequestArgs {
     /// Decoded in full (any request).
     Boxed(Boxed),
-    /// A plain CALLATTR decoded in place; its handler is CALLATTR.
-    Plain(PlainCall),
+    /// A plain CALLATTR or DEL decoded in place; its handler is the one it names.
+    Plain(Plain),
 }
 
 impl Connection {
@@ -95,9 +99,16 @@ impl Connection {
         let args = match args {
             RequestArgs::Boxed(args) => args,
             // What the general path below does for the same request.
-            RequestArgs::Plain(call) => {
-                let PlainCall { target, method, positional, .. } = call;
+            RequestArgs::Plain(Plain::CallAttr { target, method, positional }) => {
                 return target.object().call_method(self, &method, Args { positional, kwargs: Vec::new() });
+            }
+            RequestArgs::Plain(Plain::GetAttr { target, name }) => return target.object().getattr(self, &name),
+            RequestArgs::Plain(Plain::Call { target, positional }) => {
+                return target.object().call(self, Args { positional, kwargs: Vec::new() });
+            }
+            RequestArgs::Plain(Plain::Del { object_id, count }) => {
+                self.exports.release(object_id, count.max(0) as u64);
+                return Ok(Object::NONE);
             }
         };
         // DEL and INSPECT name objects by id without making them live again.
@@ -181,7 +192,7 @@ impl Connection {
                 let [obj, attempt, _fallback, start, stop, rest] = exact(args, h)?;
                 let (obj, attempt) = (local(obj, h)?, name_of(attempt)?);
                 let (start, stop) = (start.extract::<Value>()?, stop.extract::<Value>()?);
-                let mut positional = vec![Object::Value(Value::slice(start, stop, Value::None))];
+                let mut positional = Positional::from([Object::Value(Value::slice(start, stop, Value::None))]);
                 positional.extend(rest.extract::<Vec<Object>>()?);
                 obj.object().call_method(self, &attempt, Args { positional, kwargs: Vec::new() })
             }
@@ -195,7 +206,7 @@ impl Connection {
     fn handle_del(&mut self, args: Boxed) -> Result<Object> {
         if let Boxed::Tuple(items) = args {
             if let [Boxed::LocalRef(id), Boxed::Value(Value::Int(count))] = items.as_slice() {
-                self.exports.release(id, (*count).max(0) as u64);
+                self.exports.release(id.object_id, (*count).max(0) as u64);
                 return Ok(Object::NONE);
             }
         }
@@ -331,9 +342,9 @@ fn name_of(obj: Object) -> Result<String> {
 /// `args_tuple[, kwargs_pairs]` of CALL and CALLATTR.
 fn call_args(mut rest: impl Iterator<Item = Object>, h: Handler) -> Result<Args> {
     let positional = match rest.next() {
-        None => Vec::new(),
+        None => Positional::new(),
         Some(Object::Value(Value::Tuple(v))) => v.into_iter().map(Object::Value).collect(),
-        Some(Object::Tuple(v)) => v,
+        Some(Object::Tuple(v)) => v.into(),
         Some(other) => return Err(type_error(format!("{h} arguments must be a tuple, got {}", other.describe()))),
     };
     let kwargs = match rest.next() {

@@ -213,15 +213,17 @@ impl ExportTable {
         ExportTable { by_id: HashMap::new(), by_addr: HashMap::new(), next_id: 1 }
     }
 
-    /// Lends `obj` (again) and returns its id_pack.
-    pub(crate) fn export(&mut self, obj: &LocalRef) -> IdPack {
+    /// Lends `obj` (again) and returns its id_pack's class and object ids (its name is
+    /// the object's type name: [`IdPack::encode_parts`] writes it from there, with no
+    /// id_pack made per reply).
+    pub(crate) fn export(&mut self, obj: &LocalRef) -> (i64, i64) {
         let id = *self.by_addr.entry(obj.addr()).or_insert_with(|| {
             let id = self.next_id;
             self.next_id += 1;
             id
         });
         self.by_id.entry(id).or_insert_with(|| Exported { obj: obj.clone(), count: 0 }).count += 1;
-        IdPack::new(obj.type_name(), class_id(obj.type_name()), id)
+        (class_id(obj.type_name()), id)
     }
 
     /// The object an id_pack names, if it is still lent.
@@ -230,19 +232,20 @@ impl ExportTable {
     }
 
     /// The object with `object_id`, if it is still lent and its type is `name`: [`get`]
-    /// for an id_pack read in place from a frame (see `client::plain_call`).
+    /// for an id_pack read in place from a frame (see `client::plain_request`).
     ///
     /// [`get`]: Self::get
     pub(crate) fn get_by(&self, object_id: i64, name: &str) -> Option<LocalRef> {
         self.by_id.get(&object_id).filter(|e| e.obj.type_name() == name).map(|e| e.obj.clone())
     }
 
-    /// Handles DEL: forgets the object once the peer returned every reference.
-    pub(crate) fn release(&mut self, id: &IdPack, count: u64) {
-        if let Some(e) = self.by_id.get_mut(&id.object_id) {
+    /// Handles DEL of the object lent as `object_id`: forgets it once the peer
+    /// returned every reference.
+    pub(crate) fn release(&mut self, object_id: i64, count: u64) {
+        if let Some(e) = self.by_id.get_mut(&object_id) {
             if e.count <= count {
                 let addr = e.obj.addr();
-                self.by_id.remove(&id.object_id);
+                self.by_id.remove(&object_id);
                 self.by_addr.remove(&addr);
             } else {
                 e.count -= count;

@@ -2,9 +2,10 @@
 //! conversions between it and Rust types.
 
 use super::local::{LocalObject, LocalRef};
+use super::positional::Positional;
 use super::remote::RemoteRef;
 use crate::error::{Error, Result};
-use crate::wire::Value;
+use crate::wire::{Bytes, Value};
 use num_bigint::BigInt;
 use std::sync::Arc;
 
@@ -162,6 +163,11 @@ impl IntoArgs for Vec<Object> {
         self
     }
 }
+impl IntoArgs for Positional {
+    fn into_args(self) -> Vec<Object> {
+        self.into_vec()
+    }
+}
 
 macro_rules! args_tuple {
     ($($name:ident)+) => {
@@ -198,8 +204,8 @@ macro_rules! kwargs {
 /// The arguments a peer passed to one of our callables.
 #[derive(Clone, Debug, Default)]
 pub struct Args {
-    /// Positional arguments.
-    pub positional: Vec<Object>,
+    /// Positional arguments (up to four held without a heap allocation).
+    pub positional: Positional,
     /// Keyword arguments as `(name, value)` pairs.
     pub kwargs: Kwargs,
 }
@@ -299,7 +305,19 @@ impl FromObject for String {
         }
     }
 }
+impl FromObject for Bytes {
+    /// A `bytes` value, shared: a large one received stays in the frame it arrived in
+    /// (see [`FrameDecoder`](crate::wire::FrameDecoder)) instead of being copied, as a
+    /// `Vec<u8>` would copy it.
+    fn from_object(obj: Object) -> Result<Self> {
+        match obj {
+            Object::Value(Value::Bytes(b)) => Ok(b),
+            other => mismatch("bytes", &other),
+        }
+    }
+}
 impl FromObject for Vec<u8> {
+    /// A `bytes` value, copied unless nothing else holds it (take [`Bytes`] to share it).
     fn from_object(obj: Object) -> Result<Self> {
         match obj {
             Object::Value(Value::Bytes(b)) => Ok(b.into()),
@@ -382,3 +400,21 @@ from_object_tuple!(5: A B C D E);
 from_object_tuple!(6: A B C D E F);
 from_object_tuple!(7: A B C D E F G);
 from_object_tuple!(8: A B C D E F G H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_extracted_shared_and_vectors_copied() {
+        let payload = Bytes::from(vec![7u8; 1 << 20]);
+        let obj = Object::Value(Value::Bytes(payload.clone()));
+        let shared: Bytes = obj.clone().extract().unwrap();
+        assert_eq!(shared.as_ptr(), payload.as_ptr(), "the same buffer, not a copy");
+        let copied: Vec<u8> = obj.extract().unwrap();
+        assert_eq!(copied, payload);
+        assert_ne!(copied.as_ptr(), payload.as_ptr());
+        let err = Object::from("text").extract::<Bytes>().unwrap_err();
+        assert!(matches!(err, Error::Type { expected: "bytes", .. }), "{err}");
+    }
+}

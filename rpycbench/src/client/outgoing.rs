@@ -6,7 +6,7 @@ use super::object::Object;
 use super::remote::{ReleaseQueue, RemoteRef};
 use crate::error::{Error, Result};
 use crate::wire::boxing::label;
-use crate::wire::{brine, IdPack, Value};
+use crate::wire::{brine, FramePayload, IdPack, Value};
 use std::sync::Arc;
 
 /// One element of a request's argument tuple.
@@ -44,7 +44,7 @@ fn part_is_simple(p: &Part<'_>) -> bool {
 }
 
 /// Writes the boxed argument tuple of a request.
-pub(crate) fn write_args(parts: &[Part<'_>], ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn write_args(parts: &[Part<'_>], ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     let simple = parts.iter().all(part_is_simple);
     out.push(brine::tag::TUPLE1 + 1);
     brine::write_int(if simple { label::VALUE } else { label::TUPLE }, out);
@@ -60,7 +60,7 @@ pub(crate) fn write_args(parts: &[Part<'_>], ctx: &mut BoxCtx<'_>, out: &mut Vec
 }
 
 /// Writes a simple part as a plain value (inside a VALUE box).
-fn write_part_value(p: &Part<'_>, out: &mut Vec<u8>) -> Result<()> {
+fn write_part_value(p: &Part<'_>, out: &mut FramePayload) -> Result<()> {
     match p {
         Part::Str(s) => brine::write_str(s, out)?,
         Part::Value(v) => brine::encode(v, out)?,
@@ -82,7 +82,7 @@ fn write_part_value(p: &Part<'_>, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-fn write_simple(o: &Object, out: &mut Vec<u8>) -> Result<()> {
+fn write_simple(o: &Object, out: &mut FramePayload) -> Result<()> {
     match o {
         Object::Value(v) => Ok(brine::encode(v, out)?),
         _ => unreachable!("callers check is_simple first"),
@@ -90,7 +90,7 @@ fn write_simple(o: &Object, out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Writes a part as a box of its own.
-fn write_part_box(p: &Part<'_>, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> Result<()> {
+fn write_part_box(p: &Part<'_>, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     if part_is_simple(p) {
         out.push(brine::tag::TUPLE1 + 1);
         brine::write_int(label::VALUE, out);
@@ -114,7 +114,7 @@ fn write_part_box(p: &Part<'_>, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> Resu
 }
 
 /// Boxes any object: VALUE, TUPLE of boxes, LOCAL_REF for the peer's, REMOTE_REF for ours.
-pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     match o {
         Object::Value(v) => {
             out.push(brine::tag::TUPLE1 + 1);
@@ -129,11 +129,11 @@ pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> 
         Object::Tuple(items) => write_tuple_box(items.iter(), items.len(), ctx, out),
         Object::Remote(r) => write_ref_box(r, ctx, out),
         Object::Local(l) => {
-            let id = ctx.exports.export(l);
+            let (class_id, object_id) = ctx.exports.export(l);
             *ctx.exported += 1;
             out.push(brine::tag::TUPLE1 + 1);
             brine::write_int(label::REMOTE_REF, out);
-            Ok(id.encode(out)?)
+            Ok(IdPack::encode_parts(l.type_name(), class_id, object_id, out)?)
         }
     }
 }
@@ -142,7 +142,7 @@ fn write_tuple_box<'o>(
     items: impl Iterator<Item = &'o Object>,
     n: usize,
     ctx: &mut BoxCtx<'_>,
-    out: &mut Vec<u8>,
+    out: &mut FramePayload,
 ) -> Result<()> {
     out.push(brine::tag::TUPLE1 + 1);
     brine::write_int(label::TUPLE, out);
@@ -150,7 +150,7 @@ fn write_tuple_box<'o>(
     items.into_iter().try_for_each(|o| write_box(o, ctx, out))
 }
 
-fn write_ref_box(r: &RemoteRef, ctx: &mut BoxCtx<'_>, out: &mut Vec<u8>) -> Result<()> {
+fn write_ref_box(r: &RemoteRef, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     if !r.belongs_to(ctx.queue) {
         return Err(Error::Unsupported(format!("{} is a proxy of another connection", r.id())));
     }

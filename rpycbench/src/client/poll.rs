@@ -43,6 +43,30 @@ pub fn poll_read(stream: &mut TcpStream, buf: &mut [u8], poll: Duration) -> io::
     stream.read(buf)
 }
 
+/// Whether `stream` is readable (data, EOF or an error waiting) within `spin`, asked
+/// without blocking, again and again, as [`poll_read`] polls: the core stays awake.
+pub(crate) fn readable_within(stream: &TcpStream, spin: Duration) -> bool {
+    let until = Instant::now() + spin;
+    loop {
+        if wait_readable(stream, Duration::ZERO) {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Whether `stream` becomes readable within `wait`, blocking in `poll(2)` (whole
+/// milliseconds; an interrupted wait counts as not readable).
+pub(crate) fn wait_readable(stream: &TcpStream, wait: Duration) -> bool {
+    let mut fd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let millis = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd for a socket `stream` owns.
+    unsafe { libc::poll(&mut fd, 1, millis) > 0 }
+}
+
 /// A reader over [`poll_read`], for the frame decoder.
 pub(crate) struct PollingReader<'a> {
     pub(crate) stream: &'a mut TcpStream,
@@ -52,5 +76,30 @@ pub(crate) struct PollingReader<'a> {
 impl Read for PollingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         poll_read(self.stream, buf, self.poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    #[test]
+    fn readable_means_data_or_eof_waiting() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert!(!readable_within(&server, Duration::from_micros(50)), "nothing sent yet");
+        assert!(!wait_readable(&server, Duration::ZERO));
+        client.write_all(b"x").unwrap();
+        // Blocks until the byte is there (a loopback write is delivered at once).
+        assert!(wait_readable(&server, Duration::from_secs(10)));
+        assert!(readable_within(&server, Duration::ZERO), "one look finds what is waiting");
+        let mut buf = [0u8; 1];
+        assert_eq!(poll_read(&mut server, &mut buf, Duration::ZERO).unwrap(), 1);
+        drop(client);
+        assert!(wait_readable(&server, Duration::from_secs(10)), "EOF is readable");
+        assert_eq!(poll_read(&mut server, &mut buf, Duration::from_micros(50)).unwrap(), 0);
     }
 }

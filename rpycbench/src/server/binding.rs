@@ -1,7 +1,7 @@
 //! Binding a call's arguments to a method's parameters as CPython does, with its
 //! `TypeError` texts, so that a native method refuses exactly what a Python one would.
 
-use crate::client::{Args, Object};
+use crate::client::{Args, Object, Positional};
 use crate::error::{Error, Result};
 use crate::wire::Value;
 
@@ -69,12 +69,12 @@ impl Signature {
     /// CPython's order of checks: keywords first (unknown, or given twice), then too
     /// many positional arguments, then missing ones. Counts include `self`, as Python's
     /// messages about bound methods do.
-    pub fn bind(&self, args: Args) -> Result<Vec<Object>> {
+    pub fn bind(&self, args: Args) -> Result<Positional> {
         let Args { positional, kwargs } = args;
         let given = positional.len();
         if kwargs.is_empty() && given == self.params.len() {
             // Every parameter given by position, as most calls are: what the steps
-            // below would bind, without building a second vector per call.
+            // below would bind, without building a second list per call.
             return Ok(positional);
         }
         let mut slots: Vec<Option<Object>> = self.params.iter().map(|_| None).collect();

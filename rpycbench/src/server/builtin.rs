@@ -132,7 +132,7 @@ impl BenchmarkService {
             return Ok(0.into());
         }
         let below = ops::binary(conn, &depth, &1.into(), BinOp::Sub)?;
-        let answer = ops::call(conn, &callback, Args { positional: vec![below], kwargs: Vec::new() })?;
+        let answer = ops::call(conn, &callback, Args { positional: [below].into(), kwargs: Vec::new() })?;
         ops::binary(conn, &answer, &1.into(), BinOp::Add)
     }
 
@@ -297,7 +297,7 @@ pub fn payload(size: u64) -> Vec<u8> {
 const MAX_PAYLOAD: u64 = u32::MAX as u64 - 64;
 
 /// What one lent `User` of `get_users` takes: its slot in the list, the object behind
-/// its reference count, and its two short strings' heap blocks.
+/// its reference count, its type name's and its text's heap blocks.
 const USER_BYTES: u64 = (std::mem::size_of::<Object>() + std::mem::size_of::<User>() + 16 + 2 * 32) as u64;
 
 /// What one `(id, name, email, "active")` of `get_users_batch` takes: the tuple's four

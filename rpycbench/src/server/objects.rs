@@ -10,15 +10,29 @@ use crate::error::Result;
 /// `exposed_status`, set by its `__init__`; `repr` is `User({id!r})`.
 pub(crate) struct User {
     id: Object,
-    name: String,
+    /// `user{id}@example.com`: the email, whose first `name_len` bytes are the name
+    /// (`user{id}`), so one heap block holds both.
     email: String,
+    name_len: usize,
 }
+
+/// What the email of an `int` id takes at most: `user`, 20 digits and a sign,
+/// `@example.com`.
+const EMAIL_CAPACITY: usize = 4 + 21 + 12;
 
 impl User {
     /// `User(id)`: its name and email format `id` as the f-strings of `__init__` do.
     pub(crate) fn new(conn: &mut Connection, id: Object) -> Result<User> {
-        let text = ops::format(conn, &id)?;
-        Ok(User { name: format!("user{text}"), email: format!("user{text}@example.com"), id })
+        let mut email = String::with_capacity(EMAIL_CAPACITY);
+        email.push_str("user");
+        ops::format_into(conn, &id, &mut email)?;
+        let name_len = email.len();
+        email.push_str("@example.com");
+        Ok(User { id, email, name_len })
+    }
+
+    fn name(&self) -> &str {
+        &self.email[..self.name_len]
     }
 
     /// Lends a new user.
@@ -35,7 +49,7 @@ impl PyInstance for User {
     fn instance_attr(&self, name: &str) -> Option<Object> {
         Some(match name {
             "exposed_id" => self.id.clone(),
-            "exposed_name" => self.name.as_str().into(),
+            "exposed_name" => self.name().into(),
             "exposed_email" => self.email.as_str().into(),
             "exposed_status" => "active".into(),
             _ => return None,

@@ -39,10 +39,15 @@ impl IdPack {
 
     /// Appends the id_pack as the simple 3-tuple it travels as.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        IdPack::encode_parts(&self.name, self.class_id, self.object_id, out)
+    }
+
+    /// Appends the id_pack `(name, class_id, object_id)` without making one.
+    pub fn encode_parts(name: &str, class_id: i64, object_id: i64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.push(brine::tag::TUPLE1 + 2);
-        brine::write_str(&self.name, out)?;
-        brine::write_int(self.class_id, out);
-        brine::write_int(self.object_id, out);
+        brine::write_str(name, out)?;
+        brine::write_int(class_id, out);
+        brine::write_int(object_id, out);
         Ok(())
     }
 

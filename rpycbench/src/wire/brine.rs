@@ -41,8 +41,37 @@ pub(crate) mod tag {
 /// CPython ≥ 3.11 refuses int↔str conversions beyond this many digits.
 pub const MAX_INT_DIGITS: usize = 4300;
 
-/// Encodes `value` and appends it to `out`.
-pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Where [`encode`] writes: a byte vector, or a frame's payload
+/// ([`FramePayload`](super::frame::FramePayload)), which may send a large `bytes` value
+/// from where it lies instead of copying it.
+pub trait Sink {
+    /// The bytes written so far, to append to.
+    fn vec(&mut self) -> &mut Vec<u8>;
+
+    /// Appends the contents of `b`, a `bytes` value whose header is written already.
+    fn bytes_body(&mut self, b: &Bytes) {
+        append_bytes(b, self.vec());
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn vec(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// Encodes `value` and appends it to `out` (a `Vec<u8>`, or a frame's payload).
+pub fn encode<S: Sink + ?Sized>(value: &Value, out: &mut S) -> Result<(), EncodeError> {
+    if let Value::Bytes(b) = value {
+        write_bytes_header(b.len(), out.vec())?;
+        out.bytes_body(b);
+        return Ok(());
+    }
+    if let Value::Tuple(items) = value {
+        write_tuple_header(items.len(), out.vec())?;
+        return items.iter().try_for_each(|v| encode(v, out));
+    }
+    let out = out.vec();
     match value {
         Value::None => out.push(tag::NONE),
         Value::Bool(true) => out.push(tag::TRUE),
@@ -55,14 +84,8 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             out.extend_from_slice(&re.to_be_bytes());
             out.extend_from_slice(&im.to_be_bytes());
         }
-        Value::Bytes(b) => write_bytes(b, out)?,
         Value::Str(s) => write_str(s, out)?,
-        Value::Tuple(items) => {
-            write_tuple_header(items.len(), out)?;
-            for v in items {
-                encode(v, out)?;
-            }
-        }
+        Value::Bytes(_) | Value::Tuple(_) => unreachable!("written above"),
         Value::FrozenSet(items) => {
             out.push(tag::FROZENSET);
             encode_tuple_of(items, out)?;
@@ -128,7 +151,14 @@ pub(crate) fn write_float(x: f64, out: &mut Vec<u8>) {
 
 /// Writes a `bytes` object with the length class CPython picks.
 pub(crate) fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    match b.len() {
+    write_bytes_header(b.len(), out)?;
+    append_bytes(b, out);
+    Ok(())
+}
+
+/// Writes the tag and length of a `bytes` object of `len` bytes; its contents follow.
+pub(crate) fn write_bytes_header(len: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match len {
         0 => out.push(tag::EMPTY_BYTES),
         n @ 1..=4 => out.push(tag::BYTES1 + (n as u8 - 1)),
         n @ 5..=255 => out.extend_from_slice(&[tag::BYTES_L1, n as u8]),
@@ -138,13 +168,17 @@ pub(crate) fn write_bytes(b: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError
             out.extend_from_slice(&n.to_be_bytes());
         }
     }
+    Ok(())
+}
+
+/// Appends `b` to `out`.
+pub(crate) fn append_bytes(b: &[u8], out: &mut Vec<u8>) {
     if out.capacity() - out.len() < b.len() {
         // Grown once, with huge pages where the buffer is large: see `wire::pages`.
         out.reserve(b.len());
         super::pages::advise_huge_pages(out.as_ptr(), out.capacity());
     }
     out.extend_from_slice(b);
-    Ok(())
 }
 
 /// Writes a `str`: the UNICODE tag around the bytes of its UTF-8 form.
@@ -279,7 +313,7 @@ impl<'a> Reader<'a> {
 
     /// [`collect`](Self::collect), charging each element `element_size` bytes: for a
     /// caller that decodes into a different type than the general decoder would and
-    /// must charge the budget the same (`client::plain_call`).
+    /// must charge the budget the same.
     pub fn collect_charged_as<T>(
         &mut self,
         n: usize,
@@ -287,16 +321,38 @@ impl<'a> Reader<'a> {
         mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
         let mut items: Vec<T> = Vec::new();
-        for _ in 0..n {
-            if items.len() == items.capacity() {
-                let cap = items.capacity();
-                let grown = (cap * 2).max(FIRST_ELEMENTS.min(n)).min(n);
-                self.charge((grown - cap).saturating_mul(element_size))?;
-                items.reserve_exact(grown - items.len());
-            }
-            items.push(item(self)?);
-        }
+        self.each_charged_as(n, element_size, |r, room| {
+            items.reserve_exact(room);
+            items.push(item(r)?);
+            Ok(())
+        })?;
         Ok(items)
+    }
+
+    /// Decodes `n` items with `item`, charging the budget exactly as
+    /// [`collect_charged_as`](Self::collect_charged_as) does for a vector of
+    /// `element_size`-byte elements: each growth is charged before the item that needs
+    /// it, which is told how many more items to make room for (0 when there is room);
+    /// for a caller that keeps the items elsewhere (`client::plain_request` keeps a few
+    /// inline).
+    pub fn each_charged_as(
+        &mut self,
+        n: usize,
+        element_size: usize,
+        mut item: impl FnMut(&mut Self, usize) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        let mut capacity = 0;
+        for len in 0..n {
+            let mut room = 0;
+            if len == capacity {
+                let grown = (capacity * 2).max(FIRST_ELEMENTS.min(n)).min(n);
+                self.charge((grown - capacity).saturating_mul(element_size))?;
+                room = grown - len;
+                capacity = grown;
+            }
+            item(self, room)?;
+        }
+        Ok(())
     }
 
     /// The current offset into the input.

@@ -24,7 +24,7 @@ pub use boxing::{Boxed, IdPack};
 /// The type of [`Value::Bytes`], re-exported so users need not depend on `bytes`.
 pub use bytes::Bytes;
 pub use error::{DecodeError, EncodeError, FrameError};
-pub use frame::{Compression, Frame, FrameEncoder};
+pub use frame::{Compression, Frame, FrameEncoder, FrameParts, FramePayload};
 pub use frame_decoder::{FrameDecoder, LARGE_FRAME};
 pub use limits::{Limits, DEFAULT_MEMORY_BUDGET};
 pub use message::{Handler, Message, MessageError};

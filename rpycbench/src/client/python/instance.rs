@@ -186,7 +186,8 @@ impl<T: PyInstance> Py<T> {
     /// Wraps `inner` for lending.
     pub(crate) fn new(inner: T) -> Arc<Py<T>> {
         let (module, name) = inner.type_names();
-        let type_name = format!("{module}.{name}");
+        // One block of the exact size (`format!` guesses, then grows).
+        let type_name = [module, ".", name].concat();
         Arc::new_cyclic(|me| Py { me: me.clone(), type_name, inner })
     }
 
@@ -335,7 +336,7 @@ impl<T: PyInstance> LocalObject for Py<T> {
     fn compare(&self, conn: &mut Connection, op: &str, other: Object) -> Result<Object> {
         // rpyc: getattr(type(obj), op)(obj, other), after the policy on the type.
         let op = policy::check_attr(op, |n| self.inner.has_attr(n))?;
-        self.inner.call_member(self, conn, &op, Args { positional: vec![other], kwargs: Vec::new() })
+        self.inner.call_member(self, conn, &op, Args { positional: [other].into(), kwargs: Vec::new() })
     }
 
     fn inspect(&self) -> Vec<(String, Option<String>)> {

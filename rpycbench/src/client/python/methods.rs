@@ -62,7 +62,7 @@ impl PyInstance for BoundMember {
         if name == "__eq__" || name == "__ne__" {
             // Two bound methods are equal when they bind the same member of the same
             // object, even as two different method objects (`root.ping == root.ping`).
-            let same = match args.positional.as_slice() {
+            let same = match &args.positional[..] {
                 [Object::Local(other)] => {
                     other.object().as_any().and_then(|o| o.downcast_ref::<Py<BoundMember>>()).is_some_and(|o| {
                         matches!((o.inner.owner(), self.owner()), (Ok(a), Ok(b)) if a.ptr_eq(&b))
@@ -71,7 +71,7 @@ impl PyInstance for BoundMember {
                 }
                 _ => false,
             };
-            let equal = same || matches!(args.positional.as_slice(), [Object::Local(o)] if o.ptr_eq(&me.local_ref()));
+            let equal = same || matches!(&args.positional[..], [Object::Local(o)] if o.ptr_eq(&me.local_ref()));
             return Ok(match (name, equal) {
                 ("__eq__", true) => true.into(),
                 ("__ne__", true) => false.into(),

@@ -33,7 +33,7 @@ fn no_args() -> Args {
 }
 
 fn one_arg(o: Object) -> Args {
-    Args { positional: vec![o], kwargs: Vec::new() }
+    Args { positional: [o].into(), kwargs: Vec::new() }
 }
 
 /// Whether `obj`'s type has method `name` (the peer's, or ours), so that an operation
@@ -143,6 +143,18 @@ pub(crate) fn format(conn: &mut Connection, obj: &Object) -> Result<String> {
         }
         other => str(conn, other),
     }
+}
+
+/// [`format`] appended to `out`: an `int` or a `str` (the common f-string parts) is
+/// written in place, without a string of its own.
+pub(crate) fn format_into(conn: &mut Connection, obj: &Object, out: &mut String) -> Result<()> {
+    match obj {
+        // `format(i, "")` is `str(i)`, the decimal digits `Value`'s `Display` writes.
+        Object::Value(Value::Int(i)) => out.push_str(itoa::Buffer::new().format(*i)),
+        Object::Value(Value::Str(s)) => out.push_str(s),
+        other => out.push_str(&format(conn, other)?),
+    }
+    Ok(())
 }
 
 // ---- length, truth, index ------------------------------------------------------------
