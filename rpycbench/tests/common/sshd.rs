@@ -69,7 +69,7 @@ impl Sshd {
         let config = format!(
             "HostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
              PermitRootLogin prohibit-password\nListenAddress 127.0.0.1\nPidFile {d}/pid\n\
-             UsePAM no\nSetEnv HOME={d}/home\n",
+             UsePAM no\nSetEnv HOME={d}/home\nLogLevel VERBOSE\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("write sshd_config");

@@ -118,12 +118,18 @@ impl RemoteSession {
         let deadline = Instant::now() + self.spec.connect_timeout + Duration::from_secs(5);
         loop {
             let exited = self.master.lock().ok().and_then(|mut m| m.try_wait().ok().flatten());
-            if exited.is_some() {
+            if let Some(status) = exited {
                 // Let the reader collect ssh's last words: it ends at the pipe's EOF.
                 if let Some(done) = &stderr_done {
-                    let _ = done.recv_timeout(Duration::from_secs(2));
+                    let _ = done.recv_timeout(Duration::from_secs(5));
                 }
-                let (destination, stderr) = (self.spec.destination.clone(), said());
+                let mut stderr = said();
+                if stderr.is_empty() {
+                    // A signal, or a peer that closed before saying anything: the status
+                    // is all there is to go on.
+                    stderr = format!("(nothing; ssh {status})");
+                }
+                let destination = self.spec.destination.clone();
                 return Err(if stderr.contains("Permission denied") {
                     RemoteError::AuthFailed { destination, stderr }
                 } else {
