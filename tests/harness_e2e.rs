@@ -467,10 +467,18 @@ fn a_remote_benchmark_runs_where_its_variable_says() {
 
     let Some(sshd) = support::sshd::Sshd::start("e2e") else { return };
     let options = sshd.ssh_options_env();
-    let envs = [("E2E_REMOTE", "root@127.0.0.1"), ("RPYCBENCH_REMOTE_SSH_OPTIONS", options.as_str())];
+    // The remote is this machine: its interpreter with rpyc is the one the tests use.
+    let python = support::python().display().to_string();
+    let envs = [
+        ("E2E_REMOTE", "root@127.0.0.1"),
+        ("RPYCBENCH_REMOTE_SSH_OPTIONS", options.as_str()),
+        ("RPYCBENCH_REMOTE_PYTHON", python.as_str()),
+    ];
     let remote = bench(&["--ignored", "remote_"], &temp_baselines("remote"), &envs);
     remote.assert_code(0);
-    for test in ["remote_ping[threaded]", "remote_ping[forking]", "remote_greet[rust:greeter]"] {
+    let tests =
+        ["remote_ping[threaded]", "remote_ping[forking]", "remote_ping[python-threaded]", "remote_greet[rust:greeter]"];
+    for test in tests {
         remote.assert_contains(&format!("{test}: server on root@127.0.0.1 (pid "));
         let passed = remote.stdout.lines().any(|l| l.starts_with(&format!("test {test} ")) && l.ends_with("... ok"));
         assert!(passed, "{test} did not pass\n{}", remote.all());
@@ -478,10 +486,30 @@ fn a_remote_benchmark_runs_where_its_variable_says() {
     remote.assert_contains("reached through an SSH tunnel");
     assert!(!remote.all().contains("is not set"), "{}", remote.all());
     assert!(sshd.cached_binaries_running().is_empty(), "left on the remote: {:?}", sshd.cached_binaries_running());
-    assert!(
-        std::fs::read_dir(sshd.path("home/.cache/rpycbench")).is_ok_and(|d| d.count() == 1),
-        "the benchmark binary was copied there once"
-    );
+    // The Python server ran the launcher the binary staged in the remote's cache.
+    let python_cache = sshd.path("home/.cache/rpycbench");
+    let python_left = processes_naming(&python_cache.display().to_string());
+    assert!(python_left.is_empty(), "Python servers left on the remote: {python_left:?}");
+    let entries: Vec<String> = std::fs::read_dir(&python_cache)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    let copies = entries.iter().filter(|e| !e.starts_with("python-")).count();
+    assert_eq!(copies, 1, "the benchmark binary was copied there once: {entries:?}");
+    assert!(entries.iter().any(|e| e.starts_with("python-")), "no launcher staged there: {entries:?}");
+}
+
+/// Live processes whose command line mentions `needle`.
+fn processes_naming(needle: &str) -> Vec<u32> {
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    proc_dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !zombie && String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+        .collect()
 }
 
 #[test]
@@ -497,6 +525,7 @@ fn list_terse_names_every_benchmark() {
         "ping[threaded]: test",
         "remote_greet[rust:greeter]: test",
         "remote_ping[forking]: test",
+        "remote_ping[python-threaded]: test",
         "remote_ping[threaded]: test",
         "sleepy[threaded]: test",
         "slow_service[threaded]: test",
@@ -504,7 +533,7 @@ fn list_terse_names_every_benchmark() {
     ];
     assert_eq!(lines, expected, "{}", run.all());
     let ignored = bench(&["--list", "--format", "terse", "--ignored"], &temp_baselines("list"), &[]);
-    assert_eq!(ignored.stdout.lines().count(), 5, "{}", ignored.all());
+    assert_eq!(ignored.stdout.lines().count(), 6, "{}", ignored.all());
     // Flags that do not apply are accepted, as IDEs and runners pass them.
     let run =
         bench(&["--list", "--nocapture", "--test-threads", "4", "-Zunstable-options"], &temp_baselines("list"), &[]);

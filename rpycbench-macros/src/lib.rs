@@ -89,8 +89,9 @@ use quote::ToTokens;
 /// - `remote = "ENV_VAR"`: when that environment variable is set (to `user@host`, or a
 ///   Host of `~/.ssh/config`), the built-in and Rust servers start on that host over
 ///   SSH instead of here, as `rpycbench serve --remote` does; unset, the benchmark runs
-///   here and says so. Native modes and Rust services only: not with the Python modes or
-///   `python_service`.
+///   here and says so. The Python modes run on the remote's interpreter
+///   (`RPYCBENCH_REMOTE_PYTHON` names it); not with `python_service`, whose files are
+///   not copied there.
 ///
 /// **SLAs** fail the test when not met. Latency bounds are in milliseconds and apply to
 /// every kind (connection time for `connection`, time per operation for `bandwidth`

@@ -155,17 +155,8 @@ impl Servers {
     pub fn finish(self, errors: &mut Errors) -> (Vec<Server>, Option<LitStr>) {
         if let Some((ident, _)) = &self.remote {
             if self.python_service.is_some() {
-                let msg = "`remote` starts the built-in and Rust servers on another host, but a Python service's \
-                           files are not copied there: use it without `python_service`";
-                errors.push(Error::new(ident.span(), msg));
-            } else if self
-                .builtin
-                .as_ref()
-                .is_some_and(|(_, modes)| modes.iter().any(|Mode(m)| m.starts_with("Python")))
-            {
-                let msg = "`remote` starts servers with the benchmark binary itself, which serves the native \
-                           modes (threaded, forking) only: run the Python modes remotely with \
-                           `rpycbench suite --remote HOST --python`, or drop them here";
+                let msg = "`remote` starts the built-in (native and Python) and Rust servers on another host, \
+                           but a Python service's files are not copied there: use it without `python_service`";
                 errors.push(Error::new(ident.span(), msg));
             } else if self.external.is_some() && self.builtin.is_none() && self.rust_service.is_none() {
                 let msg = "`remote` says where the servers rpycbench starts run; an `external` server is \

@@ -181,6 +181,31 @@ fn a_python_mode_without_rpyc_on_the_remote_says_how_to_fix_it() {
     assert!(stderr.contains("has no rpyc module") && stderr.contains("-m pip install rpyc==6.0.2"), "{stderr}");
 }
 
+/// A Python mode on a remote that has rpyc: the binary there execs the interpreter (so
+/// the pid it announced is the Python server's), it answers through the tunnel, and
+/// SIGTERM to `serve --remote` leaves nothing of it there.
+#[test]
+fn a_python_mode_runs_on_the_remote_and_sigterm_stops_it() {
+    let python = common::python();
+    let Some(sshd) = Sshd::start("python") else { return };
+    let started = start_serve_remote(&sshd, &["--mode", "python-threaded", "--python", &python.display().to_string()]);
+    let (mut local, addr, pid) = (started.local, started.addr, started.pid);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|e| e.display().to_string()).unwrap_or_default();
+    assert!(exe.contains("python"), "the announced pid {pid} runs {exe:?}, not Python");
+    ping_loop(addr, 20);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(
+        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
+        "serve --remote did not exit"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || session_members(pid).is_empty()),
+        "left running: {:?}",
+        session_members(pid)
+    );
+}
+
 /// A key the remote does not know: ssh's own words, and how to give a key.
 #[test]
 fn an_unknown_key_is_an_authentication_error() {

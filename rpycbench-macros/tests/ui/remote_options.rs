@@ -20,9 +20,4 @@ fn python(conn: &mut Connection) -> rpycbench::Result<()> {
     conn.call("ping", ()).map(drop)
 }
 
-#[rpyc_bench(latency, servers = [threaded, python_threaded], remote = "RPYC_REMOTE")]
-fn both(conn: &mut Connection) -> rpycbench::Result<()> {
-    conn.call("ping", ()).map(drop)
-}
-
 fn main() {}

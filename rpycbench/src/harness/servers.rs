@@ -8,7 +8,7 @@ use crate::server::remote::{RemoteServer, RemoteSession, Via};
 use crate::server::{PayloadKind, PythonServerSpec, ServerError, ServerMode, ServerSpec, StartedServer};
 use crate::wire::Compression;
 use std::net::ToSocketAddrs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The environment variable that tells a harness server process which of the
@@ -21,6 +21,9 @@ pub const COMPRESSION_ENV: &str = "RPYCBENCH_COMPRESSION";
 /// What the built-in service's downloads (and the bandwidth and transfer kinds' uploads)
 /// are made of: `incompressible` (default), `text` or `zeros`.
 pub const PAYLOAD_ENV: &str = "RPYCBENCH_PAYLOAD";
+/// The Python interpreter, on the remote host, of Python modes a `remote` benchmark
+/// starts there (default: what `rpycbench serve` finds there).
+pub const REMOTE_PYTHON_ENV: &str = "RPYCBENCH_REMOTE_PYTHON";
 
 /// The compression [`COMPRESSION_ENV`] asks for, if any.
 pub fn compression_from_env() -> Result<Option<Compression>, String> {
@@ -107,6 +110,12 @@ pub fn start(
     };
     let started = |mut spec: ServerSpec| -> Result<Running, String> {
         spec.compression = compression;
+        let remote_python = remote.is_some() && spec.mode.is_python();
+        if remote_python {
+            // This machine's interpreter means nothing there: the remote's own, or the
+            // one the user names for it.
+            spec.python.python = std::env::var_os(REMOTE_PYTHON_ENV).filter(|p| !p.is_empty()).map(PathBuf::from);
+        }
         // The kind is the built-in service's; a user's service makes its own bytes.
         if matches!(choice, ServerChoice::Builtin(_)) {
             spec.payload = payload;
@@ -117,7 +126,16 @@ pub fn start(
                 .map_err(ServerError::from),
             None => spec.start().map(StartedServer::from),
         };
-        let handle = handle.map_err(|e| format!("the {} server did not start: {e}", label(choice)))?;
+        let handle = handle.map_err(|e| {
+            let mut why = format!("the {} server did not start: {e}", label(choice));
+            if remote_python {
+                why.push_str(&format!(
+                    "\n(its interpreter there: ${REMOTE_PYTHON_ENV} if set here, else the remote's \
+                     $RPYCBENCH_PYTHON, a .venv in its home, or python3; it needs rpyc==6.0.2)"
+                ));
+            }
+            why
+        })?;
         // The clients compress as the servers are asked to (off unless said).
         let config = Config::default().compression(compression.unwrap_or(Compression::Off));
         Ok(Running { target: Target::server_configured(&handle, config), handle: Some(handle) })

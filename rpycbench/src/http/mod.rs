@@ -121,7 +121,6 @@ impl HttpServerSpec {
             name: SERVED.name,
             served: SERVED,
             args,
-            hook: true,
             exit_with_stdin: true,
             timeout: self.startup_timeout,
             deployed: None,

@@ -16,12 +16,16 @@
 //! runtime would. A process that serves never returns from the hook: constructors
 //! ordered after it and `main` do not run in it. Anything but a `serve` request (the
 //! variable is inherited by a server's own children) returns at once, and so does a
-//! request for a mode that is not a native [`ServerMode`]: the HTTP baseline has a hook
-//! of its own (`http/child.rs`) built from the same parts, since this layer does not
-//! know HTTP.
+//! request for a mode that is not a [`ServerMode`]: the HTTP baseline has a hook of its
+//! own (`http/child.rs`) built from the same parts, since this layer does not know HTTP.
+//!
+//! A Python mode is served as `rpycbench serve` serves it: the process becomes the
+//! Python server (`exec`). A remote host reached by a copied benchmark binary (which has
+//! no `serve` command of its own) gets its Python servers this way.
 
-use super::{serve_native, PayloadKind, ServeOptions, ServerMode, SERVE_CHILD_ENV};
+use super::{serve_native, PayloadKind, PythonServerSpec, ServeOptions, ServerMode, SERVE_CHILD_ENV};
 use crate::wire::Compression;
+use std::path::PathBuf;
 
 /// Set by the benchmark harness to the name of the Rust service a native server child
 /// is to serve (one of the harness's registered services).
@@ -50,6 +54,13 @@ pub(crate) struct ServeRequest {
     pub exit_with_stdin: bool,
     /// The session a remote server's companion watches (`--session PID`).
     pub session: Option<u32>,
+    /// A Python mode's interpreter (`--python`; default: as
+    /// [`PythonServerSpec::interpreter`] finds one).
+    pub python: Option<String>,
+    /// A Python mode's service, `module:Class` (`--service`).
+    pub service: Option<String>,
+    /// Directories for a Python service's imports (`--python-path`, repeated).
+    pub python_path: Vec<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -68,6 +79,9 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         payload: PayloadKind::default(),
         exit_with_stdin: false,
         session: None,
+        python: None,
+        service: None,
+        python_path: Vec::new(),
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -84,6 +98,9 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
             "--max-connections" => req.max_connections = Some(value.parse().map_err(|e| bad(&e))?),
             "--rust-service" => req.rust_service = Some(value.clone()),
             "--session" => req.session = Some(value.parse().map_err(|e| bad(&e))?),
+            "--python" => req.python = Some(value.clone()),
+            "--service" => req.service = Some(value.clone()),
+            "--python-path" => req.python_path.push(value.clone()),
             "--compression" => {
                 req.compression = match value.as_str() {
                     "off" => Compression::Off,
@@ -96,6 +113,25 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         }
     }
     Ok(req)
+}
+
+/// Becomes the Python server `req` asks for (`exec`), as `rpycbench serve` does; returns
+/// only with why it could not.
+fn exec_python(req: &ServeRequest, mode: ServerMode) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    if req.exit_with_stdin {
+        // The watcher is a process, and exec keeps the pid it watches over.
+        super::exit_with_stdin().map_err(|e| format!("cannot watch stdin: {e}"))?;
+    }
+    let spec = PythonServerSpec {
+        python: req.python.as_ref().map(PathBuf::from),
+        service: req.service.clone(),
+        python_path: req.python_path.iter().map(PathBuf::from).collect(),
+        max_connections: req.max_connections,
+        payload: req.payload,
+    };
+    let err = spec.command(mode, &req.host, req.port).map_err(|e| e.to_string())?.exec();
+    Err(format!("cannot run the Python interpreter: {err}"))
 }
 
 /// Serves `req` with `opts` (the built-in service unless the caller chose another),
@@ -140,10 +176,16 @@ extern "C" fn serve_before_main() {
         // Another protocol's, which its own hook serves; any other unknown mode fails
         // below, at once, rather than run this binary's `main` as if it were a server.
         Ok(req) if MODES_SERVED_ELSEWHERE.contains(&req.mode.as_str()) => None,
-        Ok(req) => {
-            consume_request();
-            Some(serve(&req, ServeOptions::builtin_with(req.payload)))
-        }
+        Ok(req) => match req.mode.parse::<ServerMode>() {
+            Ok(mode) if mode.is_python() => {
+                consume_request();
+                Some(exec_python(&req, mode))
+            }
+            _ => {
+                consume_request();
+                Some(serve(&req, ServeOptions::builtin_with(req.payload)))
+            }
+        },
         Err(e) => Some(Err(e)),
     });
 }
@@ -199,7 +241,7 @@ mod tests {
     #[test]
     fn the_serve_command_parses() {
         let args: Vec<String> =
-            "serve --mode forking --host 127.0.0.1 --exit-with-stdin --port 0 --max-connections 4 --rust-service my_svc --compression python --payload text"
+            "serve --mode forking --host 127.0.0.1 --exit-with-stdin --port 0 --max-connections 4 --rust-service my_svc --compression python --payload text --python /opt/py --service m:S --python-path a --python-path b"
                 .split(' ')
                 .map(String::from)
                 .collect();
@@ -209,6 +251,8 @@ mod tests {
         assert_eq!(req.rust_service.as_deref(), Some("my_svc"));
         assert_eq!((req.compression, req.payload), (Compression::Python, PayloadKind::Text));
         assert!(req.exit_with_stdin);
+        assert_eq!((req.python.as_deref(), req.service.as_deref()), (Some("/opt/py"), Some("m:S")));
+        assert_eq!(req.python_path, ["a", "b"]);
         let bad =
             |flag: &str, value: &str| parse(&["serve".to_owned(), flag.to_owned(), value.to_owned()]).unwrap_err();
         assert!(bad("--compression", "gzip").contains("expected off or python"));

@@ -67,7 +67,6 @@ impl RemoteProbe {
             name: COMPANION_MODE,
             served: Served { name: COMPANION_MODE, backend: "rust", compression: None, payload: None },
             args: vec!["--mode".into(), COMPANION_MODE.into(), "--session".into(), server_pid.to_string()],
-            hook: true,
             exit_with_stdin: false,
             timeout: Duration::from_secs(20),
             deployed,

@@ -68,10 +68,6 @@ pub(crate) struct Launch {
     pub served: Served,
     /// The arguments of `serve` after `--host` and `--port`.
     pub args: Vec<String>,
-    /// Served by the binary's hook before its `main` ([`SERVE_CHILD_ENV`] set): the
-    /// native modes, the HTTP baseline and the companion; not the Python modes, which
-    /// the `rpycbench` command itself runs.
-    pub hook: bool,
     /// Watch stdin and exit at its EOF (`--exit-with-stdin`): every server; not the
     /// companion, whose stdin carries its requests (and whose EOF ends it too).
     pub exit_with_stdin: bool,
@@ -104,7 +100,6 @@ impl RemoteServer {
             name: spec.mode.name(),
             served,
             args: serve_args(spec).into_iter().chain(extra.iter().cloned()).collect(),
-            hook: !spec.mode.is_python(),
             exit_with_stdin: true,
             timeout: spec.startup_timeout,
             deployed: None,
@@ -140,11 +135,11 @@ impl RemoteServer {
         let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         // `$$` is the remote shell's pid, which `exec` hands to the server: sshd made
         // it a session (and process group) leader, so the group is the whole server.
-        // The variable lets a binary that is not the `rpycbench` command (a harness,
-        // copied as the binary that runs native servers here) serve before its `main`;
-        // its hook knows native modes only, so Python modes go to the command itself.
-        let env = if launch.hook { format!("env {SERVE_CHILD_ENV}=1 ") } else { String::new() };
-        let line = format!("echo pid $$; exec {env}{} {}", deployment.path, args.join(" "));
+        // The variable has the binary's hook serve before its `main` (every mode and the
+        // companion), so a binary that is not the `rpycbench` command (a harness, copied
+        // as the binary that runs servers there) serves them alike; a Python mode's hook
+        // execs the interpreter, keeping the pid.
+        let line = format!("echo pid $$; exec env {SERVE_CHILD_ENV}=1 {} {}", deployment.path, args.join(" "));
         let mut cmd = session.command(&line);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child =
