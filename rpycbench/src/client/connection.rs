@@ -10,6 +10,7 @@ use super::outgoing::{self, BoxCtx, Part};
 use super::plain_request::{self, PlainRequest};
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
+use crate::wire::brine::sealed::SinkVec;
 use crate::wire::{
     Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, FrameParts, Handler, Limits, Message,
 };
@@ -341,7 +342,7 @@ impl Connection {
         let seq = self.next_seq;
         self.next_seq += 1;
         let payload = self.encoder.payload();
-        crate::wire::message::write_request_header(seq, i64::from(handler.id()), payload);
+        crate::wire::message::write_request_header(seq, i64::from(handler.id()), payload.vec());
         let mut ctx =
             BoxCtx { exports: &mut self.exports, queue: &self.queue, exported: &mut self.counters.objects_exported };
         if let Err(e) = outgoing::write_args(parts, &mut ctx, payload) {
@@ -374,8 +375,8 @@ impl Connection {
         let seq = self.next_seq;
         self.next_seq += 1;
         let payload = self.encoder.payload();
-        crate::wire::message::write_request_header(seq, i64::from(Handler::Del.id()), payload);
-        outgoing::write_del_args(&id, count, payload)?;
+        crate::wire::message::write_request_header(seq, i64::from(Handler::Del.id()), payload.vec());
+        outgoing::write_del_args(&id, count, payload.vec())?;
         self.counters.requests_sent.bump(i64::from(Handler::Del.id()));
         self.counters.refs_released += count as u64;
         self.write_frame("releasing a remote reference")
@@ -402,7 +403,7 @@ impl Connection {
         let payload = self.encoder.payload();
         let written = match outcome {
             Ok(obj) => {
-                crate::wire::message::write_reply_header(seq, payload);
+                crate::wire::message::write_reply_header(seq, payload.vec());
                 let mut ctx = BoxCtx {
                     exports: &mut self.exports,
                     queue: &self.queue,
@@ -412,8 +413,8 @@ impl Connection {
                     .and_then(|()| over_budget(payload.total_len(), self.config.limits.max_connection_memory))
             }
             Err(exc) => {
-                crate::wire::message::write_exception_header(seq, payload);
-                exc.encode(payload).map_err(Error::from)
+                crate::wire::message::write_exception_header(seq, payload.vec());
+                exc.encode(payload.vec()).map_err(Error::from)
             }
         };
         if let Err(e) = written {
@@ -422,8 +423,8 @@ impl Connection {
             // instead of leaving it waiting.
             let class = if matches!(e, Error::MemoryBudget { .. }) { "MemoryError" } else { "ValueError" };
             let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin(class, e.to_string()));
-            crate::wire::message::write_exception_header(seq, self.encoder.payload());
-            exc.encode(self.encoder.payload())?;
+            crate::wire::message::write_exception_header(seq, self.encoder.payload().vec());
+            exc.encode(self.encoder.payload().vec())?;
         }
         Ok(())
     }
@@ -721,7 +722,7 @@ impl Connection {
                        messages as brine 3-tuples): upgrade it with pip install 'rpyc>=6'";
         let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin("ValueError", message));
         self.encoder.reset();
-        if crate::wire::message::encode_older_exception(seq, &exc, self.encoder.payload()).is_ok() {
+        if crate::wire::message::encode_older_exception(seq, &exc, self.encoder.payload().vec()).is_ok() {
             // Frames are the same in rpyc 4, 5 and 6; only the message inside differs.
             if let Ok(frame) = self.encoder.finish() {
                 let _ = std::io::Write::write_all(&mut self.stream, frame);

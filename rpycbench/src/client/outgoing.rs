@@ -6,6 +6,7 @@ use super::object::Object;
 use super::remote::{ReleaseQueue, RemoteRef};
 use crate::error::{Error, Result};
 use crate::wire::boxing::label;
+use crate::wire::brine::sealed::SinkVec;
 use crate::wire::{brine, FramePayload, IdPack, Value};
 use std::sync::Arc;
 
@@ -47,8 +48,8 @@ fn part_is_simple(p: &Part<'_>) -> bool {
 pub(crate) fn write_args(parts: &[Part<'_>], ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     let simple = parts.iter().all(part_is_simple);
     out.push(brine::tag::TUPLE1 + 1);
-    brine::write_int(if simple { label::VALUE } else { label::TUPLE }, out);
-    brine::write_tuple_header(parts.len(), out)?;
+    brine::write_int(if simple { label::VALUE } else { label::TUPLE }, out.vec());
+    brine::write_tuple_header(parts.len(), out.vec())?;
     for p in parts {
         if simple {
             write_part_value(p, out)?;
@@ -62,18 +63,18 @@ pub(crate) fn write_args(parts: &[Part<'_>], ctx: &mut BoxCtx<'_>, out: &mut Fra
 /// Writes a simple part as a plain value (inside a VALUE box).
 fn write_part_value(p: &Part<'_>, out: &mut FramePayload) -> Result<()> {
     match p {
-        Part::Str(s) => brine::write_str(s, out)?,
+        Part::Str(s) => brine::write_str(s, out.vec())?,
         Part::Value(v) => brine::encode(v, out)?,
         Part::Obj(o) => write_simple(o, out)?,
         Part::Seq(items) => {
-            brine::write_tuple_header(items.len(), out)?;
+            brine::write_tuple_header(items.len(), out.vec())?;
             items.iter().try_for_each(|o| write_simple(o, out))?;
         }
         Part::Kwargs(kw) => {
-            brine::write_tuple_header(kw.len(), out)?;
+            brine::write_tuple_header(kw.len(), out.vec())?;
             for (k, v) in kw.iter() {
-                brine::write_tuple_header(2, out)?;
-                brine::write_str(k, out)?;
+                brine::write_tuple_header(2, out.vec())?;
+                brine::write_str(k, out.vec())?;
                 write_simple(v, out)?;
             }
         }
@@ -93,7 +94,7 @@ fn write_simple(o: &Object, out: &mut FramePayload) -> Result<()> {
 fn write_part_box(p: &Part<'_>, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) -> Result<()> {
     if part_is_simple(p) {
         out.push(brine::tag::TUPLE1 + 1);
-        brine::write_int(label::VALUE, out);
+        brine::write_int(label::VALUE, out.vec());
         return write_part_value(p, out);
     }
     match p {
@@ -102,8 +103,8 @@ fn write_part_box(p: &Part<'_>, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) ->
         Part::Seq(items) => write_tuple_box(items.iter(), items.len(), ctx, out),
         Part::Kwargs(kw) => {
             out.push(brine::tag::TUPLE1 + 1);
-            brine::write_int(label::TUPLE, out);
-            brine::write_tuple_header(kw.len(), out)?;
+            brine::write_int(label::TUPLE, out.vec());
+            brine::write_tuple_header(kw.len(), out.vec())?;
             for (k, v) in kw.iter() {
                 write_args(&[Part::Str(k), Part::Obj(v)], ctx, out)?;
             }
@@ -118,12 +119,12 @@ pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut FramePayload
     match o {
         Object::Value(v) => {
             out.push(brine::tag::TUPLE1 + 1);
-            brine::write_int(label::VALUE, out);
+            brine::write_int(label::VALUE, out.vec());
             Ok(brine::encode(v, out)?)
         }
         Object::Tuple(items) if items.iter().all(Object::is_simple) => {
             out.push(brine::tag::TUPLE1 + 1);
-            brine::write_int(label::VALUE, out);
+            brine::write_int(label::VALUE, out.vec());
             write_part_value(&Part::Seq(items), out)
         }
         Object::Tuple(items) => write_tuple_box(items.iter(), items.len(), ctx, out),
@@ -132,8 +133,8 @@ pub(crate) fn write_box(o: &Object, ctx: &mut BoxCtx<'_>, out: &mut FramePayload
             let (class_id, object_id) = ctx.exports.export(l);
             *ctx.exported += 1;
             out.push(brine::tag::TUPLE1 + 1);
-            brine::write_int(label::REMOTE_REF, out);
-            Ok(IdPack::encode_parts(l.type_name(), class_id, object_id, out)?)
+            brine::write_int(label::REMOTE_REF, out.vec());
+            Ok(IdPack::encode_parts(l.type_name(), class_id, object_id, out.vec())?)
         }
     }
 }
@@ -145,8 +146,8 @@ fn write_tuple_box<'o>(
     out: &mut FramePayload,
 ) -> Result<()> {
     out.push(brine::tag::TUPLE1 + 1);
-    brine::write_int(label::TUPLE, out);
-    brine::write_tuple_header(n, out)?;
+    brine::write_int(label::TUPLE, out.vec());
+    brine::write_tuple_header(n, out.vec())?;
     items.into_iter().try_for_each(|o| write_box(o, ctx, out))
 }
 
@@ -155,8 +156,8 @@ fn write_ref_box(r: &RemoteRef, ctx: &mut BoxCtx<'_>, out: &mut FramePayload) ->
         return Err(Error::Unsupported(format!("{} is a proxy of another connection", r.id())));
     }
     out.push(brine::tag::TUPLE1 + 1);
-    brine::write_int(label::LOCAL_REF, out);
-    Ok(r.id().encode(out)?)
+    brine::write_int(label::LOCAL_REF, out.vec());
+    Ok(r.id().encode(out.vec())?)
 }
 
 /// Writes DEL's arguments `(2, ((3, id), (1, count)))` for a proxy that no longer exists.

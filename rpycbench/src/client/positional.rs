@@ -33,6 +33,42 @@ impl Positional {
         self.0.reserve_exact(additional);
     }
 
+    /// Removes and returns the last argument.
+    pub fn pop(&mut self) -> Option<Object> {
+        self.0.pop()
+    }
+
+    /// Removes and returns the argument at `index`, shifting the rest left.
+    ///
+    /// # Panics
+    /// If `index` is out of bounds, as `Vec::remove`.
+    pub fn remove(&mut self, index: usize) -> Object {
+        self.0.remove(index)
+    }
+
+    /// Inserts `arg` at `index`, shifting the rest right.
+    ///
+    /// # Panics
+    /// If `index > len`, as `Vec::insert`.
+    pub fn insert(&mut self, index: usize, arg: Object) {
+        self.0.insert(index, arg);
+    }
+
+    /// Keeps the first `len` arguments.
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    /// Removes every argument.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The arguments as a slice.
+    pub fn as_slice(&self) -> &[Object] {
+        &self.0
+    }
+
     /// The arguments as a `Vec` (which allocates when there are any).
     pub fn into_vec(self) -> Vec<Object> {
         self.0.into_vec()

@@ -1,6 +1,6 @@
 //! Boxing (PROTOCOL.md §6): how arguments and results say "value" or "reference".
 
-use super::brine::{self, Reader};
+use super::brine::{self, Reader, Sink};
 use super::error::{DecodeError, EncodeError};
 use super::Value;
 use std::fmt;
@@ -80,26 +80,27 @@ pub enum Boxed {
 }
 
 impl Boxed {
-    /// Appends the box: `(label, value)`.
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        out.push(brine::tag::TUPLE1 + 1);
+    /// Appends the box: `(label, value)`, to a byte vector or a frame's payload (which
+    /// sends a large `bytes` value from where it lies).
+    pub fn encode<S: Sink + ?Sized>(&self, out: &mut S) -> Result<(), EncodeError> {
+        out.vec().push(brine::tag::TUPLE1 + 1);
         match self {
             Boxed::Value(v) => {
-                brine::write_int(label::VALUE, out);
+                brine::write_int(label::VALUE, out.vec());
                 brine::encode(v, out)
             }
             Boxed::Tuple(items) => {
-                brine::write_int(label::TUPLE, out);
-                brine::write_tuple_header(items.len(), out)?;
+                brine::write_int(label::TUPLE, out.vec());
+                brine::write_tuple_header(items.len(), out.vec())?;
                 items.iter().try_for_each(|b| b.encode(out))
             }
             Boxed::LocalRef(id) => {
-                brine::write_int(label::LOCAL_REF, out);
-                id.encode(out)
+                brine::write_int(label::LOCAL_REF, out.vec());
+                id.encode(out.vec())
             }
             Boxed::RemoteRef(id) => {
-                brine::write_int(label::REMOTE_REF, out);
-                id.encode(out)
+                brine::write_int(label::REMOTE_REF, out.vec());
+                id.encode(out.vec())
             }
         }
     }

@@ -44,17 +44,29 @@ pub const MAX_INT_DIGITS: usize = 4300;
 /// Where [`encode`] writes: a byte vector, or a frame's payload
 /// ([`FramePayload`](super::frame::FramePayload)), which may send a large `bytes` value
 /// from where it lies instead of copying it.
-pub trait Sink {
-    /// The bytes written so far, to append to.
-    fn vec(&mut self) -> &mut Vec<u8>;
+///
+/// Sealed: its methods hand out the underlying vector, and a frame's payload records
+/// where in it each shared value goes, so only appends made by this crate may touch it.
+pub trait Sink: sealed::SinkVec {}
 
-    /// Appends the contents of `b`, a `bytes` value whose header is written already.
-    fn bytes_body(&mut self, b: &Bytes) {
-        append_bytes(b, self.vec());
+pub(crate) mod sealed {
+    use super::{append_bytes, Bytes};
+
+    /// [`Sink`](super::Sink)'s methods, out of reach outside the crate.
+    pub trait SinkVec {
+        /// The bytes written so far, to append to (and only append to).
+        fn vec(&mut self) -> &mut Vec<u8>;
+
+        /// Appends the contents of `b`, a `bytes` value whose header is written already.
+        fn bytes_body(&mut self, b: &Bytes) {
+            append_bytes(b, self.vec());
+        }
     }
 }
 
-impl Sink for Vec<u8> {
+impl Sink for Vec<u8> {}
+
+impl sealed::SinkVec for Vec<u8> {
     fn vec(&mut self) -> &mut Vec<u8> {
         self
     }

@@ -9,12 +9,12 @@
 //! reference to it, and [`FrameParts::write_to`] sends the buffer's pieces and the
 //! value from where they lie, in one vectored write.
 
-use super::brine::Sink;
+use super::brine::{sealed::SinkVec, Sink};
 use super::error::FrameError;
 use bytes::Bytes;
 use flate2::{Compress, FlushCompress, Status};
 use std::io::{self, IoSlice, Write};
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 /// Bytes before the body: the 4-byte length and the compression flag.
 pub const HEADER_LEN: usize = 5;
@@ -71,8 +71,16 @@ impl std::fmt::Display for Compression {
 }
 
 /// A frame's payload under construction (behind its header's reserved bytes): a byte
-/// vector it dereferences to, plus the large `bytes` values it sends from where they
-/// lie (see [`SHARED_MIN`]). Encode into it with [`brine::encode`](super::brine::encode).
+/// vector it dereferences to, plus the large `bytes` values it sends from where they lie
+/// (see [`SHARED_MIN`]). Encode into it with [`brine::encode`](super::brine::encode).
+///
+/// It is appended to, never edited: the shared values are recorded at positions in the
+/// vector, which an insert or a truncate would silently move.
+///
+/// ```compile_fail
+/// let mut enc = rpycbench::wire::FrameEncoder::new(rpycbench::wire::Compression::Off);
+/// enc.payload().truncate(0); // no `DerefMut`: the payload is append-only
+/// ```
 pub struct FramePayload {
     buf: Vec<u8>,
     /// `(at, value)`: `value` goes on the wire after `buf[..at]`, in order of `at`.
@@ -124,13 +132,23 @@ impl Deref for FramePayload {
     }
 }
 
-impl DerefMut for FramePayload {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+impl FramePayload {
+    /// Appends `bytes`.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Appends one byte.
+    pub fn push(&mut self, byte: u8) {
+        self.buf.push(byte);
     }
 }
 
-impl Sink for FramePayload {
+// Append-only from outside: no `DerefMut`, and `Sink`'s vector is sealed, since `shared`
+// holds positions in `buf` that an insert or a truncate would silently invalidate.
+impl Sink for FramePayload {}
+
+impl SinkVec for FramePayload {
     fn vec(&mut self) -> &mut Vec<u8> {
         &mut self.buf
     }
@@ -236,7 +254,7 @@ impl FrameEncoder {
             sharing: compression == Compression::Off,
         };
         let mut enc = FrameEncoder { buf, scratch: Vec::new(), compression, zlib: None, finished: false };
-        enc.buf.resize(HEADER_LEN, 0);
+        enc.buf.buf.resize(HEADER_LEN, 0);
         enc
     }
 
@@ -284,8 +302,8 @@ impl FrameEncoder {
         let body_len = self.buf.total_len() - HEADER_LEN;
         let len = u32::try_from(body_len)
             .map_err(|_| FrameError::TooLarge { len: body_len as u64, limit: u64::from(u32::MAX) })?;
-        self.buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.buf[4] = u8::from(compressed);
+        self.buf.buf[..4].copy_from_slice(&len.to_be_bytes());
+        self.buf.buf[4] = u8::from(compressed);
         self.buf.push(FILLER);
         self.finished = true;
         Ok(FrameParts { buf: &self.buf.buf, shared: &self.buf.shared, len: self.buf.total_len() })
@@ -312,7 +330,7 @@ impl FrameEncoder {
     pub fn release_buffers(&mut self) {
         if self.finished || self.buf.len() == HEADER_LEN {
             self.clear();
-            self.buf.shrink_to(KEPT_WHEN_IDLE);
+            self.buf.buf.shrink_to(KEPT_WHEN_IDLE);
             self.buf.shared = Vec::new();
             self.scratch = Vec::new();
         }
@@ -334,7 +352,7 @@ impl FrameEncoder {
             }
             self.scratch.reserve(self.scratch.capacity().max(4096));
         }
-        self.buf.truncate(HEADER_LEN);
+        self.buf.buf.truncate(HEADER_LEN);
         self.buf.extend_from_slice(&self.scratch);
         Ok(())
     }
@@ -394,10 +412,10 @@ mod tests {
     #[test]
     fn the_encoder_keeps_its_buffer_until_released() {
         let mut enc = FrameEncoder::new(Compression::Off);
-        enc.payload().resize(HEADER_LEN + (20 << 20), 7);
+        enc.payload().vec().resize(HEADER_LEN + (20 << 20), 7);
         enc.finish().unwrap();
         let at = enc.buf.as_ptr();
-        enc.payload().resize(HEADER_LEN + (20 << 20), 8);
+        enc.payload().vec().resize(HEADER_LEN + (20 << 20), 8);
         assert_eq!(enc.buf.as_ptr(), at, "the next large frame reuses the buffer");
         enc.release_buffers();
         assert!(enc.retained() > RETAINED, "a payload under construction is kept");
@@ -550,7 +568,7 @@ mod tests {
     #[test]
     fn truncated_zlib_is_an_error() {
         let mut enc = FrameEncoder::new(Compression::Python);
-        enc.payload().extend((0..5000u32).map(|i| (i * 7) as u8));
+        enc.payload().vec().extend((0..5000u32).map(|i| (i * 7) as u8));
         let mut frame = enc.finish().unwrap().to_vec();
         let body_len = frame.len() - HEADER_LEN - 1;
         let cut = body_len / 2;

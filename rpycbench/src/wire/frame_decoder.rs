@@ -350,7 +350,7 @@ mod tests {
 
     fn frame_of(payload_len: usize, byte: u8, compression: Compression) -> Vec<u8> {
         let mut enc = FrameEncoder::new(compression);
-        enc.payload().resize(HEADER_LEN + payload_len, byte);
+        crate::wire::brine::sealed::SinkVec::vec(enc.payload()).resize(HEADER_LEN + payload_len, byte);
         enc.finish().unwrap().to_vec()
     }
 

@@ -1,7 +1,7 @@
 //! The message envelope (PROTOCOL.md §5, §7): `msg_type || brine((seq, body))`.
 
 use super::boxing::Boxed;
-use super::brine::{self, Reader};
+use super::brine::{self, Reader, Sink};
 use super::error::{DecodeError, EncodeError};
 use super::frame::Frame;
 use super::vinegar::ExceptionPayload;
@@ -184,19 +184,19 @@ impl Message {
     }
 
     /// Appends the message payload (not framed) to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    pub fn encode<S: Sink + ?Sized>(&self, out: &mut S) -> Result<(), EncodeError> {
         match self {
             Message::Request { seq, handler, args } => {
-                write_request_header(*seq, *handler, out);
+                write_request_header(*seq, *handler, out.vec());
                 args.encode(out)
             }
             Message::Reply { seq, value } => {
-                write_reply_header(*seq, out);
+                write_reply_header(*seq, out.vec());
                 value.encode(out)
             }
             Message::Exception { seq, payload } => {
-                write_exception_header(*seq, out);
-                payload.encode(out)
+                write_exception_header(*seq, out.vec());
+                payload.encode(out.vec())
             }
         }
     }
@@ -230,7 +230,8 @@ pub(crate) fn encode_older_exception(
 ///
 /// The send path uses these writers to encode straight from borrowed arguments
 /// without first building an owned [`Message`].
-pub fn write_request_header(seq: i64, handler: i64, out: &mut Vec<u8>) {
+pub fn write_request_header<S: Sink + ?Sized>(seq: i64, handler: i64, out: &mut S) {
+    let out = out.vec();
     out.push(msg_type::REQUEST);
     out.push(brine::tag::TUPLE1 + 1);
     brine::write_int(seq, out);
