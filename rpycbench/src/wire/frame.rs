@@ -104,22 +104,28 @@ impl FramePayload {
         self.shared_len = 0;
     }
 
-    /// Copies the shared values into the buffer, in place (for a frame that must be
-    /// one slice: compressed, or shown to an observer).
-    fn flatten(&mut self) {
+    /// Copies the shared values into the buffer (for a frame that must be one slice:
+    /// compressed, or shown to an observer), building it in `spare` and keeping the old
+    /// buffer there, so a run of large observed frames reuses both instead of faulting
+    /// in fresh pages for each.
+    fn flatten(&mut self, spare: &mut Vec<u8>) {
         if self.shared.is_empty() {
             return;
         }
-        let mut flat = Vec::with_capacity(self.total_len() + 1);
-        super::pages::advise_huge_pages(flat.as_ptr(), flat.capacity());
+        spare.clear();
+        let total = self.total_len() + 1;
+        if spare.capacity() < total {
+            spare.reserve_exact(total);
+            super::pages::advise_huge_pages(spare.as_ptr(), spare.capacity());
+        }
         let mut from = 0;
         for (at, value) in self.shared.drain(..) {
-            flat.extend_from_slice(&self.buf[from..at]);
-            flat.extend_from_slice(&value);
+            spare.extend_from_slice(&self.buf[from..at]);
+            spare.extend_from_slice(&value);
             from = at;
         }
-        flat.extend_from_slice(&self.buf[from..]);
-        self.buf = flat;
+        spare.extend_from_slice(&self.buf[from..]);
+        std::mem::swap(&mut self.buf, spare);
         self.shared_len = 0;
     }
 }
@@ -282,7 +288,7 @@ impl FrameEncoder {
     /// shares are copied into it: [`finish_parts`](Self::finish_parts) avoids that);
     /// the next payload starts afresh.
     pub fn finish(&mut self) -> Result<&[u8], FrameError> {
-        self.buf.flatten();
+        self.buf.flatten(&mut self.scratch);
         Ok(self.finish_parts()?.buf)
     }
 
@@ -296,7 +302,7 @@ impl FrameEncoder {
         let compressed = self.compression == Compression::Python && payload_len > PYTHON_COMPRESSION_THRESHOLD;
         if compressed {
             // Nothing is shared when compressing; flattening is then a no-op.
-            self.buf.flatten();
+            self.buf.flatten(&mut self.scratch);
             self.deflate_in_place()?;
         }
         let body_len = self.buf.total_len() - HEADER_LEN;
