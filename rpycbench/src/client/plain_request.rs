@@ -252,3 +252,6 @@ fn no_kwargs(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
     // Only the length is read: anything but `()` leaves for the general path anyway.
     Ok(labelled(r, label::VALUE)? && r.tuple_len()? == 0)
 }
+
+#[cfg(test)]
+mod tests;
