@@ -206,6 +206,44 @@ fn a_python_mode_runs_on_the_remote_and_sigterm_stops_it() {
     );
 }
 
+/// `--idle-timeout` and `--memory-budget` reach the server there: a silent client is
+/// closed after the idle limit (seen through the tunnel as EOF), and a Python mode,
+/// which has no such limits, is refused with why.
+#[test]
+fn connection_limits_are_passed_to_the_remote_server() {
+    let Some(sshd) = Sshd::start("limits") else { return };
+    let started = start_serve_remote(&sshd, &["--idle-timeout", "1s", "--memory-budget", "1MiB"]);
+    let (mut local, addr) = (started.local, started.addr);
+    // Served first (the budget leaves room for a ping), but not past the budget.
+    ping_loop(addr, 3);
+    let mut conn = Connection::connect(addr).expect("connect to the remote server");
+    let big = rpycbench::wire::Value::Bytes(vec![7u8; 2 << 20].into());
+    let over = conn.call("upload", (big,)).map(drop);
+    assert!(over.as_ref().is_err_and(|e| e.to_string().contains("MemoryError")), "2 MiB past a 1 MiB budget: {over:?}");
+    drop(conn);
+    let mut silent = std::net::TcpStream::connect(addr).expect("connect through the tunnel");
+    silent.set_read_timeout(Some(Duration::from_secs(20))).expect("read timeout");
+    let began = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut silent, &mut byte);
+    assert!(
+        matches!(read, Ok(0) | Err(_)) && began.elapsed() < Duration::from_secs(15),
+        "{read:?} after {:?}",
+        began.elapsed()
+    );
+    assert!(began.elapsed() >= Duration::from_millis(900), "closed after {:?}, before the idle limit", began.elapsed());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(
+        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
+        "serve --remote did not exit"
+    );
+
+    let out = serve_command(&sshd, &["--mode", "python-threaded", "--idle-timeout", "1s"]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("apply to the native RPyC modes"), "{stderr}");
+}
+
 /// A key the remote does not know: ssh's own words, and how to give a key.
 #[test]
 fn an_unknown_key_is_an_authentication_error() {

@@ -4,7 +4,6 @@
 
 use super::serve::ServeArgs;
 use super::server_kind::ServerKind;
-use crate::client::SilenceLimits;
 use crate::http::HttpServerSpec;
 use crate::server::remote::RemoteServer;
 use crate::server::{PythonServerSpec, ServerError, ServerSpec};
@@ -22,10 +21,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
                 .into(),
         );
     }
-    if args.limits.silence() != SilenceLimits::default() || args.memory_budget != crate::wire::DEFAULT_MEMORY_BUDGET {
-        return Err(
-            "--stall-timeout, --idle-timeout and --memory-budget are not passed to a --remote server yet".into()
-        );
+    let native = matches!(args.mode, ServerKind::Rpyc(mode) if !mode.is_python());
+    let limits = crate::server::child::limit_args(args.limits.silence(), args.memory_budget);
+    if !native && !limits.is_empty() {
+        return Err(format!(
+            "--stall-timeout, --idle-timeout and --memory-budget apply to the native RPyC modes (threaded, forking), not to {}",
+            args.mode
+        )
+        .into());
     }
     match args.mode {
         ServerKind::Http if args.compression.is_some() || args.payload != crate::server::PayloadKind::default() => {
@@ -56,7 +59,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error
                 ..PythonServerSpec::default()
             });
             (spec.port, spec.compression, spec.max_connections) = (args.port, args.compression, max_connections);
-            RemoteServer::start(session.clone(), &spec)?
+            RemoteServer::start_with(session.clone(), &spec, &limits)?
         }
     };
     let mut out = std::io::stdout().lock();

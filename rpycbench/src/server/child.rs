@@ -24,6 +24,7 @@
 //! no `serve` command of its own) gets its Python servers this way.
 
 use super::{serve_native, PayloadKind, PythonServerSpec, ServeOptions, ServerMode, SERVE_CHILD_ENV};
+use crate::client::SilenceLimits;
 use crate::wire::Compression;
 use std::path::PathBuf;
 
@@ -61,6 +62,45 @@ pub(crate) struct ServeRequest {
     pub service: Option<String>,
     /// Directories for a Python service's imports (`--python-path`, repeated).
     pub python_path: Vec<String>,
+    /// How long a peer may stay silent (`--stall-timeout-ms`, `--idle-timeout-ms`, each
+    /// milliseconds or `off`): the command's `--stall-timeout` and `--idle-timeout`
+    /// passed on to a server started elsewhere (`serve --remote`).
+    pub silence: SilenceLimits,
+    /// A connection's memory budget in bytes (`--memory-budget-bytes`; default
+    /// [`DEFAULT_MEMORY_BUDGET`](crate::wire::DEFAULT_MEMORY_BUDGET)).
+    pub memory_budget: Option<usize>,
+}
+
+/// The arguments that pass `silence` and `memory_budget` on to a server's [`parse`]:
+/// none for the defaults, so that an older hook still parses what a default run sends.
+// Only the command (`serve --remote`, feature `cli`) has these flags to pass on.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+pub(crate) fn limit_args(silence: SilenceLimits, memory_budget: usize) -> Vec<String> {
+    let mut args = Vec::new();
+    let millis = |d: Option<std::time::Duration>| d.map_or_else(|| "off".to_owned(), |d| d.as_millis().to_string());
+    let default = SilenceLimits::default();
+    if silence.stall != default.stall {
+        args.extend(["--stall-timeout-ms".to_owned(), millis(silence.stall)]);
+    }
+    if silence.idle != default.idle {
+        args.extend(["--idle-timeout-ms".to_owned(), millis(silence.idle)]);
+    }
+    if memory_budget != crate::wire::DEFAULT_MEMORY_BUDGET {
+        args.extend(["--memory-budget-bytes".to_owned(), memory_budget.to_string()]);
+    }
+    args
+}
+
+/// A silence limit as [`limit_args`] writes it.
+fn parse_silence(value: &str) -> Result<Option<std::time::Duration>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    match value.parse::<u64>() {
+        Ok(0) => Err("a zero limit would close every connection".into()),
+        Ok(ms) => Ok(Some(std::time::Duration::from_millis(ms))),
+        Err(e) => Err(format!("{e} (milliseconds, or off)")),
+    }
 }
 
 /// Parses the arguments after the program name.
@@ -82,6 +122,8 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
         python: None,
         service: None,
         python_path: Vec::new(),
+        silence: SilenceLimits::default(),
+        memory_budget: None,
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -101,6 +143,9 @@ pub(crate) fn parse(args: &[String]) -> Result<ServeRequest, String> {
             "--python" => req.python = Some(value.clone()),
             "--service" => req.service = Some(value.clone()),
             "--python-path" => req.python_path.push(value.clone()),
+            "--stall-timeout-ms" => req.silence.stall = parse_silence(value).map_err(|e| bad(&e))?,
+            "--idle-timeout-ms" => req.silence.idle = parse_silence(value).map_err(|e| bad(&e))?,
+            "--memory-budget-bytes" => req.memory_budget = Some(value.parse().map_err(|e| bad(&e))?),
             "--compression" => {
                 req.compression = match value.as_str() {
                     "off" => Compression::Off,
@@ -142,6 +187,10 @@ pub(crate) fn serve(req: &ServeRequest, mut opts: ServeOptions) -> Result<(), St
         opts.max_connections = req.max_connections;
     }
     opts.config.compression = req.compression;
+    opts.config.silence = req.silence;
+    if let Some(budget) = req.memory_budget {
+        opts.config.limits.max_connection_memory = budget;
+    }
     let mode: ServerMode = req.mode.parse().map_err(|e: super::UnknownMode| e.to_string())?;
     if req.exit_with_stdin {
         super::exit_with_stdin().map_err(|e| format!("cannot watch stdin: {e}"))?;
@@ -253,10 +302,23 @@ mod tests {
         assert!(req.exit_with_stdin);
         assert_eq!((req.python.as_deref(), req.service.as_deref()), (Some("/opt/py"), Some("m:S")));
         assert_eq!(req.python_path, ["a", "b"]);
+        assert_eq!((req.silence, req.memory_budget), (SilenceLimits::default(), None));
+        let silence = SilenceLimits { stall: None, idle: Some(std::time::Duration::from_millis(1500)) };
+        let mut args = vec!["serve".to_owned()];
+        args.extend(limit_args(silence, 1 << 20));
+        assert_eq!(
+            args[1..],
+            ["--stall-timeout-ms", "off", "--idle-timeout-ms", "1500", "--memory-budget-bytes", "1048576"]
+        );
+        let req = parse(&args).unwrap();
+        assert_eq!((req.silence, req.memory_budget), (silence, Some(1 << 20)));
+        assert!(limit_args(SilenceLimits::default(), crate::wire::DEFAULT_MEMORY_BUDGET).is_empty());
         let bad =
             |flag: &str, value: &str| parse(&["serve".to_owned(), flag.to_owned(), value.to_owned()]).unwrap_err();
         assert!(bad("--compression", "gzip").contains("expected off or python"));
         assert!(bad("--payload", "random").contains("expected incompressible, text or zeros"));
+        assert!(bad("--idle-timeout-ms", "0").contains("zero"));
+        assert!(bad("--stall-timeout-ms", "soon").contains("milliseconds, or off"));
         assert!(parse(&["list".to_owned()]).is_err());
         assert!(parse(&["serve".to_owned(), "--port".to_owned()]).is_err());
     }
