@@ -66,6 +66,22 @@ pub struct RemoteSession {
     master: Mutex<Child>,
 }
 
+/// Removes the socket directories (`rpycbench-ssh-PID-N`) of processes that no longer
+/// run: a session's drop removes its own, but a process killed with SIGKILL cannot.
+/// A directory whose pid has been reused by another process stays (harmless, and
+/// removed once that process is gone too).
+fn remove_stale_dirs(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("rpycbench-ssh-")) else { continue };
+        let Some(pid) = rest.split_once('-').and_then(|(pid, _)| pid.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The output of a command run over the session.
 pub(crate) struct Output {
     pub status: ExitStatus,
@@ -76,6 +92,9 @@ pub(crate) struct Output {
 impl RemoteSession {
     fn open(spec: &RemoteSpec) -> Result<RemoteSession, RemoteError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        if NEXT.load(Ordering::Relaxed) == 0 {
+            remove_stale_dirs(&std::env::temp_dir());
+        }
         // Short: a Unix socket path has a limit of about 100 bytes.
         let dir = std::env::temp_dir().join(format!(
             "rpycbench-ssh-{}-{}",
@@ -335,4 +354,32 @@ fn run(mut cmd: Command, input: Option<Box<dyn Read + Send>>, timeout: Duration)
     }
     let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
     Ok(status.map(|status| Output { status, stdout, stderr }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove_stale_dirs;
+
+    #[test]
+    fn only_the_socket_directories_of_dead_processes_are_removed() {
+        let tmp = std::env::temp_dir().join(format!("rpycbench-stale-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        // A pid that has just exited (and been reaped): no process has it now.
+        let mut child = std::process::Command::new("true").spawn().expect("run true");
+        let dead = child.id();
+        child.wait().expect("reap true");
+        let names = [
+            format!("rpycbench-ssh-{dead}-0"),
+            format!("rpycbench-ssh-{}-3", std::process::id()),
+            "rpycbench-ssh-test-1-lifecycle".to_owned(),
+            "rpycbench-python-0123".to_owned(),
+        ];
+        for name in &names {
+            std::fs::create_dir_all(tmp.join(name).join("inner")).expect("make a directory");
+        }
+        remove_stale_dirs(&tmp);
+        let left: Vec<bool> = names.iter().map(|n| tmp.join(n).exists()).collect();
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert_eq!(left, [false, true, true, true], "{names:?}");
+    }
 }
