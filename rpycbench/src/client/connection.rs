@@ -1,98 +1,23 @@
 //! The connection engine: one TCP stream, framed messages, sequence numbers, and the
 //! wait loop that serves the peer's requests while a reply is outstanding.
 
+use super::config::Config;
 use super::counters::WireCounters;
 use super::dispatch::RequestArgs;
 use super::local::{ExportTable, LocalRef};
 use super::object::Object;
 use super::observer::WireObserver;
 use super::outgoing::{self, BoxCtx, Part};
-use super::plain_request::{self, PlainRequest};
+use super::plain_request::PlainRequest;
 use super::remote::{HeldRefs, ReleaseQueue, RemoteRef};
 use crate::error::{Error, ProtocolError, Result};
 use crate::wire::brine::sealed::SinkVec;
-use crate::wire::{
-    Boxed, Compression, ExceptionPayload, FrameDecoder, FrameEncoder, FrameParts, Handler, Limits, Message,
-};
+use crate::wire::{Boxed, ExceptionPayload, FrameDecoder, FrameEncoder, FrameParts, Handler, Message};
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How a connection behaves. `Config::default()` matches rpyc's defaults where they
-/// matter (30 s request timeout) and picks the cheaper option where Python accepts both
-/// (no compression on send).
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Time allowed for the TCP connect (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time a synchronous request waits for its reply (default 30 s, rpyc's
-    /// `sync_request_timeout`).
-    pub request_timeout: Duration,
-    /// Time `close()` waits for the peer to hang up (default 1 s; a Python server closes
-    /// at once, and never answers CLOSE).
-    pub close_timeout: Duration,
-    /// Compression of outgoing frames (default off: Python accepts both, and compressing
-    /// costs the client CPU a benchmark should not spend).
-    pub compression: Compression,
-    /// Bounds on what the peer can make us allocate.
-    pub limits: Limits,
-    /// How long to poll for a reply before blocking (default
-    /// [`DEFAULT_REPLY_POLL`](super::DEFAULT_REPLY_POLL); zero blocks at once). See
-    /// `client::poll` for why: figures then do not depend on whether the machine idles.
-    pub reply_poll: Duration,
-    /// How long a serving connection lets its peer stay silent, mid-frame (default 30 s)
-    /// and between requests (default forever); used only while serving.
-    pub silence: super::SilenceLimits,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(1),
-            compression: Compression::Off,
-            limits: Limits::DEFAULT,
-            reply_poll: super::DEFAULT_REPLY_POLL,
-            silence: super::SilenceLimits::default(),
-        }
-    }
-}
-
-impl Config {
-    /// Sets the per-request timeout.
-    pub fn request_timeout(mut self, t: Duration) -> Self {
-        self.request_timeout = t;
-        self
-    }
-    /// Sets the connect timeout.
-    pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = t;
-        self
-    }
-    /// Sets the send compression.
-    pub fn compression(mut self, c: Compression) -> Self {
-        self.compression = c;
-        self
-    }
-    /// How long to poll for a reply before blocking.
-    pub fn reply_poll(mut self, poll: Duration) -> Self {
-        self.reply_poll = poll;
-        self
-    }
-    /// Sets the decoding limits.
-    pub fn limits(mut self, l: Limits) -> Self {
-        self.limits = l;
-        self
-    }
-    /// Sets how long a serving connection lets its peer stay silent.
-    pub fn silence(mut self, s: super::SilenceLimits) -> Self {
-        self.silence = s;
-        self
-    }
-}
 
 /// A message as [`Connection::receive`] hands it on.
 pub(crate) enum Incoming {
@@ -118,10 +43,10 @@ pub struct Connection {
     pub(crate) stream: TcpStream,
     pub(crate) peer: String,
     pub(crate) config: Config,
-    decoder: FrameDecoder,
+    pub(super) decoder: FrameDecoder,
     /// When the frame being received began to arrive, if in pieces.
-    pieces: super::arrivals::PieceClock,
-    encoder: FrameEncoder,
+    pub(super) pieces: super::arrivals::PieceClock,
+    pub(super) encoder: FrameEncoder,
     next_seq: i64,
     /// Sequence numbers of the synchronous waits in progress, innermost last.
     waiting: Vec<i64>,
@@ -146,26 +71,16 @@ pub struct Connection {
     pub(crate) answering: u32,
     /// Memory charged to the values of the peer's requests being answered (nested
     /// ones included): what is left of the budget bounds the next message's values.
-    decoded_live: usize,
+    pub(super) decoded_live: usize,
     /// What the message `receive` returned last was charged; `handle_message` holds
     /// it against the budget while the request is answered.
-    received_charge: usize,
-    read_timeout: Option<Duration>,
+    pub(super) received_charge: usize,
+    pub(super) read_timeout: Option<Duration>,
     /// Whether `read_timeout` was set for a silence limit (see `arm_silence_limit`).
-    silence_armed: bool,
+    pub(super) silence_armed: bool,
     /// Told about every frame when set (profiling); `None` costs one branch per frame.
-    observer: Option<Box<dyn WireObserver>>,
+    pub(super) observer: Option<Box<dyn WireObserver>>,
 }
-
-/// What a connection's frame buffers may keep while it idles.
-const KEPT_WHILE_IDLE: usize = 1 << 20;
-/// How long a connection holding larger buffers waits for traffic before it gives them
-/// back: far longer than the gap between transfers a benchmark repeats, short enough
-/// that an idle connection does not pin a 100 MB frame for long.
-const IDLE_RELEASE: Duration = Duration::from_millis(250);
-
-/// Reads shorter than this past a deadline are not worth a `setsockopt`.
-const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
 
 impl Connection {
     /// Connects with the default [`Config`].
@@ -285,11 +200,11 @@ impl Connection {
         self.closed
     }
 
-    fn io_error(&self, doing: &'static str, source: std::io::Error) -> Error {
+    pub(super) fn io_error(&self, doing: &'static str, source: std::io::Error) -> Error {
         Error::Io { peer: self.peer.clone(), doing, source }
     }
 
-    fn protocol_error(&self, source: impl Into<ProtocolError>) -> Error {
+    pub(super) fn protocol_error(&self, source: impl Into<ProtocolError>) -> Error {
         Error::Protocol { peer: self.peer.clone(), source: source.into() }
     }
 
@@ -553,211 +468,6 @@ impl Connection {
         let answered = self.answer_request(seq, handler, args);
         self.decoded_live -= charge;
         answered
-    }
-
-    /// Reads the next message, or `Ok(None)` when `deadline` passes first.
-    ///
-    /// A request that cannot be decoded but whose sequence number could be read is
-    /// answered with an EXCEPTION and skipped; anything else undecodable is fatal.
-    pub(crate) fn receive(&mut self, deadline: Option<Instant>, doing: &'static str) -> Result<Option<Incoming>> {
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    self.counters.frames_received += 1;
-                    self.counters.bytes_received += frame.wire_len as u64;
-                    self.pieces.complete(frame.wire_len, &mut self.counters.split_arrivals);
-                    if let Some(observer) = self.observer.as_mut() {
-                        observer.received(frame.payload, frame.wire_len, Instant::now());
-                    }
-                    if frame.payload.is_empty() {
-                        continue; // Python ignores empty frames (PROTOCOL.md §3.3).
-                    }
-                    let limits = &self.config.limits;
-                    let available = limits.max_connection_memory.saturating_sub(self.decoded_live);
-                    if let Some((request, charge)) = plain_request::decode(&frame, limits, available, &self.exports) {
-                        self.received_charge = charge;
-                        return Ok(Some(Incoming::Plain(request)));
-                    }
-                    match Message::decode_frame(&frame, limits, available) {
-                        Ok((msg, charge)) => {
-                            self.received_charge = charge;
-                            return Ok(Some(Incoming::Message(msg)));
-                        }
-                        Err(e) if e.source == crate::wire::DecodeError::OlderRpyc => {
-                            // Tell an old peer why, in its own framing, then hang up.
-                            if let Some(seq) = e.request_seq {
-                                self.send_older_exception(seq);
-                            }
-                            self.closed = true;
-                            return Err(self.protocol_error(e));
-                        }
-                        Err(e) => match e.request_seq {
-                            Some(seq) => {
-                                // Python raises MemoryError where memory runs out.
-                                let class = match e.source {
-                                    crate::wire::DecodeError::MemoryBudget { .. } => "MemoryError",
-                                    _ => "ValueError",
-                                };
-                                let exc =
-                                    crate::wire::RemoteException::builtin(class, format!("undecodable request: {e}"));
-                                self.send_answer(seq, Err(ExceptionPayload::Raised(exc)))?;
-                                continue;
-                            }
-                            None => {
-                                self.closed = true;
-                                return Err(self.protocol_error(e));
-                            }
-                        },
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.closed = true;
-                    return Err(self.protocol_error(e));
-                }
-            }
-            // Only a frame that needs more bytes gets here: its first piece is in.
-            let buffered = self.decoder.buffered();
-            if buffered > 0 {
-                self.pieces.partial(buffered);
-            }
-            // Waiting for a reply (a deadline) polls first; a server waiting for the next
-            // request blocks at once, as Python's does.
-            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
-            self.release_when_idle(deadline, poll);
-            if let Some(deadline) = deadline {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Ok(None);
-                }
-                self.fit_read_timeout(deadline - now)?;
-            } else {
-                self.arm_silence_limit()?;
-            }
-            match self.decoder.read_from(&mut super::poll::PollingReader { stream: &mut self.stream, poll }) {
-                Ok(0) => {
-                    self.closed = true;
-                    return Err(Error::Closed { peer: self.peer.clone(), doing });
-                }
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) && deadline.is_none() => {
-                    self.check_silence()?;
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-                Err(e) => {
-                    self.closed = true;
-                    return Err(self.io_error(doing, e));
-                }
-            }
-        }
-    }
-
-    /// Before waiting for the peer with nothing half-received: if the frame buffers
-    /// hold more than [`KEPT_WHILE_IDLE`] (a large frame went by), waits up to
-    /// [`IDLE_RELEASE`] for traffic first, and gives them back if none comes.
-    ///
-    /// The buffers are kept while traffic flows, so a run of 100 MB transfers reuses
-    /// memory instead of faulting in and zeroing fresh pages for each frame (see
-    /// `wire::frame_decoder`); this bounds what an idle connection keeps. One `poll(2)`
-    /// per wait, and only while the buffers are large.
-    ///
-    /// A client waiting for a reply polls for `spin` first without blocking, as its read
-    /// would (`client::poll`): a blocking `poll(2)` here would put it to sleep, and the
-    /// wake-up its reply polling exists to avoid would come back after every large
-    /// transfer.
-    fn release_when_idle(&mut self, deadline: Option<Instant>, spin: Duration) {
-        if self.decoder.buffered() > 0 || self.decoder.retained() + self.encoder.retained() <= KEPT_WHILE_IDLE {
-            return;
-        }
-        if !spin.is_zero() && super::poll::readable_within(&self.stream, spin) {
-            return;
-        }
-        let wait = deadline.map_or(IDLE_RELEASE, |d| d.saturating_duration_since(Instant::now()).min(IDLE_RELEASE));
-        // Only a wait of the full period means idle: a deadline that came first is the
-        // caller's timeout, handled by the read that follows.
-        if !super::poll::wait_readable(&self.stream, wait) && wait == IDLE_RELEASE {
-            self.decoder.release_buffers();
-            self.encoder.release_buffers();
-        }
-    }
-
-    /// Before a server waits for its peer: the socket's read timeout set to the silence
-    /// limit that applies (`client::silence`), or cleared if it was set for one that no
-    /// longer does (a frame half-received has been completed).
-    fn arm_silence_limit(&mut self) -> Result<()> {
-        match self.config.silence.applies(self.decoder.buffered() > 0) {
-            Some(limit) => {
-                self.fit_read_timeout(limit)?;
-                self.silence_armed = true;
-            }
-            None if self.silence_armed => {
-                self.silence_armed = false;
-                self.clear_read_timeout()?;
-            }
-            None => {}
-        }
-        Ok(())
-    }
-
-    /// After a server's wait for its peer timed out: the connection ends if the wait
-    /// lasted the silence limit that applies. A shorter timeout (left by a callback's
-    /// wait for its reply) only means waiting again, now with the limit.
-    fn check_silence(&mut self) -> Result<()> {
-        let mid_frame = self.decoder.buffered() > 0;
-        let (Some(limit), Some(waited)) = (self.config.silence.applies(mid_frame), self.read_timeout) else {
-            return Ok(());
-        };
-        if waited + TIMEOUT_SLACK < limit {
-            return Ok(());
-        }
-        self.closed = true;
-        let _ = self.stream.shutdown(Shutdown::Both);
-        Err(Error::Silent { peer: self.peer.clone(), after: limit, mid_frame })
-    }
-
-    /// Answers an rpyc 4/5 request with a `ValueError` it can show (best effort: the
-    /// connection ends right after).
-    fn send_older_exception(&mut self, seq: i64) {
-        let message = "this peer (rpycbench) speaks RPyC 6.0.2, and your rpyc is older than 6.0 (it frames \
-                       messages as brine 3-tuples): upgrade it with pip install 'rpyc>=6'";
-        let exc = ExceptionPayload::Raised(crate::wire::RemoteException::builtin("ValueError", message));
-        self.encoder.reset();
-        if crate::wire::message::encode_older_exception(seq, &exc, self.encoder.payload().vec()).is_ok() {
-            // Frames are the same in rpyc 4, 5 and 6; only the message inside differs.
-            if let Ok(frame) = self.encoder.finish() {
-                let _ = std::io::Write::write_all(&mut self.stream, frame);
-            }
-        }
-    }
-
-    /// Clears the socket's read timeout, for a server about to wait for requests.
-    ///
-    /// That wait has no deadline anyway (`receive(None, ..)` goes on after a timeout),
-    /// but with `SO_RCVTIMEO` set every blocking `recv` arms and cancels a kernel timer,
-    /// a cost on each of the tens of thousands of requests a second a server answers.
-    /// Waiting for a reply of this side's own (a callback) sets a timeout again.
-    pub(crate) fn clear_read_timeout(&mut self) -> Result<()> {
-        if self.read_timeout.is_some() {
-            self.stream.set_read_timeout(None).map_err(|e| self.io_error("clearing the read timeout", e))?;
-            self.read_timeout = None;
-        }
-        Ok(())
-    }
-
-    /// Keeps the socket's read timeout close to the time left, re-arming it only when
-    /// it is off by more than the slack (a `setsockopt` per read would cost more than
-    /// the frame).
-    fn fit_read_timeout(&mut self, remaining: Duration) -> Result<()> {
-        let want = remaining.max(Duration::from_millis(1));
-        let off = match self.read_timeout {
-            Some(cur) => cur > want + TIMEOUT_SLACK || cur + TIMEOUT_SLACK < want,
-            None => true,
-        };
-        if off {
-            self.stream.set_read_timeout(Some(want)).map_err(|e| self.io_error("setting a read timeout", e))?;
-            self.read_timeout = Some(want);
-        }
-        Ok(())
     }
 
     /// Turns a received box into an object, making proxies for the peer's references.

@@ -6,6 +6,7 @@
 //! is symmetric, so answering requests ([`LocalObject`]) lives here too.
 
 pub(crate) mod arrivals;
+mod config;
 mod connection;
 mod counters;
 mod dispatch;
@@ -19,10 +20,12 @@ mod plain_request;
 mod poll;
 mod positional;
 pub(crate) mod python;
+mod receive;
 mod remote;
 mod silence;
 
-pub use connection::{Config, Connection};
+pub use config::Config;
+pub use connection::Connection;
 pub use counters::{HandlerCounts, WireCounters};
 pub(crate) use local::fnv1a;
 pub use local::{LocalObject, LocalRef};
