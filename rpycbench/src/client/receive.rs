@@ -90,8 +90,11 @@ impl Connection {
             }
             // Waiting for a reply (a deadline) polls first; a server waiting for the next
             // request blocks at once, as Python's does.
-            let poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
-            self.release_when_idle(deadline, poll);
+            let mut poll = if deadline.is_some() { self.config.reply_poll } else { Duration::ZERO };
+            if self.release_when_idle(deadline, poll) {
+                // It polled (and maybe blocked) already: the read need not spin again.
+                poll = Duration::ZERO;
+            }
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -131,13 +134,13 @@ impl Connection {
     /// A client waiting for a reply polls for `spin` first without blocking, as its read
     /// would (`client::poll`): a blocking `poll(2)` here would put it to sleep, and the
     /// wake-up its reply polling exists to avoid would come back after every large
-    /// transfer.
-    pub(super) fn release_when_idle(&mut self, deadline: Option<Instant>, spin: Duration) {
+    /// transfer. Returns whether it polled, so the read that follows does not spin again.
+    pub(super) fn release_when_idle(&mut self, deadline: Option<Instant>, spin: Duration) -> bool {
         if self.decoder.buffered() > 0 || self.decoder.retained() + self.encoder.retained() <= KEPT_WHILE_IDLE {
-            return;
+            return false;
         }
         if !spin.is_zero() && super::poll::readable_within(&self.stream, spin) {
-            return;
+            return true;
         }
         let wait = deadline.map_or(IDLE_RELEASE, |d| d.saturating_duration_since(Instant::now()).min(IDLE_RELEASE));
         // Only a wait of the full period means idle: a deadline that came first is the
@@ -146,6 +149,7 @@ impl Connection {
             self.decoder.release_buffers();
             self.encoder.release_buffers();
         }
+        true
     }
 
     /// Before a server waits for its peer: the socket's read timeout set to the silence

@@ -128,17 +128,7 @@ impl FramePayload {
         std::mem::swap(&mut self.buf, spare);
         self.shared_len = 0;
     }
-}
 
-impl Deref for FramePayload {
-    type Target = Vec<u8>;
-
-    fn deref(&self) -> &Vec<u8> {
-        &self.buf
-    }
-}
-
-impl FramePayload {
     /// Appends `bytes`.
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -147,6 +137,14 @@ impl FramePayload {
     /// Appends one byte.
     pub fn push(&mut self, byte: u8) {
         self.buf.push(byte);
+    }
+}
+
+impl Deref for FramePayload {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
     }
 }
 
@@ -301,8 +299,8 @@ impl FrameEncoder {
         }
         let compressed = self.compression == Compression::Python && payload_len > PYTHON_COMPRESSION_THRESHOLD;
         if compressed {
-            // Nothing is shared when compressing; flattening is then a no-op.
-            self.buf.flatten(&mut self.scratch);
+            // A compressing encoder never shares (`sharing` is fixed with its compression).
+            debug_assert!(self.buf.shared.is_empty());
             self.deflate_in_place()?;
         }
         let body_len = self.buf.total_len() - HEADER_LEN;
