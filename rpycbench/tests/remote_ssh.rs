@@ -60,6 +60,18 @@ fn start_serve_remote(sshd: &Sshd, args: &[&str]) -> ServeRemote {
     ServeRemote { local, addr, pid, said, _pipes: (stdout, stderr) }
 }
 
+/// SIGTERM to a local `serve --remote`, then its exit status once it has exited
+/// (failing the test if it has not within 20 s).
+fn stop_serve_remote(local: &mut std::process::Child) -> std::process::ExitStatus {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    assert!(
+        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
+        "serve --remote did not exit"
+    );
+    local.wait().expect("status")
+}
+
 fn ping_loop(addr: std::net::SocketAddr, n: usize) {
     let mut conn = Connection::connect(addr).expect("connect to the remote server");
     for _ in 0..n {
@@ -193,12 +205,7 @@ fn a_python_mode_runs_on_the_remote_and_sigterm_stops_it() {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|e| e.display().to_string()).unwrap_or_default();
     assert!(exe.contains("python"), "the announced pid {pid} runs {exe:?}, not Python");
     ping_loop(addr, 20);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .expect("SIGTERM");
-    assert!(
-        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
-        "serve --remote did not exit"
-    );
+    stop_serve_remote(&mut local);
     assert!(
         eventually(Duration::from_secs(10), || session_members(pid).is_empty()),
         "left running: {:?}",
@@ -232,12 +239,7 @@ fn connection_limits_are_passed_to_the_remote_server() {
         began.elapsed()
     );
     assert!(began.elapsed() >= Duration::from_millis(900), "closed after {:?}, before the idle limit", began.elapsed());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .expect("SIGTERM");
-    assert!(
-        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
-        "serve --remote did not exit"
-    );
+    stop_serve_remote(&mut local);
 
     let out = serve_command(&sshd, &["--mode", "python-threaded", "--idle-timeout", "1s"]).output().expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -268,13 +270,7 @@ fn a_direct_bind_is_reached_without_a_tunnel_and_sigterm_stops_it() {
     let (mut local, addr, pid, said, _pipes) = (started.local, started.addr, started.pid, started.said, started._pipes);
     assert!(said.contains("reached directly") && said.contains(&format!("{addr} there")), "{said}");
     ping_loop(addr, 20);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .expect("SIGTERM");
-    assert!(
-        eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))),
-        "serve --remote did not exit"
-    );
-    assert!(local.wait().expect("status").success(), "SIGTERM is a clean stop");
+    assert!(stop_serve_remote(&mut local).success(), "SIGTERM is a clean stop");
     assert!(session_members(pid).is_empty(), "left running: {:?}", session_members(pid));
 }
 
@@ -449,9 +445,6 @@ fn the_http_baseline_serves_remotely() {
     assert!(said.contains("http server on root@127.0.0.1"), "{said}");
     let mut client = rpycbench::http::HttpClient::new(addr);
     client.ping().expect("GET /ping through the tunnel");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(local.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .expect("SIGTERM");
-    assert!(eventually(Duration::from_secs(20), || matches!(local.try_wait(), Ok(Some(_)))), "serve --remote hangs");
-    assert!(local.wait().expect("status").success());
+    assert!(stop_serve_remote(&mut local).success());
     assert!(sshd.cached_binaries_running().is_empty(), "left there: {:?}", sshd.cached_binaries_running());
 }

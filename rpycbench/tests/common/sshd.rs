@@ -137,16 +137,21 @@ impl Sshd {
     /// The processes running a binary from the cache in its home (servers, companions).
     pub fn cached_binaries_running(&self) -> Vec<u32> {
         let cache = self.path("home/.cache/rpycbench");
-        let Ok(proc_dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-        proc_dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
-                !zombie && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&cache))
-            })
-            .collect()
+        live_pids(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.starts_with(&cache)))
     }
+}
+
+/// The processes running now (zombies left out) for which `matches` holds.
+pub fn live_pids(matches: impl Fn(u32) -> bool) -> Vec<u32> {
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    proc_dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
+            !zombie && matches(pid)
+        })
+        .collect()
 }
 
 impl Drop for Sshd {
